@@ -1,0 +1,220 @@
+"""The one typed configuration of badgewatch.
+
+Read once from a TOML file (path in ``BADGEWATCH_CONFIG``); every ``[section] key`` can be
+overridden by the environment variable ``BADGEWATCH_SECTION_KEY``. With no file at all the
+defaults run an embedded SQLite database under ``./var``. A bad setting stops start-up with a
+``ConfigError`` that names it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ENV_PREFIX = "BADGEWATCH_"
+CONFIG_ENV = "BADGEWATCH_CONFIG"
+
+
+class ConfigError(Exception):
+    """A setting is missing, unknown or invalid; the message names it."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseConfig(_Section):
+    url: str = "sqlite:///./var/badgewatch.db"
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("only sqlite:// and postgresql:// URLs are supported")
+        return value
+
+
+class PathsConfig(_Section):
+    data_dir: Path = Path("./var")
+
+
+def _host_port(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{value!r} is not host:port")
+    return value
+
+
+class DnsConfig(_Section):
+    nameservers: list[str] = Field(default_factory=list)
+    timeout: float = Field(default=3.0, gt=0)
+
+    @field_validator("nameservers")
+    @classmethod
+    def _each_host_port(cls, value: list[str]) -> list[str]:
+        return [_host_port(v) for v in value]
+
+
+class CrawlConfig(_Section):
+    allow_private_networks: bool = False
+
+
+class BadgeConfig(_Section):
+    """Everything that names the badge host; a deployment issues its own badges."""
+
+    script_base: str = "http://dcs.conac.cn/js"
+    image_base: str = "http://dcs.conac.cn/image"
+    certificate_url: str = "http://bszs.conac.cn/sitename?method=show&id={certificate}"
+    identifier_prefix: str = Field(default="CA", pattern=r"^[A-Z]{1,4}$")
+    number_start: int = Field(default=60_000_000, ge=0, le=99_999_999)
+    span_id: str = "_ideConac"
+    image_id: str = "imgConac"
+    image_party: str = "red.png"
+    image_institution: str = "blue.png"
+    image_party_error: str = "red_error.png"
+    image_institution_error: str = "blue_error.png"
+
+    @field_validator("script_base", "image_base")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("certificate_url")
+    @classmethod
+    def _has_certificate(cls, value: str) -> str:
+        if "{certificate}" not in value:
+            raise ValueError("must contain {certificate}")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+
+class CalendarConfig(_Section):
+    extra_file: Path | None = None
+    timezone: str = "Asia/Shanghai"
+
+
+class DeadlinesConfig(_Section):
+    office_review_days: int = Field(default=5, ge=1)
+    materials_days: int = Field(default=10, ge=1)
+    placement_days: int = Field(default=5, ge=1)
+
+
+class SmtpConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=25, gt=0, lt=65536)
+    sender: str = "badgewatch@localhost"
+    username: str | None = None
+    password: str | None = Field(default=None, repr=False)
+    starttls: bool = False
+    timeout: float = Field(default=10.0, gt=0)
+    enabled: bool = True
+
+
+class SmsConfig(_Section):
+    """An HTTP SMS gateway: badgewatch POSTs JSON ``{"phone", "message"}`` to ``url``."""
+
+    kind: Literal["http", "none"] = "http"
+    url: str = "http://127.0.0.1:8025/sms"
+    token: str | None = Field(default=None, repr=False)
+    timeout: float = Field(default=10.0, gt=0)
+
+
+class NotifyConfig(_Section):
+    max_attempts: int = Field(default=8, ge=1)
+    backoff_seconds: float = Field(default=60.0, ge=0)
+
+
+class Config(_Section):
+    database: DatabaseConfig = DatabaseConfig()
+    paths: PathsConfig = PathsConfig()
+    dns: DnsConfig = DnsConfig()
+    crawl: CrawlConfig = CrawlConfig()
+    badge: BadgeConfig = BadgeConfig()
+    calendar: CalendarConfig = CalendarConfig()
+    deadlines: DeadlinesConfig = DeadlinesConfig()
+    smtp: SmtpConfig = SmtpConfig()
+    sms: SmsConfig = SmsConfig()
+    notify: NotifyConfig = NotifyConfig()
+
+
+SECTIONS: dict[str, type[_Section]] = {
+    name: field.annotation  # type: ignore[misc]
+    for name, field in Config.model_fields.items()
+}
+
+
+def _env_value(raw: str, annotation: Any) -> Any:
+    """Environment values are strings; lists come as JSON or comma-separated."""
+    if "list" in str(annotation):
+        raw = raw.strip()
+        if raw.startswith("["):
+            try:
+                return json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not a JSON list: {exc}") from exc
+        return [part.strip() for part in raw.split(",") if part.strip()]
+    return raw
+
+
+def _merge_environment(data: dict[str, Any], environ: Mapping[str, str]) -> list[str]:
+    """Fold BADGEWATCH_SECTION_KEY variables into ``data``; returns the names it used."""
+    used: list[str] = []
+    for section_name, section in SECTIONS.items():
+        for key, field in section.model_fields.items():
+            var = f"{ENV_PREFIX}{section_name}_{key}".upper()
+            if var in environ:
+                try:
+                    value = _env_value(environ[var], field.annotation)
+                except ValueError as exc:
+                    raise ConfigError(f"[{section_name}] {key} (from {var}): {exc}") from exc
+                data.setdefault(section_name, {})[key] = value
+                used.append(var)
+    return used
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    lines = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        name = f"[{loc[0]}] {'.'.join(loc[1:])}" if len(loc) > 1 else f"[{loc[0]}]"
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown setting"
+        lines.append(f"{name}: {message}")
+    return f"invalid configuration ({source}):\n  " + "\n  ".join(lines)
+
+
+def load_config(
+    path: Path | str | None = None, environ: Mapping[str, str] | None = None
+) -> Config:
+    """Read the file (if any), apply environment overrides, validate everything."""
+    env = os.environ if environ is None else environ
+    file = path if path is not None else env.get(CONFIG_ENV)
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if file:
+        file_path = Path(file)
+        try:
+            data = tomllib.loads(file_path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"configuration file not found: {file_path}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"configuration file {file_path} is not valid TOML: {exc}") from exc
+        source = str(file_path)
+    used = _merge_environment(data, env)
+    if used:
+        source += " + " + ", ".join(used)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from exc

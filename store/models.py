@@ -1,0 +1,258 @@
+"""The typed models every area shares: offices, units, people, applications, sites, outbox."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware datetimes as UTC; SQLite keeps no zone, so it is restored on read."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    """Enum columns store the value (the spelling users and outside checks see)."""
+    return Enum(
+        cls,
+        name=cls.__name__.lower(),
+        values_callable=lambda members: [m.value for m in members],
+        native_enum=False,
+        validate_strings=True,
+        length=32,
+    )
+
+
+class OfficeLevel(enum.StrEnum):
+    CENTRAL = "central"
+    PROVINCE = "province"
+    PREFECTURE = "prefecture"
+    COUNTY = "county"
+
+
+class Role(enum.StrEnum):
+    UNIT_HANDLER = "unit_handler"
+    OFFICE_REVIEWER = "office_reviewer"
+    CONAC_REVIEWER = "conac_reviewer"
+    OPERATOR = "operator"
+    SYSTEM = "system"
+
+
+class ApplicationKind(enum.StrEnum):
+    NEW = "new"
+    REREVIEW = "rereview"
+
+
+class AppState(enum.StrEnum):
+    """Every state an application can be in; the transitions live in workflow/machine.py."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"  # waiting for the office's online review
+    OFFICE_APPROVED = "office_approved"  # waiting for CONAC's online review
+    APPROVED_ONLINE = "approved_online"  # waiting for the paper materials
+    MATERIALS_CONFIRMED = "materials_confirmed"
+    ISSUED = "issued"
+    OFFICE_REJECTED = "office_rejected"
+    CONAC_REJECTED = "conac_rejected"
+    MATERIALS_REJECTED = "materials_rejected"
+
+
+class SiteSource(enum.StrEnum):
+    ISSUED = "issued"
+    IMPORTED = "imported"
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # gave up after the configured attempts
+
+
+class Office(Base):
+    """A staffing office (编办) at one level, identified by its division code."""
+
+    __tablename__ = "offices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    level: Mapped[OfficeLevel] = mapped_column(_enum(OfficeLevel))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("offices.id"))
+
+    parent: Mapped[Office | None] = relationship(remote_side=[id])
+
+
+class Unit(Base):
+    """An agency (单位) that runs sites, under the office of its own level."""
+
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"))
+    org_type: Mapped[str | None] = mapped_column(String(40))
+    address: Mapped[str | None] = mapped_column(String(400))
+    functions: Mapped[str | None] = mapped_column(Text)
+
+    office: Mapped[Office] = relationship()
+
+
+class User(Base):
+    """A person acting in the workflow; the role decides what they may do."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("name", "role", name="name_role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(_enum(Role))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("offices.id"))
+    email: Mapped[str | None] = mapped_column(String(254))
+    mobile: Mapped[str | None] = mapped_column(String(32))
+
+
+class Application(Base):
+    """One application (new site or re-review); the form is kept whole and key fields indexed."""
+
+    __tablename__ = "applications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), index=True)
+    kind: Mapped[ApplicationKind] = mapped_column(_enum(ApplicationKind))
+    state: Mapped[AppState] = mapped_column(_enum(AppState), index=True)
+    site_name: Mapped[str] = mapped_column(String(200))
+    domain: Mapped[str] = mapped_column(String(253), index=True)
+    form: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column()
+    submitted_on: Mapped[date | None] = mapped_column(Date)
+    office_review_due: Mapped[date | None] = mapped_column(Date)
+    materials_due: Mapped[date | None] = mapped_column(Date)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    unit: Mapped[Unit] = relationship()
+    office: Mapped[Office] = relationship()
+    site: Mapped[Site | None] = relationship(foreign_keys=[site_id])
+    transitions: Mapped[list[Transition]] = relationship(
+        back_populates="application", order_by="Transition.id"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Transition(Base):
+    """One recorded step of an application: who, in which role, when, why."""
+
+    __tablename__ = "transitions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    event: Mapped[str] = mapped_column(String(40))
+    from_state: Mapped[AppState] = mapped_column(_enum(AppState))
+    to_state: Mapped[AppState] = mapped_column(_enum(AppState))
+    actor: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(_enum(Role))
+    at: Mapped[datetime] = mapped_column()
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    application: Mapped[Application] = relationship(back_populates="transitions")
+
+
+class Site(Base):
+    """A site whose badge was issued here or imported; what the crawler monitors."""
+
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    domain: Mapped[str] = mapped_column(String(253), unique=True)
+    english_domain: Mapped[str | None] = mapped_column(String(253))
+    ipv4: Mapped[str] = mapped_column(String(15))
+    ipv6: Mapped[str | None] = mapped_column(String(45))
+    identifier: Mapped[str] = mapped_column(String(40), unique=True)
+    certificate: Mapped[str | None] = mapped_column(String(32))
+    notified_on: Mapped[date | None] = mapped_column(Date)
+    placement_due: Mapped[date | None] = mapped_column(Date)
+    source: Mapped[SiteSource] = mapped_column(_enum(SiteSource))
+    monitored: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column()
+
+    unit: Mapped[Unit] = relationship()
+    office: Mapped[Office] = relationship()
+
+
+class Counter(Base):
+    """Named monotonic counters (the badge serial number) incremented inside transactions."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
+
+
+class OutboxMessage(Base):
+    """A notification to send exactly once; failures are kept and retried with backoff."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str | None] = mapped_column(String(400))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column()
+    sent_at: Mapped[datetime | None] = mapped_column()

@@ -1,0 +1,159 @@
+"""Single-field validators shared by the application form and the CSV import.
+
+Each returns the canonical value or raises ``FieldInvalid`` with a message in Chinese that a
+unit's handler can act on. The caller adds which field it was.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+import idna
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+GOV_SUFFIX = "政务"
+GOV_SUFFIX_ASCII = "xn--zfr164b"
+IDENTIFIER_RE = re.compile(r"^[A-Z]{1,4}\d{21}$")
+CERTIFICATE_RE = re.compile(r"^[0-9A-F]{32}$")
+
+
+class FieldInvalid(ValueError):
+    """One field's value is not acceptable; ``message`` is in Chinese."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _to_ascii(value: str) -> str:
+    text = value.strip().rstrip(".").lower()
+    if not text:
+        raise FieldInvalid("不能为空")
+    if "://" in text or "/" in text or " " in text:
+        raise FieldInvalid(f"“{value}”不是域名，请只填写域名，不要带 http:// 或路径")
+    labels = text.replace("。", ".").split(".")
+    out = []
+    for label in labels:
+        if not label:
+            raise FieldInvalid(f"“{value}”不是有效的域名（含有空的标签）")
+        try:
+            out.append(
+                label if label.startswith("xn--") else idna.encode(label, uts46=True).decode()
+            )
+            if label.startswith("xn--"):
+                idna.decode(label)
+        except idna.IDNAError as exc:
+            raise FieldInvalid(f"“{value}”不是有效的域名（{label}）") from exc
+    ascii_name = ".".join(out)
+    if len(ascii_name) > 253:
+        raise FieldInvalid(f"“{value}”过长")
+    return ascii_name
+
+
+def gov_domain(value: str) -> str:
+    """A `.政务` domain, accepted in Unicode or punycode, returned in lower-case ASCII form."""
+    ascii_name = _to_ascii(value)
+    labels = ascii_name.split(".")
+    if labels[-1] != GOV_SUFFIX_ASCII:
+        raise FieldInvalid(f"“{value}”不是以“.政务”结尾的中文域名")
+    if len(labels) < 2:
+        raise FieldInvalid(f"“{value}”缺少“.政务”前面的名称")
+    return ascii_name
+
+
+def english_domain(value: str) -> str:
+    """An ordinary domain such as www.example.gov.cn, returned in lower-case ASCII form."""
+    ascii_name = _to_ascii(value)
+    if "." not in ascii_name:
+        raise FieldInvalid(f"“{value}”不是完整的域名")
+    return ascii_name
+
+
+def display_domain(ascii_name: str) -> str:
+    """The Unicode form people read (城市.政务), from the stored ASCII form."""
+    try:
+        return idna.decode(ascii_name)
+    except idna.IDNAError:
+        return ascii_name
+
+
+def ipv4(value: str) -> str:
+    try:
+        address = ipaddress.IPv4Address(value.strip())
+    except ValueError as exc:
+        raise FieldInvalid(f"“{value}”不是有效的 IPv4 地址") from exc
+    return str(address)
+
+
+def ipv6(value: str) -> str:
+    try:
+        address = ipaddress.IPv6Address(value.strip())
+    except ValueError as exc:
+        raise FieldInvalid(f"“{value}”不是有效的 IPv6 地址") from exc
+    return str(address)
+
+
+def mobile(value: str) -> str:
+    """A mainland mobile number, returned in E.164 form."""
+    try:
+        number = phonenumbers.parse(value.strip(), "CN")
+    except phonenumbers.NumberParseException as exc:
+        raise FieldInvalid(f"“{value}”不是有效的手机号码") from exc
+    if not phonenumbers.is_valid_number(number) or phonenumbers.number_type(number) not in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    ):
+        raise FieldInvalid(f"“{value}”不是有效的手机号码")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def landline(value: str) -> str:
+    """A fixed line with its area code (010-12345678), returned in E.164 form."""
+    text = value.strip()
+    digits = re.sub(r"[\s\-()（）]", "", text)
+    if not (digits.startswith(("0", "+86", "86"))):
+        raise FieldInvalid(f"“{value}”缺少区号，请按“区号-号码”填写，如 010-12345678")
+    try:
+        number = phonenumbers.parse(text, "CN")
+    except phonenumbers.NumberParseException as exc:
+        raise FieldInvalid(f"“{value}”不是有效的固定电话") from exc
+    if not phonenumbers.is_valid_number(number) or phonenumbers.number_type(number) not in (
+        phonenumbers.PhoneNumberType.FIXED_LINE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    ):
+        raise FieldInvalid(f"“{value}”不是有效的固定电话（需带区号）")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def email(value: str) -> str:
+    """Syntax only: no DNS or network lookups."""
+    try:
+        result = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise FieldInvalid(f"“{value}”不是有效的电子邮箱地址") from exc
+    return result.normalized
+
+
+def identifier(value: str) -> str:
+    text = value.strip().upper()
+    if not IDENTIFIER_RE.match(text):
+        raise FieldInvalid(f"“{value}”不是有效的网站标识代码（应如 CA330000000604258890010）")
+    return text
+
+
+def certificate(value: str) -> str:
+    text = value.strip().upper()
+    if not CERTIFICATE_RE.match(text):
+        raise FieldInvalid(f"“{value}”不是有效的证书编号（应为 32 位十六进制）")
+    return text
+
+
+def required_text(value: object, max_length: int = 200) -> str:
+    if value is None or not isinstance(value, str) or not value.strip():
+        raise FieldInvalid("必填项，不能为空")
+    text = value.strip()
+    if len(text) > max_length:
+        raise FieldInvalid(f"不能超过 {max_length} 个字")
+    return text
