@@ -1,0 +1,236 @@
+"""``badgewatch app``: applications through the workflow."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy import select
+
+from badgewatch.cli.main import emit, fail, runtime, translate_errors
+from badgewatch.resolver import make_resolver
+from badgewatch.runtime import utcnow
+from notify.channels import channels_from_config
+from notify.outbox import deliver_due
+from store.db import transaction
+from store.models import Application, Role
+from workflow.documents import render_form, render_letter
+from workflow.form import ApplicationForm, parse_form
+from workflow.machine import STATE_LABELS
+from workflow.service import Actor, changing, describe
+
+AS_HELP = "Who acts: unit:NAME, office:CODE, conac or operator."
+
+
+def _actor(text: str | None) -> Actor | None:
+    if text is None:
+        return None
+    try:
+        return Actor.parse(text)
+    except ValueError as exc:
+        fail(f"--as: {exc}", bad_input=True)
+
+
+def _read_form(path: Path) -> ApplicationForm:
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        fail(f"FILE: {path} does not exist", bad_input=True)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        fail(f"FILE: {path} is not UTF-8 JSON: {exc}", bad_input=True)
+    if not isinstance(data, dict):
+        fail(f"FILE: {path} must hold a JSON object", bad_input=True)
+    rt = runtime()
+    return parse_form(data, resolver=make_resolver(rt.config.dns))
+
+
+def deliver_now() -> None:
+    """Send what the last transaction queued; failures stay queued for `notify deliver`."""
+    rt = runtime()
+    report = deliver_due(
+        rt.sessions, channels_from_config(rt.config), now=_now(), notify=rt.config.notify
+    )
+    if report.retrying or report.failed:
+        click.echo(
+            f"notifications: {report.sent} sent, {report.retrying} will be retried "
+            "(badgewatch notify deliver)",
+            err=True,
+        )
+
+
+def _now() -> datetime:
+    return utcnow()
+
+
+@click.group("app")
+def command() -> None:
+    """Applications for a site (new site or re-review of an existing one)."""
+
+
+@command.command("new")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--as", "as_", required=True, help="unit:NAME, the applying unit.")
+@translate_errors
+def new(file: Path, as_: str) -> None:
+    """Create a draft application from FILE.json; prints the new id."""
+    actor = _actor(as_)
+    assert actor is not None
+    form = _read_form(file)
+    rt = runtime()
+    with transaction(rt.sessions) as session:
+        application = rt.workflow.create(session, form, actor, _now())
+        new_id = application.id
+    click.echo(new_id)
+
+
+@command.command("update")
+@click.argument("app_id", type=int)
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--as", "as_", required=True, help="unit:NAME, the applying unit.")
+@translate_errors
+def update(app_id: int, file: Path, as_: str) -> None:
+    """Replace the form of a draft or rejected application."""
+    actor = _actor(as_)
+    assert actor is not None
+    form = _read_form(file)
+    rt = runtime()
+    with changing(rt.sessions, app_id) as session:
+        rt.workflow.update(session, app_id, form, actor, _now())
+    click.echo(f"application {app_id} updated")
+
+
+@command.command("submit")
+@click.argument("app_id", type=int)
+@click.option("--as", "as_", help="unit:NAME; defaults to the application's own unit.")
+@translate_errors
+def submit(app_id: int, as_: str | None) -> None:
+    """Submit (or, after a rejection, resubmit) an application to its office."""
+    rt = runtime()
+    with changing(rt.sessions, app_id) as session:
+        actor = _actor(as_) or Actor(Role.UNIT_HANDLER, rt.workflow.get(session, app_id).unit.name)
+        application = rt.workflow.submit(session, app_id, actor, _now())
+        due = application.office_review_due
+    click.echo(f"application {app_id} submitted; office review due {due}")
+
+
+@command.command("review")
+@click.argument("app_id", type=int)
+@click.option("--as", "as_", required=True, help="office:CODE or conac.")
+@click.option("--approve", is_flag=True)
+@click.option(
+    "--reject", "reason", metavar="REASON", help="Reject, with the reason the unit reads."
+)
+@translate_errors
+def review(app_id: int, as_: str, approve: bool, reason: str | None) -> None:
+    """Online review by the office of the same level, then by CONAC."""
+    if approve == (reason is not None):
+        fail("give exactly one of --approve or --reject REASON", bad_input=True)
+    actor = _actor(as_)
+    assert actor is not None
+    rt = runtime()
+    with changing(rt.sessions, app_id) as session:
+        application = rt.workflow.review(
+            session, app_id, actor, _now(), approve=approve, reason=reason
+        )
+        state = application.state
+    click.echo(f"application {app_id}: {state.value} ({STATE_LABELS[state]})")
+
+
+@command.command("materials")
+@click.argument("app_id", type=int)
+@click.option("--as", "as_", required=True, help="office:CODE.")
+@click.option("--confirm", is_flag=True)
+@click.option("--reject", "reason", metavar="REASON", help="Reject the paper materials.")
+@translate_errors
+def materials(app_id: int, as_: str, confirm: bool, reason: str | None) -> None:
+    """Confirm the stamped paper materials (issues the badge) or reject them."""
+    if confirm == (reason is not None):
+        fail("give exactly one of --confirm or --reject REASON", bad_input=True)
+    actor = _actor(as_)
+    assert actor is not None
+    rt = runtime()
+    with changing(rt.sessions, app_id) as session:
+        application = rt.workflow.materials(
+            session, app_id, actor, _now(), confirm=confirm, reason=reason
+        )
+        state = application.state
+        identifier = application.site.identifier if application.site else None
+    click.echo(f"application {app_id}: {state.value} ({STATE_LABELS[state]})")
+    if identifier:
+        click.echo(f"badge identifier {identifier}")
+        deliver_now()
+
+
+@command.command("show")
+@click.argument("app_id", type=int)
+@click.option("--as", "as_", help=AS_HELP)
+@click.option("--json", "as_json", is_flag=True)
+@translate_errors
+def show(app_id: int, as_: str | None, as_json: bool) -> None:
+    """Show an application with its deadlines and history."""
+    rt = runtime()
+    with transaction(rt.sessions) as session:
+        data = describe(rt.workflow.get(session, app_id, _actor(as_)))
+    if as_json:
+        emit(data)
+        return
+    click.echo(f"#{data['id']} {data['site_name']} {data['domain']} [{data['state']}]")
+    for step in data["history"]:
+        reason = f" — {step['reason']}" if step["reason"] else ""
+        click.echo(f"  {step['at']} {step['actor']} {step['event']} → {step['to']}{reason}")
+
+
+@command.command("list")
+@click.option("--as", "as_", help=AS_HELP)
+@click.option("--json", "as_json", is_flag=True)
+@translate_errors
+def list_apps(as_: str | None, as_json: bool) -> None:
+    """List applications (a unit sees its own, an office those of its jurisdiction)."""
+    actor = _actor(as_)
+    rt = runtime()
+    with transaction(rt.sessions) as session:
+        rows = []
+        for application in session.scalars(select(Application).order_by(Application.id)):
+            if actor is not None:
+                if actor.role is Role.UNIT_HANDLER and application.unit.name != actor.name:
+                    continue
+                if actor.role is Role.OFFICE_REVIEWER and application.office.code != actor.name:
+                    continue
+            rows.append(
+                {
+                    "id": application.id,
+                    "state": application.state.value,
+                    "unit": application.unit.name,
+                    "office": application.office.code,
+                    "site_name": application.site_name,
+                    "domain": application.domain,
+                }
+            )
+    if as_json:
+        emit({"applications": rows})
+        return
+    for row in rows:
+        click.echo(f"{row['id']}\t{row['state']}\t{row['unit']}\t{row['site_name']}")
+
+
+@command.command("print")
+@click.argument("app_id", type=int)
+@click.option("--letter", "kind", flag_value="letter", help="The application letter (申请函).")
+@click.option("--form", "kind", flag_value="form", help="The application form (申请表).")
+@click.option("--out", type=click.Path(path_type=Path), required=True)
+@click.option("--as", "as_", help=AS_HELP)
+@translate_errors
+def print_document(app_id: int, kind: str | None, out: Path, as_: str | None) -> None:
+    """Write the printable letter or form as HTML."""
+    if kind is None:
+        fail("give --letter or --form", bad_input=True)
+    rt = runtime()
+    with transaction(rt.sessions) as session:
+        application = rt.workflow.get(session, app_id, _actor(as_))
+        html = render_letter(application) if kind == "letter" else render_form(application)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html, encoding="utf-8")
+    click.echo(str(out))

@@ -1,0 +1,371 @@
+"""The transactional outbox: notifications are rows written with the fact they announce.
+
+``enqueue`` adds a row inside the caller's transaction, so a badge code is never issued
+without its notice and a notice never goes out for a rolled-back fact. ``deliver_due`` later
+sends each row exactly once, even with several deliverers running at the same time:
+
+1. claim one due row in a short transaction of its own: bump ``attempts`` and push
+   ``next_attempt_at`` past a lease, so no other deliverer sees it as due
+   (PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED``; SQLite: an UPDATE conditional on the
+   ``status`` and ``attempts`` that were read, which only one writer can win);
+2. send it with no transaction open (a slow server never holds a database lock);
+3. record the outcome: SENT, or the error with the next attempt after exponential backoff,
+   or FAILED once ``max_attempts`` are spent.
+
+A deliverer that dies between 1 and 3 leaves the row PENDING; it is retried when the lease
+runs out, and that attempt counts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from badgewatch.config import NotifyConfig
+from notify.channels import Channel, DeliveryError
+from store.db import transaction
+from store.models import OutboxMessage, OutboxStatus
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LEASE = timedelta(minutes=10)
+"""How long a claimed row stays invisible to other deliverers while it is being sent."""
+
+MAX_BACKOFF = timedelta(days=7)
+"""Upper bound of one retry delay; keeps a large ``max_attempts`` from overflowing."""
+
+_ERROR_CHARS = 2000  # last_error keeps the start of very long error texts
+
+
+@dataclass
+class DeliveryReport:
+    """What one ``deliver_due`` run did, for logs and the operator's command line."""
+
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def attempted(self) -> int:
+        return self.sent + self.retrying + self.failed
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """A snapshot of a claimed row, so sending needs no open session."""
+
+    id: int
+    key: str
+    channel: str
+    recipient: str
+    subject: str | None
+    body: str
+    attempts: int  # including the attempt being made
+
+
+def _require_aware(now: datetime) -> None:
+    """Naive datetimes are ambiguous (server zone or UTC?); the store refuses them as well."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be an aware datetime")
+
+
+def enqueue(
+    session: Session,
+    *,
+    key: str,
+    channel: str,
+    recipient: str,
+    subject: str | None,
+    body: str,
+    now: datetime,
+) -> OutboxMessage | None:
+    """Add a PENDING message unless ``key`` is already queued; the caller commits.
+
+    Returns the new row, or None when a message with this key exists (so repeating the
+    step that announces a fact never announces it twice). Uses INSERT ... ON CONFLICT DO
+    NOTHING, so two transactions racing on one key also end with a single row.
+    """
+    _require_aware(now)
+    if not key or not channel or not recipient:
+        raise ValueError("key, channel and recipient are required")
+    values = {
+        "key": key,
+        "channel": channel,
+        "recipient": recipient,
+        "subject": subject,
+        "body": body,
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "last_error": None,
+        "sent_at": None,
+    }
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        statement = (
+            pg_insert(OutboxMessage)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=[OutboxMessage.key])
+            .returning(OutboxMessage.id)
+        )
+    elif dialect == "sqlite":
+        statement = (
+            sqlite_insert(OutboxMessage)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=[OutboxMessage.key])
+            .returning(OutboxMessage.id)
+        )
+    else:  # pragma: no cover - the configuration admits only these two
+        raise ValueError(f"unsupported database backend: {dialect}")
+    new_id = session.execute(statement).scalar_one_or_none()
+    if new_id is None:
+        logger.debug("outbox: %s already queued", key)
+        return None
+    return session.get(OutboxMessage, new_id)
+
+
+def retry_delay(notify: NotifyConfig, attempts: int) -> timedelta:
+    """Exponential backoff: ``backoff_seconds * 2**(attempts-1)``, capped at ``MAX_BACKOFF``."""
+    exponent = max(attempts - 1, 0)
+    max_seconds = MAX_BACKOFF.total_seconds()
+    if exponent >= 64:  # 2**64 * anything positive is past the cap; avoid huge floats
+        seconds = max_seconds if notify.backoff_seconds > 0 else 0.0
+    else:
+        seconds = min(notify.backoff_seconds * 2**exponent, max_seconds)
+    return timedelta(seconds=seconds)
+
+
+def _due(now: datetime, skip: set[int]) -> Select[OutboxMessage]:
+    """The rows a deliverer may take: pending, due, and not already handled by this run."""
+    query = select(OutboxMessage).where(
+        OutboxMessage.status == OutboxStatus.PENDING,
+        OutboxMessage.next_attempt_at <= now,
+    )
+    if skip:
+        query = query.where(OutboxMessage.id.not_in(skip))
+    return query.order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(1)
+
+
+def _give_up_interrupted(session: Session, row: OutboxMessage, report: DeliveryReport) -> None:
+    """A row whose last allowed attempt was interrupted is not sent again: mark it FAILED."""
+    error = (row.last_error or "") + (
+        f"{' | ' if row.last_error else ''}gave up after {row.attempts} attempts"
+        " (the last one was interrupted or max_attempts was lowered)"
+    )
+    won = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == row.id,
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.attempts == row.attempts,
+        )
+        .values(status=OutboxStatus.FAILED, last_error=error[-_ERROR_CHARS:])
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if won is not None:  # another deliverer may have settled it first
+        report.failed += 1
+        report.errors.append(f"{row.key}: {error}")
+        logger.error("outbox: %s: %s", row.key, error)
+
+
+def _claim_postgres(
+    factory: sessionmaker[Session],
+    *,
+    now: datetime,
+    lease: timedelta,
+    max_attempts: int,
+    skip: set[int],
+    report: DeliveryReport,
+) -> _Claim | None:
+    """Lock one due row, skipping rows other deliverers hold, and lease it in one transaction."""
+    while True:
+        with transaction(factory) as session:
+            row = session.scalars(_due(now, skip).with_for_update(skip_locked=True)).first()
+            if row is None:
+                return None
+            skip.add(row.id)
+            if row.attempts >= max_attempts:
+                _give_up_interrupted(session, row, report)
+                continue
+            claimed = _lease(session, row, now, lease)
+            if claimed is not None:
+                return claimed
+
+
+def _claim_sqlite(
+    factory: sessionmaker[Session],
+    *,
+    now: datetime,
+    lease: timedelta,
+    max_attempts: int,
+    skip: set[int],
+    report: DeliveryReport,
+) -> _Claim | None:
+    """Read a candidate, then win it with an UPDATE conditional on what was read.
+
+    The read and the write are separate transactions on purpose: a SQLite write
+    transaction must not start from an older read snapshot, and the condition makes the
+    write lose cleanly (zero rows) if another deliverer claimed the row in between.
+    """
+    while True:
+        with transaction(factory) as session:
+            row = session.scalars(_due(now, skip)).first()
+            if row is None:
+                return None
+            session.expunge(row)
+        skip.add(row.id)
+        with transaction(factory) as session:
+            if row.attempts >= max_attempts:
+                _give_up_interrupted(session, row, report)
+                continue
+            claimed = _lease(session, row, now, lease)
+            if claimed is not None:
+                return claimed
+        # Lost the race for this row: another deliverer has it; try the next one.
+
+
+def _lease(session: Session, row: OutboxMessage, now: datetime, lease: timedelta) -> _Claim | None:
+    """Count the attempt and hide the row until the lease ends; None if someone was faster."""
+    won = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == row.id,
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.attempts == row.attempts,
+        )
+        .values(attempts=row.attempts + 1, next_attempt_at=now + lease)
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if won is None:
+        return None
+    return _Claim(
+        id=row.id,
+        key=row.key,
+        channel=row.channel,
+        recipient=row.recipient,
+        subject=row.subject,
+        body=row.body,
+        attempts=row.attempts + 1,
+    )
+
+
+def _send(claim: _Claim, channels: Mapping[str, Channel]) -> str | None:
+    """Send one message; the error text on failure, None on success. Never raises."""
+    channel = channels.get(claim.channel)
+    if channel is None:
+        known = ", ".join(sorted(channels)) or "none"
+        return f"no channel {claim.channel!r} is configured (configured: {known})"
+    try:
+        channel.send(claim.recipient, claim.subject, claim.body)
+    except DeliveryError as exc:
+        return str(exc) or type(exc).__name__
+    except Exception as exc:
+        # A bug in a channel must not leave the row leased and the run aborted.
+        logger.exception("outbox: channel %r crashed on %s", claim.channel, claim.key)
+        return f"{claim.channel}: unexpected {type(exc).__name__}: {exc}"
+    return None
+
+
+def _record(
+    factory: sessionmaker[Session],
+    claim: _Claim,
+    *,
+    error: str | None,
+    now: datetime,
+    notify: NotifyConfig,
+    report: DeliveryReport,
+) -> None:
+    """Write the outcome of one attempt, conditional on still holding the claim."""
+    with transaction(factory) as session:
+        mine = (
+            OutboxMessage.id == claim.id,
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.attempts == claim.attempts,
+        )
+        if error is None:
+            values: dict[str, object] = {"status": OutboxStatus.SENT, "sent_at": now}
+            outcome = "sent"
+        elif claim.attempts >= notify.max_attempts:
+            values = {"status": OutboxStatus.FAILED, "last_error": error[:_ERROR_CHARS]}
+            outcome = "failed"
+        else:
+            values = {
+                "last_error": error[:_ERROR_CHARS],
+                "next_attempt_at": now + retry_delay(notify, claim.attempts),
+            }
+            outcome = "retrying"
+        held = session.execute(
+            update(OutboxMessage)
+            .where(*mine)
+            .values(**values)
+            .returning(OutboxMessage.id)
+            .execution_options(synchronize_session=False)
+        ).scalar_one_or_none()
+    if held is None:
+        # Only possible when the lease ran out mid-send and another deliverer took over.
+        logger.warning("outbox: %s was taken over while being sent (%s)", claim.key, outcome)
+    if outcome == "sent":
+        report.sent += 1
+        logger.info("outbox: sent %s by %s", claim.key, claim.channel)
+        return
+    assert error is not None
+    report.errors.append(f"{claim.key}: {error}")
+    if outcome == "failed":
+        report.failed += 1
+        logger.error(
+            "outbox: gave up on %s after %d attempts: %s", claim.key, claim.attempts, error
+        )
+    else:
+        report.retrying += 1
+        logger.warning("outbox: attempt %d of %s failed: %s", claim.attempts, claim.key, error)
+
+
+def deliver_due(
+    factory: sessionmaker[Session],
+    channels: Mapping[str, Channel],
+    *,
+    now: datetime,
+    notify: NotifyConfig,
+    limit: int = 100,
+    lease: timedelta = DEFAULT_LEASE,
+) -> DeliveryReport:
+    """Send up to ``limit`` due messages, each once, and record every outcome.
+
+    Safe to run from several processes or threads at once. ``now`` is a parameter so that
+    schedules and tests decide the time; each row is tried at most once per call.
+    """
+    _require_aware(now)
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    if lease <= timedelta(0):
+        raise ValueError("lease must be positive")
+    report = DeliveryReport()
+    skip: set[int] = set()
+    with factory() as session:  # no connection is opened just to ask for the dialect
+        postgres = session.get_bind().dialect.name == "postgresql"
+    claim_next = _claim_postgres if postgres else _claim_sqlite
+    while report.attempted < limit:
+        claim = claim_next(
+            factory,
+            now=now,
+            lease=lease,
+            max_attempts=notify.max_attempts,
+            skip=skip,
+            report=report,
+        )
+        if claim is None:
+            break
+        error = _send(claim, channels)
+        _record(factory, claim, error=error, now=now, notify=notify, report=report)
+    return report

@@ -1,0 +1,63 @@
+"""The printable application letter (申请函) and form (申请表), as HTML with print CSS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from store.models import Application, AppState
+from workflow.errors import NotPrintable
+from workflow.fields import display_domain
+from workflow.form import ApplicationForm
+
+PRINTABLE = frozenset(
+    {AppState.APPROVED_ONLINE, AppState.MATERIALS_CONFIRMED, AppState.ISSUED}
+)
+KIND_LABELS = {"new": "新开办网站申请", "rereview": "已开办网站复核"}
+
+_env = Environment(
+    loader=PackageLoader("workflow", "templates"),
+    autoescape=select_autoescape(default=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@dataclass(frozen=True)
+class DocumentContext:
+    application_id: int
+    kind_label: str
+    office_name: str
+    form: ApplicationForm
+    domain_display: str
+    english_domain: str | None
+    approved_on: date | None
+
+
+def _context(application: Application) -> DocumentContext:
+    if application.state not in PRINTABLE:
+        raise NotPrintable(
+            f"申请 {application.id} 尚未通过编办和 CONAC 的在线审核，暂不能打印申请函和申请表"
+        )
+    form = ApplicationForm.from_json(application.form)
+    approved = [t.at for t in application.transitions if t.event == "conac_approve"]
+    return DocumentContext(
+        application_id=application.id,
+        kind_label=KIND_LABELS[application.kind.value],
+        office_name=application.office.name,
+        form=form,
+        domain_display=display_domain(form.site.domain),
+        english_domain=form.site.english_domain,
+        approved_on=approved[-1].date() if approved else None,
+    )
+
+
+def render_letter(application: Application) -> str:
+    return _env.get_template("letter.html").render(doc=_context(application))
+
+
+def render_form(application: Application) -> str:
+    return _env.get_template("form.html").render(doc=_context(application))

@@ -1,0 +1,32 @@
+"""The errors of the workflow a person can act on; their messages are in Chinese."""
+
+from __future__ import annotations
+
+
+class WorkflowError(Exception):
+    """Base of the errors a person can act on; messages are in Chinese."""
+
+
+class NotFound(WorkflowError):
+    pass
+
+
+class PermissionDenied(WorkflowError):
+    pass
+
+
+class ReasonRequired(WorkflowError):
+    pass
+
+
+class ConcurrentChange(WorkflowError):
+    """Someone else changed the application first; nothing of this attempt was saved."""
+
+    def __init__(self, application_id: int) -> None:
+        super().__init__(
+            f"申请 {application_id} 已被他人同时处理，本次操作未保存，请刷新后查看最新状态"
+        )
+
+
+class NotPrintable(WorkflowError):
+    """The letter and form are printed only after both online approvals."""

@@ -1,0 +1,411 @@
+"""The application form of the seed (figures 6-8): parsed, checked whole, stored canonically.
+
+A handler fixes a form in one go only if every problem is reported at once, so ``parse_form``
+checks every field and raises ``FormInvalid`` listing all of them, each named by its JSON key
+and its label on the form.
+
+JSON shape (every key is required unless marked optional; unknown keys are refused)::
+
+    {
+      "kind": "new" | "rereview",            # 申请类型：新开办网站申请 / 已开办网站复核
+      "office": "130400",                    # 同级机构编制部门：the office's code
+      "unit": {
+        "name": "邯郸市人民政府办公室",        # 开办主体名称
+        "org_type": "政府",                  # 组织机构类型: 党委, 人大, 政府, 政协, 监察委,
+                                             #   法院, 检察院, 群团, 民主党派, 事业单位, 其他
+        "address": "河北省邯郸市丛台区…",      # 通讯地址
+        "functions": "…"                     # 网站开办主体职能
+      },
+      "handler": {                           # 经办人
+        "name": "张三",                      # 经办人姓名
+        "landline": "0310-1234567",          # 经办人固定电话 (with area code)
+        "mobile": "13800138000",             # 经办人手机
+        "email": "zhangsan@example.cn"       # 经办人电子邮箱
+      },
+      "principal": {                         # 网站主要负责人 (same four keys as handler)
+        "name": "…", "landline": "…", "mobile": "…", "email": "…"
+      },
+      "site": {
+        "name": "邯郸市人民政府网",            # 网站名称
+        "domain": "邯郸.政务",                # 中文域名: ends in .政务; Unicode or xn--… form
+        "english_domain": "www.hd.gov.cn",   # 英文域名 (optional)
+        "ipv4": "203.0.113.10",              # IP 地址（IPv4）: where the domain resolves
+        "ipv6": "2001:db8::10",              # IP 地址（IPv6） (optional)
+        "intro": "…"                         # 网站简介
+      }
+    }
+
+Stored (``to_json``) values are canonical: domains in lower-case ASCII (``xn--ve4aqf.xn--zfr164b``),
+phone numbers in E.164 (``+8613800138000``), addresses in their shortest text, absent optional
+fields as ``null``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dns.resolver import Resolver
+
+from badgewatch.resolver import check_declared
+from store.models import ApplicationKind
+from workflow import fields
+from workflow.fields import FieldInvalid
+
+ORG_TYPES: tuple[str, ...] = (
+    "党委",
+    "人大",
+    "政府",
+    "政协",
+    "监察委",
+    "法院",
+    "检察院",
+    "群团",
+    "民主党派",
+    "事业单位",
+    "其他",
+)
+KIND_LABELS: dict[ApplicationKind, str] = {
+    ApplicationKind.NEW: "新开办网站申请",
+    ApplicationKind.REREVIEW: "已开办网站复核",
+}
+OFFICE_CODE_RE = re.compile(r"^[0-9A-Za-z_-]{1,12}$")
+
+# Labels as the seed's form prints them; keys are the JSON paths.
+LABELS: dict[str, str] = {
+    "kind": "申请类型",
+    "office": "同级机构编制部门",
+    "unit": "单位基本信息",
+    "unit.name": "开办主体名称",
+    "unit.org_type": "组织机构类型",
+    "unit.address": "通讯地址",
+    "unit.functions": "网站开办主体职能",
+    "handler": "经办人信息",
+    "handler.name": "经办人姓名",
+    "handler.landline": "经办人固定电话",
+    "handler.mobile": "经办人手机",
+    "handler.email": "经办人电子邮箱",
+    "principal": "网站主要负责人信息",
+    "principal.name": "网站主要负责人",
+    "principal.landline": "负责人固定电话",
+    "principal.mobile": "负责人手机",
+    "principal.email": "负责人电子邮箱",
+    "site": "网站信息",
+    "site.name": "网站名称",
+    "site.domain": "中文域名",
+    "site.english_domain": "英文域名",
+    "site.ipv4": "IP 地址（IPv4）",
+    "site.ipv6": "IP 地址（IPv6）",
+    "site.intro": "网站简介",
+}
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "unit": ("name", "org_type", "address", "functions"),
+    "handler": ("name", "landline", "mobile", "email"),
+    "principal": ("name", "landline", "mobile", "email"),
+    "site": ("name", "domain", "english_domain", "ipv4", "ipv6", "intro"),
+}
+TOP_KEYS: tuple[str, ...] = ("kind", "office", *SECTIONS)
+OPTIONAL: frozenset[str] = frozenset({"site.english_domain", "site.ipv6"})
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One field's problem: its JSON key path, its label on the form, what to fix (Chinese)."""
+
+    field: str
+    label: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.label}（{self.field}）：{self.message}"
+
+
+class FormInvalid(ValueError):
+    """The form has problems; ``errors`` lists every one, ``str()`` one per line."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = list(errors)
+        super().__init__("\n".join(str(error) for error in self.errors))
+
+
+@dataclass(frozen=True)
+class UnitInfo:
+    """单位基本信息."""
+
+    name: str
+    org_type: str
+    address: str
+    functions: str
+
+
+@dataclass(frozen=True)
+class Contact:
+    """The handler (经办人) or the person in charge of the site (网站主要负责人)."""
+
+    name: str
+    landline: str
+    mobile: str
+    email: str
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    """网站信息; ``domain`` and ``english_domain`` in lower-case ASCII."""
+
+    name: str
+    domain: str
+    english_domain: str | None
+    ipv4: str
+    ipv6: str | None
+    intro: str
+
+
+@dataclass(frozen=True)
+class ApplicationForm:
+    """A checked application, as stored in ``applications.form``."""
+
+    kind: ApplicationKind
+    office: str
+    unit: UnitInfo
+    handler: Contact
+    principal: Contact
+    site: SiteInfo
+
+    def to_json(self) -> dict[str, Any]:
+        """The canonical dict: what the database keeps and ``from_json`` reads back."""
+        return {
+            "kind": self.kind.value,
+            "office": self.office,
+            "unit": {
+                "name": self.unit.name,
+                "org_type": self.unit.org_type,
+                "address": self.unit.address,
+                "functions": self.unit.functions,
+            },
+            "handler": _contact_json(self.handler),
+            "principal": _contact_json(self.principal),
+            "site": {
+                "name": self.site.name,
+                "domain": self.site.domain,
+                "english_domain": self.site.english_domain,
+                "ipv4": self.site.ipv4,
+                "ipv6": self.site.ipv6,
+                "intro": self.site.intro,
+            },
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ApplicationForm:
+        """Read a stored form back as it was accepted: no re-validation, no DNS lookup."""
+        try:
+            unit, site = data["unit"], data["site"]
+            return cls(
+                kind=ApplicationKind(data["kind"]),
+                office=str(data["office"]),
+                unit=UnitInfo(
+                    name=unit["name"],
+                    org_type=unit["org_type"],
+                    address=unit["address"],
+                    functions=unit["functions"],
+                ),
+                handler=_contact_from(data["handler"]),
+                principal=_contact_from(data["principal"]),
+                site=SiteInfo(
+                    name=site["name"],
+                    domain=site["domain"],
+                    english_domain=site.get("english_domain"),
+                    ipv4=site["ipv4"],
+                    ipv6=site.get("ipv6"),
+                    intro=site["intro"],
+                ),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"stored application form is malformed: {exc!r}") from exc
+
+    @property
+    def display_domain(self) -> str:
+        """The Chinese domain as people read it (邯郸.政务)."""
+        return fields.display_domain(self.site.domain)
+
+
+def _contact_json(contact: Contact) -> dict[str, str]:
+    return {
+        "name": contact.name,
+        "landline": contact.landline,
+        "mobile": contact.mobile,
+        "email": contact.email,
+    }
+
+
+def _contact_from(data: Mapping[str, Any]) -> Contact:
+    return Contact(
+        name=data["name"], landline=data["landline"], mobile=data["mobile"], email=data["email"]
+    )
+
+
+def _person_name(value: str) -> str:
+    return fields.required_text(value, max_length=50)
+
+
+def _org_type(value: str) -> str:
+    text = value.strip()
+    if text not in ORG_TYPES:
+        raise FieldInvalid(f"“{value}”不是可选的类型，应为：{'、'.join(ORG_TYPES)}")
+    return text
+
+
+def _office(value: str) -> str:
+    text = value.strip()
+    if not OFFICE_CODE_RE.match(text):
+        raise FieldInvalid(f"“{value}”不是编办代码（如 130400）")
+    return text
+
+
+def _kind(value: str) -> str:
+    text = value.strip()
+    if text not in {kind.value for kind in ApplicationKind}:
+        choices = "、".join(f"{kind.value}（{label}）" for kind, label in KIND_LABELS.items())
+        raise FieldInvalid(f"“{value}”不是可选的申请类型，应为：{choices}")
+    return text
+
+
+def _limited(max_length: int) -> Callable[[str], str]:
+    return lambda value: fields.required_text(value, max_length=max_length)
+
+
+# The validator of each field: it gets a non-empty string and returns the canonical value.
+VALIDATORS: dict[str, Callable[[str], str]] = {
+    "kind": _kind,
+    "office": _office,
+    "unit.name": _limited(200),
+    "unit.org_type": _org_type,
+    "unit.address": _limited(400),
+    "unit.functions": _limited(2000),
+    "site.name": _limited(200),
+    "site.domain": fields.gov_domain,
+    "site.english_domain": fields.english_domain,
+    "site.ipv4": fields.ipv4,
+    "site.ipv6": fields.ipv6,
+    "site.intro": _limited(2000),
+}
+for _section in ("handler", "principal"):
+    VALIDATORS[f"{_section}.name"] = _person_name
+    VALIDATORS[f"{_section}.landline"] = fields.landline
+    VALIDATORS[f"{_section}.mobile"] = fields.mobile
+    VALIDATORS[f"{_section}.email"] = fields.email
+
+
+class _Collector:
+    """Gathers the canonical values and the errors of one parse."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str | None] = {}
+        self.errors: list[FieldError] = []
+
+    def error(self, path: str, message: str, label: str | None = None) -> None:
+        self.errors.append(FieldError(path, label or LABELS.get(path, "未知字段"), message))
+
+    def unknown_keys(self, data: Mapping[Any, Any], known: tuple[str, ...], prefix: str) -> None:
+        for key in data:
+            if key not in known:
+                path = f"{prefix}{key}"
+                self.error(path, f"表单中没有“{key}”这一项，请删除该字段", label="未知字段")
+
+    def field(self, path: str, raw: object) -> None:
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            if path in OPTIONAL:
+                self.values[path] = None
+            else:
+                self.error(path, "必填项，不能为空")
+            return
+        if not isinstance(raw, str):
+            self.error(path, f"应填写文字，而不是 {type(raw).__name__} 类型的值")
+            return
+        try:
+            self.values[path] = VALIDATORS[path](raw)
+        except FieldInvalid as exc:
+            self.error(path, exc.message)
+
+    def text(self, path: str) -> str:
+        value = self.values[path]
+        assert value is not None
+        return value
+
+
+def parse_form(data: Mapping[str, Any], *, resolver: Resolver | None) -> ApplicationForm:
+    """Check every field (and, given a resolver, the domain's DNS); raise FormInvalid with all."""
+    found = _Collector()
+    if not isinstance(data, Mapping):
+        raise FormInvalid([FieldError("", "申请表", "申请表应为 JSON 对象")])
+    found.unknown_keys(data, TOP_KEYS, "")
+    found.field("kind", data.get("kind"))
+    found.field("office", data.get("office"))
+    for section, keys in SECTIONS.items():
+        part = data.get(section)
+        if part is None:
+            part = {}
+        if not isinstance(part, Mapping):
+            found.error(section, "应为 JSON 对象，包含：" + "、".join(keys))
+            continue
+        found.unknown_keys(part, keys, f"{section}.")
+        for key in keys:
+            found.field(f"{section}.{key}", part.get(key))
+    if resolver is not None:
+        _check_dns(found, resolver)
+    if found.errors:
+        raise FormInvalid(found.errors)
+    return _build(found)
+
+
+def _check_dns(found: _Collector, resolver: Resolver) -> None:
+    """Only a syntactically valid domain and addresses are worth asking the DNS about."""
+    wanted = ("site.domain", "site.ipv4", "site.ipv6")
+    if any(error.field in wanted for error in found.errors):
+        return
+    if "site.domain" not in found.values or "site.ipv4" not in found.values:
+        return
+    check = check_declared(
+        resolver,
+        found.text("site.domain"),
+        found.text("site.ipv4"),
+        found.values.get("site.ipv6"),
+    )
+    if check.outcome == "unresolvable":
+        found.error("site.domain", check.message)
+    for mismatch in check.mismatches:
+        found.error(f"site.{mismatch.family}", mismatch.message)
+
+
+def _build(found: _Collector) -> ApplicationForm:
+    text = found.text
+
+    def contact(section: str) -> Contact:
+        return Contact(
+            name=text(f"{section}.name"),
+            landline=text(f"{section}.landline"),
+            mobile=text(f"{section}.mobile"),
+            email=text(f"{section}.email"),
+        )
+
+    return ApplicationForm(
+        kind=ApplicationKind(text("kind")),
+        office=text("office"),
+        unit=UnitInfo(
+            name=text("unit.name"),
+            org_type=text("unit.org_type"),
+            address=text("unit.address"),
+            functions=text("unit.functions"),
+        ),
+        handler=contact("handler"),
+        principal=contact("principal"),
+        site=SiteInfo(
+            name=text("site.name"),
+            domain=text("site.domain"),
+            english_domain=found.values.get("site.english_domain"),
+            ipv4=text("site.ipv4"),
+            ipv6=found.values.get("site.ipv6"),
+            intro=text("site.intro"),
+        ),
+    )
