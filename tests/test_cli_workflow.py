@@ -1,0 +1,170 @@
+"""The seed's five steps through the CLI, with real DNS, SMTP and SMS servers on loopback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import idna
+import pytest
+from click.testing import CliRunner, Result
+
+from badgewatch.cli.main import cli
+from tests.factories import form_data
+
+UNIT = "unit:杭州市数据资源管理局"
+DOMAIN = "杭州数据.政务"
+IP = "127.0.0.21"
+
+
+@pytest.fixture
+def env(db_url: str, dns_server, dns_config, smtp_server, sms_gateway) -> dict[str, str]:
+    dns_server.set_records(DOMAIN, a=[IP])
+    return {
+        "BADGEWATCH_DATABASE_URL": db_url,
+        "BADGEWATCH_DNS_NAMESERVERS": ",".join(dns_config.nameservers),
+        "BADGEWATCH_DNS_TIMEOUT": "2",
+        "BADGEWATCH_SMTP_HOST": smtp_server.host,
+        "BADGEWATCH_SMTP_PORT": str(smtp_server.port),
+        "BADGEWATCH_SMS_URL": sms_gateway.sms_url,
+        "BADGEWATCH_CONFIG": "",
+    }
+
+
+def run(env: dict[str, str], *args: str, code: int = 0) -> Result:
+    result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+    assert result.exit_code == code, result.output
+    return result
+
+
+def setup_offices(env: dict[str, str]) -> None:
+    run(env, "db", "upgrade")
+    run(env, "office", "add", "330000", "浙江省委编办", "--level", "province")
+    run(env, "office", "add", "330100", "杭州市委编办", "--level", "prefecture", "--parent", "330000")
+    run(env, "office", "add", "330200", "宁波市委编办", "--level", "prefecture", "--parent", "330000")
+
+
+def new_app(env: dict[str, str], tmp_path: Path, data: dict[str, Any] | None = None) -> int:
+    path = tmp_path / "app.json"
+    path.write_text(json.dumps(data or form_data(), ensure_ascii=False), encoding="utf-8")
+    return int(run(env, "app", "new", str(path), "--as", UNIT).output.strip())
+
+
+def show(env: dict[str, str], app_id: int) -> dict[str, Any]:
+    return json.loads(run(env, "app", "show", str(app_id), "--json").output)
+
+
+def test_five_steps_to_an_issued_badge(env, tmp_path: Path, smtp_server, sms_gateway) -> None:
+    setup_offices(env)
+    # 1. The unit submits its application.
+    app_id = new_app(env, tmp_path)
+    assert "submitted" in run(env, "app", "submit", str(app_id)).output
+    # 2. The office of its level, then CONAC, approve online.
+    run(env, "app", "review", str(app_id), "--as", "office:330100", "--approve")
+    run(env, "app", "review", str(app_id), "--as", "conac", "--approve")
+    # 3. The unit prints the letter and the form.
+    letter, form = tmp_path / "letter.html", tmp_path / "form.html"
+    run(env, "app", "print", str(app_id), "--letter", "--out", str(letter))
+    run(env, "app", "print", str(app_id), "--form", "--out", str(form))
+    assert "关于申请对网站开办审核和资格复核的函" in letter.read_text("utf-8")
+    assert "杭州市委编办" in letter.read_text("utf-8")
+    form_html = form.read_text("utf-8")
+    assert DOMAIN in form_html and "王经办" in form_html and IP in form_html
+    # 4. The office confirms the paper materials: the badge is issued and the unit notified.
+    output = run(env, "app", "materials", str(app_id), "--as", "office:330100", "--confirm").output
+    assert "issued" in output
+
+    data = show(env, app_id)
+    identifier = data["badge"]["identifier"]
+    assert identifier in output
+    assert data["state"] == "issued"
+    assert data["domain"] == idna.encode(DOMAIN).decode()
+    assert [(h["event"], h["actor"], h["role"]) for h in data["history"]] == [
+        ("submit", UNIT, "unit_handler"),
+        ("office_approve", "office:330100", "office_reviewer"),
+        ("conac_approve", "conac", "conac_reviewer"),
+        ("confirm_materials", "office:330100", "office_reviewer"),
+        ("issue_badge", "system", "system"),
+    ]
+    placement = data["deadlines"]["placement"]
+    y, m, d = (int(part) for part in placement.split("-"))
+
+    # 5. What the unit receives: the code, how to paste it, and the deadline.
+    [mail] = smtp_server.messages
+    assert mail["to"] == "handler@hz.example.cn"
+    assert "网站标识代码已发放" in mail["subject"]
+    body = mail.get_body(("plain",)).get_content()
+    assert identifier in body
+    assert f"{identifier}.js" in body and "document.write(unescape(" in body
+    assert "</body>" in body and f"{y}年{m}月{d}日" in body
+    [sms] = sms_gateway.sms
+    assert sms["phone"] == "+8613905710001"
+    assert identifier in sms["message"] and f"{y}年{m}月{d}日" in sms["message"]
+
+    # Delivered exactly once: a later delivery run sends nothing more.
+    again = json.loads(run(env, "notify", "deliver", "--json").output)
+    assert again == {"sent": 0, "retrying": 0, "failed": 0}
+    assert len(smtp_server.messages) == 1 and len(sms_gateway.sms) == 1
+
+
+def test_rejection_reason_reaches_the_unit(env, tmp_path: Path) -> None:
+    setup_offices(env)
+    app_id = new_app(env, tmp_path)
+    run(env, "app", "submit", str(app_id))
+    run(env, "app", "review", str(app_id), "--as", "office:330100", "--reject", "网站简介过于简单")
+    data = json.loads(run(env, "app", "show", str(app_id), "--as", UNIT, "--json").output)
+    assert data["state"] == "office_rejected"
+    assert data["history"][-1]["reason"] == "网站简介过于简单"
+    run(env, "app", "submit", str(app_id))
+    assert show(env, app_id)["history"][-1]["event"] == "resubmit"
+
+
+def test_other_jurisdiction_refused(env, tmp_path: Path) -> None:
+    setup_offices(env)
+    app_id = new_app(env, tmp_path)
+    run(env, "app", "submit", str(app_id))
+    result = run(env, "app", "review", str(app_id), "--as", "office:330200", "--approve", code=1)
+    assert "330100" in result.output
+    assert show(env, app_id)["state"] == "submitted"
+    assert len(show(env, app_id)["history"]) == 1
+
+
+def test_invalid_form_names_each_field_and_saves_nothing(env, tmp_path: Path) -> None:
+    setup_offices(env)
+    data = form_data(domain="hangzhou.gov.cn", ipv4="300.1.2.3")
+    data["handler"]["landline"] = "87654321"
+    data["principal"]["email"] = "chief-at-example"
+    del data["unit"]["address"]
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    result = run(env, "app", "new", str(path), "--as", UNIT, code=2)
+    for field in ("site.domain", "site.ipv4", "handler.landline", "principal.email", "unit.address"):
+        assert field in result.output
+    assert "中文域名" in result.output and "经办人固定电话" in result.output
+    listed = json.loads(run(env, "app", "list", "--json").output)
+    assert listed == {"applications": []}
+
+
+def test_dns_mismatch_and_failure_told_apart(env, tmp_path: Path, dns_server) -> None:
+    setup_offices(env)
+    path = tmp_path / "app.json"
+    dns_server.set_records("别处.政务", a=["127.0.0.99"])
+    path.write_text(json.dumps(form_data(domain="别处.政务"), ensure_ascii=False), "utf-8")
+    elsewhere = run(env, "app", "new", str(path), "--as", UNIT, code=2).output
+    path.write_text(json.dumps(form_data(domain="无此域名.政务"), ensure_ascii=False), "utf-8")
+    missing = run(env, "app", "new", str(path), "--as", UNIT, code=2).output
+    assert "127.0.0.99" in elsewhere and "不一致" in elsewhere
+    assert "无法解析" in missing and "127.0.0.99" not in missing
+    assert "无法解析" not in elsewhere
+
+
+def test_not_allowed_and_bad_arguments(env, tmp_path: Path) -> None:
+    setup_offices(env)
+    app_id = new_app(env, tmp_path)
+    result = run(env, "app", "review", str(app_id), "--as", "conac", "--approve", code=1)
+    assert "draft" in result.output
+    run(env, "app", "review", str(app_id), "--as", "office:330100", code=2)
+    run(env, "app", "review", str(app_id), "--as", "someone", "--approve", code=2)
+    run(env, "app", "show", "999", "--json", code=2)
+    run(env, "app", "print", str(app_id), "--letter", "--out", str(tmp_path / "x.html"), code=1)
