@@ -130,12 +130,12 @@ def run_demo(out_dir: Path, echo: Callable[[str], None], start: datetime | None 
         finally:
             rt.close()
         echo("")
-        echo(f"email received by the local SMTP server: {len(smtp.messages)}")
-        for mail in smtp.messages:
+        echo(f"email received by the local SMTP server: {len(smtp.received)}")
+        for mail in smtp.received:
             echo(f"  to {', '.join(mail.recipients)}: {mail.subject}")
-        echo(f"SMS received by the local gateway: {len(sms.posts('/sms'))}")
-        for post in sms.posts("/sms"):
-            echo(f"  to {post.body['phone']}: {post.body['message'][:60]}…")
+        echo(f"SMS received by the local gateway: {len(sms.sms)}")
+        for body in sms.sms:
+            echo(f"  to {body['phone']}: {body['message'][:60]}…")
     return data_dir
 
 

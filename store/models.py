@@ -106,6 +106,22 @@ class SiteSource(enum.StrEnum):
     IMPORTED = "imported"
 
 
+class SiteStatus(enum.StrEnum):
+    """A site's verdict from its last complete check (the monitor later splits non_compliant)."""
+
+    COMPLIANT = "compliant"
+    NON_COMPLIANT = "non_compliant"
+    UNREACHABLE = "unreachable"
+    DNS_MISMATCH = "dns_mismatch"
+    UNCHECKED = "unchecked"
+
+
+class RunState(enum.StrEnum):
+    RUNNING = "running"
+    FINISHED = "finished"
+    INCOMPLETE = "incomplete"  # died, was killed, or stopped early: never a site's verdict
+
+
 class OutboxStatus(enum.StrEnum):
     PENDING = "pending"
     SENT = "sent"
@@ -145,7 +161,9 @@ class User(Base):
     """A person acting in the workflow; the role decides what they may do."""
 
     __tablename__ = "users"
-    __table_args__ = (UniqueConstraint("name", "role", name="name_role"),)
+    __table_args__ = (
+        UniqueConstraint("role", "name", "unit_id", "office_id", name="role_name_place"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -225,9 +243,77 @@ class Site(Base):
     source: Mapped[SiteSource] = mapped_column(_enum(SiteSource))
     monitored: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column()
+    # The verdict of the last complete check; a run that dies never touches these.
+    status: Mapped[SiteStatus] = mapped_column(_enum(SiteStatus), default=SiteStatus.UNCHECKED)
+    checked_at: Mapped[datetime | None] = mapped_column()
+    last_check_id: Mapped[int | None] = mapped_column(
+        ForeignKey("site_checks.id", use_alter=True)
+    )
 
     unit: Mapped[Unit] = relationship()
     office: Mapped[Office] = relationship()
+    last_check: Mapped[SiteCheck | None] = relationship(foreign_keys=[last_check_id])
+
+
+class CrawlRun(Base):
+    """One crawl process's work on a set of sites."""
+
+    __tablename__ = "crawl_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trigger: Mapped[str] = mapped_column(String(20))
+    state: Mapped[RunState] = mapped_column(_enum(RunState), index=True)
+    started_at: Mapped[datetime] = mapped_column()
+    heartbeat_at: Mapped[datetime] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    finish_reason: Mapped[str | None] = mapped_column(String(60))
+    sites: Mapped[int] = mapped_column(Integer, default=0)
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    pid: Mapped[int | None] = mapped_column(Integer)
+
+
+class SiteCheck(Base):
+    """One site within one run; ``complete`` only when its crawl ended normally."""
+
+    __tablename__ = "site_checks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    complete: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[SiteStatus | None] = mapped_column(_enum(SiteStatus))
+    pages_checked: Mapped[int] = mapped_column(Integer, default=0)
+    pages_failing: Mapped[int] = mapped_column(Integer, default=0)
+    pages_not_checked: Mapped[int] = mapped_column(Integer, default=0)
+    robots_excluded: Mapped[int] = mapped_column(Integer, default=0)
+    home_fetched: Mapped[bool] = mapped_column(default=False)
+    dns: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    reasons: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    run: Mapped[CrawlRun] = relationship()
+    site: Mapped[Site] = relationship(foreign_keys=[site_id])
+
+
+class PageResult(Base):
+    """What the check found on one page in one run."""
+
+    __tablename__ = "page_results"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    check_id: Mapped[int] = mapped_column(ForeignKey("site_checks.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    verdict: Mapped[str] = mapped_column(String(16))
+    reasons: Mapped[list[str]] = mapped_column(JSON)
+    identifiers: Mapped[list[str]] = mapped_column(JSON)
+    badge_offset: Mapped[int | None] = mapped_column(Integer)
+    badge_in_body: Mapped[bool | None] = mapped_column()
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    title: Mapped[str | None] = mapped_column(Text)
+    fetched_at: Mapped[datetime] = mapped_column()
 
 
 class Counter(Base):

@@ -9,7 +9,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from store.models import Application, AppState
 from workflow.errors import NotPrintable
-from workflow.fields import display_domain
+from workflow.fields import display_domain, display_phone
 from workflow.form import ApplicationForm
 
 PRINTABLE = frozenset(
@@ -24,6 +24,7 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_env.filters["phone"] = display_phone
 
 
 @dataclass(frozen=True)

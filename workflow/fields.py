@@ -127,6 +127,15 @@ def landline(value: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def display_phone(e164: str) -> str:
+    """The national form people dial (0571 8765 4321, 139 0571 0001) from the stored E.164."""
+    try:
+        number = phonenumbers.parse(e164, "CN")
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
 def email(value: str) -> str:
     """Syntax only: no DNS or network lookups."""
     try:

@@ -2,9 +2,11 @@
 
 The file is UTF-8 (with or without BOM) or GB18030 -- what Excel saves on a Chinese Windows --
 with the header ``unit,office,site_name,domain,english_domain,ipv4,ipv6,site_id,certificate,
-notified_on``. The import is all-or-nothing: every line is checked first and every error is
-reported with its line number (as a spreadsheet counts rows: the header is line 1) and column;
-only a file without errors writes anything. Importing the same file again changes nothing.
+notified_on`` (columns matched by name). The import is all-or-nothing: every line is checked
+first and every error is reported with its line number (as a spreadsheet counts rows: the header
+is line 1) and column; only a file without errors writes anything. A site is the same site when
+both its identifier and its domain match; importing the same file again changes nothing, and a
+changed line updates its site (whose source, issued or imported, is kept).
 
 Everything the checks need is loaded once into dictionaries and the rows are written in bulk,
 so ten thousand sites take seconds, not minutes. The caller owns the transaction.
@@ -138,7 +140,6 @@ class _ExistingSite:
     id: int
     domain: str
     identifier: str
-    source: SiteSource
     values: tuple[Any, ...]
 
 
@@ -181,22 +182,20 @@ class _Checker:
         self.placement_days = placement_days
         self.latest_notice = today + timedelta(days=1)  # the clock is UTC, China is ahead
         self.errors: list[LineError] = []
-        self.offices: dict[str, int] = dict(
-            session.execute(select(Office.code, Office.id)).tuples().all()
-        )
+        self.offices: dict[str, int] = dict(session.execute(select(Office.code, Office.id)).all())
         self.office_codes = {office_id: code for code, office_id in self.offices.items()}
         self.units: dict[str, tuple[int, int]] = {
             name: (unit_id, office_id)
             for unit_id, name, office_id in session.execute(
                 select(Unit.id, Unit.name, Unit.office_id)
-            ).tuples()
+            )
         }
         self.by_domain: dict[str, _ExistingSite] = {}
         self.by_identifier: dict[str, _ExistingSite] = {}
         for row in session.execute(
-            select(Site.id, Site.domain, Site.identifier, Site.source, *_compared_columns())
-        ).tuples():
-            site = _ExistingSite(row[0], row[1], row[2], row[3], tuple(row[4:]))
+            select(Site.id, Site.domain, Site.identifier, *_compared_columns())
+        ):
+            site = _ExistingSite(row[0], row[1], row[2], tuple(row[3:]))
             self.by_domain[site.domain] = site
             self.by_identifier[site.identifier] = site
         self._due: dict[date, date | UnknownYear] = {}
@@ -373,7 +372,7 @@ def _compared_columns() -> list[Any]:
     return [getattr(Site, name) for name in _COMPARED]
 
 
-def read_rows(
+def _read_rows(
     session: Session, text: str, *, calendar: WorkCalendar, placement_days: int, today: date
 ) -> tuple[_Checker, list[_Row]]:
     """Every line checked; raises ``ImportInvalid`` with all errors found, or returns the rows."""
@@ -395,7 +394,7 @@ def read_rows(
             if row is not None:
                 rows.append(row)
     except csv.Error as exc:
-        checker.error(number, None, f"CSV 格式错误：{exc}")
+        checker.error(number + 1, None, f"CSV 格式错误：{exc}")
     if not rows and not checker.errors:
         checker.error(HEADER_LINE + 1, None, "文件只有表头，没有数据")
     checker.across(rows)
@@ -413,7 +412,7 @@ def import_sites(
     now: datetime,
 ) -> ImportReport:
     """Check the whole file, then create missing units and create or update the sites."""
-    checker, rows = read_rows(
+    checker, rows = _read_rows(
         session,
         decode(data),
         calendar=calendar,
@@ -427,7 +426,7 @@ def import_sites(
         created_units = session.execute(
             insert(Unit).returning(Unit.id, Unit.name),
             [{"name": name, "office_id": office_id} for name, office_id in new_units.items()],
-        ).tuples()
+        )
         for unit_id, name in created_units:
             checker.units[name] = (unit_id, new_units[name])
 

@@ -33,6 +33,7 @@ from store.models import (
     SiteSource,
     Transition,
     Unit,
+    User,
 )
 from workflow import issuance, notices
 from workflow.errors import ConcurrentChange, NotFound, PermissionDenied, ReasonRequired
@@ -140,6 +141,19 @@ class Workflow:
         unit.org_type = form.unit.org_type
         unit.address = form.unit.address
         unit.functions = form.unit.functions
+        session.flush()
+        handler = session.scalar(
+            select(User).where(
+                User.name == form.handler.name,
+                User.role == Role.UNIT_HANDLER,
+                User.unit_id == unit.id,
+            )
+        )
+        if handler is None:
+            handler = User(name=form.handler.name, role=Role.UNIT_HANDLER, unit_id=unit.id)
+            session.add(handler)
+        handler.email = form.handler.email
+        handler.mobile = form.handler.mobile
         return unit
 
     def create(

@@ -78,9 +78,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from badgewatch.cli import apps, calendar, db, demo, notify, offices, sites
+    from badgewatch.cli import apps, calendar, db, demo, notify, offices, sites, users
 
-    for module in (apps, calendar, db, demo, notify, offices, sites):
+    for module in (apps, calendar, db, demo, notify, offices, sites, users):
         cli.add_command(module.command)
 
 

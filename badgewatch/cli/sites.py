@@ -75,7 +75,7 @@ def list_sites(office_code: str | None, as_json: bool) -> None:
             if session.scalar(select(Office.id).where(Office.code == office_code)) is None:
                 fail(f"--office: office {office_code} does not exist", bad_input=True)
             query = query.where(office.code == office_code)
-        rows = [_row(site, unit, code) for site, unit, code in session.execute(query).tuples()]
+        rows = [_row(site, unit, code) for site, unit, code in session.execute(query)]
     if as_json:
         emit({"sites": rows})
         return

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 975d95f8ae6d
+Revision ID: d33486f22733
 Revises: 
-Create Date: 2026-11-28 09:14:39.408688
+Create Date: 2026-11-28 09:23:10.768796
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 
 import store.models
 
-revision = '975d95f8ae6d'
+revision = 'd33486f22733'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -25,6 +25,22 @@ def upgrade() -> None:
     sa.Column('value', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_counters'))
     )
+    op.create_table('crawl_runs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('trigger', sa.String(length=20), nullable=False),
+    sa.Column('state', sa.Enum('running', 'finished', 'incomplete', name='runstate', native_enum=False, length=32), nullable=False),
+    sa.Column('started_at', store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('heartbeat_at', store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finish_reason', sa.String(length=60), nullable=True),
+    sa.Column('sites', sa.Integer(), nullable=False),
+    sa.Column('pages', sa.Integer(), nullable=False),
+    sa.Column('pid', sa.Integer(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_crawl_runs'))
+    )
+    with op.batch_alter_table('crawl_runs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_crawl_runs_state'), ['state'], unique=False)
+
     op.create_table('offices',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=12), nullable=False),
@@ -81,6 +97,10 @@ def upgrade() -> None:
     sa.Column('source', sa.Enum('issued', 'imported', name='sitesource', native_enum=False, length=32), nullable=False),
     sa.Column('monitored', sa.Boolean(), nullable=False),
     sa.Column('created_at', store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('status', sa.Enum('compliant', 'non_compliant', 'unreachable', 'dns_mismatch', 'unchecked', name='sitestatus', native_enum=False, length=32), nullable=False),
+    sa.Column('checked_at', store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_check_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['last_check_id'], ['site_checks.id'], name=op.f('fk_sites_last_check_id_site_checks'), use_alter=True),
     sa.ForeignKeyConstraint(['office_id'], ['offices.id'], name=op.f('fk_sites_office_id_offices')),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_sites_unit_id_units')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sites')),
@@ -102,7 +122,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['office_id'], ['offices.id'], name=op.f('fk_users_office_id_offices')),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_users_unit_id_units')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
-    sa.UniqueConstraint('name', 'role', name='name_role')
+    sa.UniqueConstraint('role', 'name', 'unit_id', 'office_id', name='role_name_place')
     )
     op.create_table('applications',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -131,6 +151,49 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_applications_state'), ['state'], unique=False)
         batch_op.create_index(batch_op.f('ix_applications_unit_id'), ['unit_id'], unique=False)
 
+    op.create_table('site_checks',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('run_id', sa.Integer(), nullable=False),
+    sa.Column('site_id', sa.Integer(), nullable=False),
+    sa.Column('started_at', store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('complete', sa.Boolean(), nullable=False),
+    sa.Column('status', sa.Enum('compliant', 'non_compliant', 'unreachable', 'dns_mismatch', 'unchecked', name='sitestatus', native_enum=False, length=32), nullable=True),
+    sa.Column('pages_checked', sa.Integer(), nullable=False),
+    sa.Column('pages_failing', sa.Integer(), nullable=False),
+    sa.Column('pages_not_checked', sa.Integer(), nullable=False),
+    sa.Column('robots_excluded', sa.Integer(), nullable=False),
+    sa.Column('home_fetched', sa.Boolean(), nullable=False),
+    sa.Column('dns', sa.JSON(), nullable=False),
+    sa.Column('reasons', sa.JSON(), nullable=False),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['run_id'], ['crawl_runs.id'], name=op.f('fk_site_checks_run_id_crawl_runs')),
+    sa.ForeignKeyConstraint(['site_id'], ['sites.id'], name=op.f('fk_site_checks_site_id_sites')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_site_checks'))
+    )
+    with op.batch_alter_table('site_checks', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_site_checks_run_id'), ['run_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_site_checks_site_id'), ['site_id'], unique=False)
+
+    op.create_table('page_results',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('check_id', sa.Integer(), nullable=False),
+    sa.Column('url', sa.Text(), nullable=False),
+    sa.Column('http_status', sa.Integer(), nullable=True),
+    sa.Column('verdict', sa.String(length=16), nullable=False),
+    sa.Column('reasons', sa.JSON(), nullable=False),
+    sa.Column('identifiers', sa.JSON(), nullable=False),
+    sa.Column('badge_offset', sa.Integer(), nullable=True),
+    sa.Column('badge_in_body', sa.Boolean(), nullable=True),
+    sa.Column('depth', sa.Integer(), nullable=False),
+    sa.Column('title', sa.Text(), nullable=True),
+    sa.Column('fetched_at', store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['check_id'], ['site_checks.id'], name=op.f('fk_page_results_check_id_site_checks')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_page_results'))
+    )
+    with op.batch_alter_table('page_results', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_page_results_check_id'), ['check_id'], unique=False)
+
     op.create_table('transitions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('application_id', sa.Integer(), nullable=False),
@@ -156,6 +219,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_transitions_application_id'))
 
     op.drop_table('transitions')
+    with op.batch_alter_table('page_results', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_page_results_check_id'))
+
+    op.drop_table('page_results')
+    with op.batch_alter_table('site_checks', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_site_checks_site_id'))
+        batch_op.drop_index(batch_op.f('ix_site_checks_run_id'))
+
+    op.drop_table('site_checks')
     with op.batch_alter_table('applications', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_applications_unit_id'))
         batch_op.drop_index(batch_op.f('ix_applications_state'))
@@ -175,5 +247,9 @@ def downgrade() -> None:
 
     op.drop_table('outbox')
     op.drop_table('offices')
+    with op.batch_alter_table('crawl_runs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_crawl_runs_state'))
+
+    op.drop_table('crawl_runs')
     op.drop_table('counters')
     # ### end Alembic commands ###
