@@ -41,8 +41,8 @@ def run(env: dict[str, str], *args: str, code: int = 0) -> Result:
 def setup_offices(env: dict[str, str]) -> None:
     run(env, "db", "upgrade")
     run(env, "office", "add", "330000", "浙江省委编办", "--level", "province")
-    run(env, "office", "add", "330100", "杭州市委编办", "--level", "prefecture", "--parent", "330000")
-    run(env, "office", "add", "330200", "宁波市委编办", "--level", "prefecture", "--parent", "330000")
+    for code, name in (("330100", "杭州市委编办"), ("330200", "宁波市委编办")):
+        run(env, "office", "add", code, name, "--level", "prefecture", "--parent", "330000")
 
 
 def new_app(env: dict[str, str], tmp_path: Path, data: dict[str, Any] | None = None) -> int:
@@ -139,7 +139,9 @@ def test_invalid_form_names_each_field_and_saves_nothing(env, tmp_path: Path) ->
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     result = run(env, "app", "new", str(path), "--as", UNIT, code=2)
-    for field in ("site.domain", "site.ipv4", "handler.landline", "principal.email", "unit.address"):
+    for field in (
+        "site.domain", "site.ipv4", "handler.landline", "principal.email", "unit.address"
+    ):
         assert field in result.output
     assert "中文域名" in result.output and "经办人固定电话" in result.output
     listed = json.loads(run(env, "app", "list", "--json").output)
