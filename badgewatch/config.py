@@ -63,7 +63,23 @@ class DnsConfig(_Section):
 
 
 class CrawlConfig(_Section):
+    """How the crawler treats the sites it checks; defaults suit a nightly provincial crawl."""
+
     allow_private_networks: bool = False
+    obey_robots: bool = True
+    max_pages_per_site: int = Field(default=10_000, ge=1)
+    max_depth: int = Field(default=20, ge=0)
+    max_query_variants: int = Field(default=50, ge=1)
+    max_url_length: int = Field(default=2083, ge=100)
+    concurrent_requests: int = Field(default=64, ge=1)
+    per_host_concurrency: int = Field(default=4, ge=1)
+    autothrottle: bool = True
+    download_timeout: float = Field(default=20.0, gt=0)
+    max_page_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    retries: int = Field(default=2, ge=0)
+    user_agent: str = "badgewatch/0.1 (site badge compliance check)"
+    failing_reasons: list[str] | None = None
+    stale_run_minutes: float = Field(default=10.0, gt=0)
 
 
 class BadgeConfig(_Section):

@@ -79,17 +79,6 @@ def decode_markup(body: bytes, declared: str | None = None) -> tuple[str, str]:
     return body.decode("gb18030", "replace"), "gb18030"
 
 
-def ascii_lower(text: str) -> str:
-    """``text.lower()`` that keeps offsets: the few characters whose lower case is longer
-    (U+0130) would shift every later position, so fall back to ASCII-only lowering then."""
-    low = text.lower()
-    if len(low) == len(text):
-        return low
-    return text.translate(_ASCII_LOWER)
-
-
-_ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
-
 # ---------------------------------------------------------------------------------------------
 # HTML structure
 
@@ -100,7 +89,8 @@ RAW_TEXT = frozenset(
 )
 _SPECIAL = re.compile(
     r"<(?:(!--)|([!?])|(/?)(script|style|noscript|template|textarea|title|xmp|iframe|noembed"
-    r"|noframes|plaintext|body|head|html)(?=[\s/>]))"
+    r"|noframes|plaintext|body|head|html)(?=[\s/>]))",
+    re.I,
 )
 # The rest of a start tag after its name, following the tokenizer's attribute rules closely
 # enough that a '>' inside a quoted value does not end the tag. It always matches.
@@ -109,7 +99,7 @@ _TAG_REST = re.compile(
 )
 _ATTR = re.compile(r"""([^\s/>=][^\s/>=]*)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]*)))?""")
 _CLOSERS: dict[str, re.Pattern[str]] = {
-    name: re.compile(rf"</{name}[\s/>]") for name in RAW_TEXT | {"template"}
+    name: re.compile(rf"</{name}[\s/>]", re.I) for name in RAW_TEXT | {"template"}
 }
 _TAG_NAME = re.compile(r"<([A-Za-z][^\s/>]*)")
 
@@ -184,29 +174,28 @@ def tag_end(text: str, pos: int) -> int:
     return match.end()
 
 
-def scan_structure(text: str, low: str | None = None) -> Structure:
+def scan_structure(text: str) -> Structure:
     """One left-to-right pass over the page recording comments, raw-text elements, templates
-    and the head/body/html boundary tags, as the HTML tokenizer would see them."""
-    if low is None:
-        low = ascii_lower(text)
+    and the head/body/html boundary tags, as the HTML tokenizer would see them. Lower-casing a
+    CJK page would cost more than the scan itself, so the patterns ignore case instead."""
     st = Structure()
     n = len(text)
     pos = 0
     template_stack: list[int] = []
     search = _SPECIAL.search
     while True:
-        m = search(low, pos)
+        m = search(text, pos)
         if m is None:
             break
         start = m.start()
         if m.group(1):  # <!-- comment -->
             body = m.end()
-            if low.startswith(">", body) or low.startswith("->", body):  # <!--> and <!--->
-                end = body + (1 if low[body] == ">" else 2)
+            if text.startswith(">", body) or text.startswith("->", body):  # <!--> and <!--->
+                end = body + (1 if text[body] == ">" else 2)
                 st.regions.append(Region("comment", start, end, body, body))
                 pos = end
                 continue
-            close = low.find("-->", body)
+            close = text.find("-->", body)
             if close < 0:
                 st.regions.append(Region("comment", start, n, body, n))
                 break
@@ -214,12 +203,12 @@ def scan_structure(text: str, low: str | None = None) -> Structure:
             pos = close + 3
             continue
         if m.group(2):  # <!DOCTYPE>, <![CDATA[...]>, <?php ...?>: bogus comments end at '>'
-            close = low.find(">", m.end())
+            close = text.find(">", m.end())
             pos = n if close < 0 else close + 1
             continue
         closing = bool(m.group(3))
-        name = m.group(4)
-        end = tag_end(low, m.end())
+        name = m.group(4).lower()
+        end = tag_end(text, m.end())
         if closing:
             if name == "body":
                 st.body_close.append(start)
@@ -232,11 +221,11 @@ def scan_structure(text: str, low: str | None = None) -> Structure:
             pos = end
             continue
         if name in RAW_TEXT:
-            closer = _CLOSERS[name].search(low, end)
+            closer = _CLOSERS[name].search(text, end)
             if closer is None:
                 st.regions.append(Region(name, start, n, end, n))
                 break
-            close_end = tag_end(low, closer.start() + 2 + len(name))
+            close_end = tag_end(text, closer.start() + 2 + len(name))
             st.regions.append(Region(name, start, close_end, end, closer.start()))
             pos = close_end
             continue
@@ -272,21 +261,16 @@ def _has_content(text: str, pos: int, st: Structure) -> bool:
     return False
 
 
-def tail_is_quiet(low: bytes, pos: int) -> bool:
-    """Bytes version of the after-``</html>`` test for the fast path: whitespace and complete
-    comments only."""
-    n = len(low)
-    while True:
-        while pos < n and low[pos] in b" \t\r\n\f":
-            pos += 1
-        if pos >= n:
-            return True
-        if not low.startswith(b"<!--", pos):
-            return False
-        close = low.find(b"-->", pos + 4)
-        if close < 0:
-            return False
-        pos = close + 3
+_QUIET_TEXT = re.compile(r"(?:\s|<!--.*?-->)*", re.S)
+_QUIET_BYTES = re.compile(rb"(?:\s|<!--.*?-->)*", re.S)
+
+
+def tail_is_quiet(data: bytes | str, pos: int) -> bool:
+    """Whether only whitespace and complete comments follow ``pos`` (the fast path's test for
+    content after ``</html>``)."""
+    if isinstance(data, str):
+        return _QUIET_TEXT.fullmatch(data, pos) is not None
+    return _QUIET_BYTES.fullmatch(data, pos) is not None
 
 
 def start_tag_at(text: str, pos: int) -> tuple[str, int] | None:

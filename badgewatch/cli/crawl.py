@@ -1,0 +1,224 @@
+"""``badgewatch crawl``, ``recheck``, ``status`` and ``check``: the compliance crawl."""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import click
+from sqlalchemy import select
+
+from badgewatch.cli.main import emit, fail, runtime, translate_errors
+from badgewatch.runtime import utcnow
+from crawler.jobs import SiteJob, job_for, jobs_for
+from crawler.launch import Progress, follow, start_run
+from crawler.results import reap_stale_runs
+from crawler.status import find_site, site_summary
+from store.db import transaction
+from store.models import CrawlRun, Site, SiteCheck
+
+
+def _progress_printer() -> Any:
+    if not sys.stderr.isatty():
+        return None
+
+    def show(p: Progress) -> None:
+        rate = p.pages / p.elapsed if p.elapsed > 0 else 0.0
+        click.echo(
+            f"\rsites {p.sites_finished}/{p.sites}  pages {p.pages}  {rate:.0f} pages/s   ",
+            err=True,
+            nl=False,
+        )
+
+    return show
+
+
+def _run(jobs: list[SiteJob], trigger: str) -> tuple[int, str | None, str]:
+    rt = runtime()
+    log_file = Path(rt.config.paths.data_dir) / "crawl.log"
+    run_id, process = start_run(
+        rt.sessions, rt.config, jobs, trigger=trigger, now=utcnow(), log_file=log_file
+    )
+    printer = _progress_printer()
+    outcome = follow(rt.sessions, run_id, process, on_progress=printer)
+    if printer is not None:
+        click.echo("", err=True)
+    return run_id, outcome.finish_reason, outcome.state.value
+
+
+def _summaries(run_id: int, site_ids: list[int], with_pages: bool) -> list[dict[str, Any]]:
+    with transaction(runtime().sessions) as session:
+        out = []
+        for site_id in site_ids:
+            site = session.get(Site, site_id)
+            assert site is not None
+            check = session.scalar(
+                select(SiteCheck).where(SiteCheck.run_id == run_id, SiteCheck.site_id == site_id)
+            )
+            summary = site_summary(session, site, check=check, with_pages=with_pages)
+            summary["complete"] = bool(check and check.complete)
+            if check is not None and not check.complete:
+                # This run did not finish the site: its status is still the last complete one.
+                summary["pages_checked"] = check.pages_checked
+            out.append(summary)
+        return out
+
+
+def _print_sites(sites: list[dict[str, Any]]) -> None:
+    for s in sites:
+        click.echo(
+            f"{s['domain']}\t{s['status']}\tpages {s['pages_checked']} "
+            f"failing {s['pages_failing']}\t{' '.join(s['reasons'])}"
+        )
+        for page in s.get("pages", []):
+            click.echo(f"  {page['verdict']}\t{page['url']}\t{' '.join(page['reasons'])}")
+
+
+def _sites_by_domain(domains: tuple[str, ...]) -> list[int]:
+    with transaction(runtime().sessions) as session:
+        ids = []
+        for domain in domains:
+            site = find_site(session, domain)
+            if site is None:
+                fail(f"--site: no registered site has the domain {domain}", bad_input=True)
+            ids.append(site.id)
+        return ids
+
+
+@click.command("crawl")
+@click.option("--site", "domains", multiple=True, help="Crawl only this site (repeatable).")
+@click.option("--json", "as_json", is_flag=True)
+@translate_errors
+def crawl(domains: tuple[str, ...], as_json: bool) -> None:
+    """Crawl every monitored site (or the given ones) now and print a per-site summary."""
+    site_ids = _sites_by_domain(domains) if domains else None
+    with transaction(runtime().sessions) as session:
+        jobs = jobs_for(session, site_ids)
+    if not jobs:
+        fail("no sites to crawl: import or issue some first", bad_input=True)
+    run_id, reason, state = _run(jobs, "cli")
+    sites = _summaries(run_id, [j.site_id for j in jobs], with_pages=bool(domains))
+    if as_json:
+        emit({"run": {"id": run_id, "state": state, "finish_reason": reason}, "sites": sites})
+    else:
+        click.echo(f"run {run_id}: {state} ({reason})")
+        _print_sites(sites)
+    if state != "finished":
+        sys.exit(1)
+
+
+@click.command("recheck")
+@click.argument("target")
+@click.option("--json", "as_json", is_flag=True)
+@translate_errors
+def recheck(target: str, as_json: bool) -> None:
+    """Recheck one site (by domain) or one page (by URL) now."""
+    only_url = target if "://" in target else None
+    domain = urlsplit(target).hostname or target if only_url else target
+    with transaction(runtime().sessions) as session:
+        site = find_site(session, domain)
+        if site is None:
+            fail(f"TARGET: no registered site has the domain {domain}", bad_input=True)
+        job = job_for(site, only_url=only_url)
+    run_id, reason, state = _run([job], "recheck")
+    sites = _summaries(run_id, [job.site_id], with_pages=True)
+    if as_json:
+        emit({"run": {"id": run_id, "state": state, "finish_reason": reason}, "sites": sites})
+    else:
+        _print_sites(sites)
+    if state != "finished":
+        sys.exit(1)
+
+
+@click.command("status")
+@click.option("--site", "domain", help="One site, with its pages.")
+@click.option("--json", "as_json", is_flag=True)
+@translate_errors
+def status(domain: str | None, as_json: bool) -> None:
+    """Each site's last complete verdict."""
+    rt = runtime()
+    with transaction(rt.sessions) as session:
+        reap_stale_runs(
+            session, now=utcnow(), stale_after=timedelta(minutes=rt.config.crawl.stale_run_minutes)
+        )
+    with transaction(rt.sessions) as session:
+        if domain is not None:
+            site = find_site(session, domain)
+            if site is None:
+                fail(f"--site: no registered site has the domain {domain}", bad_input=True)
+            sites = [site_summary(session, site, with_pages=True)]
+        else:
+            sites = [
+                site_summary(session, s) for s in session.scalars(select(Site).order_by(Site.id))
+            ]
+        runs = [
+            {
+                "id": r.id,
+                "state": r.state.value,
+                "finish_reason": r.finish_reason,
+                "pages": r.pages,
+                "started_at": r.started_at.isoformat(),
+            }
+            for r in session.scalars(select(CrawlRun).order_by(CrawlRun.id.desc()).limit(5))
+        ]
+    if as_json:
+        emit({"sites": sites, "runs": runs})
+    else:
+        _print_sites(sites)
+
+
+EXIT_NON_COMPLIANT = 3
+
+
+def _check_target(target: str, badge: Any) -> Any:
+    """The verdict for a file or a URL; a page that cannot be fetched is not checked."""
+    from crawler.checks.badge import check_page, fetch_failed
+    from crawler.fetch import FetchError, fetch
+
+    if "://" not in target:
+        path = Path(target)
+        if not path.is_file():
+            fail(f"PATH_OR_URL: {target} is not a file or an http(s) URL", bad_input=True)
+        return check_page(path.read_bytes(), badge)
+    try:
+        page = fetch(target, runtime().config)
+    except FetchError as exc:
+        return fetch_failed(str(exc))
+    if page.status >= 400:
+        return fetch_failed(f"HTTP {page.status}")
+    return check_page(page.body, badge, charset=page.charset)
+
+
+@click.command("check")
+@click.argument("target", metavar="PATH_OR_URL")
+@click.option("--site", "site_ref", required=True, help="A registered domain or an identifier.")
+@click.option("--json", "as_json", is_flag=True)
+def check(target: str, site_ref: str, as_json: bool) -> None:
+    """Check one file or URL for a site's badge (exit 0 compliant, 3 non-compliant, 2 bad input)."""
+    from crawler.checks.badge import BadgePatterns, SiteBadge
+    from workflow.fields import IDENTIFIER_RE
+
+    rt = runtime()
+    patterns = BadgePatterns.from_config(rt.config.badge)
+    if IDENTIFIER_RE.match(site_ref.strip().upper()):
+        badge = SiteBadge(site_ref, None, patterns)
+    else:
+        with transaction(rt.sessions) as session:
+            site = find_site(session, site_ref)
+            if site is None:
+                fail(f"--site: no registered site has the domain {site_ref}", bad_input=True)
+            badge = SiteBadge(site.identifier, site.certificate, patterns)
+    verdict = _check_target(target, badge)
+    data = verdict.to_dict()
+    if as_json:
+        emit({key: data[key] for key in ("verdict", "reasons", "identifiers", "message")})
+    else:
+        click.echo(f"{verdict.verdict}: {', '.join(verdict.reasons)}")
+        click.echo(verdict.message)
+    if verdict.verdict == "non_compliant":
+        sys.exit(EXIT_NON_COMPLIANT)
+    if verdict.verdict == "not_checked":
+        sys.exit(1)

@@ -1,0 +1,68 @@
+"""What a crawl process is asked to do: plain, JSON-serialisable descriptions of sites.
+
+The monitor (or a worker on another machine) hands these to ``python -m crawler.run``; the
+crawl code never reads the sites table itself, so the same job runs anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from store.models import Site
+
+
+@dataclass(frozen=True)
+class SiteJob:
+    site_id: int
+    domain: str  # ASCII form of the .政务 domain
+    hosts: tuple[str, ...]  # every host of the site the crawl may fetch, ASCII
+    ipv4: str
+    ipv6: str | None
+    identifier: str
+    certificate: str | None
+    max_pages: int | None = None
+    only_url: str | None = None  # a single-page recheck
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SiteJob:
+        return cls(**{**data, "hosts": tuple(data["hosts"])})
+
+
+def job_for(site: Site, *, only_url: str | None = None, max_pages: int | None = None) -> SiteJob:
+    hosts = [site.domain]
+    if site.english_domain:
+        hosts.append(site.english_domain)
+    return SiteJob(
+        site_id=site.id,
+        domain=site.domain,
+        hosts=tuple(hosts),
+        ipv4=site.ipv4,
+        ipv6=site.ipv6,
+        identifier=site.identifier,
+        certificate=site.certificate,
+        max_pages=max_pages,
+        only_url=only_url,
+    )
+
+
+def jobs_for(session: Session, site_ids: list[int] | None = None) -> list[SiteJob]:
+    """Jobs for the given sites, or for every monitored site."""
+    query = select(Site).order_by(Site.id)
+    query = query.where(Site.id.in_(site_ids)) if site_ids else query.where(Site.monitored)
+    return [job_for(site) for site in session.scalars(query)]
+
+
+def dumps(jobs: list[SiteJob]) -> str:
+    return json.dumps([job.to_json() for job in jobs], ensure_ascii=False)
+
+
+def loads(text: str) -> list[SiteJob]:
+    return [SiteJob.from_json(item) for item in json.loads(text)]

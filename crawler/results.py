@@ -1,0 +1,174 @@
+"""Crawl results into the database: page rows in batches, a site's verdict once it is complete.
+
+A site's status (``sites.status``) changes only when its check completed in this run; a run
+that dies or is stopped leaves the last complete status in place and is recorded incomplete.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.db import transaction
+from store.models import CrawlRun, PageResult, RunState, Site, SiteCheck, SiteStatus
+
+BATCH_ROWS = 500
+BATCH_SECONDS = 2.0
+
+
+def site_status(*, dns_outcome: str, home_fetched: bool, checked: int, failing: int) -> SiteStatus:
+    """What a complete check says about a site: DNS first, then reachability, then pages."""
+    if dns_outcome == "mismatch":
+        return SiteStatus.DNS_MISMATCH
+    if not home_fetched:
+        return SiteStatus.UNREACHABLE
+    if failing:
+        return SiteStatus.NON_COMPLIANT
+    if checked:
+        return SiteStatus.COMPLIANT
+    return SiteStatus.UNCHECKED
+
+
+@dataclass
+class SiteTally:
+    """Counts kept while one site is crawled; written to its SiteCheck when it ends."""
+
+    check_id: int
+    site_id: int
+    dns: dict[str, Any]
+    checked: int = 0
+    failing: int = 0
+    not_checked: int = 0
+    robots_excluded: int = 0
+    home_fetched: bool = False
+    reasons: Counter[str] = field(default_factory=Counter)
+    refused: Counter[str] = field(default_factory=Counter)
+
+
+def create_run(session: Session, *, trigger: str, now: datetime, sites: int) -> CrawlRun:
+    run = CrawlRun(
+        trigger=trigger,
+        state=RunState.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        sites=sites,
+        pages=0,
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def reap_stale_runs(session: Session, *, now: datetime, stale_after: timedelta) -> int:
+    """Runs whose process stopped beating are incomplete; their sites keep their old status."""
+    stale = session.scalars(
+        select(CrawlRun).where(
+            CrawlRun.state == RunState.RUNNING, CrawlRun.heartbeat_at < now - stale_after
+        )
+    ).all()
+    for run in stale:
+        run.state = RunState.INCOMPLETE
+        run.finish_reason = run.finish_reason or "died"
+        run.finished_at = run.heartbeat_at
+    return len(stale)
+
+
+class ResultWriter:
+    """Buffers page rows and writes them in batches from the crawl process."""
+
+    def __init__(self, factory: sessionmaker[Session], run_id: int) -> None:
+        self._factory = factory
+        self.run_id = run_id
+        self._rows: list[dict[str, Any]] = []
+        self._last_flush: datetime | None = None
+        self.pages = 0
+        with transaction(factory) as session:
+            session.execute(
+                update(CrawlRun).where(CrawlRun.id == run_id).values(pid=os.getpid())
+            )
+
+    def open_site(self, site_id: int, dns: dict[str, Any], now: datetime) -> SiteTally:
+        with transaction(self._factory) as session:
+            check = SiteCheck(
+                run_id=self.run_id,
+                site_id=site_id,
+                started_at=now,
+                dns=dns,
+                reasons={},
+            )
+            session.add(check)
+            session.flush()
+            return SiteTally(check_id=check.id, site_id=site_id, dns=dns)
+
+    def add_page(self, row: dict[str, Any], now: datetime) -> None:
+        self._rows.append(row)
+        self.pages += 1
+        if self._last_flush is None:
+            self._last_flush = now
+        waited = (now - self._last_flush).total_seconds()
+        if len(self._rows) >= BATCH_ROWS or waited > BATCH_SECONDS:
+            self.flush(now)
+
+    def flush(self, now: datetime) -> None:
+        rows, self._rows = self._rows, []
+        self._last_flush = now
+        with transaction(self._factory) as session:
+            if rows:
+                session.execute(insert(PageResult), rows)
+            session.execute(
+                update(CrawlRun)
+                .where(CrawlRun.id == self.run_id)
+                .values(heartbeat_at=now, pages=self.pages)
+            )
+
+    def close_site(
+        self, tally: SiteTally, now: datetime, *, complete: bool, note: str | None
+    ) -> None:
+        """Write the site's counts; only a complete check becomes the site's status."""
+        self.flush(now)
+        status = site_status(
+            dns_outcome=str(tally.dns.get("outcome", "ok")),
+            home_fetched=tally.home_fetched,
+            checked=tally.checked,
+            failing=tally.failing,
+        )
+        with transaction(self._factory) as session:
+            check = session.get(SiteCheck, tally.check_id)
+            assert check is not None
+            check.finished_at = now
+            check.complete = complete
+            check.status = status if complete else None
+            check.pages_checked = tally.checked
+            check.pages_failing = tally.failing
+            check.pages_not_checked = tally.not_checked
+            check.robots_excluded = tally.robots_excluded
+            check.home_fetched = tally.home_fetched
+            check.reasons = {"pages": dict(tally.reasons), "refused": dict(tally.refused)}
+            check.note = note
+            if complete:
+                session.execute(
+                    update(Site)
+                    .where(Site.id == tally.site_id)
+                    .values(status=status, checked_at=now, last_check_id=check.id)
+                )
+
+    def finish(self, now: datetime, *, reason: str, complete: bool) -> None:
+        self.flush(now)
+        with transaction(self._factory) as session:
+            session.execute(
+                update(CrawlRun)
+                .where(CrawlRun.id == self.run_id)
+                .values(
+                    state=RunState.FINISHED if complete else RunState.INCOMPLETE,
+                    finished_at=now,
+                    finish_reason=reason,
+                    pages=self.pages,
+                    heartbeat_at=now,
+                )
+            )

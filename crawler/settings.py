@@ -1,0 +1,50 @@
+"""Scrapy settings of the compliance crawl, built from badgewatch's configuration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from badgewatch.config import Config
+
+BOT_NAME = "badgewatch"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+
+def crawl_settings(config: Config) -> dict[str, Any]:
+    crawl = config.crawl
+    return {
+        "BOT_NAME": BOT_NAME,
+        "SPIDER_MODULES": SPIDER_MODULES,
+        "USER_AGENT": crawl.user_agent,
+        "ROBOTSTXT_OBEY": False,  # the spider reads robots.txt itself, to count what it excludes
+        "REMOTE_CONTROL_ENABLED": False,
+        "TELNETCONSOLE_ENABLED": False,
+        "COOKIES_ENABLED": False,
+        "DUPEFILTER_CLASS": "scrapy.dupefilters.BaseDupeFilter",  # the spider dedups itself
+        "TWISTED_DNS_RESOLVER": "crawler.resolver.DnspythonResolver",
+        "CONCURRENT_REQUESTS": crawl.concurrent_requests,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.per_host_concurrency,
+        "AUTOTHROTTLE_ENABLED": crawl.autothrottle,
+        "AUTOTHROTTLE_START_DELAY": 0.0,
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(crawl.per_host_concurrency),
+        "DOWNLOAD_DELAY": 0,
+        "DOWNLOAD_TIMEOUT": crawl.download_timeout,
+        "DOWNLOAD_MAXSIZE": crawl.max_page_bytes,
+        "DOWNLOAD_WARNSIZE": 0,
+        "RETRY_ENABLED": crawl.retries > 0,
+        "RETRY_TIMES": crawl.retries,
+        "REDIRECT_MAX_TIMES": 5,
+        "HTTPERROR_ALLOW_ALL": True,
+        "URLLENGTH_LIMIT": crawl.max_url_length,
+        "DEPTH_LIMIT": 0,
+        "DEPTH_PRIORITY": 1,
+        "SCHEDULER_DISK_QUEUE": "scrapy.squeues.PickleFifoDiskQueue",
+        "SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
+        "DOWNLOADER_MIDDLEWARES": {
+            "crawler.middlewares.StayOnSiteMiddleware": 950,
+        },
+        "LOG_LEVEL": "INFO",
+        "LOGSTATS_INTERVAL": 60.0,
+        "BADGEWATCH_CONFIG": config,
+    }

@@ -1,0 +1,367 @@
+"""The compliance spider: every HTML page of each given site, checked for that site's badge.
+
+Per site: resolve and compare the DNS with the registration, read each host's robots.txt,
+then crawl from the home page of each domain and from the sitemaps, breadth first, staying on
+the site's own hosts. Each URL is yielded once (Scrapy pays per yielded request, duplicates
+included), links come from selectolax, and the badge check is the pure function of
+``crawler.checks``. A site is finished when its last outstanding request is answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from protego import Protego
+from scrapy import Request, Spider
+from scrapy.http import Response, TextResponse
+from scrapy.utils.sitemap import Sitemap
+from selectolax.lexbor import LexborHTMLParser
+from twisted.python.failure import Failure
+
+from badgewatch.config import Config
+from badgewatch.resolver import DnsCheck, check_declared, make_resolver
+from crawler.checks.badge import (
+    BadgePatterns,
+    PageVerdict,
+    Policy,
+    SiteBadge,
+    check_page,
+    fetch_failed,
+)
+from crawler.jobs import SiteJob
+from crawler.results import ResultWriter, SiteTally
+from crawler.urls import LinkFilter, host_of
+
+log = logging.getLogger(__name__)
+
+HTML_TYPES = (b"text/html", b"application/xhtml+xml")
+DNS_CONCURRENCY = 16
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class SiteCrawl:
+    """One site's state during the crawl."""
+
+    job: SiteJob
+    badge: SiteBadge
+    links: LinkFilter
+    tally: SiteTally
+    robots: dict[str, Protego | None] = field(default_factory=dict)
+    pending: int = 0
+    done: bool = False
+    started: bool = False
+
+
+def _fetch_reason(failure: Failure) -> str:
+    exc = failure.value
+    name = type(exc).__name__
+    text = str(exc).strip()
+    return f"{name}: {text}"[:200] if text else name
+
+
+class SitesSpider(Spider):
+    name = "sites"
+
+    def __init__(
+        self, *args: Any, jobs: list[SiteJob], writer: ResultWriter, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.jobs = jobs
+        self.writer = writer
+        self.crawls: dict[int, SiteCrawl] = {}
+
+    # -- set-up ----------------------------------------------------------------------------
+
+    @property
+    def config(self) -> Config:
+        config: Config = self.settings["BADGEWATCH_CONFIG"]
+        return config
+
+    async def start(self) -> AsyncIterator[Request]:
+        config = self.config
+        jobs = self.jobs
+        patterns = BadgePatterns.from_config(config.badge)
+        self.policy: Policy = (
+            Policy.from_codes(config.crawl.failing_reasons)
+            if config.crawl.failing_reasons is not None
+            else Policy()
+        )
+        resolver = make_resolver(config.dns)
+        for job, dns in await self._resolve_all(resolver, jobs):
+            dns_info = {
+                "outcome": dns.outcome,
+                "reason": dns.reason,
+                "ipv4": list(dns.ipv4),
+                "ipv6": list(dns.ipv6),
+                "message": dns.message,
+            }
+            tally = self.writer.open_site(job.site_id, dns_info, utcnow())
+            crawl = SiteCrawl(
+                job=job,
+                badge=SiteBadge(job.identifier, job.certificate, patterns),
+                links=LinkFilter(
+                    hosts=frozenset(job.hosts),
+                    max_pages=job.max_pages or config.crawl.max_pages_per_site,
+                    max_query_variants=config.crawl.max_query_variants,
+                    max_url_length=config.crawl.max_url_length,
+                ),
+                tally=tally,
+            )
+            self.crawls[job.site_id] = crawl
+            if job.only_url is not None:
+                for request in self._page_requests(crawl, [job.only_url], depth=0, home=False):
+                    yield request
+                continue
+            for host in job.hosts:
+                if config.crawl.obey_robots:
+                    yield self._request(
+                        crawl, f"http://{host}/robots.txt", self.parse_robots, priority=100
+                    )
+                else:
+                    for request in self._home_requests(crawl, host, robots=None):
+                        yield request
+            self._maybe_finish(crawl)
+
+    @staticmethod
+    async def _resolve_all(
+        resolver: Any, jobs: list[SiteJob]
+    ) -> list[tuple[SiteJob, DnsCheck]]:
+        """The site-level DNS check of every job, a few lookups at a time, in threads."""
+        limit = asyncio.Semaphore(DNS_CONCURRENCY)
+
+        async def one(job: SiteJob) -> tuple[SiteJob, DnsCheck]:
+            async with limit:
+                check = await asyncio.to_thread(
+                    check_declared, resolver, job.domain, job.ipv4, job.ipv6
+                )
+                return job, check
+
+        return list(await asyncio.gather(*(one(job) for job in jobs)))
+
+    # -- requests --------------------------------------------------------------------------
+
+    def _request(
+        self,
+        crawl: SiteCrawl,
+        url: str,
+        callback: Any,
+        *,
+        priority: int = 0,
+        depth: int = 0,
+        home: bool = False,
+    ) -> Request:
+        crawl.pending += 1
+        return Request(
+            url,
+            callback=callback,
+            errback=self.on_error,
+            priority=priority,
+            dont_filter=True,
+            meta={"site_id": crawl.job.site_id, "depth": depth, "home": home},
+        )
+
+    def _allowed(self, crawl: SiteCrawl, url: str) -> bool:
+        if not self.config.crawl.obey_robots:
+            return True
+        robots = crawl.robots.get(host_of(url))
+        if robots is None or robots.can_fetch(url, self.config.crawl.user_agent):
+            return True
+        crawl.tally.robots_excluded += 1
+        return False
+
+    def _page_requests(
+        self, crawl: SiteCrawl, urls: list[str], *, depth: int, home: bool
+    ) -> Iterator[Request]:
+        for url in urls:
+            if self._allowed(crawl, url):
+                yield self._request(
+                    crawl, url, self.parse_page, depth=depth, home=home, priority=-depth
+                )
+
+    def _home_requests(
+        self, crawl: SiteCrawl, host: str, robots: Protego | None
+    ) -> Iterator[Request]:
+        home = crawl.links.admit_url(f"http://{host}/")
+        if home is not None:
+            crawl.pending += 1
+            yield Request(
+                home,
+                callback=self.parse_page,
+                errback=self.on_error,
+                priority=50,
+                dont_filter=True,
+                meta={"site_id": crawl.job.site_id, "depth": 0, "home": True},
+            )
+        sitemaps = list(robots.sitemaps) if robots is not None else []
+        if not sitemaps:
+            sitemaps = [f"http://{host}/sitemap.xml"]
+        for url in sitemaps:
+            if host_of(url) in crawl.links.hosts:
+                yield self._request(crawl, url, self.parse_sitemap, priority=40)
+
+    # -- callbacks -------------------------------------------------------------------------
+
+    def parse_robots(self, response: Response) -> Iterator[Any]:
+        crawl = self.crawls[response.meta["site_id"]]
+        try:
+            host = host_of(response.url)
+            robots = None
+            if response.status == 200 and isinstance(response, TextResponse):
+                robots = Protego.parse(response.text)
+            crawl.robots[host] = robots
+            yield from self._home_requests(crawl, host, robots)
+        finally:
+            self._answered(crawl)
+
+    def parse_sitemap(self, response: Response) -> Iterator[Any]:
+        crawl = self.crawls[response.meta["site_id"]]
+        try:
+            if response.status == 200 and response.body:
+                try:
+                    sitemap = Sitemap(response.body)
+                except Exception:
+                    sitemap = None
+                if sitemap is not None:
+                    urls = [entry["loc"] for entry in sitemap if "loc" in entry]
+                    if sitemap.type == "sitemapindex":
+                        for url in urls:
+                            if host_of(url) in crawl.links.hosts:
+                                yield self._request(crawl, url, self.parse_sitemap, priority=40)
+                    else:
+                        admitted = [u for u in map(crawl.links.admit_url, urls) if u]
+                        yield from self._page_requests(crawl, admitted, depth=1, home=False)
+        finally:
+            self._answered(crawl)
+
+    def parse_page(self, response: Response) -> Iterator[Any]:
+        crawl = self.crawls[response.meta["site_id"]]
+        try:
+            yield from self._check_and_follow(crawl, response)
+        finally:
+            self._answered(crawl)
+
+    def _check_and_follow(self, crawl: SiteCrawl, response: Response) -> Iterator[Request]:
+        depth: int = response.meta.get("depth", 0)
+        crawl.links.mark_seen(response.url)
+        content_type = (response.headers.get(b"Content-Type") or b"").lower()
+        is_html = not content_type or content_type.startswith(HTML_TYPES)
+        if response.status >= 400:
+            # Server errors (after retries) and missing pages are not checked, never failures.
+            failed = fetch_failed(f"HTTP {response.status}")
+            self._store(crawl, response.url, response.status, failed, depth, None)
+            return
+        if not is_html:
+            crawl.links.refused["not_html"] += 1
+            return
+        if response.meta.get("home"):
+            crawl.tally.home_fetched = True
+        charset = None
+        if b"charset=" in content_type:
+            charset = content_type.split(b"charset=", 1)[1].split(b";")[0].strip().decode(
+                "ascii", "replace"
+            )
+        verdict = check_page(response.body, crawl.badge, self.policy, charset=charset)
+        tree = LexborHTMLParser(response.body)
+        title_node = tree.css_first("title")
+        title = title_node.text(strip=True)[:300] or None if title_node is not None else None
+        self._store(crawl, response.url, response.status, verdict, depth, title)
+        if depth >= self.config.crawl.max_depth or crawl.job.only_url is not None:
+            return
+        admitted = (
+            crawl.links.admit(href, response.url)
+            for node in tree.css("a[href]")
+            if (href := node.attributes.get("href"))
+        )
+        urls = [url for url in admitted if url]
+        yield from self._page_requests(crawl, urls, depth=depth + 1, home=False)
+
+    def _store(
+        self,
+        crawl: SiteCrawl,
+        url: str,
+        status: int | None,
+        verdict: PageVerdict,
+        depth: int,
+        title: str | None,
+    ) -> None:
+        tally = crawl.tally
+        if verdict.verdict == "not_checked":
+            tally.not_checked += 1
+        else:
+            tally.checked += 1
+            if verdict.verdict == "non_compliant":
+                tally.failing += 1
+        for reason in verdict.reasons:
+            tally.reasons[reason] += 1
+        now = utcnow()
+        self.writer.add_page(
+            {
+                "check_id": tally.check_id,
+                "url": url,
+                "http_status": status,
+                "verdict": verdict.verdict,
+                "reasons": list(verdict.reasons),
+                "identifiers": list(verdict.identifiers),
+                "badge_offset": verdict.offset,
+                "badge_in_body": verdict.in_body,
+                "depth": depth,
+                "title": title,
+                "fetched_at": now,
+            },
+            now,
+        )
+
+    def on_error(self, failure: Failure) -> Iterator[Any]:
+        request: Request = failure.request  # type: ignore[attr-defined]
+        crawl = self.crawls[request.meta["site_id"]]
+        try:
+            if request.callback == self.parse_page:
+                self._store(
+                    crawl,
+                    request.url,
+                    None,
+                    fetch_failed(_fetch_reason(failure)),
+                    request.meta.get("depth", 0),
+                    None,
+                )
+            elif request.callback == self.parse_robots:
+                host = host_of(request.url)
+                crawl.robots[host] = None
+                yield from self._home_requests(crawl, host, None)
+        finally:
+            self._answered(crawl)
+
+    # -- completion ------------------------------------------------------------------------
+
+    def _answered(self, crawl: SiteCrawl) -> None:
+        crawl.pending -= 1
+        self._maybe_finish(crawl)
+
+    def _maybe_finish(self, crawl: SiteCrawl) -> None:
+        if crawl.pending == 0 and not crawl.done:
+            crawl.done = True
+            crawl.tally.refused.update(crawl.links.refused)
+            # A single-page recheck never replaces the site's status.
+            complete = crawl.job.only_url is None
+            self.writer.close_site(crawl.tally, utcnow(), complete=complete, note=None)
+            self.crawler.stats.inc_value("badgewatch/sites_finished")
+
+    def closed(self, reason: str) -> None:
+        finished = reason == "finished"
+        for crawl in self.crawls.values():
+            if not crawl.done:
+                crawl.done = True
+                self.writer.close_site(
+                    crawl.tally, utcnow(), complete=False, note=f"crawl stopped: {reason}"
+                )
+        all_started = len(self.crawls) == len(self.jobs)
+        self.writer.finish(utcnow(), reason=reason, complete=finished and all_started)
