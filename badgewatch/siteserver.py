@@ -239,11 +239,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         if reset:
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        # The file objects hold references to the socket: close them first so that this close
-        # is the real one, before the server's own shutdown_request sends a FIN.
+        # rfile holds a reference to the socket: close it first so that this close is the real
+        # one, before the server's own shutdown_request sends a FIN. (wfile holds none, and the
+        # handler still flushes it.)
         self.server.forget(self.connection)
         self.rfile.close()
-        self.wfile.close()
         self.connection.close()
 
 
@@ -573,7 +573,7 @@ def _page_top(title: str, nav_links: Sequence[str]) -> str:
     return (
         "<body>\n"
         '<div class="top-bar"><div class="w1200"><span class="left">欢迎访问' + title + "</span>"
-        '<span class="right"><span>无障碍浏览</span><span>长者模式</span><span>繁體</span>'
+        '<span class="right"><span>无障碍浏览</span><span>长者模式</span><span>繁体版</span>'
         "<span>手机版</span></span></div></div>\n"
         f'<div class="header"><div class="w1200"><h1>{title}</h1>'
         '<div class="search"><form method="get" target="_blank">'

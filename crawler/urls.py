@@ -83,7 +83,13 @@ class LinkFilter:
 
     def admit(self, href: str, base: str) -> str | None:
         """The canonical URL to crawl for ``href`` found on ``base``, or None to skip it."""
-        key = href if href.startswith(("/", "http")) else base.rpartition("/")[0] + "/" + href
+        if href.startswith("http"):
+            key = href
+        elif href.startswith("/") and not href.startswith("//"):
+            slash = base.find("/", 8)
+            key = (base[:slash] if slash > 0 else base) + href
+        else:
+            key = base.rpartition("/")[0] + "/" + href
         if key in self._raw_seen:
             return None
         self._raw_seen.add(key)

@@ -403,6 +403,9 @@ def test_government_page_padding_holds_no_badge_and_sizes_follow_the_charset() -
     assert "conac" not in plain.lower()
     assert '<meta charset="gbk">' in plain
     assert 19 * 1024 <= len(plain.encode("gbk")) <= 20 * 1024
+    for charset in ("gb2312", "gb18030"):  # every character of the template fits the old sets
+        page = government_page("邯郸市人民政府", ["/a"], "", size_kb=5, charset=charset)
+        assert 4 * 1024 <= len(page.encode(charset, errors="strict")) <= 5 * 1024
     small = government_page("某某县人民政府", [], "", size_kb=0)
     assert len(small.encode("utf-8")) < 10 * 1024
     huge = government_page("某某县", [f"/p/{i}" for i in range(20_000)], "", size_kb=30)

@@ -39,9 +39,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, NamedTuple
 from urllib.parse import urlsplit
 
 from badgewatch.config import BadgeConfig
@@ -357,18 +357,33 @@ _WORD_END = re.compile(r"([A-Za-z_$][\w$]*)\s*$")
 _CONCAT_GAP = re.compile(r"\s*\+\s*(?:[A-Za-z_$][\w$.]*\s*\+\s*)*")
 
 
-@dataclass(frozen=True, slots=True)
-class _Ctx:
+class _Ctx(NamedTuple):
     """Where a piece of text sits: why it cannot run (if so), how its markup gets into the page,
-    and which page offset to report for anything found in it."""
+    and which page offset to report for anything found in it. (A NamedTuple with hand-written
+    derivations: ``dataclasses.replace`` is measurably slow on this path.)"""
 
     inactive: str | None = None
     broken: str | None = None
     mode: Mode = "markup"
     origin: int | None = None
 
+    def off(self, why: str) -> _Ctx:
+        """Inside something that never runs (the first reason sticks)."""
+        return _Ctx(self.inactive or why, self.broken, self.mode, self.origin)
+
+    def fail(self, why: str) -> _Ctx:
+        """Inside code that cannot run as written (the first reason sticks)."""
+        return _Ctx(self.inactive, self.broken or why, self.mode, self.origin)
+
+    def into(self, mode: Mode, origin: int) -> _Ctx:
+        """Markup that reaches the page through ``mode``, reported at ``origin``."""
+        return _Ctx(self.inactive, self.broken, _combine(self.mode, mode), origin)
+
 
 _TOP = _Ctx()
+# Real pages nest markup in scripts in strings at most three or four levels deep; the limit
+# only stops pathological input (a line of slashes is a comment in a comment in a comment…).
+_MAX_DEPTH = 24
 
 
 @dataclass(slots=True)
@@ -390,6 +405,7 @@ class _Scanner:
         self.p = patterns
         self.found: list[_Found] = []
         self.placeholder = False  # a live <span id="_ideConac"> exists somewhere
+        self.depth = 0  # nesting of html()/js() calls; pathological nesting stops at _MAX_DEPTH
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -432,6 +448,16 @@ class _Scanner:
         st: Structure | None = None,
     ) -> None:
         """Find badges in a piece of markup (the page, a comment, a decoded string)."""
+        if self.depth >= _MAX_DEPTH:
+            self._raw(text, self._at(base, 0, ctx), ctx, "syntax", "unknown")
+            return
+        self.depth += 1
+        try:
+            self._html(text, base, ctx, st)
+        finally:
+            self.depth -= 1
+
+    def _html(self, text: str, base: int, ctx: _Ctx, st: Structure | None) -> None:
         if st is None:
             st = scan_structure(text)
         hits: set[int] = set()
@@ -454,7 +480,7 @@ class _Scanner:
         for pos in positions:
             here = ctx
             if st.templates and not ctx.inactive and st.in_template(pos):
-                here = replace(ctx, inactive="template")
+                here = ctx.off("template")
             region = st.region_at(pos)
             if region is not None:
                 if region.start in done_regions:
@@ -464,13 +490,13 @@ class _Scanner:
                     self.html(
                         text[region.content_start : region.content_end],
                         base + region.content_start,
-                        replace(here, inactive=here.inactive or "comment"),
+                        here.off("comment"),
                     )
                 elif region.kind == "noscript":
                     self.html(
                         text[region.content_start : region.content_end],
                         base + region.content_start,
-                        replace(here, inactive=here.inactive or "noscript"),
+                        here.off("noscript"),
                     )
                 elif region.kind == "script":
                     self._script(text, region.start, region.content_start,
@@ -513,13 +539,13 @@ class _Scanner:
         attrs = attributes(open_tag)
         script_type = attrs.get("type", "").split(";")[0].strip().lower()
         if not ctx.inactive and script_type not in _JS_TYPES:
-            ctx = replace(ctx, inactive="dead_code")
+            ctx = ctx.off("dead_code")
         at = self._at(base, start, ctx)
         src = attrs.get("src")
         if src is not None:
             self._script_src(src, open_tag, attrs, at, ctx)
         if content_end > content_start and self._has_trigger(text[content_start:content_end]):
-            inner = ctx if src is None or ctx.inactive else replace(ctx, inactive="dead_code")
+            inner = ctx if src is None else ctx.off("dead_code")
             self.js(text[content_start:content_end], base + content_start, inner)
 
     def _script_src(
@@ -551,9 +577,19 @@ class _Scanner:
 
     def js(self, src: str, base: int, ctx: _Ctx) -> None:
         """Find badges in a script: ``unescape`` calls, strings that carry markup, comments."""
+        if self.depth >= _MAX_DEPTH:
+            self._raw(src, self._at(base, 0, ctx), ctx, "syntax", "unknown")
+            return
+        self.depth += 1
+        try:
+            self._js(src, base, ctx)
+        finally:
+            self.depth -= 1
+
+    def _js(self, src: str, base: int, ctx: _Ctx) -> None:
         lex = lex_js(src)
         if lex.error and not ctx.inactive and not ctx.broken:
-            ctx = replace(ctx, broken="syntax")
+            ctx = ctx.fail("syntax")
         handled: list[tuple[int, int]] = []
 
         for call in _unescape_calls(src):
@@ -566,7 +602,7 @@ class _Scanner:
                 if not self._has_trigger(src[call.start() : stop]):
                     stop = min(len(src), call.end() + 2000)
                 if self._has_trigger(src[call.start() : stop]):
-                    self._raw(src[call.start() : stop], at, replace(ctx, origin=at), "quote",
+                    self._raw(src[call.start() : stop], at, ctx, "quote",
                               _FORM_OF_MODE[_combine(ctx.mode, "docwrite")])
                     handled.append((call.start(), stop))
                 continue
@@ -576,10 +612,9 @@ class _Scanner:
                 handled.append((call.start(), end))
                 continue
             fragment = js_unescape(raw)
-            mode = _combine(ctx.mode, _consumer(src, lex, call.start()))
-            fctx = replace(ctx, mode=mode, origin=at)
+            fctx = ctx.into(_consumer(src, lex, call.start()), at)
             if has_bad_percent(raw) or not tag_clean(fragment):
-                fctx = replace(fctx, broken=fctx.broken or "escape")
+                fctx = fctx.fail("escape")
             before = len(self.found)
             self.html(fragment, 0, fctx)
             if len(self.found) == before:
@@ -597,8 +632,7 @@ class _Scanner:
                 if first.start <= t.start < last.end and t.kind != "comment"
             )
             at = self._at(base, first.start, ctx)
-            mode = _combine(ctx.mode, _consumer(src, lex, first.start))
-            fctx = replace(ctx, mode=mode, origin=at)
+            fctx = ctx.into(_consumer(src, lex, first.start), at)
             before = len(self.found)
             self.html(value, 0, fctx)
             if len(self.found) == before:
@@ -613,7 +647,7 @@ class _Scanner:
             body_start = token.start + (4 if src.startswith("<!--", token.start) else 2)
             body_end = token.end - 2 if src.startswith("/*", token.start) else token.end
             self.js(src[body_start:body_end], base + body_start,
-                    replace(ctx, inactive=ctx.inactive or "js_comment"))
+                    ctx.off("js_comment"))
             handled.append((token.start, token.end))
 
         for finder in (self.p.script_urls, self.p.certificate_urls):
@@ -831,8 +865,8 @@ def _quick_malformed(body: bytes | str) -> bool | None:
     return False
 
 
-_BOUNDARY_TEXT = re.compile(r"<(?:(/body)|(/html)[^>]*>|(body))(?=[\s/>]|$)?", re.I)
-_BOUNDARY_BYTES = re.compile(rb"<(?:(/body)|(/html)[^>]*>|(body))(?=[\s/>]|$)?", re.I)
+_BOUNDARY_TEXT = re.compile(r"<(?:(/body)|(/html)[^>]*>|(body)(?=[\s/>]))", re.I)
+_BOUNDARY_BYTES = re.compile(rb"<(?:(/body)|(/html)[^>]*>|(body)(?=[\s/>]))", re.I)
 
 
 def check_page(

@@ -15,6 +15,7 @@ import bisect
 import codecs
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 # ---------------------------------------------------------------------------------------------
 # Decoding
@@ -87,9 +88,13 @@ def decode_markup(body: bytes, declared: str | None = None) -> tuple[str, str]:
 RAW_TEXT = frozenset(
     {"script", "style", "noscript", "textarea", "title", "xmp", "iframe", "noembed", "noframes"}
 )
+# Shaped for speed: the look-ahead rejects most '<' on their first letter, and only the end
+# tags that matter outside raw text are listed (raw-text end tags are found from their start).
 _SPECIAL = re.compile(
-    r"<(?:(!--)|([!?])|(/?)(script|style|noscript|template|textarea|title|xmp|iframe|noembed"
-    r"|noframes|plaintext|body|head|html)(?=[\s/>]))",
+    r"<(?=[!?/bhinpstxBHINPSTX])(?:(!--)|([!?])"
+    r"|/(body|head|html|template)(?=[\s/>])"
+    r"|(s(?:cript|tyle)|no(?:script|embed|frames)|t(?:emplate|extarea|itle)|xmp|iframe"
+    r"|plaintext|body|head|html)(?=[\s/>]))",
     re.I,
 )
 # The rest of a start tag after its name, following the tokenizer's attribute rules closely
@@ -104,8 +109,7 @@ _CLOSERS: dict[str, re.Pattern[str]] = {
 _TAG_NAME = re.compile(r"<([A-Za-z][^\s/>]*)")
 
 
-@dataclass(frozen=True, slots=True)
-class Region:
+class Region(NamedTuple):
     """A stretch of the page the tokenizer does not read as markup: a comment or the content of
     a raw-text element. ``start``/``end`` cover the whole construct, tags included."""
 
@@ -188,7 +192,8 @@ def scan_structure(text: str) -> Structure:
         if m is None:
             break
         start = m.start()
-        if m.group(1):  # <!-- comment -->
+        group = m.lastindex
+        if group == 1:  # <!-- comment -->
             body = m.end()
             if text.startswith(">", body) or text.startswith("->", body):  # <!--> and <!--->
                 end = body + (1 if text[body] == ">" else 2)
@@ -202,12 +207,12 @@ def scan_structure(text: str) -> Structure:
             st.regions.append(Region("comment", start, close + 3, body, close))
             pos = close + 3
             continue
-        if m.group(2):  # <!DOCTYPE>, <![CDATA[...]>, <?php ...?>: bogus comments end at '>'
+        if group == 2:  # <!DOCTYPE>, <![CDATA[...]>, <?php ...?>: bogus comments end at '>'
             close = text.find(">", m.end())
             pos = n if close < 0 else close + 1
             continue
-        closing = bool(m.group(3))
-        name = m.group(4).lower()
+        closing = group == 3
+        name = m.group(group or 0).lower()
         end = tag_end(text, m.end())
         if closing:
             if name == "body":
@@ -261,16 +266,22 @@ def _has_content(text: str, pos: int, st: Structure) -> bool:
     return False
 
 
-_QUIET_TEXT = re.compile(r"(?:\s|<!--.*?-->)*", re.S)
-_QUIET_BYTES = re.compile(rb"(?:\s|<!--.*?-->)*", re.S)
-
-
 def tail_is_quiet(data: bytes | str, pos: int) -> bool:
     """Whether only whitespace and complete comments follow ``pos`` (the fast path's test for
-    content after ``</html>``)."""
-    if isinstance(data, str):
-        return _QUIET_TEXT.fullmatch(data, pos) is not None
-    return _QUIET_BYTES.fullmatch(data, pos) is not None
+    content after ``</html>``); a loop, so a long tail cannot make a regex backtrack."""
+    text = data if isinstance(data, str) else data.decode("latin-1")
+    n = len(text)
+    while True:
+        while pos < n and text[pos] in " \t\r\n\f":
+            pos += 1
+        if pos >= n:
+            return True
+        if not text.startswith("<!--", pos):
+            return False
+        close = text.find("-->", pos + 4)
+        if close < 0:
+            return False
+        pos = close + 3
 
 
 def start_tag_at(text: str, pos: int) -> tuple[str, int] | None:
@@ -325,8 +336,7 @@ _ONLY_TAGS = re.compile(r"(?:\s*<[^<>]*>)*\s*")
 # JavaScript
 
 
-@dataclass(frozen=True, slots=True)
-class JsToken:
+class JsToken(NamedTuple):
     """A string, template literal or comment in a script; everything else is code."""
 
     kind: str  # "string" | "template" | "comment"

@@ -325,9 +325,10 @@ class SitesSpider(Spider):
         crawl = self.crawls[request.meta["site_id"]]
         try:
             if request.callback == self.parse_page:
+                # After a redirect off the site, the page is the one the site linked to.
                 self._store(
                     crawl,
-                    request.url,
+                    request.meta.get("redirect_urls", [request.url])[0],
                     None,
                     fetch_failed(_fetch_reason(failure)),
                     request.meta.get("depth", 0),

@@ -1,0 +1,311 @@
+"""The crawler end to end: sites on loopback, `.政务` names from the local DNS, the real CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import select
+
+from badgewatch.cli.main import cli
+from badgewatch.config import BadgeConfig
+from badgewatch.siteserver import Route, government_page, redirect
+from store.db import make_engine, session_factory, transaction
+from store.models import CrawlRun, PageResult, RunState, SiteCheck
+from workflow.issuance import decoded_snippet, issued_snippet, make_code
+
+HEADER = "unit,office,site_name,domain,english_domain,ipv4,ipv6,site_id,certificate,notified_on"
+CERT = "0A87C46FEE4D331AE053022819AC{:04X}"
+
+
+def identifier(n: int) -> str:
+    return f"CA330000000604258{n:02d}0001"
+
+
+def badge(n: int, decoded: bool = False) -> str:
+    code = make_code(BadgeConfig(), identifier(n), CERT.format(n))
+    return decoded_snippet(BadgeConfig(), code) if decoded else issued_snippet(BadgeConfig(), code)
+
+
+def pages(n_pages: int, footer: Any, prefix: str = "/p/") -> dict[str, Route | str]:
+    """A home page and n pages linking to each other; ``footer(i)`` gives page i's footer."""
+    links = [f"{prefix}{i}.html" for i in range(n_pages)]
+    routes: dict[str, Route | str] = {"/": government_page("首页", links, footer(-1), size_kb=8)}
+    for i in range(n_pages):
+        routes[f"{prefix}{i}.html"] = government_page(f"页面{i}", links, footer(i), size_kb=8)
+    return routes
+
+
+@pytest.fixture
+def crawl_env(tmp_path: Path, sqlite_url: str, dns_config) -> dict[str, str]:
+    return {
+        "BADGEWATCH_CONFIG": "",
+        "BADGEWATCH_DATABASE_URL": sqlite_url,
+        "BADGEWATCH_DNS_NAMESERVERS": ",".join(dns_config.nameservers),
+        "BADGEWATCH_CRAWL_ALLOW_PRIVATE_NETWORKS": "true",
+        "BADGEWATCH_CRAWL_AUTOTHROTTLE": "false",
+        "BADGEWATCH_CRAWL_DOWNLOAD_TIMEOUT": "2",
+        "BADGEWATCH_CRAWL_RETRIES": "1",
+        "BADGEWATCH_PATHS_DATA_DIR": str(tmp_path / "var"),
+    }
+
+
+def run(env: dict[str, str], *args: str, code: int | None = 0) -> Result:
+    result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+    if code is not None:
+        assert result.exit_code == code, result.output
+    return result
+
+
+def register(env: dict[str, str], tmp_path: Path, rows: list[tuple[Any, ...]]) -> None:
+    """Import sites: (n, domain, ipv4, english_domain)."""
+    run(env, "office", "add", "330000", "浙江省委编办", "--level", "province")
+    lines = [HEADER]
+    for n, domain, ipv4, english in rows:
+        lines.append(
+            f"单位{n},330000,网站{n},{domain},{english or ''},{ipv4},,{identifier(n)},"
+            f"{CERT.format(n)},2026-10-09"
+        )
+    path = tmp_path / "sites.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run(env, "sites", "import", str(path))
+
+
+def by_domain(output: str) -> dict[str, dict[str, Any]]:
+    data = json.loads(output)
+    return {site["domain"]: site for site in data["sites"]}
+
+
+def ascii_name(name: str) -> str:
+    import idna
+
+    return idna.encode(name).decode()
+
+
+def test_crawl_several_sites(crawl_env, tmp_path, serve_site, dns_server) -> None:
+    good = serve_site(
+        pages(6, lambda i: badge(1) if i % 2 else badge(1, decoded=True)),
+        names=["合规.政务", "www.good.example.cn"],
+    )
+    partly = serve_site(pages(6, lambda i: "" if i in (2, 4) else badge(2)), names=["缺失.政务"])
+    other = serve_site(pages(3, lambda i: badge(9)), names=["冒用.政务"])
+    moved = serve_site(pages(2, lambda i: badge(4)), names=["迁移.政务"])
+    dns_server.set_records("无法访问.政务", a=["127.0.0.1"])  # nothing listens on :80 there
+    register(
+        crawl_env,
+        tmp_path,
+        [
+            (1, "合规.政务", good.ip, "www.good.example.cn"),
+            (2, "缺失.政务", partly.ip, None),
+            (3, "冒用.政务", other.ip, None),
+            (4, "迁移.政务", "127.0.0.254", None),  # registered elsewhere than DNS says
+            (5, "无法访问.政务", "127.0.0.1", None),
+        ],
+    )
+    result = run(crawl_env, "crawl", "--json", code=None)
+    data = json.loads(result.output)
+    assert data["run"]["state"] == "finished", result.output
+    sites = by_domain(result.output)
+
+    s = sites[ascii_name("合规.政务")]
+    assert s["status"] == "compliant"
+    assert s["pages_checked"] == 14  # both hosts: home + 6 pages each
+    assert s["pages_failing"] == 0
+
+    s = sites[ascii_name("缺失.政务")]
+    assert s["status"] == "non_compliant"
+    assert (s["pages_checked"], s["pages_failing"]) == (7, 2)
+    assert s["reasons"] == ["badge_missing"]
+
+    s = sites[ascii_name("冒用.政务")]
+    assert s["status"] == "non_compliant"
+    assert s["reasons"] == ["badge_other_site"]
+
+    assert sites[ascii_name("迁移.政务")]["status"] == "dns_mismatch"
+    assert "dns_mismatch" in sites[ascii_name("迁移.政务")]["reasons"]
+    assert moved.hits("/") == 1
+
+    s = sites[ascii_name("无法访问.政务")]
+    assert s["status"] == "unreachable"
+    assert s["pages_failing"] == 0
+
+    # Every page was stored once, with its verdict and reasons.
+    engine = make_engine(crawl_env["BADGEWATCH_DATABASE_URL"])
+    with transaction(session_factory(engine)) as session:
+        rows = session.execute(select(PageResult.url, PageResult.verdict)).all()
+        urls = [u for u, _ in rows]
+        assert len(urls) == len(set(urls))
+        assert len(rows) == 14 + 7 + 4 + 3 + 1  # the unreachable site: its home page, unfetched
+    engine.dispose()
+
+    # status --site lists the pages with their verdicts.
+    out = run(crawl_env, "status", "--site", "缺失.政务", "--json").output
+    [site] = json.loads(out)["sites"]
+    failing = sorted(p["url"] for p in site["pages"] if p["verdict"] == "non_compliant")
+    assert [u.rsplit("/", 1)[1] for u in failing] == ["2.html", "4.html"]
+    assert all(p["reasons"] == ["badge_missing"] for p in site["pages"] if p["url"] in failing)
+
+
+def test_recheck_page_keeps_site_status(crawl_env, tmp_path, serve_site) -> None:
+    site = serve_site(pages(3, lambda i: badge(1)), names=["复查.政务"])
+    register(crawl_env, tmp_path, [(1, "复查.政务", site.ip, None)])
+    first = by_domain(run(crawl_env, "crawl", "--json").output)[ascii_name("复查.政务")]
+    assert first["status"] == "compliant"
+    # The webmaster breaks one page; a page recheck reports it without judging the whole site.
+    site.set_route("/p/1.html", government_page("页面1", [], "", size_kb=8))
+    out = run(crawl_env, "recheck", site.url("/p/1.html", name="复查.政务"), "--json").output
+    [checked] = json.loads(out)["sites"]
+    assert [(p["verdict"], p["reasons"]) for p in checked["pages"]] == [
+        ("non_compliant", ["badge_missing"])
+    ]
+    status = json.loads(run(crawl_env, "status", "--json").output)["sites"][0]
+    assert status["status"] == "compliant"
+    assert status["checked_at"] == first["checked_at"]
+    # A whole-site recheck does judge it.
+    again = json.loads(run(crawl_env, "recheck", "复查.政务", "--json").output)["sites"][0]
+    assert again["status"] == "non_compliant"
+
+
+def test_hostile_and_broken_sites(crawl_env, tmp_path, serve_site) -> None:
+    ok = badge(1)
+    links = [
+        "/big.html", "/bomb.html", "/slow.html", "/error.html", "/loop1.html", "/away.html",
+        "/report.pdf", "/file", "/gbk.html", "/liar.html", "/broken.html", "/many.html",
+        "/cal?d=1", "/private.html",
+    ]
+    home = government_page("首页", links, ok, size_kb=4)
+    many = "<html><body>" + "".join(
+        f'<a href="/m/{i}.html">{i}</a>' for i in range(20_000)
+    ) + ok + "</body></html>"
+    calendar = government_page("日历", ["/cal?d=1"], ok, size_kb=2)
+    routes: dict[str, Route | str] = {
+        "/": home,
+        "/robots.txt": Route(body="User-agent: *\nDisallow: /private.html\n",
+                             content_type="text/plain"),
+        "/big.html": "<html><body>" + "x" * 1_200_000 + ok + "</body></html>",
+        "/bomb.html": Route(body=("<html><body>" + " " * 3_000_000 + "</body></html>"), gzip=True),
+        "/slow.html": Route(body=home, delay=5),
+        "/error.html": Route(status=500, body="oops"),
+        "/loop1.html": redirect("/loop2.html"),
+        "/loop2.html": redirect("/loop1.html"),
+        "/away.html": redirect("http://www.example.com/"),
+        "/report.pdf": Route(body=b"%PDF-1.4", content_type="application/pdf"),
+        "/file": Route(body=b"%PDF-1.4", content_type="application/pdf"),
+        "/gbk.html": Route(
+            body=government_page("国标页面", [], ok, size_kb=4, charset="gbk").encode("gbk"),
+            content_type="text/html; charset=gbk",
+        ),
+        "/liar.html": Route(
+            body=government_page("谎报编码", [], ok, size_kb=4, charset="gb2312").encode("utf-8"),
+            content_type="text/html; charset=gb2312",
+        ),
+        "/broken.html": "<html><body><div><p><table><tr><td>未闭合" + ok + "<div></span>",
+        "/many.html": many,
+        "/private.html": government_page("内部", [], "", size_kb=2),
+    }
+    for i in range(1, 120):
+        routes[f"/cal?d={i}"] = calendar.replace("/cal?d=1", f"/cal?d={i + 1}")
+    site = serve_site(routes, names=["刁难.政务"])
+    register(crawl_env, tmp_path, [(1, "刁难.政务", site.ip, None)])
+    env = {
+        **crawl_env,
+        "BADGEWATCH_CRAWL_MAX_PAGE_BYTES": "1000000",
+        "BADGEWATCH_CRAWL_MAX_PAGES_PER_SITE": "300",
+        "BADGEWATCH_CRAWL_MAX_QUERY_VARIANTS": "20",
+    }
+    out = run(env, "status", "--json")  # nothing crawled yet
+    assert json.loads(out.output)["sites"][0]["status"] == "unchecked"
+    result = run(env, "crawl", "--site", "刁难.政务", "--json", code=None)
+    [s] = json.loads(result.output)["sites"]
+    pages_by_path = {p["url"].split(".xn--zfr164b", 1)[-1]: p for p in s["pages"]}
+
+    # Pages that could not be fetched are not checked, and never make the site fail.
+    for path in ("/big.html", "/bomb.html", "/slow.html", "/error.html", "/loop1.html"):
+        assert pages_by_path[path]["verdict"] == "not_checked", path
+        assert pages_by_path[path]["reasons"] == ["fetch_error"], path
+    assert site.hits("/error.html") == 2  # retried once
+    # A redirect off the site is not followed.
+    assert pages_by_path["/away.html"]["verdict"] == "not_checked"
+    assert not any("example.com" in url for url in pages_by_path)
+    # Attachments are not pages.
+    assert "/report.pdf" not in pages_by_path and site.hits("/report.pdf") == 0
+    assert "/file" not in pages_by_path
+    # Chinese encodings: real GBK, and a page whose declared charset lies.
+    assert pages_by_path["/gbk.html"]["verdict"] == "compliant"
+    assert pages_by_path["/liar.html"]["verdict"] == "compliant"
+    assert pages_by_path["/broken.html"]["verdict"] == "compliant"
+    # Traps and caps: the crawl ends, within the page cap and the query-variant cap.
+    assert pages_by_path["/many.html"]["verdict"] == "compliant"
+    calendar_pages = [p for p in pages_by_path if p.startswith("/cal?")]
+    assert 0 < len(calendar_pages) <= 20
+    assert s["pages_checked"] + s["pages_not_checked"] <= 300
+    # robots.txt is obeyed and what it excluded is counted.
+    assert "/private.html" not in pages_by_path and site.hits("/private.html") == 0
+    assert s["robots_excluded"] == 1
+    assert s["status"] == "compliant", s
+
+
+def test_private_address_refused_unless_allowed(crawl_env, tmp_path, serve_site) -> None:
+    site = serve_site(pages(2, lambda i: badge(1)), names=["内网.政务"])
+    register(crawl_env, tmp_path, [(1, "内网.政务", site.ip, None)])
+    env = {**crawl_env, "BADGEWATCH_CRAWL_ALLOW_PRIVATE_NETWORKS": "false"}
+    [s] = json.loads(run(env, "crawl", "--json").output)["sites"]
+    assert s["status"] == "unreachable"
+    assert s["pages_failing"] == 0
+    assert site.hits("/") == 0
+    [s] = json.loads(run(crawl_env, "crawl", "--json").output)["sites"]
+    assert s["status"] == "compliant"
+
+
+def test_killed_crawl_keeps_previous_verdict(crawl_env, tmp_path, serve_site) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    routes = pages(150, lambda i: badge(1))
+    site = serve_site(routes, names=["中断.政务"])
+    register(crawl_env, tmp_path, [(1, "中断.政务", site.ip, None)])
+    first = json.loads(run(crawl_env, "crawl", "--json").output)["sites"][0]
+    assert first["status"] == "compliant", first
+
+    # Now every page is slow and missing its badge; kill the crawl part-way.
+    for path in list(routes):
+        site.set_route(path, Route(body=government_page(path, list(routes), "", 8), delay=0.3))
+    env = {**os.environ, **crawl_env}
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "badgewatch", "crawl", "--json"], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    engine = make_engine(crawl_env["BADGEWATCH_DATABASE_URL"])
+    factory = session_factory(engine)
+    deadline = time.monotonic() + 60
+    child_pid = None
+    while time.monotonic() < deadline:
+        with transaction(factory) as session:
+            run_row = session.scalars(select(CrawlRun).order_by(CrawlRun.id.desc())).first()
+            if run_row is not None and run_row.id > 1 and run_row.pages >= 5 and run_row.pid:
+                child_pid = run_row.pid
+                break
+        time.sleep(0.1)
+    assert child_pid is not None, "the crawl never got going"
+    os.kill(child_pid, signal.SIGKILL)
+    parent.wait(30)
+    assert parent.returncode == 1
+
+    status = json.loads(run(crawl_env, "status", "--json").output)
+    [s] = status["sites"]
+    assert s["status"] == "compliant"
+    assert s["checked_at"] == first["checked_at"]
+    latest = status["runs"][0]
+    assert latest["state"] == "incomplete"
+    with transaction(factory) as session:
+        checks = session.scalars(select(SiteCheck).order_by(SiteCheck.id)).all()
+        assert [c.complete for c in checks] == [True, False]
+        runs = session.scalars(select(CrawlRun).order_by(CrawlRun.id)).all()
+        assert [r.state for r in runs] == [RunState.FINISHED, RunState.INCOMPLETE]
+    engine.dispose()
