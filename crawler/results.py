@@ -158,7 +158,9 @@ class ResultWriter:
                     .values(status=status, checked_at=now, last_check_id=check.id)
                 )
 
-    def finish(self, now: datetime, *, reason: str, complete: bool) -> None:
+    def finish(
+        self, now: datetime, *, reason: str, complete: bool, stats: dict[str, Any] | None = None
+    ) -> None:
         self.flush(now)
         with transaction(self._factory) as session:
             session.execute(
@@ -170,5 +172,6 @@ class ResultWriter:
                     finish_reason=reason,
                     pages=self.pages,
                     heartbeat_at=now,
+                    stats=stats,
                 )
             )

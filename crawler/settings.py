@@ -28,7 +28,10 @@ def crawl_settings(config: Config) -> dict[str, Any]:
         "AUTOTHROTTLE_ENABLED": crawl.autothrottle,
         "AUTOTHROTTLE_START_DELAY": 0.0,
         "AUTOTHROTTLE_TARGET_CONCURRENCY": float(crawl.per_host_concurrency),
-        "DOWNLOAD_DELAY": 0,
+        # Scrapy 2.19 schedules a slot's downloads before it counts them as transferring, so
+        # with no delay CONCURRENT_REQUESTS_PER_DOMAIN is not enforced; any delay makes the
+        # slot dispatch one request at a time and re-check its free slots.
+        "DOWNLOAD_DELAY": 0.001,
         "DOWNLOAD_TIMEOUT": crawl.download_timeout,
         "DOWNLOAD_MAXSIZE": crawl.max_page_bytes,
         "DOWNLOAD_WARNSIZE": 0,

@@ -270,6 +270,7 @@ class CrawlRun(Base):
     sites: Mapped[int] = mapped_column(Integer, default=0)
     pages: Mapped[int] = mapped_column(Integer, default=0)
     pid: Mapped[int | None] = mapped_column(Integer)
+    stats: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # Scrapy's, at the end
 
 
 class SiteCheck(Base):

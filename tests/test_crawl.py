@@ -109,6 +109,14 @@ def test_crawl_several_sites(crawl_env, tmp_path, serve_site, dns_server) -> Non
     data = json.loads(result.output)
     assert data["run"]["state"] == "finished", result.output
     sites = by_domain(result.output)
+    # The crawl really ran: Scrapy's own counters, not only an exit code.
+    [last_run] = json.loads(run(crawl_env, "status", "--json").output)["runs"]
+    stats = last_run["stats"]
+    assert stats["downloader/response_count"] >= 28
+    assert stats["badgewatch/sites_finished"] == 5
+    assert not [key for key in stats if key.startswith("spider_exceptions")]
+    # Only the unreachable site's robots.txt, home page and sitemap failed, after a retry each.
+    assert stats["retry/max_reached"] == 3
 
     s = sites[ascii_name("合规.政务")]
     assert s["status"] == "compliant"
@@ -294,8 +302,8 @@ def test_killed_crawl_keeps_previous_verdict(crawl_env, tmp_path, serve_site) ->
         time.sleep(0.1)
     assert child_pid is not None, "the crawl never got going"
     os.kill(child_pid, signal.SIGKILL)
-    parent.wait(30)
-    assert parent.returncode == 1
+    out, err = parent.communicate(timeout=60)
+    assert parent.returncode == 1, (out, err)
 
     status = json.loads(run(crawl_env, "status", "--json").output)
     [s] = status["sites"]

@@ -161,6 +161,7 @@ def status(domain: str | None, as_json: bool) -> None:
                 "finish_reason": r.finish_reason,
                 "pages": r.pages,
                 "started_at": r.started_at.isoformat(),
+                "stats": r.stats,
             }
             for r in session.scalars(select(CrawlRun).order_by(CrawlRun.id.desc()).limit(5))
         ]

@@ -5,10 +5,13 @@ Chinese a webmaster understands. It imports neither Scrapy nor SQLAlchemy, so th
 ``badgewatch check`` command and the browser check all share it.
 
 How it stays fast: almost every page carries no badge-like bytes at all, so the first step is
-a lower-cased byte search for the few literals every badge form must contain (the badge hosts
-from configuration and the span id). Only pages with a hit are decoded and scanned once for
-comments, raw-text elements and body boundaries; then only the regions around the hits are
-examined closely, recursing into JavaScript strings and ``unescape`` arguments.
+one byte search for the core every badge literal shares (``onac`` in ``dcs.conac.cn``,
+``bszs.conac.cn``, ``_ideConac``, ``imgConac``: hosts and ids come from configuration), then
+for the literals themselves, matched in exact case (hosts as URLs print them, ids as
+``getElementById`` needs them; a host typed in capitals is not recognised). Only pages with a
+hit are decoded and scanned once for comments, raw-text elements and body boundaries; then only
+the regions around the hits are examined closely, recursing into JavaScript strings and
+``unescape`` arguments. No tree is built.
 
 Decisions worth knowing (evidence: ``research/badge-formats.md`` and the corpus):
 
@@ -110,6 +113,8 @@ class BadgePatterns:
     certificate_host: str
     trigger_bytes: tuple[bytes, ...]
     trigger_text: tuple[str, ...]
+    prefilter_bytes: tuple[bytes, ...]
+    prefilter_text: tuple[str, ...]
     script_url: re.Pattern[str]
     script_url_loose: re.Pattern[str]
     script_copy: re.Pattern[str]
@@ -152,6 +157,8 @@ class BadgePatterns:
             certificate_host=cert_host,
             trigger_bytes=tuple(t.encode("ascii") for t in triggers),
             trigger_text=triggers,
+            prefilter_bytes=tuple(t.encode("ascii") for t in _prefilter(triggers)),
+            prefilter_text=_prefilter(triggers),
             script_url=re.compile(
                 rf"{script_base}/{digits}/({prefix}(\d{{{_IDENTIFIER_DIGITS}}}))\.js"
                 r"(?:[?#][^\s\"'<>]*)?",
@@ -173,16 +180,29 @@ class BadgePatterns:
             certificate=re.compile(r"[0-9A-F]{32}"),
         )
 
-
     def script_urls(self, text: str) -> Iterator[re.Match[str]]:
         """Badge script URLs (loosely: anything under the script base) in ``text``."""
         return _anchored(self.script_url_loose, self.script_host, text)
 
     def strict_script_urls(self, text: str) -> Iterator[re.Match[str]]:
+        """Well-formed badge script URLs (groups: path digits, identifier, its digits)."""
         return _anchored(self.script_url, self.script_host, text)
 
     def certificate_urls(self, text: str) -> Iterator[re.Match[str]]:
         return _anchored(self.certificate_url, self.certificate_host, text)
+
+
+def _prefilter(triggers: tuple[str, ...]) -> tuple[str, ...]:
+    """The fewest needles whose absence proves every trigger absent: the longest substring
+    all triggers share (``onac`` for the national registry) if it has four or more characters,
+    else the triggers themselves. Each needle costs one full pass over the page."""
+    shortest = min(triggers, key=len)
+    for size in range(len(shortest), 3, -1):
+        for start in range(len(shortest) - size + 1):
+            core = shortest[start : start + size]
+            if all(core in t for t in triggers):
+                return (core,)
+    return triggers
 
 
 def _anchored(rx: re.Pattern[str], host: str, text: str) -> Iterator[re.Match[str]]:
@@ -522,7 +542,7 @@ class _Scanner:
                 self._add("link", "static", ctx, at, certificate=cert.group(1).upper())
                 close = _LINK_CLOSE.search(text, end)
                 return len(text) if close is None else close.start()
-        if attrs.get("id") == self.p.span_id and not ctx.inactive and ctx.mode != "inert":
+        if attrs.get("id") == self.p.span_id and not ctx.inactive:
             self.placeholder = True
         if name == "img" and start >= link_until and (
             attrs.get("id") == self.p.image_id
@@ -546,6 +566,8 @@ class _Scanner:
             self._script_src(src, open_tag, attrs, at, ctx)
         if content_end > content_start and self._has_trigger(text[content_start:content_end]):
             inner = ctx if src is None else ctx.off("dead_code")
+            if inner.origin is None:  # report what is found inside at the <script> tag
+                inner = _Ctx(inner.inactive, inner.broken, inner.mode, at)
             self.js(text[content_start:content_end], base + content_start, inner)
 
     def _script_src(
@@ -555,7 +577,7 @@ class _Scanner:
         url = self.p.script_url.fullmatch(src.strip())
         if url is not None:
             identifier = url.group(5).upper()
-            if "".join(url.group(1, 2, 3, 4)) != url.group(6)[:17]:
+            if not _path_matches(url):
                 self._add(form, "broken", ctx, at, why="url", identifier=identifier)
                 return
             if ctx.mode == "inert":
@@ -564,11 +586,13 @@ class _Scanner:
             deferred = ctx.mode == "injected" or "async" in attrs or "defer" in attrs
             self._add(form, "live", ctx, at, identifier=identifier, deferred=deferred)
             return
+        loose = next(self.p.script_urls(src), None)
         copy = self.p.script_copy.search(src)
-        if copy is not None:
+        if loose is None and copy is not None:
             self._add("script_copy", "static", ctx, at, identifier=copy.group(1).upper())
             return
-        loose = self.p.script_url_loose.search(open_tag)
+        if loose is None:
+            loose = next(self.p.script_urls(open_tag), None)
         if loose is not None:
             self._add(form, "broken", ctx, at, why="url",
                       identifier=self._identifier_in(loose.group()))
@@ -660,7 +684,7 @@ class _Scanner:
         """A badge URL in a script string without markup around it: a certificate link built
         by script, or the badge script loaded dynamically (which cannot document.write)."""
         for m in self.p.strict_script_urls(value):
-            if ctx.mode == "docwrite":
+            if ctx.mode == "docwrite" or not _path_matches(m):
                 self._add("docwrite", "broken", ctx, at, why="escape",
                           identifier=m.group(5).upper())
             else:
@@ -675,6 +699,11 @@ class _Scanner:
             self._add(form, "broken", ctx, at, why=why, identifier=self._identifier_in(m.group()))
         for m in self.p.certificate_urls(raw):
             self._add("link", "broken", ctx, at, why=why, certificate=m.group(1).upper())
+
+
+def _path_matches(url: re.Match[str]) -> bool:
+    """The script's file name repeats the digits of its path; a mismatch is a mangled URL."""
+    return "".join(url.group(1, 2, 3, 4)) == url.group(6)[:17]
 
 
 def _unescape_calls(src: str) -> Iterator[re.Match[str]]:
@@ -865,8 +894,8 @@ def _quick_malformed(body: bytes | str) -> bool | None:
     return False
 
 
-_BOUNDARY_TEXT = re.compile(r"<(?:(/body)|(/html)[^>]*>|(body)(?=[\s/>]))", re.I)
-_BOUNDARY_BYTES = re.compile(rb"<(?:(/body)|(/html)[^>]*>|(body)(?=[\s/>]))", re.I)
+_BOUNDARY_TEXT = re.compile(r"<(?=[/bB])(?:(/body)|(/html)[^>]*>|(body)(?=[\s/>]))", re.I)
+_BOUNDARY_BYTES = re.compile(rb"<(?=[/bB])(?:(/body)|(/html)[^>]*>|(body)(?=[\s/>]))", re.I)
 
 
 def check_page(
@@ -884,8 +913,9 @@ def check_page(
     patterns = site.patterns
     encoding: str | None = None
     if isinstance(body, bytes):
-        if not body.startswith((b"\xff\xfe", b"\xfe\xff")) and not any(
-            t in body for t in patterns.trigger_bytes
+        if not body.startswith((b"\xff\xfe", b"\xfe\xff")) and (
+            not any(t in body for t in patterns.prefilter_bytes)
+            or not any(t in body for t in patterns.trigger_bytes)
         ):
             malformed = _quick_malformed(body)
             if malformed is None:
@@ -895,7 +925,9 @@ def check_page(
         text, encoding = decode_markup(body, charset)
     else:
         text = body
-    if not any(t in text for t in patterns.trigger_text):
+    if not any(t in text for t in patterns.prefilter_text) or not any(
+        t in text for t in patterns.trigger_text
+    ):
         malformed = _quick_malformed(text)
         if malformed is None:
             malformed = scan_structure(text).malformed

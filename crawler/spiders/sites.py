@@ -365,4 +365,14 @@ class SitesSpider(Spider):
                     crawl.tally, utcnow(), complete=False, note=f"crawl stopped: {reason}"
                 )
         all_started = len(self.crawls) == len(self.jobs)
-        self.writer.finish(utcnow(), reason=reason, complete=finished and all_started)
+        stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
+        self.writer.finish(
+            utcnow(),
+            reason=reason,
+            complete=finished and all_started,
+            stats={
+                key: value
+                for key, value in stats.items()
+                if isinstance(value, int | float | str) and not isinstance(value, bool)
+            },
+        )

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: d33486f22733
+Revision ID: 5470e1a141c3
 Revises: 
-Create Date: 2026-11-28 09:23:10.768796
+Create Date: 2026-11-28 09:31:59.238158
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 
 import store.models
 
-revision = 'd33486f22733'
+revision = '5470e1a141c3'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -36,6 +36,7 @@ def upgrade() -> None:
     sa.Column('sites', sa.Integer(), nullable=False),
     sa.Column('pages', sa.Integer(), nullable=False),
     sa.Column('pid', sa.Integer(), nullable=True),
+    sa.Column('stats', sa.JSON(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_crawl_runs'))
     )
     with op.batch_alter_table('crawl_runs', schema=None) as batch_op:
