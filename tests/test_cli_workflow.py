@@ -62,7 +62,8 @@ def test_five_steps_to_an_issued_badge(env, tmp_path: Path, smtp_server, sms_gat
     assert "submitted" in run(env, "app", "submit", str(app_id)).output
     # 2. The office of its level, then CONAC, approve online.
     run(env, "app", "review", str(app_id), "--as", "office:330100", "--approve")
-    run(env, "app", "review", str(app_id), "--as", "conac", "--approve")
+    conac = run(env, "app", "review", str(app_id), "--as", "conac", "--approve", "--json")
+    assert json.loads(conac.output) == {"id": app_id, "state": "approved_online"}
     # 3. The unit prints the letter and the form.
     letter, form = tmp_path / "letter.html", tmp_path / "form.html"
     run(env, "app", "print", str(app_id), "--letter", "--out", str(letter))

@@ -73,8 +73,9 @@ def command() -> None:
 @command.command("new")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--as", "as_", required=True, help="unit:NAME, the applying unit.")
+@click.option("--json", "as_json", is_flag=True)
 @translate_errors
-def new(file: Path, as_: str) -> None:
+def new(file: Path, as_: str, as_json: bool) -> None:
     """Create a draft application from FILE.json; prints the new id."""
     actor = _actor(as_)
     assert actor is not None
@@ -83,7 +84,10 @@ def new(file: Path, as_: str) -> None:
     with transaction(rt.sessions) as session:
         application = rt.workflow.create(session, form, actor, _now())
         new_id = application.id
-    click.echo(new_id)
+    if as_json:
+        emit({"id": new_id, "state": "draft"})
+    else:
+        click.echo(new_id)
 
 
 @command.command("update")
@@ -105,15 +109,19 @@ def update(app_id: int, file: Path, as_: str) -> None:
 @command.command("submit")
 @click.argument("app_id", type=int)
 @click.option("--as", "as_", help="unit:NAME; defaults to the application's own unit.")
+@click.option("--json", "as_json", is_flag=True)
 @translate_errors
-def submit(app_id: int, as_: str | None) -> None:
+def submit(app_id: int, as_: str | None, as_json: bool) -> None:
     """Submit (or, after a rejection, resubmit) an application to its office."""
     rt = runtime()
     with changing(rt.sessions, app_id) as session:
         actor = _actor(as_) or Actor(Role.UNIT_HANDLER, rt.workflow.get(session, app_id).unit.name)
         application = rt.workflow.submit(session, app_id, actor, _now())
         due = application.office_review_due
-    click.echo(f"application {app_id} submitted; office review due {due}")
+    if as_json:
+        emit({"id": app_id, "state": "submitted", "office_review_due": due})
+    else:
+        click.echo(f"application {app_id} submitted; office review due {due}")
 
 
 @command.command("review")
@@ -123,8 +131,9 @@ def submit(app_id: int, as_: str | None) -> None:
 @click.option(
     "--reject", "reason", metavar="REASON", help="Reject, with the reason the unit reads."
 )
+@click.option("--json", "as_json", is_flag=True)
 @translate_errors
-def review(app_id: int, as_: str, approve: bool, reason: str | None) -> None:
+def review(app_id: int, as_: str, approve: bool, reason: str | None, as_json: bool) -> None:
     """Online review by the office of the same level, then by CONAC."""
     if approve == (reason is not None):
         fail("give exactly one of --approve or --reject REASON", bad_input=True)
@@ -136,7 +145,10 @@ def review(app_id: int, as_: str, approve: bool, reason: str | None) -> None:
             session, app_id, actor, _now(), approve=approve, reason=reason
         )
         state = application.state
-    click.echo(f"application {app_id}: {state.value} ({STATE_LABELS[state]})")
+    if as_json:
+        emit({"id": app_id, "state": state.value})
+    else:
+        click.echo(f"application {app_id}: {state.value} ({STATE_LABELS[state]})")
 
 
 @command.command("materials")
@@ -144,8 +156,9 @@ def review(app_id: int, as_: str, approve: bool, reason: str | None) -> None:
 @click.option("--as", "as_", required=True, help="office:CODE.")
 @click.option("--confirm", is_flag=True)
 @click.option("--reject", "reason", metavar="REASON", help="Reject the paper materials.")
+@click.option("--json", "as_json", is_flag=True)
 @translate_errors
-def materials(app_id: int, as_: str, confirm: bool, reason: str | None) -> None:
+def materials(app_id: int, as_: str, confirm: bool, reason: str | None, as_json: bool) -> None:
     """Confirm the stamped paper materials (issues the badge) or reject them."""
     if confirm == (reason is not None):
         fail("give exactly one of --confirm or --reject REASON", bad_input=True)
@@ -158,9 +171,13 @@ def materials(app_id: int, as_: str, confirm: bool, reason: str | None) -> None:
         )
         state = application.state
         identifier = application.site.identifier if application.site else None
-    click.echo(f"application {app_id}: {state.value} ({STATE_LABELS[state]})")
+    if as_json:
+        emit({"id": app_id, "state": state.value, "identifier": identifier})
+    else:
+        click.echo(f"application {app_id}: {state.value} ({STATE_LABELS[state]})")
+        if identifier:
+            click.echo(f"badge identifier {identifier}")
     if identifier:
-        click.echo(f"badge identifier {identifier}")
         deliver_now()
 
 
