@@ -1,0 +1,162 @@
+"""Benchmark: the page check (``crawler.checks.check_page``) in pages per second.
+
+Measures, in one run and on the same bytes:
+  * baseline: one ``bytes.find`` of an absent needle over the page (the cheapest possible look
+    at every byte, the floor any check pays);
+  * the check on a generated ~30 KB government-style page without a badge, the same page with
+    the issued badge in its footer, and every page of ``../shared/corpus`` (read in place);
+  * for scale, the obvious implementation: BeautifulSoup (lxml) over the whole page, then a
+    search for the badge span and script.
+
+Prints microseconds per page, pages per second and the ratio to the baseline of the same page.
+Targets: well under 1 ms for a 30 KB page without a badge, about 1 ms with one.
+
+    .venv/bin/python bench/check.py [--seconds S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "corpus"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from crawler.checks import SiteBadge, check_page  # noqa: E402
+
+IDENTIFIER = "CA330000000604258890010"
+BADGE = (
+    '<script type="text/javascript">document.write(unescape("%3Cspan id=\'_ideConac\' %3E'
+    "%3C/span%3E%3Cscript src='http://dcs.conac.cn/js/33/000/0000/60425889/"
+    f"{IDENTIFIER}.js' type='text/javascript'%3E%3C/script%3E\"));</script>"
+)
+WORDS = [
+    "政务公开", "通知公告", "政策解读", "办事服务", "互动交流", "人民政府", "工作动态", "部门文件",
+    "规划计划", "财政预决算", "人事信息", "建议提案", "公共服务", "依申请公开", "新闻发布会",
+    "专题专栏", "便民服务",
+]
+
+
+def government_page(badge: bool, size: int = 30_000, seed: int = 7) -> bytes:
+    """A page shaped like a county government's: head with metadata, styles and scripts, a
+    navigation bar, a news list of ~50 same-site links, article text, and a footer with ICP,
+    公安备案, 网站标识码 and the 找错 widget (plus the issued badge when ``badge``)."""
+    rng = random.Random(seed)
+    head = (
+        '<!DOCTYPE html>\n<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
+        "<title>某县人民政府 - 政务公开</title>\n"
+        '<meta name="SiteName" content="某县人民政府">\n'
+        '<meta name="SiteDomain" content="www.example.gov.cn">\n'
+        '<meta name="SiteIDCode" content="3301000001">\n'
+        '<link rel="stylesheet" href="/css/style.css">\n'
+        '<script src="/js/jquery-1.12.4.min.js"></script>\n'
+        "<script>var _hmt = _hmt || []; function tab(n){ for (var i = 0; i < 4; i++) {"
+        " document.getElementById('t' + i).className = i == n ? 'on' : ''; } }</script>\n"
+        "</head>\n<body>\n"
+    )
+    nav = '<div class="nav"><ul>' + "".join(
+        f'<li><a href="/col/col{i}/index.html">{w}</a></li>' for i, w in enumerate(WORDS)
+    ) + "</ul></div>\n"
+    footer = (
+        '<div class="footer"><div class="wrap"><table width="100%"><tr>'
+        '<td align="center" width="120">' + (BADGE if badge else "") + "</td>"
+        '<td><p>主办单位：某县人民政府办公室　承办单位：某县大数据发展中心</p>'
+        '<p><a href="https://beian.miit.gov.cn" target="_blank">浙ICP备12345678号-1</a>'
+        '　<img src="/images/ga.png"><a href="http://www.beian.gov.cn/portal/registerSystemInfo'
+        '?recordcode=33010202000123">浙公网安备 33010202000123号</a>　网站标识码：3301000001</p>'
+        "</td><td width=\"110\"><script id=\"_jiucuo_\" sitecode='3301000001' "
+        "src='https://zfwzgl.www.gov.cn/exposure/jiucuo.js'></script></td></tr></table></div>"
+        "</div>\n</body>\n</html>\n"
+    )
+    parts = [head, nav, '<div class="main"><div class="list"><ul>']
+    for i in range(50):
+        title = "".join(rng.choice(WORDS) for _ in range(3))
+        parts.append(
+            f'<li><span class="date">2024-0{1 + i % 9}-{10 + i % 18}</span>'
+            f'<a href="/art/2024/{i}/art_{1000 + i}.html" title="{title}">{title}</a></li>'
+        )
+    parts.append('</ul></div><div class="article">')
+    body_size = sum(len(p.encode()) for p in parts) + len(footer.encode())
+    while body_size < size:
+        sentence = "".join(rng.choice(WORDS) for _ in range(12)) + "。"
+        parts.append(f"<p>{sentence}</p>")
+        body_size += len(f"<p>{sentence}</p>".encode())
+    parts.append("</div></div>\n")
+    parts.append(footer)
+    return "".join(parts).encode("utf-8")
+
+
+def per_call(func: Callable[[], object], seconds: float) -> float:
+    """Seconds per call, measured over about ``seconds`` after one warm-up call."""
+    func()
+    calls, start = 0, time.perf_counter()
+    batch = 1
+    while True:
+        for _ in range(batch):
+            func()
+        calls += batch
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return elapsed / calls
+        batch = min(batch * 2, 4096)
+
+
+def bs4_check(page: bytes) -> bool:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(page, "lxml")
+    return soup.find(id="_ideConac") is not None or any(
+        "dcs.conac.cn" in (s.get("src") or "") or "dcs.conac.cn" in (s.string or "")
+        for s in soup.find_all("script")
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=0.3, help="time per measurement")
+    args = parser.parse_args()
+    site = SiteBadge(IDENTIFIER)
+    pages: list[tuple[str, bytes]] = [
+        ("generated 30 KB, no badge", government_page(False)),
+        ("generated 30 KB, badge in footer", government_page(True)),
+    ]
+    pages += [(p.name, p.read_bytes()) for p in sorted(CORPUS.glob("[0-9]*"))]
+
+    print(f"{'page':56} {'KB':>6} {'check µs':>9} {'pages/s':>9} {'find µs':>8} {'ratio':>6}")
+    total_check = total_base = 0.0
+    for name, page in pages:
+        check = per_call(partial(check_page, page, site), args.seconds)
+        base = per_call(partial(page.find, b"\x00never-there\x00"), args.seconds / 3)
+        verdict = check_page(page, site)
+        if name.startswith("generated"):
+            print(f"  -> {verdict.verdict}, {', '.join(verdict.reasons)}")
+        else:
+            total_check += check
+            total_base += base
+        print(
+            f"{name[:56]:56} {len(page) / 1000:6.1f} {check * 1e6:9.1f} {1 / check:9.0f}"
+            f" {base * 1e6:8.2f} {check / base:6.1f}"
+        )
+    n = len(pages) - 2
+    print(
+        f"\ncorpus ({n} files): mean {total_check / n * 1e6:.1f} µs/page,"
+        f" {n / total_check:.0f} pages/s; baseline mean {total_base / n * 1e6:.2f} µs"
+    )
+    for name, page in pages[:2]:
+        soup = per_call(partial(bs4_check, page), args.seconds)
+        check = per_call(partial(check_page, page, site), args.seconds)
+        print(
+            f"BeautifulSoup(lxml) reference, {name}: {soup * 1e6:.0f} µs/page"
+            f" ({soup / check:.0f}x the check)"
+        )
+
+
+if __name__ == "__main__":
+    main()
