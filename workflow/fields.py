@@ -95,36 +95,38 @@ def ipv6(value: str) -> str:
     return str(address)
 
 
-def mobile(value: str) -> str:
-    """A mainland mobile number, returned in E.164 form."""
+_MOBILE_TYPES = (
+    phonenumbers.PhoneNumberType.MOBILE,
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+)
+_LANDLINE_TYPES = (
+    phonenumbers.PhoneNumberType.FIXED_LINE,
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+)
+
+
+def _phone(value: str, types: tuple[int, ...], invalid: str) -> str:
+    """A Chinese number of one of ``types``, in E.164; ``invalid`` is the Chinese complaint."""
     try:
         number = phonenumbers.parse(value.strip(), "CN")
     except phonenumbers.NumberParseException as exc:
-        raise FieldInvalid(f"“{value}”不是有效的手机号码") from exc
-    if not phonenumbers.is_valid_number(number) or phonenumbers.number_type(number) not in (
-        phonenumbers.PhoneNumberType.MOBILE,
-        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-    ):
-        raise FieldInvalid(f"“{value}”不是有效的手机号码")
+        raise FieldInvalid(invalid) from exc
+    if not phonenumbers.is_valid_number(number) or phonenumbers.number_type(number) not in types:
+        raise FieldInvalid(invalid)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mobile(value: str) -> str:
+    """A mainland mobile number, returned in E.164 form."""
+    return _phone(value, _MOBILE_TYPES, f"“{value}”不是有效的手机号码")
 
 
 def landline(value: str) -> str:
     """A fixed line with its area code (010-12345678), returned in E.164 form."""
-    text = value.strip()
-    digits = re.sub(r"[\s\-()（）]", "", text)
-    if not (digits.startswith(("0", "+86", "86"))):
+    digits = re.sub(r"[\s\-()（）]", "", value.strip())
+    if not digits.startswith(("0", "+86", "86")):
         raise FieldInvalid(f"“{value}”缺少区号，请按“区号-号码”填写，如 010-12345678")
-    try:
-        number = phonenumbers.parse(text, "CN")
-    except phonenumbers.NumberParseException as exc:
-        raise FieldInvalid(f"“{value}”不是有效的固定电话") from exc
-    if not phonenumbers.is_valid_number(number) or phonenumbers.number_type(number) not in (
-        phonenumbers.PhoneNumberType.FIXED_LINE,
-        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-    ):
-        raise FieldInvalid(f"“{value}”不是有效的固定电话（需带区号）")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return _phone(value, _LANDLINE_TYPES, f"“{value}”不是有效的固定电话（需带区号）")
 
 
 def display_phone(e164: str) -> str:
