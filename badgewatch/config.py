@@ -114,6 +114,39 @@ class BadgeConfig(_Section):
         return value
 
 
+DEFAULT_CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
+]
+
+
+class RenderConfig(_Section):
+    """The rendered check: Debian's Chromium through Playwright, on a sample of each site."""
+
+    enabled: bool = True
+    executable_path: Path = Path("/usr/bin/chromium")
+    args: list[str] = Field(default_factory=lambda: list(DEFAULT_CHROMIUM_ARGS))
+    viewport_width: int = Field(default=1366, ge=320)
+    viewport_height: int = Field(default=768, ge=320)
+    mobile: bool = False
+    mobile_width: int = Field(default=390, ge=240)
+    mobile_height: int = Field(default=844, ge=320)
+    sample_per_site: int = Field(default=5, ge=0)
+    page_timeout: float = Field(default=20.0, gt=0)
+    concurrency: int = Field(default=4, ge=1)
+    pages_per_context: int = Field(default=20, ge=1)
+    bottom_fraction: float = Field(default=0.25, gt=0, le=1)
+    center_tolerance: float = Field(default=0.15, gt=0, le=0.5)
+    blocked_hosts: list[str] = Field(default_factory=lambda: ["recv1.conac.cn", "recv2.conac.cn"])
+    allow_third_party: bool = False
+
+
 class CalendarConfig(_Section):
     extra_file: Path | None = None
     timezone: str = "Asia/Shanghai"
@@ -155,6 +188,7 @@ class Config(_Section):
     paths: PathsConfig = PathsConfig()
     dns: DnsConfig = DnsConfig()
     crawl: CrawlConfig = CrawlConfig()
+    render: RenderConfig = RenderConfig()
     badge: BadgeConfig = BadgeConfig()
     calendar: CalendarConfig = CalendarConfig()
     deadlines: DeadlinesConfig = DeadlinesConfig()
