@@ -16,7 +16,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.db import transaction
-from store.models import CrawlRun, PageResult, RunState, Site, SiteCheck, SiteStatus
+from store.models import CrawlRun, PageRender, PageResult, RunState, Site, SiteCheck, SiteStatus
 
 BATCH_ROWS = 500
 BATCH_SECONDS = 2.0
@@ -47,6 +47,7 @@ class SiteTally:
     not_checked: int = 0
     robots_excluded: int = 0
     home_fetched: bool = False
+    renders: dict[str, Any] = field(default_factory=dict)
     reasons: Counter[str] = field(default_factory=Counter)
     refused: Counter[str] = field(default_factory=Counter)
 
@@ -115,6 +116,11 @@ class ResultWriter:
         if len(self._rows) >= BATCH_ROWS or waited > BATCH_SECONDS:
             self.flush(now)
 
+    def add_renders(self, rows: list[dict[str, Any]], now: datetime) -> None:
+        if rows:
+            with transaction(self._factory) as session:
+                session.execute(insert(PageRender), rows)
+
     def flush(self, now: datetime) -> None:
         rows, self._rows = self._rows, []
         self._last_flush = now
@@ -150,6 +156,7 @@ class ResultWriter:
             check.robots_excluded = tally.robots_excluded
             check.home_fetched = tally.home_fetched
             check.reasons = {"pages": dict(tally.reasons), "refused": dict(tally.refused)}
+            check.renders = tally.renders
             check.note = note
             if complete:
                 session.execute(

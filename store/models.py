@@ -292,6 +292,8 @@ class SiteCheck(Base):
     home_fetched: Mapped[bool] = mapped_column(default=False)
     dns: Mapped[dict[str, Any]] = mapped_column(default=dict)
     reasons: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The rendered sample: counts, and "could not check (render)" when the browser failed.
+    renders: Mapped[dict[str, Any]] = mapped_column(default=dict)
     note: Mapped[str | None] = mapped_column(Text)
 
     run: Mapped[CrawlRun] = relationship()
@@ -324,6 +326,23 @@ class Counter(Base):
 
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[int] = mapped_column(Integer)
+
+
+class PageRender(Base):
+    """What a real browser showed of one page's badge, with the screenshot as evidence."""
+
+    __tablename__ = "page_renders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    check_id: Mapped[int] = mapped_column(ForeignKey("site_checks.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    viewport: Mapped[str] = mapped_column(String(16))
+    verdict: Mapped[str] = mapped_column(String(16))
+    reasons: Mapped[list[str]] = mapped_column(JSON)
+    message: Mapped[str] = mapped_column(Text)
+    screenshot: Mapped[str | None] = mapped_column(Text)  # relative to the data directory
+    measurement: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    rendered_at: Mapped[datetime] = mapped_column()
 
 
 class OutboxMessage(Base):

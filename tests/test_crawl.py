@@ -49,6 +49,7 @@ def crawl_env(tmp_path: Path, sqlite_url: str, dns_config) -> dict[str, str]:
         "BADGEWATCH_CRAWL_AUTOTHROTTLE": "false",
         "BADGEWATCH_CRAWL_DOWNLOAD_TIMEOUT": "2",
         "BADGEWATCH_CRAWL_RETRIES": "1",
+        "BADGEWATCH_RENDER_ENABLED": "false",
         "BADGEWATCH_PATHS_DATA_DIR": str(tmp_path / "var"),
     }
 

@@ -64,8 +64,11 @@ class Renderer:
         *,
         rules: RenderRules | None = None,
         allowed_hosts: set[str] | None = None,
+        badge_hosts: set[str] | None = None,
     ) -> None:
         self.config = config
+        # A request to the badge host that fails on the network is our outage, not the site's.
+        self.badge_hosts = {h.lower() for h in (badge_hosts or set())}
         self.rules = rules or RenderRules()
         self.addresses = dict(addresses)
         # Hosts a page may load from: the crawl's (sites and badge host), unless configured
@@ -173,6 +176,13 @@ class Renderer:
         try:
             await context.route("**/*", self._route)
             page = await context.new_page()
+            badge_failures: list[str] = []
+            page.on(
+                "requestfailed",
+                lambda request: badge_failures.append(request.url)
+                if (urlsplit(request.url).hostname or "").lower() in self.badge_hosts
+                else None,
+            )
             timeout_ms = self.config.page_timeout * 1000
             page.set_default_timeout(timeout_ms)
             response = await page.goto(url, wait_until="load", timeout=timeout_ms)
@@ -180,6 +190,8 @@ class Renderer:
                 status = response.status if response is not None else "无响应"
                 return RenderOutcome(url, render_failed(f"HTTP {status}"))
             data: dict[str, Any] = await page.evaluate(MEASURE, {"spanId": site.patterns.span_id})
+            if badge_failures:
+                return RenderOutcome(url, render_failed("标识服务器无法访问"), measurement=data)
             measure = Measurement.from_probe(data)
             verdict = judge(measure, site, self.rules)
             shot = await self._evidence(page, data, evidence) if evidence is not None else None

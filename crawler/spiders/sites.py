@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from protego import Protego
-from scrapy import Request, Spider
+from scrapy import Request, Spider, signals
+from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response, TextResponse
 from scrapy.utils.sitemap import Sitemap
 from selectolax.lexbor import LexborHTMLParser
@@ -34,6 +35,8 @@ from crawler.checks.badge import (
     fetch_failed,
 )
 from crawler.jobs import SiteJob
+from crawler.render.stage import RenderStage, SiteSample
+from crawler.resolver import DnspythonResolver
 from crawler.results import ResultWriter, SiteTally
 from crawler.urls import LinkFilter, host_of
 
@@ -56,9 +59,11 @@ class SiteCrawl:
     links: LinkFilter
     tally: SiteTally
     robots: dict[str, Protego | None] = field(default_factory=dict)
+    sample: SiteSample | None = None
+    failing_urls: set[str] = field(default_factory=set)
     pending: int = 0
     done: bool = False
-    started: bool = False
+    rendering: bool = False
 
 
 def _fetch_reason(failure: Failure) -> str:
@@ -78,6 +83,15 @@ class SitesSpider(Spider):
         self.jobs = jobs
         self.writer = writer
         self.crawls: dict[int, SiteCrawl] = {}
+        self.render_stage: RenderStage | None = None
+        self._render_tasks: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> SitesSpider:
+        spider: SitesSpider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.on_idle, signal=signals.spider_idle)
+        crawler.signals.connect(spider.on_closed, signal=signals.spider_closed)
+        return spider
 
     # -- set-up ----------------------------------------------------------------------------
 
@@ -96,6 +110,10 @@ class SitesSpider(Spider):
             else Policy()
         )
         resolver = make_resolver(config.dns)
+        if config.render.enabled:
+            self.render_stage = RenderStage(
+                config, await self._browser_addresses(jobs), self.writer.run_id
+            )
         for job, dns in await self._resolve_all(resolver, jobs):
             dns_info = {
                 "outcome": dns.outcome,
@@ -115,6 +133,7 @@ class SitesSpider(Spider):
                     max_url_length=config.crawl.max_url_length,
                 ),
                 tally=tally,
+                sample=self.render_stage.sample() if self.render_stage else None,
             )
             self.crawls[job.site_id] = crawl
             if job.only_url is not None:
@@ -146,6 +165,24 @@ class SitesSpider(Spider):
                 return job, check
 
         return list(await asyncio.gather(*(one(job) for job in jobs)))
+
+    async def _browser_addresses(self, jobs: list[SiteJob]) -> dict[str, str]:
+        """The crawler's own DNS answers for every host the browser may load from."""
+        config = self.config
+        resolver = DnspythonResolver(None, config.dns, config.crawl.allow_private_networks)
+        badge = config.badge
+        hosts = {host for job in jobs for host in job.hosts}
+        hosts.update(
+            host_of(url)
+            for url in (badge.script_base, badge.image_base, badge.certificate_url)
+        )
+        addresses: dict[str, str] = {}
+        for host in sorted(hosts):
+            try:
+                addresses[host] = await asyncio.to_thread(resolver.resolve, host)
+            except Exception:
+                log.info("browser: %s does not resolve", host)
+        return addresses
 
     # -- requests --------------------------------------------------------------------------
 
@@ -274,6 +311,13 @@ class SitesSpider(Spider):
         title_node = tree.css_first("title")
         title = title_node.text(strip=True)[:300] or None if title_node is not None else None
         self._store(crawl, response.url, response.status, verdict, depth, title)
+        if crawl.sample is not None:
+            crawl.sample.consider(
+                response.url,
+                home=bool(response.meta.get("home")) or crawl.job.only_url is not None,
+                tree=tree,
+                verdict=verdict,
+            )
         if depth >= self.config.crawl.max_depth or crawl.job.only_url is not None:
             return
         admitted = (
@@ -300,6 +344,7 @@ class SitesSpider(Spider):
             tally.checked += 1
             if verdict.verdict == "non_compliant":
                 tally.failing += 1
+                crawl.failing_urls.add(url)
         for reason in verdict.reasons:
             tally.reasons[reason] += 1
         now = utcnow()
@@ -348,13 +393,53 @@ class SitesSpider(Spider):
         self._maybe_finish(crawl)
 
     def _maybe_finish(self, crawl: SiteCrawl) -> None:
-        if crawl.pending == 0 and not crawl.done:
-            crawl.done = True
-            crawl.tally.refused.update(crawl.links.refused)
-            # A single-page recheck never replaces the site's status.
-            complete = crawl.job.only_url is None
-            self.writer.close_site(crawl.tally, utcnow(), complete=complete, note=None)
-            self.crawler.stats.inc_value("badgewatch/sites_finished")
+        if crawl.pending != 0 or crawl.done or crawl.rendering:
+            return
+        if self.render_stage is not None and crawl.sample is not None and crawl.sample.urls:
+            crawl.rendering = True
+            task = asyncio.ensure_future(self._render_then_close(crawl, self.render_stage))
+            self._render_tasks.add(task)
+            task.add_done_callback(self._render_tasks.discard)
+            return
+        self._close_site(crawl)
+
+    async def _render_then_close(self, crawl: SiteCrawl, stage: RenderStage) -> None:
+        assert crawl.sample is not None
+        renders = await stage.render_site(crawl.job.site_id, crawl.badge, crawl.sample)
+        if crawl.done:
+            return
+        tally = crawl.tally
+        tally.renders = renders.summary()
+        for _, outcome in renders.outcomes:
+            if outcome.verdict.verdict != "non_compliant":
+                continue
+            for reason in outcome.verdict.reasons:
+                tally.reasons[reason] += 1
+            if outcome.url not in crawl.failing_urls:
+                crawl.failing_urls.add(outcome.url)
+                tally.failing += 1
+        self.writer.add_renders(stage.rows(tally.check_id, renders), utcnow())
+        self.crawler.stats.inc_value("badgewatch/pages_rendered", len(renders.outcomes))
+        self._close_site(crawl)
+
+    def _close_site(self, crawl: SiteCrawl) -> None:
+        crawl.done = True
+        crawl.tally.refused.update(crawl.links.refused)
+        # A single-page recheck never replaces the site's status.
+        complete = crawl.job.only_url is None
+        self.writer.close_site(crawl.tally, utcnow(), complete=complete, note=None)
+        self.crawler.stats.inc_value("badgewatch/sites_finished")
+
+    def on_idle(self) -> None:
+        """Scrapy is idle once the fetching is done; the rendered stage may still be running."""
+        if self._render_tasks:
+            raise DontCloseSpider
+
+    async def on_closed(self) -> None:
+        for task in list(self._render_tasks):
+            task.cancel()
+        if self.render_stage is not None:
+            await self.render_stage.close()
 
     def closed(self, reason: str) -> None:
         finished = reason == "finished"

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 5470e1a141c3
+Revision ID: 2bbbced5d595
 Revises: 
-Create Date: 2026-11-28 09:31:59.238158
+Create Date: 2026-11-28 09:39:29.756140
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 
 import store.models
 
-revision = '5470e1a141c3'
+revision = '2bbbced5d595'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -167,6 +167,7 @@ def upgrade() -> None:
     sa.Column('home_fetched', sa.Boolean(), nullable=False),
     sa.Column('dns', sa.JSON(), nullable=False),
     sa.Column('reasons', sa.JSON(), nullable=False),
+    sa.Column('renders', sa.JSON(), nullable=False),
     sa.Column('note', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['run_id'], ['crawl_runs.id'], name=op.f('fk_site_checks_run_id_crawl_runs')),
     sa.ForeignKeyConstraint(['site_id'], ['sites.id'], name=op.f('fk_site_checks_site_id_sites')),
@@ -175,6 +176,23 @@ def upgrade() -> None:
     with op.batch_alter_table('site_checks', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_site_checks_run_id'), ['run_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_site_checks_site_id'), ['site_id'], unique=False)
+
+    op.create_table('page_renders',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('check_id', sa.Integer(), nullable=False),
+    sa.Column('url', sa.Text(), nullable=False),
+    sa.Column('viewport', sa.String(length=16), nullable=False),
+    sa.Column('verdict', sa.String(length=16), nullable=False),
+    sa.Column('reasons', sa.JSON(), nullable=False),
+    sa.Column('message', sa.Text(), nullable=False),
+    sa.Column('screenshot', sa.Text(), nullable=True),
+    sa.Column('measurement', sa.JSON(), nullable=True),
+    sa.Column('rendered_at', store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['check_id'], ['site_checks.id'], name=op.f('fk_page_renders_check_id_site_checks')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_page_renders'))
+    )
+    with op.batch_alter_table('page_renders', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_page_renders_check_id'), ['check_id'], unique=False)
 
     op.create_table('page_results',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -224,6 +242,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_page_results_check_id'))
 
     op.drop_table('page_results')
+    with op.batch_alter_table('page_renders', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_page_renders_check_id'))
+
+    op.drop_table('page_renders')
     with op.batch_alter_table('site_checks', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_site_checks_site_id'))
         batch_op.drop_index(batch_op.f('ix_site_checks_run_id'))
