@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(python3-venv)
+DEBIAN_PACKAGES=(python3-venv chromium fonts-wqy-zenhei nginx)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
