@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store.models import PageResult, Site, SiteCheck, SiteStatus
+from store.models import PageRender, PageResult, Site, SiteCheck, SiteStatus
 from workflow.fields import FieldInvalid, english_domain, gov_domain
 
 SITE_REASONS = {
@@ -37,6 +37,23 @@ def page_rows(session: Session, check_id: int) -> list[dict[str, Any]]:
     ]
 
 
+def render_rows(session: Session, check_id: int) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(PageRender).where(PageRender.check_id == check_id).order_by(PageRender.id)
+    )
+    return [
+        {
+            "url": r.url,
+            "viewport": r.viewport,
+            "verdict": r.verdict,
+            "reasons": list(r.reasons),
+            "message": r.message,
+            "screenshot": r.screenshot,
+        }
+        for r in rows
+    ]
+
+
 def site_summary(
     session: Session, site: Site, *, check: SiteCheck | None = None, with_pages: bool = False
 ) -> dict[str, Any]:
@@ -57,6 +74,7 @@ def site_summary(
     }
     if with_pages:
         summary["pages"] = page_rows(session, check.id) if check else []
+        summary["renders"] = render_rows(session, check.id) if check else []
     return summary
 
 

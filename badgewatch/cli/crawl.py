@@ -36,11 +36,13 @@ def _progress_printer() -> Any:
     return show
 
 
-def _run(jobs: list[SiteJob], trigger: str) -> tuple[int, str | None, str]:
+def _run(
+    jobs: list[SiteJob], trigger: str, env: dict[str, str] | None = None
+) -> tuple[int, str | None, str]:
     rt = runtime()
     log_file = Path(rt.config.paths.data_dir) / "crawl.log"
     run_id, process = start_run(
-        rt.sessions, rt.config, jobs, trigger=trigger, now=utcnow(), log_file=log_file
+        rt.sessions, rt.config, jobs, trigger=trigger, now=utcnow(), log_file=log_file, env=env
     )
     printer = _progress_printer()
     outcome = follow(rt.sessions, run_id, process, on_progress=printer)
@@ -111,10 +113,11 @@ def crawl(domains: tuple[str, ...], as_json: bool) -> None:
 
 
 @click.command("recheck")
-@click.argument("target")
+@click.argument("target", metavar="DOMAIN_OR_URL")
+@click.option("--render", is_flag=True, help="Render in Chromium even if [render] is disabled.")
 @click.option("--json", "as_json", is_flag=True)
 @translate_errors
-def recheck(target: str, as_json: bool) -> None:
+def recheck(target: str, render: bool, as_json: bool) -> None:
     """Recheck one site (by domain) or one page (by URL) now."""
     only_url = target if "://" in target else None
     domain = urlsplit(target).hostname or target if only_url else target
@@ -123,7 +126,8 @@ def recheck(target: str, as_json: bool) -> None:
         if site is None:
             fail(f"TARGET: no registered site has the domain {domain}", bad_input=True)
         job = job_for(site, only_url=only_url)
-    run_id, reason, state = _run([job], "recheck")
+    env = {"BADGEWATCH_RENDER_ENABLED": "true"} if render else None
+    run_id, reason, state = _run([job], "recheck", env)
     sites = _summaries(run_id, [job.site_id], with_pages=True)
     if as_json:
         emit({"run": {"id": run_id, "state": state, "finish_reason": reason}, "sites": sites})
@@ -196,8 +200,9 @@ def _check_target(target: str, badge: Any) -> Any:
 @click.command("check")
 @click.argument("target", metavar="PATH_OR_URL")
 @click.option("--site", "site_ref", required=True, help="A registered domain or an identifier.")
+@click.option("--render", is_flag=True, help="Also render the URL in Chromium.")
 @click.option("--json", "as_json", is_flag=True)
-def check(target: str, site_ref: str, as_json: bool) -> None:
+def check(target: str, site_ref: str, render: bool, as_json: bool) -> None:
     """Check one file or URL for a site's badge (exit 0 compliant, 3 non-compliant, 2 bad input)."""
     from crawler.checks.badge import BadgePatterns, SiteBadge
     from workflow.fields import IDENTIFIER_RE
@@ -213,13 +218,39 @@ def check(target: str, site_ref: str, as_json: bool) -> None:
                 fail(f"--site: no registered site has the domain {site_ref}", bad_input=True)
             badge = SiteBadge(site.identifier, site.certificate, patterns)
     verdict = _check_target(target, badge)
-    data = verdict.to_dict()
+    data = {key: verdict.to_dict()[key] for key in ("verdict", "reasons", "identifiers", "message")}
+    if render:
+        if "://" not in target:
+            fail("--render: give a URL; a file has no server to load the badge from", True)
+        data = _with_render(data, target, badge)
     if as_json:
-        emit({key: data[key] for key in ("verdict", "reasons", "identifiers", "message")})
+        emit(data)
     else:
-        click.echo(f"{verdict.verdict}: {', '.join(verdict.reasons)}")
-        click.echo(verdict.message)
-    if verdict.verdict == "non_compliant":
+        click.echo(f"{data['verdict']}: {', '.join(data['reasons'])}")
+        click.echo(data["message"])
+        if "screenshot" in data.get("rendered", {}):
+            click.echo(f"screenshot: {data['rendered']['screenshot']}")
+    if data["verdict"] == "non_compliant":
         sys.exit(EXIT_NON_COMPLIANT)
-    if verdict.verdict == "not_checked":
+    if data["verdict"] == "not_checked":
         sys.exit(1)
+
+
+def _with_render(data: dict[str, Any], url: str, badge: Any) -> dict[str, Any]:
+    """Add the rendered verdict; the page fails if either check fails."""
+    import asyncio
+
+    from crawler.render.check import render_one
+
+    rt = runtime()
+    rendered = asyncio.run(render_one(rt.config, url, badge))
+    out = dict(data, rendered=rendered)
+    if rendered["verdict"] == "non_compliant":
+        reasons = [r for r in data["reasons"] if r != "ok"] + rendered["reasons"]
+        out.update(
+            verdict="non_compliant",
+            reasons=reasons,
+            message=(data["message"] if data["verdict"] == "non_compliant" else "")
+            + rendered["message"],
+        )
+    return out

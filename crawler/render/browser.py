@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from playwright.async_api import Browser, Playwright, Route, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
-from badgewatch.config import RenderConfig
+from badgewatch.config import Config, RenderConfig
 from crawler.checks.badge import SiteBadge
 from crawler.checks.rendered import (
     Measurement,
@@ -31,6 +31,8 @@ from crawler.checks.rendered import (
     render_failed,
 )
 from crawler.render.probe import MEASURE, OUTLINE
+from crawler.resolver import DnspythonResolver
+from crawler.urls import host_of
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,23 @@ def host_resolver_rules(addresses: dict[str, str]) -> str:
     rules = [f"MAP {host} {ip}" for host, ip in sorted(addresses.items())]
     rules.append("MAP * ~NOTFOUND")
     return ", ".join(rules)
+
+
+def browser_addresses(config: Config, hosts: set[str]) -> dict[str, str]:
+    """The crawler's own DNS answers (same nameservers, same private-address policy) for the
+    given hosts and the badge hosts; hosts that do not resolve stay unmapped (blocking)."""
+    resolver = DnspythonResolver(None, config.dns, config.crawl.allow_private_networks)
+    badge = config.badge
+    wanted = set(hosts) | {
+        host_of(url) for url in (badge.script_base, badge.image_base, badge.certificate_url)
+    }
+    addresses: dict[str, str] = {}
+    for host in sorted(wanted):
+        try:
+            addresses[host] = resolver.resolve(host)
+        except Exception as exc:
+            log.info("browser: %s not mapped (%s)", host, exc)
+    return addresses
 
 
 class Renderer:
@@ -81,6 +100,20 @@ class Renderer:
         self._slots = asyncio.Semaphore(config.concurrency)
         self.launches = 0
         self.blocked_requests = 0
+
+    @classmethod
+    def from_config(cls, config: Config, addresses: dict[str, str]) -> Renderer:
+        """The renderer of a badgewatch configuration: its rules, blocks and badge hosts."""
+        return cls(
+            config.render,
+            addresses,
+            rules=RenderRules(
+                bottom_fraction=config.render.bottom_fraction,
+                center_tolerance=config.render.center_tolerance,
+                error_images=(config.badge.image_party_error, config.badge.image_institution_error),
+            ),
+            badge_hosts={host_of(config.badge.script_base), host_of(config.badge.image_base)},
+        )
 
     # -- browser lifecycle -------------------------------------------------------------------
 

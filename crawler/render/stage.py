@@ -18,9 +18,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from badgewatch.config import Config
 from crawler.checks.badge import PageVerdict, SiteBadge
-from crawler.checks.rendered import RenderRules
 from crawler.render.browser import Renderer, RenderOutcome
-from crawler.urls import host_of
 
 UNDECIDED_FORMS = frozenset({"injected", "scripted", "unknown"})
 
@@ -85,16 +83,7 @@ class RenderStage:
 
     def __init__(self, config: Config, addresses: dict[str, str], run_id: int) -> None:
         self.config = config
-        self.renderer = Renderer(
-            config.render,
-            addresses,
-            rules=RenderRules(
-                bottom_fraction=config.render.bottom_fraction,
-                center_tolerance=config.render.center_tolerance,
-                error_images=(config.badge.image_party_error, config.badge.image_institution_error),
-            ),
-            badge_hosts={host_of(config.badge.script_base), host_of(config.badge.image_base)},
-        )
+        self.renderer = Renderer.from_config(config, addresses)
         self.data_dir = Path(config.paths.data_dir)
         self.evidence_dir = Path("evidence") / f"run-{run_id}"
 

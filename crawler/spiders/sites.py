@@ -35,8 +35,8 @@ from crawler.checks.badge import (
     fetch_failed,
 )
 from crawler.jobs import SiteJob
+from crawler.render.browser import browser_addresses
 from crawler.render.stage import RenderStage, SiteSample
-from crawler.resolver import DnspythonResolver
 from crawler.results import ResultWriter, SiteTally
 from crawler.urls import LinkFilter, host_of
 
@@ -111,9 +111,9 @@ class SitesSpider(Spider):
         )
         resolver = make_resolver(config.dns)
         if config.render.enabled:
-            self.render_stage = RenderStage(
-                config, await self._browser_addresses(jobs), self.writer.run_id
-            )
+            hosts = {host for job in jobs for host in job.hosts}
+            addresses = await asyncio.to_thread(browser_addresses, config, hosts)
+            self.render_stage = RenderStage(config, addresses, self.writer.run_id)
         for job, dns in await self._resolve_all(resolver, jobs):
             dns_info = {
                 "outcome": dns.outcome,
@@ -165,24 +165,6 @@ class SitesSpider(Spider):
                 return job, check
 
         return list(await asyncio.gather(*(one(job) for job in jobs)))
-
-    async def _browser_addresses(self, jobs: list[SiteJob]) -> dict[str, str]:
-        """The crawler's own DNS answers for every host the browser may load from."""
-        config = self.config
-        resolver = DnspythonResolver(None, config.dns, config.crawl.allow_private_networks)
-        badge = config.badge
-        hosts = {host for job in jobs for host in job.hosts}
-        hosts.update(
-            host_of(url)
-            for url in (badge.script_base, badge.image_base, badge.certificate_url)
-        )
-        addresses: dict[str, str] = {}
-        for host in sorted(hosts):
-            try:
-                addresses[host] = await asyncio.to_thread(resolver.resolve, host)
-            except Exception:
-                log.info("browser: %s does not resolve", host)
-        return addresses
 
     # -- requests --------------------------------------------------------------------------
 
