@@ -15,7 +15,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from store.db import make_engine, session_factory
 from store.migrate import upgrade
 
-pytest_plugins = ["tests.servers.dns", "tests.servers.mail", "tests.servers.sites"]
+pytest_plugins = [
+    "tests.servers.badges",
+    "tests.servers.dns",
+    "tests.servers.mail",
+    "tests.servers.sites",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"

@@ -10,7 +10,9 @@ MEASURE = r"""
   const doc = document.documentElement;
   const body = document.body || doc;
   const docWidth = Math.max(doc.clientWidth, window.innerWidth);
-  const docHeight = Math.max(doc.scrollHeight, body.scrollHeight, window.innerHeight);
+  // The content's height, not the window's: on a short page the footer is still the bottom.
+  const docHeight = Math.max(
+    body.scrollHeight, Math.ceil(body.getBoundingClientRect().bottom + window.scrollY), 1);
   const out = {found: false, docWidth, docHeight};
   const el = document.getElementById(spanId);
   if (!el) return out;
@@ -61,7 +63,7 @@ MEASURE = r"""
 }
 """
 
-# Draws a red box where the badge is (or a dashed one where it should be: bottom centre).
+# Draws a magenta box where the badge is (or a dashed one where it should be: bottom centre).
 OUTLINE = r"""
 ({rect, found}) => {
   const box = document.createElement('div');
@@ -69,7 +71,8 @@ OUTLINE = r"""
   const docHeight = Math.max(doc.scrollHeight, document.body ? document.body.scrollHeight : 0);
   const r = rect || {x: doc.clientWidth / 2 - 60, y: docHeight - 90, width: 120, height: 70};
   box.style.cssText = 'position:absolute;z-index:2147483647;pointer-events:none;' +
-    'box-sizing:border-box;border:4px ' + (found ? 'solid' : 'dashed') + ' #e00;' +
+    'box-sizing:border-box;border:4px ' + (found ? 'solid' : 'dashed') + ' #f0f;' +
+    'outline:2px solid #fff;' +
     'left:' + (r.x - 6) + 'px;top:' + (r.y - 6) + 'px;' +
     'width:' + (r.width + 12) + 'px;height:' + (r.height + 12) + 'px;';
   document.body.appendChild(box);

@@ -1,0 +1,181 @@
+"""The rendered check with Debian's Chromium against pages and a badge host served on loopback.
+
+Screenshots are kept under test-artifacts/render/ (outside git) so a person can look at them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from badgewatch.badgehost import Registration
+from badgewatch.config import Config, DnsConfig
+from crawler.checks.badge import BadgePatterns, SiteBadge
+from crawler.render.browser import Renderer, RenderOutcome, browser_addresses
+from workflow.issuance import issued_snippet, make_code
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts" / "render"
+IDENT = "CA330000000604258890010"
+CERT = "0A87C46FEE4D331AE053022819ACDC8C"
+OTHER_IDENT = "CA330000000604258900010"
+OTHER_CERT = "1800CB4DBB7B99F0E06310291AAC09C6"
+NAME = "显示.政务"
+
+
+def page(footer: str, *, footer_style: str = "text-align:center", before: str = "") -> str:
+    return f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>显示检查</title>
+<style>body{{margin:0;font-family:"WenQuanYi Zen Hei",sans-serif}}
+.main{{height:1400px;background:#f4f6fa;padding:20px}}
+.footer{{background:#1f4e8c;color:#fff;padding:16px 0}}</style></head>
+<body>{before}<div class="main"><h1>某某市人民政府</h1><p>政务公开 · 政务服务 · 互动交流</p></div>
+<div class="footer" style="{footer_style}"><p>主办单位：某某市人民政府办公室 网站标识码：3300000001</p>
+{footer}</div></body></html>"""
+
+
+@pytest.fixture
+def render_config(badge_host, badge_config, dns_config: DnsConfig, request) -> Config:
+    badge_host.register(Registration(IDENT, CERT, "某某市人民政府办公室", "某某市人民政府网",
+                                     NAME))
+    badge_host.register(Registration(OTHER_IDENT, OTHER_CERT, "另一单位", "另一网站", "另一.政务"))
+    data_dir = ARTIFACTS / re.sub(r"[^\w.-]+", "_", request.node.name)
+    config = Config()
+    return config.model_copy(
+        update={
+            "badge": badge_config,
+            "dns": dns_config,
+            "crawl": config.crawl.model_copy(update={"allow_private_networks": True}),
+            "paths": config.paths.model_copy(update={"data_dir": data_dir}),
+            "render": config.render.model_copy(
+                update={"blocked_hosts": ["recv1.badges.test"], "page_timeout": 10}
+            ),
+        }
+    )
+
+
+def snippet(config: Config, identifier: str = IDENT, cert: str = CERT) -> str:
+    return issued_snippet(config.badge, make_code(config.badge, identifier, cert))
+
+
+def render(config: Config, url: str, name: str, **kwargs: Any) -> RenderOutcome:
+    site = SiteBadge(IDENT, CERT, BadgePatterns.from_config(config.badge))
+
+    async def go() -> RenderOutcome:
+        host = url.split("/")[2]
+        renderer = Renderer.from_config(config, browser_addresses(config, {host}))
+        try:
+            return await renderer.render(url, site, Path(config.paths.data_dir) / f"{name}.png",
+                                         **kwargs)
+        finally:
+            await renderer.close()
+
+    return asyncio.run(go())
+
+
+def test_compliant_badge_and_evidence(render_config, serve_site, badge_host) -> None:
+    site = serve_site({"/": page(snippet(render_config))}, names=[NAME])
+    outcome = render(render_config, site.url("/"), "compliant")
+    assert outcome.verdict.verdict == "compliant", outcome
+    assert outcome.screenshot is not None and outcome.screenshot.stat().st_size > 1000
+    assert outcome.screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert outcome.measurement is not None
+    assert outcome.measurement["img"]["src"].endswith("/image/red.png")
+    # The badge script's analytics beacon was blocked; the badge host served the script.
+    assert badge_host.beacon_server.hits("/gs.gif") == 0
+    assert badge_host.hits("/js/") >= 1
+
+
+def test_mobile_viewport(render_config, serve_site) -> None:
+    responsive = page(snippet(render_config)).replace(
+        "<head>", '<head><meta name="viewport" content="width=device-width">'
+    )
+    site = serve_site({"/": responsive}, names=[NAME])
+    outcome = render(render_config, site.url("/"), "mobile", mobile=True)
+    assert outcome.verdict.verdict == "compliant", outcome.measurement
+    assert outcome.measurement is not None and outcome.measurement["docWidth"] < 500
+
+
+@pytest.mark.parametrize(
+    ("name", "build", "reasons"),
+    [
+        ("commented", lambda c: page(f"<!-- {snippet(c)} -->"), ["badge_not_rendered"]),
+        ("injected_after_load", lambda c: page(
+            "<div id='f'></div><script>window.addEventListener('load',function(){"
+            "document.getElementById('f').innerHTML=unescape(\"%3Cspan id='_ideConac'%3E%3C/span%3E\");"
+            "});</script>"), ["badge_not_rendered"]),
+        ("other_site_code", lambda c: page(snippet(c, OTHER_IDENT, OTHER_CERT)),
+         ["badge_link_wrong"]),
+        ("display_none", lambda c: page(snippet(c), footer_style="display:none"),
+         ["badge_hidden"]),
+        ("visibility_hidden", lambda c: page(snippet(c), footer_style="visibility:hidden"),
+         ["badge_hidden"]),
+        ("transparent", lambda c: page(snippet(c), footer_style="opacity:0"), ["badge_hidden"]),
+        ("zero_size", lambda c: page(
+            f"<style>#imgConac{{width:0;height:0}}</style>{snippet(c)}"), ["badge_hidden"]),
+        ("clipped", lambda c: page(f"<div style='height:2px;overflow:hidden'><br><br>{snippet(c)}"
+                                   "</div>"), ["badge_hidden"]),
+        ("off_screen", lambda c: page(
+            f"<div style='position:absolute;left:-5000px'>{snippet(c)}</div>"), ["badge_hidden"]),
+        ("covered", lambda c: page(
+            snippet(c) + "<div style='position:absolute;left:0;right:0;top:0;bottom:0;"
+            "background:#fff;z-index:10'>浮动广告</div>", footer_style="position:relative;"
+            "text-align:center"), ["badge_hidden"]),
+        ("at_top", lambda c: page("", before=f"<div style='text-align:center'>{snippet(c)}</div>"),
+         ["badge_not_bottom"]),
+        ("right_aligned", lambda c: page(snippet(c), footer_style="text-align:right"),
+         ["badge_not_centered"]),
+    ],
+)
+def test_rendered_reason(render_config, serve_site, name, build, reasons) -> None:
+    site = serve_site({"/": page("") if build is None else build(render_config)}, names=[NAME])
+    outcome = render(render_config, site.url("/"), name)
+    assert outcome.verdict.verdict == "non_compliant", outcome
+    assert list(outcome.verdict.reasons) == reasons, outcome.measurement
+    assert outcome.screenshot is not None and outcome.screenshot.exists()
+
+
+def test_revoked_badge_shows_error_image(render_config, serve_site, badge_host) -> None:
+    badge_host.revoke(IDENT)
+    site = serve_site({"/": page(snippet(render_config))}, names=[NAME])
+    outcome = render(render_config, site.url("/"), "revoked")
+    assert list(outcome.verdict.reasons) == ["badge_image_error"]
+    assert outcome.measurement is not None
+    assert outcome.measurement["img"]["src"].endswith("red_error.png")
+
+
+def test_badge_host_down_is_not_a_failure(render_config, serve_site, badge_host) -> None:
+    site = serve_site({"/": page(snippet(render_config))}, names=[NAME])
+    badge_host.stop()
+    outcome = render(render_config, site.url("/"), "badge_host_down")
+    assert outcome.verdict.verdict == "not_checked"
+    assert outcome.verdict.reasons == ("render_error",)
+
+
+def test_hanging_page_does_not_stall(render_config, serve_site) -> None:
+    from badgewatch.siteserver import Route
+
+    site = serve_site({"/": Route(action="hang"), "/ok": page(snippet(render_config))},
+                      names=[NAME])
+    config = render_config.model_copy(
+        update={"render": render_config.render.model_copy(update={"page_timeout": 2})}
+    )
+    site_badge = SiteBadge(IDENT, CERT, BadgePatterns.from_config(config.badge))
+
+    async def both() -> list[RenderOutcome]:
+        renderer = Renderer.from_config(config, browser_addresses(config, {site.url().split("/")[2]}))
+        try:
+            return list(await asyncio.gather(
+                renderer.render(site.url("/"), site_badge),
+                renderer.render(site.url("/ok"), site_badge),
+            ))
+        finally:
+            await renderer.close()
+
+    hung, ok = asyncio.run(both())
+    assert hung.verdict.verdict == "not_checked"
+    assert ok.verdict.verdict == "compliant"
