@@ -34,7 +34,8 @@ def page(footer: str, *, footer_style: str = "text-align:center", before: str = 
 .main{{height:1400px;background:#f4f6fa;padding:20px}}
 .footer{{background:#1f4e8c;color:#fff;padding:16px 0}}</style></head>
 <body>{before}<div class="main"><h1>某某市人民政府</h1><p>政务公开 · 政务服务 · 互动交流</p></div>
-<div class="footer" style="{footer_style}"><p>主办单位：某某市人民政府办公室 网站标识码：3300000001</p>
+<div class="footer" style="{footer_style}">
+<p>主办单位：某某市人民政府办公室 网站标识码：3300000001</p>
 {footer}</div></body></html>"""
 
 
@@ -106,7 +107,8 @@ def test_mobile_viewport(render_config, serve_site) -> None:
         ("commented", lambda c: page(f"<!-- {snippet(c)} -->"), ["badge_not_rendered"]),
         ("injected_after_load", lambda c: page(
             "<div id='f'></div><script>window.addEventListener('load',function(){"
-            "document.getElementById('f').innerHTML=unescape(\"%3Cspan id='_ideConac'%3E%3C/span%3E\");"
+            "document.getElementById('f').innerHTML="
+            "unescape(\"%3Cspan id='_ideConac'%3E%3C/span%3E\");"
             "});</script>"), ["badge_not_rendered"]),
         ("other_site_code", lambda c: page(snippet(c, OTHER_IDENT, OTHER_CERT)),
          ["badge_link_wrong"]),
@@ -167,7 +169,8 @@ def test_hanging_page_does_not_stall(render_config, serve_site) -> None:
     site_badge = SiteBadge(IDENT, CERT, BadgePatterns.from_config(config.badge))
 
     async def both() -> list[RenderOutcome]:
-        renderer = Renderer.from_config(config, browser_addresses(config, {site.url().split("/")[2]}))
+        addresses = browser_addresses(config, {site.url().split("/")[2]})
+        renderer = Renderer.from_config(config, addresses)
         try:
             return list(await asyncio.gather(
                 renderer.render(site.url("/"), site_badge),
