@@ -1,0 +1,155 @@
+"""The rendered stage inside a real crawl: sampling, stored verdicts and evidence, a crash."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from badgewatch.badgehost import Registration
+from badgewatch.cli.main import cli
+from badgewatch.siteserver import Route
+from store.db import make_engine, session_factory, transaction
+from store.models import PageRender, SiteCheck
+from tests.test_render import CERT, IDENT, page, snippet
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "render-crawl"
+NAME = "渲染.政务"
+
+
+def template(kind: str, footer: str, links: list[str], footer_style: str = "") -> str:
+    """Pages of one template share their layout classes; the kinds differ."""
+    nav = "".join(f'<a href="{link}">{link}</a> ' for link in links)
+    style = footer_style or "text-align:center"
+    return page(footer, footer_style=style).replace(
+        '<div class="main">', f'<div class="main layout-{kind}"><nav class="nav-{kind}">{nav}</nav>'
+    )
+
+
+@pytest.fixture
+def env(tmp_path, sqlite_url, dns_config, badge_host, request) -> dict[str, str]:
+    badge_host.register(Registration(IDENT, CERT, "某某市人民政府办公室", "某某市人民政府网", NAME))
+    data_dir = ARTIFACTS / request.node.name
+    env = {
+        "BADGEWATCH_CONFIG": "",
+        "BADGEWATCH_DATABASE_URL": sqlite_url,
+        "BADGEWATCH_DNS_NAMESERVERS": ",".join(dns_config.nameservers),
+        "BADGEWATCH_CRAWL_ALLOW_PRIVATE_NETWORKS": "true",
+        "BADGEWATCH_CRAWL_AUTOTHROTTLE": "false",
+        "BADGEWATCH_PATHS_DATA_DIR": str(data_dir),
+        "BADGEWATCH_RENDER_BLOCKED_HOSTS": "recv1.badges.test",
+        **badge_host.env,
+    }
+    runner = CliRunner()
+    assert runner.invoke(cli, ["office", "add", "330000", "浙江", "--level", "province"],
+                         env=env).exit_code == 0
+    csv = tmp_path / "s.csv"
+    csv.write_text(
+        "unit,office,site_name,domain,english_domain,ipv4,ipv6,site_id,certificate,notified_on\n"
+        f"单位,330000,渲染网站,{NAME},,127.0.0.1,,{IDENT},{CERT},2026-10-09\n",
+        encoding="utf-8",
+    )
+    assert runner.invoke(cli, ["sites", "import", str(csv)], env=env).exit_code == 0
+    return env
+
+
+def set_ip(env: dict[str, str], ip: str) -> None:
+    engine = make_engine(env["BADGEWATCH_DATABASE_URL"])
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE sites SET ipv4 = ?", (ip,))
+    engine.dispose()
+
+
+def test_crawl_renders_a_sample_and_stores_evidence(env, serve_site) -> None:
+    ok = snippet_for(env)
+    links = ["/news/1.html", "/news/2.html", "/news/3.html", "/about.html"]
+    routes = {
+        "/": template("home", ok, links),
+        "/news/1.html": template("article", ok, links),
+        "/news/2.html": template("article", ok, links),
+        "/news/3.html": template("article", ok, links),
+        # Statically fine, but this template puts the badge in the right corner.
+        "/about.html": template("about", ok, links, footer_style="text-align:right"),
+    }
+    site = serve_site(routes, names=[NAME])
+    set_ip(env, site.ip)
+    result = CliRunner().invoke(cli, ["crawl", "--json", "--site", NAME], env=env)
+    assert result.exit_code == 0, result.output
+    [summary] = json.loads(result.output)["sites"]
+    assert summary["status"] == "non_compliant"
+    assert "badge_not_centered" in summary["reasons"]
+    assert summary["pages_failing"] == 1
+    # Rendered: the home page and one page per template (three templates), not every article.
+    renders = {r["url"].rsplit("/", 1)[1] or "/": r for r in summary["renders"]}
+    assert sorted(renders) == ["/", "1.html", "about.html"]
+    assert renders["about.html"]["reasons"] == ["badge_not_centered"]
+    assert renders["/"]["verdict"] == "compliant"
+    for render in renders.values():
+        shot = Path(env["BADGEWATCH_PATHS_DATA_DIR"]) / render["screenshot"]
+        assert shot.read_bytes()[:4] == b"\x89PNG"
+    status = CliRunner().invoke(cli, ["status", "--site", NAME, "--json"], env=env)
+    assert json.loads(status.output)["sites"][0]["renders"] == summary["renders"]
+
+
+def snippet_for(env: dict[str, str]) -> str:
+    from badgewatch.config import load_config
+
+    return snippet(load_config(environ=env))
+
+
+def test_killed_chromium_is_survived(env, serve_site) -> None:
+    ok = snippet_for(env)
+    kinds = ["a", "b", "c", "d", "e"]
+    links = [f"/{k}.html" for k in kinds]
+    routes: dict[str, Route | str] = {"/slow.png": Route(body=b"\x89PNG", content_type="image/png",
+                                                         delay=2)}
+    for kind in ["home", *kinds]:
+        body = template(kind, ok, links).replace("</body>", '<img src="/slow.png"></body>')
+        routes["/" if kind == "home" else f"/{kind}.html"] = body
+    site = serve_site(routes, names=[NAME])
+    set_ip(env, site.ip)
+    crawl_env = {**os.environ, **env, "BADGEWATCH_RENDER_CONCURRENCY": "1"}
+    crawl = subprocess.Popen(
+        [".venv/bin/python", "-m", "badgewatch", "crawl", "--json"],
+        env=crawl_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    # Wait until Chromium is rendering, then kill the whole browser.
+    killed = False
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not killed:
+        found = subprocess.run(["pgrep", "-f", "host-resolver-rules=MAP"], capture_output=True,
+                               text=True).stdout.split()
+        if found and site.hits("/slow.png") >= 1:
+            for pid in found:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                    killed = True
+                except ProcessLookupError:
+                    pass
+        time.sleep(0.1)
+    assert killed, "Chromium never started rendering"
+    out, err = crawl.communicate(timeout=120)
+    assert crawl.returncode == 0, err.decode()[-2000:]
+    [summary] = json.loads(out)["sites"]
+    # The crash cost some renders, never the verdict: every page has its badge.
+    assert summary["status"] == "compliant", summary
+    engine = make_engine(env["BADGEWATCH_DATABASE_URL"])
+    with transaction(session_factory(engine)) as session:
+        check = session.scalars(select(SiteCheck)).one()
+        assert check.complete
+        assert check.renders["note"] == "could not check (render)"
+        verdicts = [r.verdict for r in session.scalars(select(PageRender))]
+    engine.dispose()
+    assert "not_checked" in verdicts
+    # The browser was relaunched: renders after the crash succeeded.
+    assert "compliant" in verdicts
+    assert subprocess.run(["pgrep", "-f", "host-resolver-rules=MAP"],
+                          capture_output=True).returncode == 1
