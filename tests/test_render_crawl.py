@@ -153,3 +153,33 @@ def test_killed_chromium_is_survived(env, serve_site) -> None:
     assert "compliant" in verdicts
     assert subprocess.run(["pgrep", "-f", "host-resolver-rules=MAP"],
                           capture_output=True).returncode == 1
+
+
+def test_check_url_with_render(env, serve_site) -> None:
+    ok = snippet_for(env)
+    site = serve_site(
+        {"/": template("home", ok, []),
+         "/right.html": template("home", ok, [], footer_style="text-align:right")},
+        names=[NAME],
+    )
+    set_ip(env, site.ip)
+    runner = CliRunner()
+    good = runner.invoke(cli, ["check", site.url("/", name=NAME), "--site", NAME, "--render",
+                               "--json"], env=env)
+    assert good.exit_code == 0, good.output
+    data = json.loads(good.output)
+    assert data["verdict"] == "compliant"
+    assert data["rendered"]["verdict"] == "compliant"
+    assert Path(data["rendered"]["screenshot"]).read_bytes()[:4] == b"\x89PNG"
+    right = runner.invoke(cli, ["check", site.url("/right.html", name=NAME), "--site", NAME,
+                                "--render", "--json"], env=env)
+    assert right.exit_code == 3, right.output
+    data = json.loads(right.output)
+    assert data["reasons"] == ["badge_not_centered"]
+    assert "底部中间" in data["message"]
+    # A file cannot be rendered: there is no server to load the badge from.
+    page_file = Path(env["BADGEWATCH_PATHS_DATA_DIR"]) / "t.html"
+    page_file.parent.mkdir(parents=True, exist_ok=True)
+    page_file.write_text(template("home", ok, []), encoding="utf-8")
+    assert runner.invoke(cli, ["check", str(page_file), "--site", NAME, "--render"],
+                         env=env).exit_code == 2
