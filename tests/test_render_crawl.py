@@ -9,6 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import idna
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
@@ -121,12 +122,14 @@ def test_killed_chromium_is_survived(env, serve_site) -> None:
         env=crawl_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         cwd=Path(__file__).resolve().parent.parent,
     )
-    # Wait until Chromium is rendering, then kill the whole browser.
+    # Wait until Chromium is rendering, then kill the whole browser (only ours: its
+    # resolver rules name this test's site).
+    ours = f"host-resolver-rules=.*MAP {idna.encode(NAME).decode()} "
     killed = False
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not killed:
         found = subprocess.run(
-            ["pgrep", "-f", "host-resolver-rules=MAP"], check=False, capture_output=True, text=True
+            ["pgrep", "-f", ours], check=False, capture_output=True, text=True
         ).stdout.split()
         if found and site.hits("/slow.png") >= 1:
             for pid in found:
@@ -152,8 +155,7 @@ def test_killed_chromium_is_survived(env, serve_site) -> None:
     assert "not_checked" in verdicts
     # The browser was relaunched: renders after the crash succeeded.
     assert "compliant" in verdicts
-    assert subprocess.run(["pgrep", "-f", "host-resolver-rules=MAP"], check=False,
-                          capture_output=True).returncode == 1
+    assert subprocess.run(["pgrep", "-f", ours], check=False, capture_output=True).returncode == 1
 
 
 def test_check_url_with_render(env, serve_site) -> None:
