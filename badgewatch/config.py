@@ -181,6 +181,30 @@ class SmsConfig(_Section):
 class NotifyConfig(_Section):
     max_attempts: int = Field(default=8, ge=1)
     backoff_seconds: float = Field(default=60.0, ge=0)
+    webhook_url: str | None = None  # a WeCom/DingTalk-style robot for office digests
+    operator_email: str | None = None  # where the watchdog's alerts go
+
+
+class MonitorConfig(_Section):
+    """The long-running monitor: schedule, queue dispatch, leases and the watchdog."""
+
+    nightly_cron: str = "0 1 * * *"  # minute hour day month weekday (seconds: 6 fields)
+    timezone: str = "Asia/Shanghai"
+    misfire_grace_seconds: int = Field(default=6 * 3600, ge=1)
+    processes: int = Field(default=2, ge=1)
+    sites_per_process: int = Field(default=10, ge=1)
+    job_time_limit: float = Field(default=3 * 3600.0, gt=0)
+    lease_seconds: float = Field(default=120.0, gt=0)
+    tick_seconds: float = Field(default=2.0, gt=0)
+    digest_cron: str = "0 8 * * *"
+    stale_check_hours: float = Field(default=48.0, gt=0)
+
+    @field_validator("nightly_cron", "digest_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if len(value.split()) not in (5, 6):
+            raise ValueError("a cron line has 5 fields (or 6, seconds first)")
+        return value
 
 
 class Config(_Section):
@@ -195,6 +219,7 @@ class Config(_Section):
     smtp: SmtpConfig = SmtpConfig()
     sms: SmsConfig = SmsConfig()
     notify: NotifyConfig = NotifyConfig()
+    monitor: MonitorConfig = MonitorConfig()
 
 
 SECTIONS: dict[str, type[_Section]] = {

@@ -12,12 +12,14 @@ from sqlalchemy import (
     DateTime,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -116,6 +118,25 @@ class SiteStatus(enum.StrEnum):
     UNCHECKED = "unchecked"
 
 
+class MonitorState(enum.StrEnum):
+    """A site's standing for offices and units: the crawl's verdict split by the deadline."""
+
+    PENDING = "pending"  # failing, still inside the placement deadline
+    COMPLIANT = "compliant"
+    OVERDUE = "overdue"  # failing after the deadline, never compliant
+    REGRESSED = "regressed"  # was compliant, now failing
+    UNREACHABLE = "unreachable"
+    DNS_MISMATCH = "dns_mismatch"
+    UNCHECKED = "unchecked"
+
+
+class JobState(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
 class RunState(enum.StrEnum):
     RUNNING = "running"
     FINISHED = "finished"
@@ -138,6 +159,7 @@ class Office(Base):
     name: Mapped[str] = mapped_column(String(200))
     level: Mapped[OfficeLevel] = mapped_column(_enum(OfficeLevel))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("offices.id"))
+    email: Mapped[str | None] = mapped_column(String(254))  # where its daily digest goes
 
     parent: Mapped[Office | None] = relationship(remote_side=[id])
 
@@ -249,6 +271,12 @@ class Site(Base):
     last_check_id: Mapped[int | None] = mapped_column(
         ForeignKey("site_checks.id", use_alter=True)
     )
+    # The monitor's standing (crawl verdict split by the deadline) and since when.
+    state: Mapped[MonitorState] = mapped_column(
+        _enum(MonitorState), default=MonitorState.UNCHECKED
+    )
+    state_since: Mapped[datetime | None] = mapped_column()
+    ever_compliant: Mapped[bool] = mapped_column(default=False)
 
     unit: Mapped[Unit] = relationship()
     office: Mapped[Office] = relationship()
@@ -343,6 +371,58 @@ class PageRender(Base):
     screenshot: Mapped[str | None] = mapped_column(Text)  # relative to the data directory
     measurement: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     rendered_at: Mapped[datetime] = mapped_column()
+
+
+class SiteStateChange(Base):
+    """One change of a site's monitor state, kept so reports can show its history."""
+
+    __tablename__ = "site_state_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    from_state: Mapped[MonitorState] = mapped_column(_enum(MonitorState))
+    to_state: Mapped[MonitorState] = mapped_column(_enum(MonitorState))
+    at: Mapped[datetime] = mapped_column(index=True)
+    check_id: Mapped[int | None] = mapped_column(ForeignKey("site_checks.id"))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class CrawlJob(Base):
+    """One unit of crawl work in the single queue: a nightly run's site or a recheck.
+
+    Each attempt gets a fresh ``owner`` token; only the attempt that still owns the job may
+    complete it, so a crawl that outlives its dispatcher never overwrites newer results.
+    """
+
+    __tablename__ = "crawl_jobs"
+    __table_args__ = (
+        # A site is never queued (or running) twice.
+        Index(
+            "uq_crawl_jobs_active_site",
+            "site_id",
+            unique=True,
+            sqlite_where=text("state IN ('queued', 'running')"),
+            postgresql_where=text("state IN ('queued', 'running')"),
+        ),
+        Index("ix_crawl_jobs_claim", "state", "priority", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # nightly | recheck
+    priority: Mapped[int] = mapped_column(Integer)  # lower runs first
+    url: Mapped[str | None] = mapped_column(Text)  # a single-page recheck
+    render: Mapped[bool] = mapped_column(default=False)
+    state: Mapped[JobState] = mapped_column(_enum(JobState))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    owner: Mapped[str | None] = mapped_column(String(64))
+    worker: Mapped[str | None] = mapped_column(String(120))
+    lease_until: Mapped[datetime | None] = mapped_column()
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id"))
+    enqueued_at: Mapped[datetime] = mapped_column()
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class OutboxMessage(Base):

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from badgewatch.cli.main import emit, fail, runtime
 from store.db import transaction
 from store.models import Office, OfficeLevel
+from workflow import fields
 
 PARENT_LEVEL = {
     OfficeLevel.PROVINCE: OfficeLevel.CENTRAL,
@@ -26,7 +27,8 @@ def command() -> None:
 @click.argument("name")
 @click.option("--level", type=click.Choice([lv.value for lv in OfficeLevel]), required=True)
 @click.option("--parent", "parent_code", help="Code of the office one level up.")
-def add(code: str, name: str, level: str, parent_code: str | None) -> None:
+@click.option("--email", help="Where the office's daily digest goes.")
+def add(code: str, name: str, level: str, parent_code: str | None, email: str | None) -> None:
     """Add an office identified by its division code (e.g. 330000)."""
     office_level = OfficeLevel(level)
     if office_level is not OfficeLevel.CENTRAL and not (len(code) == 6 and code.isdigit()):
@@ -48,7 +50,12 @@ def add(code: str, name: str, level: str, parent_code: str | None) -> None:
                 )
         elif office_level in (OfficeLevel.PREFECTURE, OfficeLevel.COUNTY):
             fail(f"--parent: a {level} office needs its parent office", bad_input=True)
-        session.add(Office(code=code, name=name, level=office_level, parent=parent))
+        if email is not None:
+            try:
+                email = fields.email(email)
+            except fields.FieldInvalid as exc:
+                fail(f"--email: {exc.message}", bad_input=True)
+        session.add(Office(code=code, name=name, level=office_level, parent=parent, email=email))
     click.echo(f"office {code} {name} added")
 
 

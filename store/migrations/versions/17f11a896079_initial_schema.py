@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 2bbbced5d595
+Revision ID: 17f11a896079
 Revises: 
-Create Date: 2026-11-28 09:39:29.756140
+Create Date: 2026-11-28 09:57:56.626415
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 
 import store.models
 
-revision = '2bbbced5d595'
+revision = '17f11a896079'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -48,6 +48,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('level', sa.Enum('central', 'province', 'prefecture', 'county', name='officelevel', native_enum=False, length=32), nullable=False),
     sa.Column('parent_id', sa.Integer(), nullable=True),
+    sa.Column('email', sa.String(length=254), nullable=True),
     sa.ForeignKeyConstraint(['parent_id'], ['offices.id'], name=op.f('fk_offices_parent_id_offices')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_offices')),
     sa.UniqueConstraint('code', name=op.f('uq_offices_code'))
@@ -101,6 +102,9 @@ def upgrade() -> None:
     sa.Column('status', sa.Enum('compliant', 'non_compliant', 'unreachable', 'dns_mismatch', 'unchecked', name='sitestatus', native_enum=False, length=32), nullable=False),
     sa.Column('checked_at', store.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_check_id', sa.Integer(), nullable=True),
+    sa.Column('state', sa.Enum('pending', 'compliant', 'overdue', 'regressed', 'unreachable', 'dns_mismatch', 'unchecked', name='monitorstate', native_enum=False, length=32), nullable=False),
+    sa.Column('state_since', store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('ever_compliant', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['last_check_id'], ['site_checks.id'], name=op.f('fk_sites_last_check_id_site_checks'), use_alter=True),
     sa.ForeignKeyConstraint(['office_id'], ['offices.id'], name=op.f('fk_sites_office_id_offices')),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_sites_unit_id_units')),
@@ -151,6 +155,32 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_applications_office_id'), ['office_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_applications_state'), ['state'], unique=False)
         batch_op.create_index(batch_op.f('ix_applications_unit_id'), ['unit_id'], unique=False)
+
+    op.create_table('crawl_jobs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('site_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('priority', sa.Integer(), nullable=False),
+    sa.Column('url', sa.Text(), nullable=True),
+    sa.Column('render', sa.Boolean(), nullable=False),
+    sa.Column('state', sa.Enum('queued', 'running', 'done', 'failed', name='jobstate', native_enum=False, length=32), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('owner', sa.String(length=64), nullable=True),
+    sa.Column('worker', sa.String(length=120), nullable=True),
+    sa.Column('lease_until', store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('run_id', sa.Integer(), nullable=True),
+    sa.Column('enqueued_at', store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['run_id'], ['crawl_runs.id'], name=op.f('fk_crawl_jobs_run_id_crawl_runs')),
+    sa.ForeignKeyConstraint(['site_id'], ['sites.id'], name=op.f('fk_crawl_jobs_site_id_sites')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_crawl_jobs'))
+    )
+    with op.batch_alter_table('crawl_jobs', schema=None) as batch_op:
+        batch_op.create_index('ix_crawl_jobs_claim', ['state', 'priority', 'id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_crawl_jobs_site_id'), ['site_id'], unique=False)
+        batch_op.create_index('uq_crawl_jobs_active_site', ['site_id'], unique=True, sqlite_where=sa.text("state IN ('queued', 'running')"), postgresql_where=sa.text("state IN ('queued', 'running')"))
 
     op.create_table('site_checks',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -213,6 +243,22 @@ def upgrade() -> None:
     with op.batch_alter_table('page_results', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_page_results_check_id'), ['check_id'], unique=False)
 
+    op.create_table('site_state_changes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('site_id', sa.Integer(), nullable=False),
+    sa.Column('from_state', sa.Enum('pending', 'compliant', 'overdue', 'regressed', 'unreachable', 'dns_mismatch', 'unchecked', name='monitorstate', native_enum=False, length=32), nullable=False),
+    sa.Column('to_state', sa.Enum('pending', 'compliant', 'overdue', 'regressed', 'unreachable', 'dns_mismatch', 'unchecked', name='monitorstate', native_enum=False, length=32), nullable=False),
+    sa.Column('at', store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('check_id', sa.Integer(), nullable=True),
+    sa.Column('detail', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['check_id'], ['site_checks.id'], name=op.f('fk_site_state_changes_check_id_site_checks')),
+    sa.ForeignKeyConstraint(['site_id'], ['sites.id'], name=op.f('fk_site_state_changes_site_id_sites')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_site_state_changes'))
+    )
+    with op.batch_alter_table('site_state_changes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_site_state_changes_at'), ['at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_site_state_changes_site_id'), ['site_id'], unique=False)
+
     op.create_table('transitions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('application_id', sa.Integer(), nullable=False),
@@ -238,6 +284,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_transitions_application_id'))
 
     op.drop_table('transitions')
+    with op.batch_alter_table('site_state_changes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_site_state_changes_site_id'))
+        batch_op.drop_index(batch_op.f('ix_site_state_changes_at'))
+
+    op.drop_table('site_state_changes')
     with op.batch_alter_table('page_results', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_page_results_check_id'))
 
@@ -251,6 +302,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_site_checks_run_id'))
 
     op.drop_table('site_checks')
+    with op.batch_alter_table('crawl_jobs', schema=None) as batch_op:
+        batch_op.drop_index('uq_crawl_jobs_active_site', sqlite_where=sa.text("state IN ('queued', 'running')"), postgresql_where=sa.text("state IN ('queued', 'running')"))
+        batch_op.drop_index(batch_op.f('ix_crawl_jobs_site_id'))
+        batch_op.drop_index('ix_crawl_jobs_claim')
+
+    op.drop_table('crawl_jobs')
     with op.batch_alter_table('applications', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_applications_unit_id'))
         batch_op.drop_index(batch_op.f('ix_applications_state'))
