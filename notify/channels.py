@@ -210,4 +210,6 @@ def channels_from_config(config: Config) -> dict[str, Channel]:
     channels: dict[str, Channel] = {"email": EmailChannel(config.smtp)}
     if config.sms.kind == "http":
         channels["sms"] = HttpSmsChannel(config.sms)
+    if config.notify.webhook_url:
+        channels["webhook"] = WebhookChannel(config.notify.webhook_url)
     return channels

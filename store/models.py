@@ -425,6 +425,20 @@ class CrawlJob(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+class MonitorBeat(Base):
+    """A running monitor's heartbeat, so commands know whether one is alive and what it does."""
+
+    __tablename__ = "monitor_beats"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(120))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column()
+    heartbeat_at: Mapped[datetime] = mapped_column()
+    stopped_at: Mapped[datetime | None] = mapped_column()
+    info: Mapped[dict[str, Any]] = mapped_column(default=dict)  # next runs, running work
+
+
 class OutboxMessage(Base):
     """A notification to send exactly once; failures are kept and retried with backoff."""
 

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 17f11a896079
+Revision ID: acad6c6cb8e2
 Revises: 
-Create Date: 2026-11-28 09:57:56.626415
+Create Date: 2026-11-28 09:59:22.553904
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 
 import store.models
 
-revision = '17f11a896079'
+revision = 'acad6c6cb8e2'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -42,6 +42,16 @@ def upgrade() -> None:
     with op.batch_alter_table('crawl_runs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_crawl_runs_state'), ['state'], unique=False)
 
+    op.create_table('monitor_beats',
+    sa.Column('id', sa.String(length=64), nullable=False),
+    sa.Column('host', sa.String(length=120), nullable=False),
+    sa.Column('pid', sa.Integer(), nullable=False),
+    sa.Column('started_at', store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('heartbeat_at', store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('stopped_at', store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('info', sa.JSON(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_monitor_beats'))
+    )
     op.create_table('offices',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=12), nullable=False),
@@ -327,6 +337,7 @@ def downgrade() -> None:
 
     op.drop_table('outbox')
     op.drop_table('offices')
+    op.drop_table('monitor_beats')
     with op.batch_alter_table('crawl_runs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_crawl_runs_state'))
 

@@ -1,0 +1,630 @@
+"""Who is told what when a site's state changes, in Chinese, each message exactly once.
+
+Every message goes through ``notify.outbox.enqueue`` in the caller's transaction, under a key
+that names the fact it announces, so repeating a step (a restarted monitor, a second daily run)
+never sends a message twice:
+
+- ``site-pending:{site}:{deadline}:{channel}:{user}``: the site fails inside its deadline
+  (once per deadline: failing, unreachable, failing again does not repeat it);
+- ``site-reminder:{site}:{deadline}:{channel}:{user}``: one working day before the deadline;
+- ``site-overdue:{change}:…`` and ``site-regressed:{change}:…``: once per recorded change;
+- ``office-digest:{office}:{day}:{channel}``: the office's daily digest (e-mail to the office;
+  ``webhook`` to ``[notify] webhook_url`` when that office had changes), covering the changes
+  since its previous digest, which is found in the outbox itself.
+
+Unit notices go to the unit's handlers (role ``unit_handler``): e-mail with the details, SMS
+with a short pointer. A unit with no handler contact is skipped and logged, never an error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from badgewatch.config import Config
+from monitor.deadlines import evaluate, working_day_before
+from notify.outbox import enqueue
+from store.models import (
+    MonitorState,
+    Office,
+    OutboxMessage,
+    PageRender,
+    PageResult,
+    Role,
+    Site,
+    SiteCheck,
+    SiteStateChange,
+    Unit,
+    User,
+)
+from workflow.fields import display_domain
+from workflow.workdays import WorkCalendar
+
+logger = logging.getLogger(__name__)
+
+MAX_URLS = 10
+"""Failing pages listed in a unit's notice; the count says how many more there are."""
+
+MAX_DIGEST_CHANGES = 50
+"""State changes listed in an office digest (e-mail); the webhook text lists fewer."""
+WEBHOOK_RECIPIENT = "webhook robot"
+
+MAX_WEBHOOK_CHANGES = 5
+"""Robots take short texts (WeCom: 2048 bytes); the e-mail carries the full list."""
+
+STATE_NAMES = {
+    MonitorState.PENDING: "未合规（整改期限内）",
+    MonitorState.COMPLIANT: "合规",
+    MonitorState.OVERDUE: "逾期未整改",
+    MonitorState.REGRESSED: "由合规变为不合规",
+    MonitorState.UNREACHABLE: "无法访问",
+    MonitorState.DNS_MISMATCH: "域名解析地址与登记不符",
+    MonitorState.UNCHECKED: "尚未检查",
+}
+
+# Reason codes of the markup and rendered checks: (what is wrong, how to fix it).
+REASON_TEXTS: dict[str, tuple[str, str]] = {
+    "badge_missing": (
+        "页面没有加挂网站标识",
+        "把收到的网站标识代码原样粘贴到页面底部、</body> 之前",
+    ),
+    "badge_other_site": (
+        "页面上的网站标识属于其他网站",
+        "删除其他网站的标识，改用本网站收到的网站标识代码",
+    ),
+    "badge_inactive": (
+        "网站标识代码在注释、<noscript> 或 <template> 中，不会运行",
+        "去掉注释或外层标签，把代码放在正常的页面内容中",
+    ),
+    "badge_outside_body": (
+        "网站标识代码不在页面正文内（在 <head> 中或 </body> 之后）",
+        "把代码移到页面底部、</body> 之前",
+    ),
+    "badge_static_copy": (
+        "网站标识是复制下来的静态图片、链接或脚本副本",
+        "删除复制的内容，改用收到的原始网站标识代码",
+    ),
+    "badge_broken": (
+        "网站标识代码不完整或被改动",
+        "重新复制收到的原始代码，原样粘贴到 </body> 之前",
+    ),
+    "badge_duplicate": (
+        "页面上有多处网站标识",
+        "只保留页面底部中间的一处",
+    ),
+    "markup_malformed": (
+        "页面结构有误（多个 <body>、</body> 或 </html>）",
+        "修正页面模板，使页面只有一个 <body>",
+    ),
+    "badge_not_rendered": (
+        "在浏览器中打开页面后，网站标识没有显示出来",
+        "确认代码完整地粘贴在 </body> 之前，不要在页面加载后再插入",
+    ),
+    "badge_image_error": (
+        "网站标识的图片没有正常显示",
+        "检查网站能否访问标识服务器，并确认网站登记信息有效",
+    ),
+    "badge_link_wrong": (
+        "网站标识的链接没有指向本网站的标识证书",
+        "使用为本网站发放的标识代码，不要复制其他网站的代码",
+    ),
+    "badge_hidden": (
+        "网站标识在页面上看不到（被隐藏、遮挡或移出页面）",
+        "调整页面样式，使标识清晰可见",
+    ),
+    "badge_not_bottom": (
+        "网站标识没有位于页面底部",
+        "把标识放在页面底部的页脚区域",
+    ),
+    "badge_not_centered": (
+        "网站标识没有位于页面底部中间",
+        "把标识居中显示在页面底部",
+    ),
+}
+
+_SEVERITY = {code: n for n, code in enumerate(REASON_TEXTS)}
+_NOT_FAILURES = frozenset({"ok", "fetch_error", "render_error"})
+_FAILING = frozenset({MonitorState.PENDING, MonitorState.OVERDUE, MonitorState.REGRESSED})
+
+
+def cn_date(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def _cn_time(moment: datetime, zone: ZoneInfo) -> str:
+    local = moment.astimezone(zone)
+    return f"{cn_date(local.date())} {local:%H:%M}"
+
+
+def display_url(url: str) -> str:
+    """The URL with its host in the Unicode form people read (杭州数据.政务, not xn--…)."""
+    parts = urlsplit(url)
+    host = parts.hostname
+    if not host or "xn--" not in host:
+        return url
+    try:
+        port = parts.port
+    except ValueError:  # not a URL a person could open anyway: show it as crawled
+        return url
+    netloc = display_domain(host) + (f":{port}" if port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def reason_text(code: str) -> tuple[str, str]:
+    """What a reason code means and how to fix it, in plain Chinese."""
+    return REASON_TEXTS.get(
+        code, (f"其他问题（{code}）", "请对照网站标识加挂要求检查页面，或联系编办咨询")
+    )
+
+
+# --- what the last check found -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Findings:
+    """The failing pages and reasons of one complete check, ready to be written out."""
+
+    checked_at: datetime | None
+    pages_checked: int
+    pages_failing: int
+    reasons: list[tuple[str, int]]  # code and pages, most frequent first
+    pages: list[tuple[str, list[str]]]  # up to MAX_URLS failing URLs with their reason codes
+
+
+def findings(session: Session, check_id: int | None) -> Findings:
+    """Read a check's failing pages (markup verdicts first, then rendered ones) and reasons."""
+    check = session.get(SiteCheck, check_id) if check_id is not None else None
+    if check is None:
+        return Findings(None, 0, 0, [], [])
+    counts = check.reasons.get("pages", {}) if isinstance(check.reasons, dict) else {}
+    reasons = sorted(
+        ((str(code), int(n)) for code, n in counts.items() if code not in _NOT_FAILURES and n),
+        key=lambda item: (-item[1], _SEVERITY.get(item[0], len(_SEVERITY)), item[0]),
+    )
+    pages: dict[str, list[str]] = {}
+    for url, codes in session.execute(
+        select(PageResult.url, PageResult.reasons)
+        .where(PageResult.check_id == check.id, PageResult.verdict == "non_compliant")
+        .order_by(PageResult.depth, PageResult.id)
+        .limit(MAX_URLS)
+    ):
+        pages[url] = [c for c in codes if c not in _NOT_FAILURES]
+    if len(pages) < MAX_URLS:
+        for url, codes in session.execute(
+            select(PageRender.url, PageRender.reasons)
+            .where(PageRender.check_id == check.id, PageRender.verdict == "non_compliant")
+            .order_by(PageRender.id)
+        ):
+            if url not in pages and len(pages) >= MAX_URLS:
+                continue
+            listed = pages.setdefault(url, [])
+            listed += [c for c in codes if c not in _NOT_FAILURES and c not in listed]
+    return Findings(
+        checked_at=check.finished_at,
+        pages_checked=check.pages_checked,
+        pages_failing=check.pages_failing,
+        reasons=reasons,
+        pages=list(pages.items()),
+    )
+
+
+# --- unit notices ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnitNotice:
+    subject: str
+    email_body: str
+    sms_body: str
+
+
+def _findings_block(found: Findings, zone: ZoneInfo) -> str:
+    lines = []
+    if found.checked_at is not None:
+        lines.append(f"检查时间：{_cn_time(found.checked_at, zone)}")
+    lines.append(f"检查页面 {found.pages_checked} 个，未通过 {found.pages_failing} 个。")
+    if found.pages:
+        shown = len(found.pages)
+        more = found.pages_failing - shown
+        title = "未通过的页面" + (f"（列出前 {shown} 个，另有 {more} 个）：" if more > 0 else "：")
+        lines += ["", title]
+        for n, (url, codes) in enumerate(found.pages, 1):
+            why = "；".join(reason_text(c)[0] for c in codes)
+            lines.append(f"  {n}. {display_url(url)}" + (f"（{why}）" if why else ""))
+    if found.reasons:
+        lines += ["", "问题及整改方法："]
+        for code, count in found.reasons:
+            what, fix = reason_text(code)
+            lines.append(f"  · {what}（{count} 个页面）：请{fix}。")
+    lines += [
+        "",
+        "网站标识须加挂在网站所有页面（首页、栏目页、文章页、专题页）底部中间的位置。"
+        "整改完成后，系统将在下一次例行检查中自动复查。",
+    ]
+    return "\n".join(lines)
+
+
+def _main_problem(found: Findings) -> str:
+    return reason_text(found.reasons[0][0])[0] if found.reasons else "网站标识不符合要求"
+
+
+def pending_notice(
+    site: Site, unit: Unit, found: Findings, *, due: date, days_left: int, zone: ZoneInfo
+) -> UnitNotice:
+    domain = display_domain(site.domain)
+    left = f"还剩 {days_left} 个工作日" if days_left > 0 else "今天是最后期限"
+    subject = f"【网站标识】{site.name}（{domain}）网站标识加挂不合规，请于{cn_date(due)}前整改"
+    body = f"""{unit.name}：
+
+经网站标识合规检查，贵单位“{site.name}”（{domain}）有页面未按要求加挂网站标识。
+
+{_findings_block(found, zone)}
+
+整改期限：请于 {cn_date(due)} 前完成整改（{left}）。
+逾期仍不合规的，将列为逾期并报告编办。
+"""
+    sms = (
+        f"【网站标识】{unit.name}：“{site.name}”（{domain}）有 {found.pages_failing} 个页面"
+        f"未按要求加挂网站标识（{_main_problem(found)}），详情已发送至经办人邮箱。"
+        f"请于 {cn_date(due)} 前完成整改（{left}）。"
+    )
+    return UnitNotice(subject, body, sms)
+
+
+def reminder_notice(
+    site: Site, unit: Unit, found: Findings, *, due: date, zone: ZoneInfo
+) -> UnitNotice:
+    domain = display_domain(site.domain)
+    subject = f"【网站标识】提醒：{site.name}（{domain}）整改期限为{cn_date(due)}"
+    body = f"""{unit.name}：
+
+贵单位“{site.name}”（{domain}）的网站标识加挂期限为 {cn_date(due)}，
+距期限只剩最后 1 个工作日，最近一次检查仍未合规。
+
+{_findings_block(found, zone)}
+
+请于 {cn_date(due)} 前完成整改；逾期仍不合规的，将列为逾期并报告编办。
+"""
+    sms = (
+        f"【网站标识】提醒：{unit.name}“{site.name}”（{domain}）网站标识仍未合规"
+        f"（{_main_problem(found)}），加挂期限为 {cn_date(due)}，只剩最后 1 个工作日，请尽快整改。"
+    )
+    return UnitNotice(subject, body, sms)
+
+
+def overdue_notice(
+    site: Site, unit: Unit, found: Findings, *, days_overdue: int | None, zone: ZoneInfo
+) -> UnitNotice:
+    domain = display_domain(site.domain)
+    if site.placement_due is not None:
+        late = f"已超过加挂期限（{cn_date(site.placement_due)}）"
+        if days_overdue:
+            late += f"，逾期 {days_overdue} 个工作日"
+    else:
+        late = "已超过加挂期限"
+    subject = f"【网站标识】{site.name}（{domain}）网站标识加挂逾期"
+    body = f"""{unit.name}：
+
+贵单位“{site.name}”（{domain}）{late}，网站标识仍未按要求加挂，已列为逾期，并已报告编办。
+
+{_findings_block(found, zone)}
+
+请立即整改。
+"""
+    sms = (
+        f"【网站标识】{unit.name}：“{site.name}”（{domain}）{late}，网站标识仍未合规"
+        f"（{_main_problem(found)}），已列为逾期，详情已发送至经办人邮箱，请立即整改。"
+    )
+    return UnitNotice(subject, body, sms)
+
+
+def regressed_notice(site: Site, unit: Unit, found: Findings, *, zone: ZoneInfo) -> UnitNotice:
+    domain = display_domain(site.domain)
+    subject = f"【网站标识】{site.name}（{domain}）网站标识由合规变为不合规"
+    body = f"""{unit.name}：
+
+贵单位“{site.name}”（{domain}）此前检查合规，最近一次检查发现有页面的网站标识不符合要求（可能因网站改版或更换模板），已报告编办。
+
+{_findings_block(found, zone)}
+
+请尽快整改。
+"""
+    sms = (
+        f"【网站标识】{unit.name}：“{site.name}”（{domain}）此前合规，最近检查发现 "
+        f"{found.pages_failing} 个页面网站标识不符合要求（{_main_problem(found)}），"
+        "详情已发送至经办人邮箱，请尽快整改。"
+    )
+    return UnitNotice(subject, body, sms)
+
+
+@dataclass(frozen=True)
+class _Contact:
+    channel: str
+    recipient: str
+    user_id: int
+
+
+def handler_contacts(session: Session, unit_id: int, *, sms: bool) -> list[_Contact]:
+    """The unit handlers' addresses, each address once (the first handler who has it)."""
+    users = session.scalars(
+        select(User)
+        .where(User.unit_id == unit_id, User.role == Role.UNIT_HANDLER)
+        .order_by(User.id)
+    )
+    contacts: dict[tuple[str, str], _Contact] = {}
+    for user in users:
+        if user.email:
+            contacts.setdefault(("email", user.email), _Contact("email", user.email, user.id))
+        if sms and user.mobile:
+            contacts.setdefault(("sms", user.mobile), _Contact("sms", user.mobile, user.id))
+    return list(contacts.values())
+
+
+def _send_to_unit(
+    session: Session, site: Site, key: str, notice: UnitNotice, *, now: datetime, sms: bool
+) -> list[OutboxMessage]:
+    contacts = handler_contacts(session, site.unit_id, sms=sms)
+    if not contacts:
+        logger.warning(
+            "site %s (%s): unit %s has no handler with an e-mail or mobile; %s not sent",
+            site.id,
+            site.domain,
+            site.unit_id,
+            key,
+        )
+        return []
+    queued = []
+    for contact in contacts:
+        row = enqueue(
+            session,
+            key=f"{key}:{contact.channel}:{contact.user_id}",
+            channel=contact.channel,
+            recipient=contact.recipient,
+            subject=notice.subject if contact.channel == "email" else None,
+            body=notice.email_body if contact.channel == "email" else notice.sms_body,
+            now=now,
+        )
+        if row is not None:
+            queued.append(row)
+    return queued
+
+
+def local_today(now: datetime, config: Config) -> date:
+    return now.astimezone(ZoneInfo(config.calendar.timezone)).date()
+
+
+def on_state_change(
+    session: Session,
+    change: SiteStateChange,
+    *,
+    now: datetime,
+    calendar: WorkCalendar,
+    config: Config,
+) -> list[OutboxMessage]:
+    """Queue the unit's notice for one recorded change (pending, overdue, regressed); the rows
+    queued by this call (none when they were queued before). Call it in the transaction that
+    recorded the change (``apply_check``, ``reevaluate_all``)."""
+    site = session.get(Site, change.site_id)
+    if site is None or not site.monitored or site.state is not change.to_state:
+        return []  # a change the site has already left is history, not news for the unit
+    zone = ZoneInfo(config.calendar.timezone)
+    sms = config.sms.kind != "none"
+    found = findings(session, change.check_id)
+    evaluation = evaluate(
+        site.status,
+        placement_due=site.placement_due,
+        today=local_today(now, config),
+        ever_compliant=site.ever_compliant,
+        calendar=calendar,
+    )
+    if change.to_state is MonitorState.PENDING:
+        if site.placement_due is None:  # evaluate never says pending without a deadline
+            return []
+        days_left = evaluation.working_days_left or 0
+        notice = pending_notice(
+            site, site.unit, found, due=site.placement_due, days_left=days_left, zone=zone
+        )
+        key = f"site-pending:{site.id}:{site.placement_due.isoformat()}"
+    elif change.to_state is MonitorState.OVERDUE:
+        days = change.detail.get("working_days_overdue") if change.detail else None
+        notice = overdue_notice(
+            site,
+            site.unit,
+            found,
+            days_overdue=days if isinstance(days, int) else evaluation.working_days_overdue,
+            zone=zone,
+        )
+        key = f"site-overdue:{change.id}"
+    elif change.to_state is MonitorState.REGRESSED:
+        notice = regressed_notice(site, site.unit, found, zone=zone)
+        key = f"site-regressed:{change.id}"
+    else:
+        return []
+    return _send_to_unit(session, site, key, notice, now=now, sms=sms)
+
+
+def reminders(
+    session: Session,
+    *,
+    today: date,
+    now: datetime,
+    calendar: WorkCalendar,
+    config: Config | None = None,
+) -> list[OutboxMessage]:
+    """The daily pass: remind units whose site is still failing on the working day before its
+    deadline. A monitor that was down that day catches up on any day up to the deadline."""
+    config = config if config is not None else Config()
+    zone = ZoneInfo(config.calendar.timezone)
+    sites = session.scalars(
+        select(Site)
+        .where(
+            Site.monitored.is_(True),
+            Site.state == MonitorState.PENDING,
+            Site.placement_due.is_not(None),
+            Site.placement_due >= today,
+        )
+        .order_by(Site.id)
+    ).all()
+    queued: list[OutboxMessage] = []
+    for site in sites:
+        due = site.placement_due
+        assert due is not None
+        if today < working_day_before(due, calendar):
+            continue
+        found = findings(session, site.last_check_id)
+        notice = reminder_notice(site, site.unit, found, due=due, zone=zone)
+        key = f"site-reminder:{site.id}:{due.isoformat()}"
+        queued += _send_to_unit(session, site, key, notice, now=now, sms=config.sms.kind != "none")
+    return queued
+
+
+# --- office digests --------------------------------------------------------------------------
+
+
+def _digest_key(office_id: int, day: date | None = None) -> str:
+    return f"office-digest:{office_id}:" + (f"{day.isoformat()}:" if day else "")
+
+
+def _digest_since(session: Session, office: Office, *, day: date, now: datetime) -> datetime:
+    """The previous digest of this office, or one day back: no change is missed or repeated."""
+    previous = session.scalar(
+        select(func.max(OutboxMessage.created_at)).where(
+            OutboxMessage.key.startswith(_digest_key(office.id), autoescape=True),
+            ~OutboxMessage.key.startswith(_digest_key(office.id, day), autoescape=True),
+            OutboxMessage.created_at < now,
+        )
+    )
+    return previous if previous is not None else now - timedelta(days=1)
+
+
+def digest_text(
+    office: Office,
+    *,
+    day: date,
+    since: datetime,
+    until: datetime,
+    counts: Counter[MonitorState],
+    changes: Sequence[tuple[SiteStateChange, Site]],
+    report_url: str | None,
+    zone: ZoneInfo,
+    max_changes: int,
+) -> tuple[str, str]:
+    subject = f"【网站标识】{office.name}网站标识合规检查日报（{cn_date(day)}）"
+    total = sum(counts.values())
+    lines = [
+        f"{office.name}：",
+        "",
+        f"网站标识合规检查日报（{cn_date(day)}），统计时段：{_cn_time(since, zone)} 至 "
+        f"{_cn_time(until, zone)}。",
+        "",
+        f"一、管辖网站当前状态（共 {total} 个）",
+    ]
+    lines += [f"  {STATE_NAMES[state]}：{counts[state]} 个" for state in MonitorState]
+    lines += ["", f"二、本期状态变化（{len(changes)} 项）"]
+    if not changes:
+        lines.append("  本期没有网站状态变化。")
+    for n, (change, site) in enumerate(changes[:max_changes], 1):
+        extra = ""
+        overdue = (change.detail or {}).get("working_days_overdue")
+        if change.to_state is MonitorState.OVERDUE and overdue:
+            extra = f"，逾期 {overdue} 个工作日"
+        failing = (change.detail or {}).get("pages_failing")
+        if change.to_state in _FAILING and failing:
+            extra += f"，未通过页面 {failing} 个"
+        lines.append(
+            f"  {n}. {site.name}（{display_domain(site.domain)}）："
+            f"{STATE_NAMES[change.from_state]} → {STATE_NAMES[change.to_state]}{extra}"
+            f"（{_cn_time(change.at, zone)}）"
+        )
+    if len(changes) > max_changes:
+        lines.append(f"  另有 {len(changes) - max_changes} 项变化，详见报告。")
+    lines += ["", f"详细报告：{report_url or '（报告链接待开通）'}", ""]
+    return subject, "\n".join(lines)
+
+
+def _office_changes(
+    session: Session, office: Office, since: datetime, until: datetime
+) -> list[tuple[SiteStateChange, Site]]:
+    rows = session.execute(
+        select(SiteStateChange, Site)
+        .join(Site, Site.id == SiteStateChange.site_id)
+        .where(
+            Site.office_id == office.id,
+            SiteStateChange.at >= since,
+            SiteStateChange.at < until,
+        )
+        .order_by(SiteStateChange.at, SiteStateChange.id)
+    )
+    return [(change, site) for change, site in rows]
+
+
+def _office_counts(session: Session, office: Office) -> Counter[MonitorState]:
+    rows = session.execute(
+        select(Site.state, func.count())
+        .where(Site.office_id == office.id, Site.monitored.is_(True))
+        .group_by(Site.state)
+    )
+    return Counter({state: count for state, count in rows})
+
+
+def office_digests(
+    session: Session,
+    *,
+    day: date,
+    now: datetime,
+    config: Config,
+    report_url: str | None = None,
+    offices: Iterable[Office] | None = None,
+) -> list[OutboxMessage]:
+    """Queue each office's daily digest: its own sites' state changes since its previous digest
+    and their counts by state. By e-mail to every office that has an address and sites; to the
+    ``[notify] webhook_url`` robot for every office with at least one change."""
+    zone = ZoneInfo(config.calendar.timezone)
+    webhook = config.notify.webhook_url
+    if offices is None:
+        offices = session.scalars(select(Office).order_by(Office.id)).all()
+    queued: list[OutboxMessage] = []
+    for office in offices:
+        counts = _office_counts(session, office)
+        if not counts:
+            continue
+        since = _digest_since(session, office, day=day, now=now)
+        changes = _office_changes(session, office, since, now)
+        targets = []
+        if office.email:
+            targets.append(("email", office.email, MAX_DIGEST_CHANGES))
+        if webhook and changes:
+            # The robot's URL carries its key: the outbox names the channel, never the URL.
+            targets.append(("webhook", WEBHOOK_RECIPIENT, MAX_WEBHOOK_CHANGES))
+        for channel, recipient, limit in targets:
+            subject, body = digest_text(
+                office,
+                day=day,
+                since=since,
+                until=now,
+                counts=counts,
+                changes=changes,
+                report_url=report_url,
+                zone=zone,
+                max_changes=limit,
+            )
+            row = enqueue(
+                session,
+                key=f"{_digest_key(office.id, day)}{channel}",
+                channel=channel,
+                recipient=recipient,
+                subject=subject if channel == "email" else None,
+                body=body if channel == "email" else f"{subject}\n{body}",
+                now=now,
+            )
+            if row is not None:
+                queued.append(row)
+    return queued
