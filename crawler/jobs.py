@@ -27,6 +27,8 @@ class SiteJob:
     certificate: str | None
     max_pages: int | None = None
     only_url: str | None = None  # a single-page recheck
+    queue_job: int | None = None  # the queue's job and this attempt's ownership token
+    owner: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -36,7 +38,14 @@ class SiteJob:
         return cls(**{**data, "hosts": tuple(data["hosts"])})
 
 
-def job_for(site: Site, *, only_url: str | None = None, max_pages: int | None = None) -> SiteJob:
+def job_for(
+    site: Site,
+    *,
+    only_url: str | None = None,
+    max_pages: int | None = None,
+    queue_job: int | None = None,
+    owner: str | None = None,
+) -> SiteJob:
     hosts = [site.domain]
     if site.english_domain:
         hosts.append(site.english_domain)
@@ -50,6 +59,8 @@ def job_for(site: Site, *, only_url: str | None = None, max_pages: int | None = 
         certificate=site.certificate,
         max_pages=max_pages,
         only_url=only_url,
+        queue_job=queue_job,
+        owner=owner,
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from store import queue
 from store.db import transaction
 from store.models import CrawlRun, PageRender, PageResult, RunState, Site, SiteCheck, SiteStatus
 
@@ -42,6 +43,7 @@ class SiteTally:
     check_id: int
     site_id: int
     dns: dict[str, Any]
+    job: tuple[int, str] | None = None  # (queue job, owner token) when run from the queue
     checked: int = 0
     failing: int = 0
     not_checked: int = 0
@@ -94,7 +96,13 @@ class ResultWriter:
                 update(CrawlRun).where(CrawlRun.id == run_id).values(pid=os.getpid())
             )
 
-    def open_site(self, site_id: int, dns: dict[str, Any], now: datetime) -> SiteTally:
+    def open_site(
+        self,
+        site_id: int,
+        dns: dict[str, Any],
+        now: datetime,
+        job: tuple[int, str] | None = None,
+    ) -> SiteTally:
         with transaction(self._factory) as session:
             check = SiteCheck(
                 run_id=self.run_id,
@@ -105,7 +113,7 @@ class ResultWriter:
             )
             session.add(check)
             session.flush()
-            return SiteTally(check_id=check.id, site_id=site_id, dns=dns)
+            return SiteTally(check_id=check.id, site_id=site_id, dns=dns, job=job)
 
     def add_page(self, row: dict[str, Any], now: datetime) -> None:
         self._rows.append(row)
@@ -134,9 +142,12 @@ class ResultWriter:
             )
 
     def close_site(
-        self, tally: SiteTally, now: datetime, *, complete: bool, note: str | None
+        self, tally: SiteTally, now: datetime, *, finished: bool, publish: bool, note: str | None
     ) -> None:
-        """Write the site's counts; only a complete check becomes the site's status."""
+        """Write the site's counts. A site whose crawl ran to its end completes its queue job
+        (if this attempt still owns it); only then, and when ``publish`` (a whole-site check),
+        does the check become the site's status."""
+        complete = finished and publish
         self.flush(now)
         status = site_status(
             dns_outcome=str(tally.dns.get("outcome", "ok")),
@@ -147,6 +158,12 @@ class ResultWriter:
         with transaction(self._factory) as session:
             check = session.get(SiteCheck, tally.check_id)
             assert check is not None
+            if finished and tally.job is not None:
+                job_id, owner = tally.job
+                # Only the attempt that still owns the job completes it and publishes a verdict.
+                if not queue.complete(session, job_id, owner, now=now, run_id=self.run_id):
+                    note = "superseded: this attempt no longer owned its job"
+                    complete = False
             check.finished_at = now
             check.complete = complete
             check.status = status if complete else None

@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 
     config = load_config()
     site_jobs = jobs_module.loads(args.jobs.read_text(encoding="utf-8"))
+    args.jobs.unlink(missing_ok=True)
     engine = make_engine(config.database.url)
     writer = ResultWriter(session_factory(engine), args.run_id)
     settings = crawl_settings(config)

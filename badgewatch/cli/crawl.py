@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from badgewatch.cli.main import emit, fail, runtime, translate_errors
 from badgewatch.runtime import utcnow
-from crawler.jobs import SiteJob, job_for, jobs_for
+from crawler.jobs import SiteJob, jobs_for
 from crawler.launch import Progress, follow, start_run
 from crawler.results import reap_stale_runs
 from crawler.status import find_site, site_summary
@@ -115,25 +115,48 @@ def crawl(domains: tuple[str, ...], as_json: bool) -> None:
 @click.command("recheck")
 @click.argument("target", metavar="DOMAIN_OR_URL")
 @click.option("--render", is_flag=True, help="Render in Chromium even if [render] is disabled.")
+@click.option("--wait", is_flag=True, help="With a monitor running, wait for the verdict.")
+@click.option("--timeout", type=float, default=3600.0, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @translate_errors
-def recheck(target: str, render: bool, as_json: bool) -> None:
-    """Recheck one site (by domain) or one page (by URL) now."""
+def recheck(target: str, render: bool, wait: bool, timeout: float, as_json: bool) -> None:
+    """Recheck one site (by domain) or one page (by URL), ahead of nightly work.
+
+    The recheck goes through the monitor's queue. With a monitor running it is queued (and,
+    with --wait, awaited); without one, this command runs it itself and prints the verdict.
+    """
+    from monitor.recheck import recheck as run_recheck
+    from monitor.watchdog import live_monitor
+
+    rt = runtime()
     only_url = target if "://" in target else None
-    domain = urlsplit(target).hostname or target if only_url else target
-    with transaction(runtime().sessions) as session:
+    domain = (urlsplit(target).hostname or target) if only_url else target
+    with transaction(rt.sessions) as session:
         site = find_site(session, domain)
         if site is None:
-            fail(f"TARGET: no registered site has the domain {domain}", bad_input=True)
-        job = job_for(site, only_url=only_url)
-    env = {"BADGEWATCH_RENDER_ENABLED": "true"} if render else None
-    run_id, reason, state = _run([job], "recheck", env)
-    sites = _summaries(run_id, [job.site_id], with_pages=True)
+            fail(f"DOMAIN_OR_URL: no registered site has the domain {domain}", bad_input=True)
+        site_id = site.id
+        monitor = live_monitor(session, now=utcnow(), tick=rt.config.monitor.tick_seconds)
+    job = run_recheck(
+        rt.config, rt.sessions, site_id, url=only_url, render=render,
+        monitor_running=monitor is not None, wait=wait, timeout=timeout,
+    )
+    if isinstance(job, int):
+        if as_json:
+            emit({"job": job, "state": "queued"})
+        else:
+            click.echo(f"recheck queued as job {job}; the running monitor will do it")
+        return
+    job_id = job.id
+    if job.run_id is None:
+        fail(f"recheck job {job_id} did not run: {job.error or job.state.value}")
+    sites = _summaries(job.run_id, [site_id], with_pages=True)
     if as_json:
-        emit({"run": {"id": run_id, "state": state, "finish_reason": reason}, "sites": sites})
+        emit({"job": job_id, "state": job.state.value, "run": {"id": job.run_id},
+              "sites": sites})
     else:
         _print_sites(sites)
-    if state != "finished":
+    if job.state.value != "done":
         sys.exit(1)
 
 

@@ -78,9 +78,20 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from badgewatch.cli import apps, calendar, crawl, db, demo, notify, offices, sites, users
+    from badgewatch.cli import (
+        apps,
+        calendar,
+        crawl,
+        db,
+        demo,
+        monitor,
+        notify,
+        offices,
+        sites,
+        users,
+    )
 
-    for module in (apps, calendar, db, demo, notify, offices, sites, users):
+    for module in (apps, calendar, db, demo, monitor, notify, offices, sites, users):
         cli.add_command(module.command)
     for command in (crawl.crawl, crawl.recheck, crawl.status, crawl.check):
         cli.add_command(command)

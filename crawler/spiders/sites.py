@@ -122,7 +122,8 @@ class SitesSpider(Spider):
                 "ipv6": list(dns.ipv6),
                 "message": dns.message,
             }
-            tally = self.writer.open_site(job.site_id, dns_info, utcnow())
+            owned = (job.queue_job, job.owner) if job.queue_job and job.owner else None
+            tally = self.writer.open_site(job.site_id, dns_info, utcnow(), owned)
             crawl = SiteCrawl(
                 job=job,
                 badge=SiteBadge(job.identifier, job.certificate, patterns),
@@ -408,8 +409,9 @@ class SitesSpider(Spider):
         crawl.done = True
         crawl.tally.refused.update(crawl.links.refused)
         # A single-page recheck never replaces the site's status.
-        complete = crawl.job.only_url is None
-        self.writer.close_site(crawl.tally, utcnow(), complete=complete, note=None)
+        self.writer.close_site(
+            crawl.tally, utcnow(), finished=True, publish=crawl.job.only_url is None, note=None
+        )
         self.crawler.stats.inc_value("badgewatch/sites_finished")
 
     def on_idle(self) -> None:
@@ -429,7 +431,8 @@ class SitesSpider(Spider):
             if not crawl.done:
                 crawl.done = True
                 self.writer.close_site(
-                    crawl.tally, utcnow(), complete=False, note=f"crawl stopped: {reason}"
+                    crawl.tally, utcnow(), finished=False, publish=False,
+                    note=f"crawl stopped: {reason}",
                 )
         all_started = len(self.crawls) == len(self.jobs)
         stats = self.crawler.stats.get_stats() if self.crawler.stats else {}

@@ -1,0 +1,66 @@
+"""``badgewatch monitor``: run the long-lived monitor, or ask how it is doing."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from types import FrameType
+
+import click
+
+from badgewatch.cli.main import emit, runtime
+from badgewatch.runtime import utcnow
+from monitor.watchdog import health
+from store.db import transaction
+
+
+@click.group("monitor", invoke_without_command=True)
+@click.pass_context
+def command(ctx: click.Context) -> None:
+    """Run the monitor: the nightly schedule, the crawl queue, notifications, the watchdog."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from monitor.service import Monitor
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    monitor = Monitor(runtime().config)
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        logging.getLogger("monitor").info("signal %d: stopping", signum)
+        monitor.stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    monitor.run()
+
+
+@command.command("status")
+@click.option("--json", "as_json", is_flag=True)
+def status(as_json: bool) -> None:
+    """Next scheduled runs, the queue, running work, and sites whose checks went quiet."""
+    rt = runtime()
+    with transaction(rt.sessions) as session:
+        data = health(session, now=utcnow(), config=rt.config)
+    if as_json:
+        emit(data)
+        return
+    monitor = data["monitor"]
+    if monitor is None:
+        click.echo("monitor: not running")
+    else:
+        click.echo(f"monitor: running on {monitor['host']} (pid {monitor['pid']}), "
+                   f"last beat {monitor['heartbeat_at']}")
+        for job, at in monitor["next_runs"].items():
+            click.echo(f"  next {job}: {at}")
+        for run in monitor["running"]:
+            click.echo(f"  running: run {run['run_id']} sites {run['sites']}")
+    q = data["queue"]
+    click.echo(f"queue: {q['queued']} queued, {q['running']} running"
+               + (f", oldest since {q['oldest_queued_at']}" if q["oldest_queued_at"] else ""))
+    if data["oldest_unchecked"]:
+        click.echo(f"oldest unchecked site: {data['oldest_unchecked']['domain']}")
+    if data["stale_sites"]:
+        click.echo(f"{len(data['stale_sites'])} site(s) without a complete check for "
+                   f"{data['stale_after_hours']:.0f} hours")

@@ -1,0 +1,46 @@
+"""The scheduled jobs: plain module-level functions with no arguments, as APScheduler's
+persistent job store wants them. Each reads the configuration and the clock itself: they are
+the outermost layer; everything they call takes ``now``."""
+
+from __future__ import annotations
+
+import logging
+
+from badgewatch.config import load_config
+from badgewatch.runtime import Runtime, utcnow
+from monitor import deadlines, notices
+from store import queue
+from store.db import transaction
+
+log = logging.getLogger(__name__)
+
+
+def queue_nightly() -> None:
+    """Queue a crawl of every monitored site; the dispatcher runs them."""
+    runtime = Runtime(load_config())
+    try:
+        with transaction(runtime.sessions) as session:
+            queued = queue.enqueue_nightly(session, now=utcnow())
+        log.info("nightly crawl: %d site(s) queued", queued)
+    finally:
+        runtime.close()
+
+
+def daily_pass() -> None:
+    """Deadlines that passed without a crawl, day-before reminders and the office digests."""
+    runtime = Runtime(load_config())
+    try:
+        daily_pass_at(runtime)
+    finally:
+        runtime.close()
+
+
+def daily_pass_at(runtime: Runtime) -> None:
+    now = utcnow()
+    today = runtime.workflow.today(now)
+    config, calendar = runtime.config, runtime.calendar
+    with transaction(runtime.sessions) as session:
+        for change in deadlines.reevaluate_all(session, now=now, calendar=calendar, today=today):
+            notices.on_state_change(session, change, now=now, calendar=calendar, config=config)
+        notices.reminders(session, today=today, now=now, calendar=calendar, config=config)
+        notices.office_digests(session, day=today, now=now, config=config)
