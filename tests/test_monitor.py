@@ -1,0 +1,276 @@
+"""The monitor end to end: a real `badgewatch monitor` process, sites on loopback, real SMTP,
+SMS and webhook servers, the queue, a killed monitor and a recheck racing a nightly run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from badgewatch.cli.main import cli
+from badgewatch.siteserver import Route, government_page
+from store.db import make_engine, session_factory, transaction
+from store.models import CrawlJob, Site, SiteCheck
+from tests.test_crawl import badge, identifier
+
+ROOT = Path(__file__).resolve().parent.parent
+CERT = "0A87C46FEE4D331AE053022819AC{:04X}"
+HEADER = "unit,office,site_name,domain,english_domain,ipv4,ipv6,site_id,certificate,notified_on"
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def monitor_env(tmp_path, sqlite_url, dns_config, smtp_server, sms_gateway) -> dict[str, str]:
+    return {
+        "BADGEWATCH_CONFIG": "",
+        "BADGEWATCH_DATABASE_URL": sqlite_url,
+        "BADGEWATCH_DNS_NAMESERVERS": ",".join(dns_config.nameservers),
+        "BADGEWATCH_CRAWL_ALLOW_PRIVATE_NETWORKS": "true",
+        "BADGEWATCH_CRAWL_AUTOTHROTTLE": "false",
+        "BADGEWATCH_CRAWL_RETRIES": "0",
+        "BADGEWATCH_CRAWL_DOWNLOAD_TIMEOUT": "5",
+        "BADGEWATCH_RENDER_ENABLED": "false",
+        "BADGEWATCH_PATHS_DATA_DIR": str(tmp_path / "var"),
+        "BADGEWATCH_SMTP_HOST": smtp_server.host,
+        "BADGEWATCH_SMTP_PORT": str(smtp_server.port),
+        "BADGEWATCH_SMS_URL": sms_gateway.sms_url,
+        "BADGEWATCH_NOTIFY_WEBHOOK_URL": sms_gateway.webhook_url,
+        "BADGEWATCH_NOTIFY_BACKOFF_SECONDS": "1",
+        "BADGEWATCH_MONITOR_TICK_SECONDS": "0.3",
+        "BADGEWATCH_MONITOR_LEASE_SECONDS": "5",
+        "BADGEWATCH_MONITOR_NIGHTLY_CRON": "0 0 1 * * *",
+        "BADGEWATCH_MONITOR_DIGEST_CRON": "0 0 8 * * *",
+    }
+
+
+def cli_run(env: dict[str, str], *args: str) -> str:
+    result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def register_sites(env: dict[str, str], tmp_path: Path, rows: list[tuple[int, str, str, date]],
+                   handlers: bool = True) -> None:
+    """(n, domain, ip, notified_on); each unit gets a handler with email and mobile."""
+    cli_run(env, "office", "add", "330000", "浙江省委编办", "--level", "province",
+            "--email", "office@zj.example.cn")
+    lines = [HEADER]
+    for n, domain, ip, notified in rows:
+        lines.append(f"单位{n},330000,网站{n},{domain},,{ip},,{identifier(n)},{CERT.format(n)},"
+                     f"{notified.isoformat()}")
+    path = tmp_path / "sites.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cli_run(env, "sites", "import", str(path))
+    if handlers:
+        for n, *_ in rows:
+            cli_run(env, "user", "add", f"经办人{n}", "--role", "unit_handler",
+                    "--unit", f"单位{n}", "--email", f"unit{n}@example.cn",
+                    "--mobile", f"1390571{n:04d}")
+
+
+def site_pages(n: int, pages: int, *, with_badge: bool = True, delay: float = 0.0
+               ) -> dict[str, Route | str]:
+    links = [f"/p/{i}.html" for i in range(pages)]
+    footer = badge(n) if with_badge else ""
+    routes: dict[str, Route | str] = {}
+    for path in ["/", *links]:
+        body = government_page(path, links, footer, size_kb=6)
+        routes[path] = Route(body=body, delay=delay) if delay else body
+    return routes
+
+
+@pytest.fixture
+def start_monitor(monitor_env) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(**overrides: str) -> subprocess.Popen[bytes]:
+        env = {**os.environ, **monitor_env, **overrides}
+        log = open(Path(monitor_env["BADGEWATCH_PATHS_DATA_DIR"]).parent / "monitor.log", "ab")  # noqa: SIM115
+        process = subprocess.Popen([sys.executable, "-m", "badgewatch", "monitor"], env=env,
+                                   cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def db(env: dict[str, str]):
+    return session_factory(make_engine(env["BADGEWATCH_DATABASE_URL"]))
+
+
+def jobs_by_state(factory) -> Counter[str]:
+    with transaction(factory) as session:
+        return Counter(j.state.value for j in session.scalars(select(CrawlJob)))
+
+
+def test_scheduled_crawl_states_and_notifications_exactly_once(
+    monitor_env, tmp_path, serve_site, dns_server, smtp_server, sms_gateway, start_monitor
+) -> None:
+    today = date(2026, 11, 28)
+    good = serve_site(site_pages(1, 3), names=["合规.政务"])
+    late = serve_site(site_pages(2, 3, with_badge=False), names=["逾期.政务"])
+    fresh = serve_site(site_pages(3, 3, with_badge=False), names=["新站.政务"])
+    dns_server.set_records("无法访问.政务", a=["127.0.0.1"])
+    register_sites(monitor_env, tmp_path, [
+        (1, "合规.政务", good.ip, today - timedelta(days=30)),
+        (2, "逾期.政务", late.ip, date(2026, 10, 9)),
+        (3, "新站.政务", fresh.ip, today),
+        (4, "无法访问.政务", "127.0.0.1", today - timedelta(days=30)),
+    ])
+    # The nightly crawl fires every 4 seconds here; the daily pass every 5.
+    process = start_monitor(BADGEWATCH_MONITOR_NIGHTLY_CRON="*/4 * * * * *",
+                            BADGEWATCH_MONITOR_DIGEST_CRON="*/5 * * * * *")
+    factory = db(monitor_env)
+
+    def states() -> dict[str, str]:
+        with transaction(factory) as session:
+            return {s.name: s.state.value for s in session.scalars(select(Site))}
+
+    wait_for(lambda: "unchecked" not in states().values(), 90, "every site checked")
+    assert states() == {"网站1": "compliant", "网站2": "overdue", "网站3": "pending",
+                        "网站4": "unreachable"}
+    # Let a few more nightly runs and daily passes go by: nothing is sent twice.
+    wait_for(lambda: jobs_by_state(factory)["done"] >= 12, 90, "three nightly rounds")
+    time.sleep(3)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(60) == 0
+
+    subjects = Counter((str(m["to"]), str(m["subject"])) for m in smtp_server.messages)
+    to = Counter(str(m["to"]) for m in smtp_server.messages)
+    assert to["unit3@example.cn"] == 1  # pending: failing inside the deadline
+    assert to["unit2@example.cn"] == 1  # overdue
+    assert to["unit1@example.cn"] == 0 and to["unit4@example.cn"] == 0
+    assert to["office@zj.example.cn"] == 1  # one digest a day
+    assert all(count == 1 for count in subjects.values())
+    pending = next(m for m in smtp_server.messages if str(m["to"]) == "unit3@example.cn")
+    body = pending.get_body(("plain",)).get_content()
+    assert "新站.政务/p/" in body and "2026年12月4日" in body
+    phones = Counter(s["phone"] for s in sms_gateway.sms)
+    assert phones == Counter({"+8613905710003": 1, "+8613905710002": 1})
+    assert len(sms_gateway.webhook) == 1
+
+    status = json.loads(cli_run(monitor_env, "monitor", "status", "--json"))
+    assert status["monitor"] is None  # stopped cleanly
+    assert status["queue"]["running"] == 0
+
+
+def test_killed_monitor_resumes_without_loss_or_duplicates(
+    monitor_env, tmp_path, serve_site, smtp_server, start_monitor
+) -> None:
+    today = date(2026, 11, 28)
+    sites = []
+    for n in range(1, 5):
+        server = serve_site(site_pages(n, 12, with_badge=n != 2, delay=0.3),
+                            names=[f"站点{n}.政务"])
+        sites.append((n, f"站点{n}.政务", server.ip, today))
+    register_sites(monitor_env, tmp_path, sites)
+    factory = db(monitor_env)
+    from monitor import jobs as scheduled
+
+    # queue_nightly, as the scheduler calls it, reads the configuration from the environment.
+    env_before = dict(os.environ)
+    try:
+        os.environ.update(monitor_env)
+        scheduled.queue_nightly()
+    finally:
+        os.environ.clear()
+        os.environ.update(env_before)
+    assert jobs_by_state(factory)["queued"] == 4
+
+    first = start_monitor(BADGEWATCH_MONITOR_PROCESSES="1",
+                          BADGEWATCH_MONITOR_SITES_PER_PROCESS="2")
+    wait_for(lambda: jobs_by_state(factory)["running"] >= 1, 60, "a crawl running")
+    time.sleep(1.5)
+    first.kill()  # SIGKILL: no clean stop; the crawl dies with its parent
+    first.wait(10)
+
+    second = start_monitor(BADGEWATCH_MONITOR_PROCESSES="1",
+                           BADGEWATCH_MONITOR_SITES_PER_PROCESS="2")
+    wait_for(lambda: jobs_by_state(factory) == Counter({"done": 4}), 120, "all four jobs done")
+    time.sleep(2)
+    second.send_signal(signal.SIGTERM)
+    assert second.wait(60) == 0
+
+    with transaction(factory) as session:
+        complete = Counter(
+            site_id for (site_id,) in session.execute(
+                select(SiteCheck.site_id).where(SiteCheck.complete)))
+        assert sorted(complete.values()) == [1, 1, 1, 1]  # no site published twice
+        attempts = [j.attempts for j in session.scalars(select(CrawlJob))]
+        assert max(attempts) == 2 and sum(attempts) < 8
+        assert session.scalar(select(func.count()).select_from(CrawlJob)) == 4
+        states = {s.name: s.state.value for s in session.scalars(select(Site))}
+    assert states == {"网站1": "compliant", "网站2": "pending", "网站3": "compliant",
+                      "网站4": "compliant"}
+    to = Counter(str(m["to"]) for m in smtp_server.messages)
+    assert to["unit2@example.cn"] == 1
+
+
+def test_recheck_overtakes_a_nightly_run(monitor_env, tmp_path, serve_site, start_monitor
+                                         ) -> None:
+    today = date(2026, 11, 28)
+    rows = []
+    for n in range(1, 21):
+        server = serve_site(site_pages(n, 6, delay=0.25), names=[f"夜间{n}.政务"])
+        rows.append((n, f"夜间{n}.政务", server.ip, today))
+    register_sites(monitor_env, tmp_path, rows, handlers=False)
+    factory = db(monitor_env)
+    env_before = dict(os.environ)
+    try:
+        os.environ.update(monitor_env)
+        from monitor import jobs as scheduled
+
+        scheduled.queue_nightly()
+    finally:
+        os.environ.clear()
+        os.environ.update(env_before)
+    start_monitor(BADGEWATCH_MONITOR_PROCESSES="2", BADGEWATCH_MONITOR_SITES_PER_PROCESS="5")
+    wait_for(lambda: jobs_by_state(factory)["running"] >= 2, 60, "the nightly run under way")
+    started = time.monotonic()
+    recheck = subprocess.run(
+        [sys.executable, "-m", "badgewatch", "recheck", "夜间20.政务", "--wait", "--json"],
+        env={**os.environ, **monitor_env}, cwd=ROOT, capture_output=True, timeout=300,
+        check=False,
+    )
+    recheck_seconds = time.monotonic() - started
+    assert recheck.returncode == 0, recheck.stderr.decode()[-2000:]
+    data = json.loads(recheck.stdout)
+    assert data["state"] == "done"
+    assert data["sites"][0]["status"] == "compliant"
+    wait_for(lambda: jobs_by_state(factory) == Counter({"done": 20}), 300, "the nightly run")
+    with transaction(factory) as session:
+        finished = {j.site_id: j.finished_at for j in session.scalars(select(CrawlJob))}
+        recheck_job = session.get(CrawlJob, data["job"])
+        assert recheck_job is not None and recheck_job.kind == "recheck"
+    nightly_end = max(at for site, at in finished.items() if site != recheck_job.site_id)
+    assert recheck_job.finished_at is not None and recheck_job.finished_at < nightly_end
+    print(f"recheck took {recheck_seconds:.1f} s; it finished "
+          f"{(nightly_end - recheck_job.finished_at).total_seconds():.1f} s before the nightly run")
