@@ -154,11 +154,11 @@ def test_scheduled_crawl_states_and_notifications_exactly_once(
         with transaction(factory) as session:
             return {s.name: s.state.value for s in session.scalars(select(Site))}
 
-    wait_for(lambda: "unchecked" not in states().values(), 90, "every site checked")
+    wait_for(lambda: "unchecked" not in states().values(), 240, "every site checked")
     assert states() == {"网站1": "compliant", "网站2": "overdue", "网站3": "pending",
                         "网站4": "unreachable"}
     # Let a few more nightly runs and daily passes go by: nothing is sent twice.
-    wait_for(lambda: jobs_by_state(factory)["done"] >= 12, 90, "three nightly rounds")
+    wait_for(lambda: jobs_by_state(factory)["done"] >= 12, 240, "three nightly rounds")
     time.sleep(3)
     process.send_signal(signal.SIGTERM)
     assert process.wait(60) == 0
@@ -214,7 +214,7 @@ def test_killed_monitor_resumes_without_loss_or_duplicates(
 
     second = start_monitor(BADGEWATCH_MONITOR_PROCESSES="1",
                            BADGEWATCH_MONITOR_SITES_PER_PROCESS="2")
-    wait_for(lambda: jobs_by_state(factory) == Counter({"done": 4}), 120, "all four jobs done")
+    wait_for(lambda: jobs_by_state(factory) == Counter({"done": 4}), 300, "all four jobs done")
     time.sleep(2)
     second.send_signal(signal.SIGTERM)
     assert second.wait(60) == 0
