@@ -11,7 +11,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -274,3 +274,35 @@ def test_recheck_overtakes_a_nightly_run(monitor_env, tmp_path, serve_site, star
     assert recheck_job.finished_at is not None and recheck_job.finished_at < nightly_end
     print(f"recheck took {recheck_seconds:.1f} s; it finished "
           f"{(nightly_end - recheck_job.finished_at).total_seconds():.1f} s before the nightly run")
+
+
+def test_missed_nightly_run_fires_once_on_restart(
+    monitor_env, tmp_path, serve_site, start_monitor
+) -> None:
+    """The monitor is down when the nightly crawl is due; back within the grace, it runs the
+    missed crawl once (coalesced), from the schedule it stored in the database."""
+    today = date(2026, 11, 28)
+    server = serve_site(site_pages(1, 2), names=["补跑.政务"])
+    register_sites(monitor_env, tmp_path, [(1, "补跑.政务", server.ip, today)], handlers=False)
+    factory = db(monitor_env)
+    due = (time.time() + 8) % 60  # a second of the minute a few seconds from now
+    cron = f"{int(due)} * * * * *"
+    first = start_monitor(BADGEWATCH_MONITOR_NIGHTLY_CRON=cron)
+    wait_for(lambda: json.loads(cli_run(monitor_env, "monitor", "status", "--json"))["monitor"],
+             60, "the monitor beating")
+    status = json.loads(cli_run(monitor_env, "monitor", "status", "--json"))
+    assert status["monitor"]["next_runs"]["nightly-crawl"] is not None
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(60) == 0
+    assert jobs_by_state(factory) == Counter()
+    time.sleep(max(0.0, (int(due) - time.time() % 60) % 60) + 3)  # the run is missed
+    assert jobs_by_state(factory) == Counter()
+    restarted = datetime.now(UTC)
+    start_monitor(BADGEWATCH_MONITOR_NIGHTLY_CRON=cron)
+    wait_for(lambda: jobs_by_state(factory)["done"] == 1, 120, "the missed crawl")
+    time.sleep(2)
+    assert jobs_by_state(factory) == Counter({"done": 1})
+    with transaction(factory) as session:
+        job = session.scalars(select(CrawlJob)).one()
+    # Queued on start-up (a misfire caught up), not at the next scheduled minute.
+    assert (job.enqueued_at - restarted).total_seconds() < 20

@@ -53,7 +53,7 @@ def render_config(badge_host, badge_config, dns_config: DnsConfig, request) -> C
             "crawl": config.crawl.model_copy(update={"allow_private_networks": True}),
             "paths": config.paths.model_copy(update={"data_dir": data_dir}),
             "render": config.render.model_copy(
-                update={"blocked_hosts": ["recv1.badges.test"], "page_timeout": 10}
+                update={"blocked_hosts": ["recv1.badges.test"], "page_timeout": 30}
             ),
         }
     )
