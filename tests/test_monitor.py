@@ -122,6 +122,15 @@ def start_monitor(monitor_env) -> Iterator[Callable[..., subprocess.Popen[bytes]
                 process.kill()
 
 
+def queue_nightly_now(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the scheduler's nightly job does; it reads the configuration from the environment."""
+    from monitor import jobs as scheduled
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    scheduled.queue_nightly()
+
+
 def db(env: dict[str, str]):
     return session_factory(make_engine(env["BADGEWATCH_DATABASE_URL"]))
 
@@ -183,7 +192,7 @@ def test_scheduled_crawl_states_and_notifications_exactly_once(
 
 
 def test_killed_monitor_resumes_without_loss_or_duplicates(
-    monitor_env, tmp_path, serve_site, smtp_server, start_monitor
+    monitor_env, tmp_path, serve_site, smtp_server, start_monitor, monkeypatch
 ) -> None:
     today = date(2026, 11, 28)
     sites = []
@@ -193,16 +202,7 @@ def test_killed_monitor_resumes_without_loss_or_duplicates(
         sites.append((n, f"站点{n}.政务", server.ip, today))
     register_sites(monitor_env, tmp_path, sites)
     factory = db(monitor_env)
-    from monitor import jobs as scheduled
-
-    # queue_nightly, as the scheduler calls it, reads the configuration from the environment.
-    env_before = dict(os.environ)
-    try:
-        os.environ.update(monitor_env)
-        scheduled.queue_nightly()
-    finally:
-        os.environ.clear()
-        os.environ.update(env_before)
+    queue_nightly_now(monitor_env, monkeypatch)
     assert jobs_by_state(factory)["queued"] == 4
 
     first = start_monitor(BADGEWATCH_MONITOR_PROCESSES="1",
@@ -234,8 +234,9 @@ def test_killed_monitor_resumes_without_loss_or_duplicates(
     assert to["unit2@example.cn"] == 1
 
 
-def test_recheck_overtakes_a_nightly_run(monitor_env, tmp_path, serve_site, start_monitor
-                                         ) -> None:
+def test_recheck_overtakes_a_nightly_run(
+    monitor_env, tmp_path, serve_site, start_monitor, monkeypatch
+) -> None:
     today = date(2026, 11, 28)
     rows = []
     for n in range(1, 21):
@@ -243,15 +244,7 @@ def test_recheck_overtakes_a_nightly_run(monitor_env, tmp_path, serve_site, star
         rows.append((n, f"夜间{n}.政务", server.ip, today))
     register_sites(monitor_env, tmp_path, rows, handlers=False)
     factory = db(monitor_env)
-    env_before = dict(os.environ)
-    try:
-        os.environ.update(monitor_env)
-        from monitor import jobs as scheduled
-
-        scheduled.queue_nightly()
-    finally:
-        os.environ.clear()
-        os.environ.update(env_before)
+    queue_nightly_now(monitor_env, monkeypatch)
     start_monitor(BADGEWATCH_MONITOR_PROCESSES="2", BADGEWATCH_MONITOR_SITES_PER_PROCESS="5")
     wait_for(lambda: jobs_by_state(factory)["running"] >= 2, 60, "the nightly run under way")
     started = time.monotonic()
