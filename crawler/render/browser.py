@@ -13,12 +13,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.async_api import Browser, Playwright, Route, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    Request,
+    Route,
+    async_playwright,
+)
 from playwright.async_api import Error as PlaywrightError
 
 from badgewatch.config import Config, RenderConfig
@@ -49,10 +58,39 @@ class RenderOutcome:
     crashed: bool = False
 
 
-def host_resolver_rules(addresses: dict[str, str]) -> str:
-    """Chromium's --host-resolver-rules: our answers, and nothing for any other name."""
-    rules = [f"MAP {host} {ip}" for host, ip in sorted(addresses.items())]
-    rules.append("MAP * ~NOTFOUND")
+@dataclass
+class _Slot:
+    """One of ``concurrency`` render lanes: a long-lived page in a recycled context."""
+
+    badge_hosts: set[str]
+    context: BrowserContext | None = None
+    browser: Browser | None = None
+    page: Page | None = None
+    mobile: bool = False
+    uses: int = 0
+    badge_failures: list[str] = field(default_factory=list)
+
+    def request_failed(self, request: Request) -> None:
+        if (urlsplit(request.url).hostname or "").lower() in self.badge_hosts:
+            self.badge_failures.append(request.url)
+
+    async def discard(self) -> None:
+        context, self.context, self.page = self.context, None, None
+        if context is not None:
+            with contextlib.suppress(PlaywrightError, asyncio.TimeoutError):
+                await asyncio.wait_for(context.close(), 10)
+
+
+def host_resolver_rules(
+    addresses: dict[str, str], *, blocked: Collection[str] = (), others: bool = False
+) -> str:
+    """Chromium's --host-resolver-rules: our answers for our hosts; blocked hosts resolve to
+    nothing, and so does every other name unless third parties are allowed. Blocking by name
+    costs nothing per request, where an interception handler costs a round trip each."""
+    rules = [f"MAP {host} {ip}" for host, ip in sorted(addresses.items()) if host not in blocked]
+    rules.extend(f"MAP {host} ~NOTFOUND" for host in sorted(blocked))
+    if not others:
+        rules.append("MAP * ~NOTFOUND")
     return ", ".join(rules)
 
 
@@ -82,7 +120,6 @@ class Renderer:
         addresses: dict[str, str],
         *,
         rules: RenderRules | None = None,
-        allowed_hosts: set[str] | None = None,
         badge_hosts: set[str] | None = None,
     ) -> None:
         self.config = config
@@ -90,14 +127,13 @@ class Renderer:
         self.badge_hosts = {h.lower() for h in (badge_hosts or set())}
         self.rules = rules or RenderRules()
         self.addresses = dict(addresses)
-        # Hosts a page may load from: the crawl's (sites and badge host), unless configured
-        # to allow third parties; blocked hosts are refused either way.
-        self.allowed_hosts = set(allowed_hosts if allowed_hosts is not None else addresses)
         self.blocked_hosts = {h.lower() for h in config.blocked_hosts}
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
         self._launch_lock = asyncio.Lock()
-        self._slots = asyncio.Semaphore(config.concurrency)
+        self._free: asyncio.Queue[_Slot] = asyncio.Queue()
+        for _ in range(config.concurrency):
+            self._free.put_nowait(_Slot(self.badge_hosts))
         self.launches = 0
         self.blocked_requests = 0
 
@@ -123,7 +159,11 @@ class Renderer:
                 return self._browser
             if self._playwright is None:
                 self._playwright = await async_playwright().start()
-            rules = host_resolver_rules(self.addresses)
+            rules = host_resolver_rules(
+                self.addresses,
+                blocked=self.blocked_hosts,
+                others=self.config.allow_third_party,
+            )
             args = [*self.config.args, f"--host-resolver-rules={rules}"]
             self._browser = await self._playwright.chromium.launch(
                 executable_path=str(self.config.executable_path),
@@ -133,15 +173,6 @@ class Renderer:
             )
             self.launches += 1
             return self._browser
-
-    @property
-    def browser_pid(self) -> int | None:
-        """The browser's process id (for tests and benchmarks that watch its memory)."""
-        browser = self._browser
-        if browser is None:
-            return None
-        process = getattr(getattr(browser, "_impl_obj", None), "_process", None)
-        return getattr(process, "pid", None)
 
     async def close(self) -> None:
         if self._browser is not None:
@@ -164,9 +195,7 @@ class Renderer:
 
     async def _route(self, route: Route) -> None:
         host = (urlsplit(route.request.url).hostname or "").lower()
-        if host in self.blocked_hosts or (
-            not self.config.allow_third_party and host not in self.allowed_hosts
-        ):
+        if host in self.blocked_hosts:
             self.blocked_requests += 1
             await route.abort("blockedbyclient")
         else:
@@ -176,63 +205,71 @@ class Renderer:
         self, url: str, site: SiteBadge, evidence: Path | None = None, *, mobile: bool = False
     ) -> RenderOutcome:
         """Render one page and judge its badge; never raises for the page or the browser."""
-        async with self._slots:
-            try:
-                return await asyncio.wait_for(
-                    self._render(url, site, evidence, mobile),
-                    timeout=self.config.page_timeout + 10,
-                )
-            except TimeoutError:
-                await self._kill_browser()
-                return RenderOutcome(url, render_failed("页面渲染超时"))
-            except PlaywrightError as exc:
-                crashed = self._browser is None or not self._browser.is_connected()
-                first_line = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-                why = "浏览器意外退出" if crashed else f"浏览器错误：{first_line}"
-                return RenderOutcome(url, render_failed(why), crashed=crashed)
+        slot = await self._free.get()
+        try:
+            return await asyncio.wait_for(
+                self._render(slot, url, site, evidence, mobile),
+                timeout=self.config.page_timeout + 10,
+            )
+        except TimeoutError:
+            await self._kill_browser()
+            return RenderOutcome(url, render_failed("页面渲染超时"))
+        except PlaywrightError as exc:
+            await slot.discard()
+            crashed = self._browser is None or not self._browser.is_connected()
+            first_line = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+            why = "浏览器意外退出" if crashed else f"浏览器错误：{first_line}"
+            return RenderOutcome(url, render_failed(why), crashed=crashed)
+        finally:
+            self._free.put_nowait(slot)
+
+    async def _page(self, slot: _Slot, mobile: bool) -> Page:
+        """The slot's page, in a context recycled every ``pages_per_context`` renders (and after
+        a crash), so no page state or memory outlives a few renders."""
+        browser = await self._ensure_browser()
+        if (
+            slot.page is None
+            or slot.page.is_closed()
+            or slot.browser is not browser
+            or slot.mobile != mobile
+            or slot.uses >= self.config.pages_per_context
+        ):
+            await slot.discard()
+            width, height = (
+                (self.config.mobile_width, self.config.mobile_height)
+                if mobile
+                else (self.config.viewport_width, self.config.viewport_height)
+            )
+            context = await browser.new_context(
+                viewport={"width": width, "height": height},
+                is_mobile=mobile,
+                service_workers="block",
+            )
+            if self.config.allow_third_party:
+                # Third-party names resolve, so the blocked ones are refused request by request.
+                await context.route("**/*", self._route)
+            slot.context, slot.browser, slot.mobile, slot.uses = context, browser, mobile, 0
+            slot.page = await context.new_page()
+            slot.page.set_default_timeout(self.config.page_timeout * 1000)
+            slot.page.on("requestfailed", slot.request_failed)
+        slot.uses += 1
+        return slot.page
 
     async def _render(
-        self, url: str, site: SiteBadge, evidence: Path | None, mobile: bool
+        self, slot: _Slot, url: str, site: SiteBadge, evidence: Path | None, mobile: bool
     ) -> RenderOutcome:
-        browser = await self._ensure_browser()
-        width, height = (
-            (self.config.mobile_width, self.config.mobile_height)
-            if mobile
-            else (self.config.viewport_width, self.config.viewport_height)
-        )
-        context = await browser.new_context(
-            viewport={"width": width, "height": height},
-            is_mobile=mobile,
-            service_workers="block",
-            java_script_enabled=True,
-        )
-        try:
-            await context.route("**/*", self._route)
-            page = await context.new_page()
-            badge_failures: list[str] = []
-            page.on(
-                "requestfailed",
-                lambda request: badge_failures.append(request.url)
-                if (urlsplit(request.url).hostname or "").lower() in self.badge_hosts
-                else None,
-            )
-            timeout_ms = self.config.page_timeout * 1000
-            page.set_default_timeout(timeout_ms)
-            response = await page.goto(url, wait_until="load", timeout=timeout_ms)
-            if response is None or response.status >= 400:
-                status = response.status if response is not None else "无响应"
-                return RenderOutcome(url, render_failed(f"HTTP {status}"))
-            data: dict[str, Any] = await page.evaluate(MEASURE, {"spanId": site.patterns.span_id})
-            if badge_failures:
-                return RenderOutcome(url, render_failed("标识服务器无法访问"), measurement=data)
-            measure = Measurement.from_probe(data)
-            verdict = judge(measure, site, self.rules)
-            shot = await self._evidence(page, data, evidence) if evidence is not None else None
-            await page.close()
-            return RenderOutcome(url, verdict, shot, data)
-        finally:
-            with contextlib.suppress(PlaywrightError):
-                await context.close()
+        page = await self._page(slot, mobile)
+        slot.badge_failures.clear()
+        response = await page.goto(url, wait_until="load")
+        if response is None or response.status >= 400:
+            status = response.status if response is not None else "无响应"
+            return RenderOutcome(url, render_failed(f"HTTP {status}"))
+        data: dict[str, Any] = await page.evaluate(MEASURE, {"spanId": site.patterns.span_id})
+        if slot.badge_failures:
+            return RenderOutcome(url, render_failed("标识服务器无法访问"), measurement=data)
+        verdict = judge(Measurement.from_probe(data), site, self.rules)
+        shot = await self._evidence(page, data, evidence) if evidence is not None else None
+        return RenderOutcome(url, verdict, shot, data)
 
     async def _evidence(self, page: Any, data: dict[str, Any], path: Path) -> Path:
         """A PNG of the page's bottom with the badge, or the place it should be, outlined."""
