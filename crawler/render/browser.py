@@ -45,8 +45,6 @@ from crawler.urls import host_of
 
 log = logging.getLogger(__name__)
 
-EVIDENCE_MARGIN = 240  # CSS pixels of page above the badge kept in the screenshot
-EVIDENCE_MAX_HEIGHT = 700
 
 
 @dataclass(frozen=True)
@@ -272,20 +270,11 @@ class Renderer:
         return RenderOutcome(url, verdict, shot, data)
 
     async def _evidence(self, page: Any, data: dict[str, Any], path: Path) -> Path:
-        """A PNG of the page's bottom with the badge, or the place it should be, outlined."""
+        """A PNG of the window scrolled to the badge (or to where it should be: the page's
+        bottom), with it outlined. The window, not the full page: capturing a long page whole
+        costs more than the rest of the render."""
         found = bool(data.get("filled"))
-        box = await page.evaluate(OUTLINE, {"rect": data.get("rect"), "found": found})
-        doc_height = max(float(box["docHeight"]), 1.0)
-        top = max(0.0, float(box["y"]) - EVIDENCE_MARGIN)
-        height = min(EVIDENCE_MAX_HEIGHT, doc_height - top)
-        if height < 100:
-            top = max(0.0, doc_height - EVIDENCE_MAX_HEIGHT)
-            height = doc_height - top
-        viewport = page.viewport_size or {"width": self.config.viewport_width}
+        await page.evaluate(OUTLINE, {"rect": data.get("rect"), "found": found})
         path.parent.mkdir(parents=True, exist_ok=True)
-        await page.screenshot(
-            path=str(path),
-            full_page=True,
-            clip={"x": 0, "y": top, "width": viewport["width"], "height": max(height, 1.0)},
-        )
+        await page.screenshot(path=str(path), animations="disabled", caret="hide")
         return path

@@ -76,6 +76,8 @@ OUTLINE = r"""
     'left:' + (r.x - 6) + 'px;top:' + (r.y - 6) + 'px;' +
     'width:' + (r.width + 12) + 'px;height:' + (r.height + 12) + 'px;';
   document.body.appendChild(box);
+  // Bring the box into the window, a little below the middle so the footer around it shows.
+  window.scrollTo(0, Math.max(0, r.y + r.height / 2 - window.innerHeight * 0.6));
   return {x: r.x, y: r.y, width: r.width, height: r.height, docHeight};
 }
 """
