@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scrapy import Request, Spider
+from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
 
 from crawler.urls import host_of
@@ -15,9 +15,16 @@ class OffSiteRedirect(IgnoreRequest):
 
 
 class StayOnSiteMiddleware:
-    def process_request(self, request: Request, spider: Spider) -> Any:
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> StayOnSiteMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Request) -> Any:
         site_id = request.meta.get("site_id")
-        crawls = getattr(spider, "crawls", {})
+        crawls = getattr(self.crawler.spider, "crawls", {})
         crawl = crawls.get(site_id)
         if crawl is None:
             return None

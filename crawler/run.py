@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     writer = ResultWriter(session_factory(engine), args.run_id)
     settings = crawl_settings(config)
     settings["LOG_LEVEL"] = args.log_level
-    process = CrawlerProcess(settings, install_root_handler=True)
+    process = CrawlerProcess(settings)
     crawler = process.create_crawler(SitesSpider)
     process.crawl(crawler, jobs=site_jobs, writer=writer)
     process.start()

@@ -24,6 +24,8 @@ def crawl_settings(config: Config) -> dict[str, Any]:
         "DUPEFILTER_CLASS": "scrapy.dupefilters.BaseDupeFilter",  # the spider dedups itself
         "TWISTED_DNS_RESOLVER": "crawler.resolver.DnspythonResolver",
         "CONCURRENT_REQUESTS": crawl.concurrent_requests,
+        # The spider yields no items; Scrapy 2.19 otherwise starts 100 item tasks per response.
+        "CONCURRENT_ITEMS": 1,
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.per_host_concurrency,
         "AUTOTHROTTLE_ENABLED": crawl.autothrottle,
         "AUTOTHROTTLE_START_DELAY": 0.0,
@@ -48,6 +50,7 @@ def crawl_settings(config: Config) -> dict[str, Any]:
             "crawler.middlewares.StayOnSiteMiddleware": 950,
         },
         "LOG_LEVEL": "INFO",
+        "LOG_INSTALL_ROOT_HANDLER": True,
         "LOGSTATS_INTERVAL": 60.0,
         "BADGEWATCH_CONFIG": config,
     }
