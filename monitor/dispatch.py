@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from badgewatch.config import Config
@@ -29,7 +28,7 @@ from crawler.jobs import SiteJob, job_for
 from crawler.launch import start_run
 from store import queue
 from store.db import transaction
-from store.models import CrawlJob, JobState, Site
+from store.models import Site
 
 log = logging.getLogger(__name__)
 
@@ -82,38 +81,25 @@ class Dispatcher:
         return bool(self.batches)
 
     def _start_work(self, now: datetime) -> None:
+        """Fill the free process slots: rechecks first, one to a process, in their own lane."""
         monitor = self.config.monitor
-        while sum(not b.recheck for b in self.batches) + sum(
-            b.recheck for b in self.batches
-        ) < monitor.processes + RECHECK_LANES:
+        while True:
             rechecks = sum(b.recheck for b in self.batches)
             nightly = len(self.batches) - rechecks
-            if rechecks < RECHECK_LANES and self._queued(kind="recheck"):
+            claims: list[queue.Claim] = []
+            if rechecks < RECHECK_LANES:
                 claims = queue.claim(
                     self.sessions, worker=self.worker, limit=1, now=now, lease=self.lease,
                     kinds=("recheck",),
                 )
-            elif nightly < monitor.processes and not self.rechecks_only:
+            if not claims and nightly < monitor.processes and not self.rechecks_only:
                 claims = queue.claim(
                     self.sessions, worker=self.worker, limit=monitor.sites_per_process,
                     now=now, lease=self.lease,
                 )
-            else:
-                return
             if not claims:
                 return
             self._launch(claims, now)
-
-    def _queued(self, *, kind: str) -> bool:
-        with transaction(self.sessions) as session:
-            return (
-                session.scalar(
-                    select(CrawlJob.id)
-                    .where(CrawlJob.state == JobState.QUEUED, CrawlJob.kind == kind)
-                    .limit(1)
-                )
-                is not None
-            )
 
     def _launch(self, claims: list[queue.Claim], now: datetime) -> None:
         with transaction(self.sessions) as session:

@@ -62,9 +62,6 @@ def _summaries(run_id: int, site_ids: list[int], with_pages: bool) -> list[dict[
             )
             summary = site_summary(session, site, check=check, with_pages=with_pages)
             summary["complete"] = bool(check and check.complete)
-            if check is not None and not check.complete:
-                # This run did not finish the site: its status is still the last complete one.
-                summary["pages_checked"] = check.pages_checked
             out.append(summary)
         return out
 
