@@ -145,6 +145,9 @@ class RenderConfig(_Section):
     center_tolerance: float = Field(default=0.15, gt=0, le=0.5)
     blocked_hosts: list[str] = Field(default_factory=lambda: ["recv1.conac.cn", "recv2.conac.cn"])
     allow_third_party: bool = False
+    # Screenshots kept: "failing_and_home" (every page that fails or could not be judged, and
+    # each site's home page as proof of a compliant site) or "all" (every render; slower).
+    evidence: Literal["failing_and_home", "all"] = "failing_and_home"
 
 
 class CalendarConfig(_Section):
@@ -207,6 +210,23 @@ class MonitorConfig(_Section):
         return value
 
 
+class ReportsConfig(_Section):
+    """The office reports: where they are written, how they are linked, what they list."""
+
+    dir: Path | None = None  # default: <data_dir>/reports
+    base_url: str | None = None  # where [reports] dir is served; digests link to it
+    keep: int = Field(default=30, ge=1)  # dated nightly reports kept
+    trend_days: int = Field(default=30, ge=2)
+    max_pages_listed: int = Field(default=500, ge=1)  # failing pages per site page (CSV has all)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("an http:// or https:// URL")
+        return value
+
+
 class Config(_Section):
     database: DatabaseConfig = DatabaseConfig()
     paths: PathsConfig = PathsConfig()
@@ -220,6 +240,7 @@ class Config(_Section):
     sms: SmsConfig = SmsConfig()
     notify: NotifyConfig = NotifyConfig()
     monitor: MonitorConfig = MonitorConfig()
+    reports: ReportsConfig = ReportsConfig()
 
 
 SECTIONS: dict[str, type[_Section]] = {

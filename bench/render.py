@@ -284,11 +284,13 @@ def build_pages(snippet: str) -> dict[str, str]:
     return pages
 
 
-def bench_config(dns_address: str, data_dir: Path) -> Config:
-    """Defaults, except: [badge] at our badge host, [dns] at our server, private networks on."""
+def bench_config(dns_address: str, data_dir: Path, evidence: str) -> Config:
+    """Defaults, except: [badge] at our badge host, [dns] at our server, private networks on,
+    and ``[render] evidence`` as asked."""
     config = Config()
     return config.model_copy(
         update={
+            "render": config.render.model_copy(update={"evidence": evidence}),
             "badge": BADGE,
             "dns": DnsConfig(nameservers=[dns_address], timeout=2),
             "crawl": config.crawl.model_copy(update={"allow_private_networks": True}),
@@ -396,8 +398,6 @@ class Tally:
         if outcome.screenshot is not None and outcome.screenshot.exists():
             self.shots += 1
             self.shot_bytes += outcome.screenshot.stat().st_size
-        elif problem is None:
-            problem = "no evidence screenshot"
         if problem is not None and len(self.run.failures) < 10:
             self.run.failures.append(f"{outcome.url}: {problem}")
 
@@ -415,8 +415,14 @@ async def run_renderer(
     tally = Tally(run)
     meter: Meter | None = None
 
+    # As RenderStage keeps evidence: every render with "all"; otherwise the failing ones and
+    # each site's home page, here the first of every sample (home + sample_per_site pages).
+    every = 1 if config.render.evidence == "all" else config.render.sample_per_site + 1
+
     async def one(i: int) -> None:
-        outcome = await renderer.render(urls[i % len(urls)], site, evidence / f"{i:04d}.png")
+        outcome = await renderer.render(
+            urls[i % len(urls)], site, evidence / f"{i:04d}.png", keep_compliant=i % every == 0
+        )
         tally.add(outcome)
         if meter is not None:
             meter.watch.done += 1
@@ -448,7 +454,11 @@ async def run_renderer(
             screenshots=tally.shots,
             screenshot_mb=round(tally.shot_bytes / 1e6, 1),
             concurrency=config.render.concurrency,
+            evidence=config.render.evidence,
         )
+        expected_shots = len(range(0, pages, every))
+        if tally.shots != expected_shots:
+            run.failures.append(f"{tally.shots} screenshots, expected {expected_shots}")
     finally:
         if meter is not None:
             meter.finish(run)
@@ -633,13 +643,19 @@ def _run_json(run: Run) -> dict[str, Any]:
 # --- main -----------------------------------------------------------------------------------
 
 
-def main() -> int:
+def main() -> int:  # noqa: PLR0915 - one linear script: set up, run, print
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=1000, help="renders (cycling the 50 pages)")
     parser.add_argument(
         "--interval", type=float, default=SAMPLE_INTERVAL, help="seconds between memory samples"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench-render.json")
+    parser.add_argument(
+        "--evidence",
+        choices=["failing_and_home", "all"],
+        default=Config().render.evidence,
+        help="[render] evidence: screenshots of failing pages and home pages, or of every render",
+    )
     args = parser.parse_args()
     pages: int = args.pages
     if pages < 1:
@@ -665,7 +681,7 @@ def main() -> int:
             LocalDnsServer(records, host="127.0.0.1", port=0) as dns,
             tempfile.TemporaryDirectory(prefix="bw-bench-render-") as tmp,
         ):
-            config = bench_config(dns.address, Path(tmp))
+            config = bench_config(dns.address, Path(tmp), args.evidence)
             version = chromium_version(config.render.executable_path)
             print(
                 f"pages:   {len(urls)} distinct government pages of {min(sizes):.0f}–"
@@ -693,7 +709,8 @@ def main() -> int:
     print(f"verdicts: {ours.verdicts}; baseline {base.verdicts}")
     print(
         f"detail:  {ours.detail.get('screenshots', 0):,} evidence PNGs "
-        f"({ours.detail.get('screenshot_mb', 0)} MB), "
+        f"({ours.detail.get('screenshot_mb', 0)} MB; [render] evidence = "
+        f"{ours.detail.get('evidence')}), "
         "beacons blocked by name resolution, "
         f"Chromium launched {ours.detail.get('launches', 0)}×, "
         f"launches {ours.detail.get('browser_launches')}"

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from badgewatch.config import Config
 from monitor.deadlines import evaluate, working_day_before
 from notify.outbox import enqueue
+from reports.paths import office_report_url
 from store.models import (
     MonitorState,
     Office,
@@ -585,7 +586,8 @@ def office_digests(
     offices: Iterable[Office] | None = None,
 ) -> list[OutboxMessage]:
     """Queue each office's daily digest: its own sites' state changes since its previous digest
-    and their counts by state. By e-mail to every office that has an address and sites; to the
+    and their counts by state, with a link to its page in the latest nightly report (or
+    ``report_url``). By e-mail to every office that has an address and sites; to the
     ``[notify] webhook_url`` robot for every office with at least one change."""
     zone = ZoneInfo(config.calendar.timezone)
     webhook = config.notify.webhook_url
@@ -612,7 +614,7 @@ def office_digests(
                 until=now,
                 counts=counts,
                 changes=changes,
-                report_url=report_url,
+                report_url=report_url or office_report_url(config, office.code),
                 zone=zone,
                 max_changes=limit,
             )

@@ -29,6 +29,7 @@ from badgewatch.config import Config, MonitorConfig
 from badgewatch.runtime import Runtime, utcnow
 from monitor import deadlines, notices, watchdog
 from monitor.dispatch import Dispatcher
+from monitor.reporting import NightlyReports
 from monitor.watchdog import live_monitor
 from notify.channels import channels_from_config
 from notify.outbox import deliver_due
@@ -134,6 +135,7 @@ class Monitor:
         self.stopping = threading.Event()
         self._last_watch: datetime | None = None
         self._channels = channels_from_config(self.config)
+        self.reports = NightlyReports(self.runtime)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -166,6 +168,7 @@ class Monitor:
         self.scheduler.shutdown(wait=False)
         self.dispatcher.stop(now)
         self._after_crawls(now)
+        self.reports.join(timeout=120)
         with transaction(self.runtime.sessions) as session:
             beat = session.get(MonitorBeat, self.id)
             if beat is not None:
@@ -178,6 +181,7 @@ class Monitor:
     def tick(self, now: datetime) -> None:
         self.dispatcher.tick(now)
         self._after_crawls(now)
+        self.reports.tick(now)
         deliver_due(
             self.runtime.sessions, self._channels, now=now, notify=self.config.notify
         )

@@ -92,8 +92,10 @@ def test_crawl_renders_a_sample_and_stores_evidence(env, serve_site) -> None:
     assert sorted(renders) == ["/", "1.html", "about.html"]
     assert renders["about.html"]["reasons"] == ["badge_not_centered"]
     assert renders["/"]["verdict"] == "compliant"
-    for render in renders.values():
-        shot = Path(env["BADGEWATCH_PATHS_DATA_DIR"]) / render["screenshot"]
+    # Evidence ([render] evidence = failing_and_home): the failing page and the home page.
+    assert renders["1.html"]["screenshot"] is None
+    for name in ("/", "about.html"):
+        shot = Path(env["BADGEWATCH_PATHS_DATA_DIR"]) / renders[name]["screenshot"]
         assert shot.read_bytes()[:4] == b"\x89PNG"
     status = CliRunner().invoke(cli, ["status", "--site", NAME, "--json"], env=env)
     assert json.loads(status.output)["sites"][0]["renders"] == summary["renders"]

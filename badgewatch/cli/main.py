@@ -87,11 +87,12 @@ def _register() -> None:
         monitor,
         notify,
         offices,
+        report,
         sites,
         users,
     )
 
-    for module in (apps, calendar, db, demo, monitor, notify, offices, sites, users):
+    for module in (apps, calendar, db, demo, monitor, notify, offices, report, sites, users):
         cli.add_command(module.command)
     for command in (crawl.crawl, crawl.recheck, crawl.status, crawl.check):
         cli.add_command(command)

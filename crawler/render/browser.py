@@ -200,13 +200,23 @@ class Renderer:
             await route.continue_()
 
     async def render(
-        self, url: str, site: SiteBadge, evidence: Path | None = None, *, mobile: bool = False
+        self,
+        url: str,
+        site: SiteBadge,
+        evidence: Path | None = None,
+        *,
+        mobile: bool = False,
+        keep_compliant: bool = True,
     ) -> RenderOutcome:
-        """Render one page and judge its badge; never raises for the page or the browser."""
+        """Render one page and judge its badge; never raises for the page or the browser.
+
+        With ``evidence``, the screenshot is written there, for a compliant page only when
+        ``keep_compliant`` (the capture is the largest part of a render's cost)."""
         slot = await self._free.get()
         try:
             return await asyncio.wait_for(
-                self._render(slot, url, site, evidence, mobile),
+                self._render(slot, url, site, evidence if keep_compliant else None, mobile,
+                             evidence),
                 timeout=self.config.page_timeout + 10,
             )
         except TimeoutError:
@@ -254,7 +264,13 @@ class Renderer:
         return slot.page
 
     async def _render(
-        self, slot: _Slot, url: str, site: SiteBadge, evidence: Path | None, mobile: bool
+        self,
+        slot: _Slot,
+        url: str,
+        site: SiteBadge,
+        evidence: Path | None,
+        mobile: bool,
+        failing_evidence: Path | None,
     ) -> RenderOutcome:
         page = await self._page(slot, mobile)
         slot.badge_failures.clear()
@@ -266,6 +282,8 @@ class Renderer:
         if slot.badge_failures:
             return RenderOutcome(url, render_failed("标识服务器无法访问"), measurement=data)
         verdict = judge(Measurement.from_probe(data), site, self.rules)
+        if verdict.verdict != "compliant":
+            evidence = failing_evidence
         shot = await self._evidence(page, data, evidence) if evidence is not None else None
         return RenderOutcome(url, verdict, shot, data)
 

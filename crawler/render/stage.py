@@ -98,9 +98,15 @@ class RenderStage:
                 relative = self.evidence_dir / f"site-{site_id}" / f"{n:03d}-{viewport}.png"
                 jobs.append((viewport, url, relative))
 
+        keep_all = self.config.render.evidence == "all"
+
         async def one(viewport: str, url: str, relative: Path) -> tuple[str, RenderOutcome]:
             outcome = await self.renderer.render(
-                url, badge, self.data_dir / relative, mobile=viewport == "mobile"
+                url,
+                badge,
+                self.data_dir / relative,
+                mobile=viewport == "mobile",
+                keep_compliant=keep_all or sample.urls[url] == "home",
             )
             return viewport, outcome
 

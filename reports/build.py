@@ -1,0 +1,415 @@
+"""Writing a report set: an HTML page per office and per site, with CSV and JSON exports.
+
+A report set is one flat directory, so every link in it is relative and it can be copied,
+zipped or served as it is::
+
+    index.html                  the offices at the top of the set
+    office-330000.html          an office: counts, rate, trend, the offices beneath, its sites
+    office-330000.csv / .json   that office's whole tree of sites (CSV opens in Excel)
+    office-330000-pages.csv     every failing page of those sites with its reasons
+    site-<domain>.html          a site: problems and fixes, failing pages, screenshots, history
+
+The set is written into a fresh directory beside the target and moved into place at the end,
+so readers never see half a report and a failure leaves the previous one untouched.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import IO, Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from sqlalchemy.orm import Session
+
+from badgewatch.config import Config
+from monitor.notices import STATE_NAMES, cn_date, reason_text
+from reports.charts import trend_svg
+from reports.data import (
+    FAILING,
+    NO_VERDICT,
+    STATE_ORDER,
+    OfficeData,
+    SiteRow,
+    collect,
+    failing_pages,
+    office_tree,
+    site_detail,
+    tree_trend,
+)
+from store.models import MonitorState, Office
+from workflow.workdays import WorkCalendar
+
+VERDICT_NAMES = {"compliant": "合规", "non_compliant": "不合规", "not_checked": "未能检查"}
+TITLE_LIMIT = 200  # characters of a crawled page title shown; titles can be anything
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+class ReportError(Exception):
+    """The report cannot be made as asked (an unknown office); the message is for people."""
+
+
+def neutralise(value: Any) -> Any:
+    """A CSV cell a spreadsheet would run as a formula is prefixed with an apostrophe, so it
+    shows as the text it is. Numbers we wrote ourselves are left as numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def office_file(code: str) -> str:
+    return f"office-{code}.html"
+
+
+def site_file(ascii_domain: str) -> str:
+    # ASCII domains are letters, digits, hyphens and dots: safe as file names everywhere.
+    return f"site-{ascii_domain}.html"
+
+
+def _environment(zone: ZoneInfo) -> Environment:
+    env = Environment(
+        loader=PackageLoader("reports", "templates"),
+        autoescape=select_autoescape(default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+    def localtime(moment: datetime) -> str:
+        local = moment.astimezone(zone)
+        return f"{cn_date(local.date())} {local:%H:%M}"
+
+    def localdate(moment: datetime) -> str:
+        return cn_date(moment.astimezone(zone).date())
+
+    env.filters["localtime"] = localtime
+    env.filters["localdate"] = localdate
+    env.filters["cndate"] = cn_date
+    return env
+
+
+@dataclass(frozen=True)
+class ReportSet:
+    directory: Path
+    index: Path
+    offices: dict[str, Path]  # office code → its page
+    sites: int
+
+
+def _rate_text(value: float | None) -> str:
+    return f"{value:.1%}" if value is not None else "—"
+
+
+def _dns_text(dns: dict[str, Any] | None) -> str:
+    if not dns:
+        return "尚未检查"
+    addresses = "、".join([*dns.get("ipv4", []), *dns.get("ipv6", [])])
+    if dns.get("outcome") == "ok":
+        return f"正常，解析到 {addresses}" if addresses else "正常"
+    return str(dns.get("message") or "域名解析异常")
+
+
+def _render_note(renders: dict[str, Any]) -> str | None:
+    if not renders:
+        return None
+    if renders.get("error"):
+        return f"未能完成浏览器检查（{renders['error']}），不影响静态检查结论"
+    done = renders.get("rendered") or renders.get("pages")
+    return f"在浏览器中打开了 {done} 个页面" if done else None
+
+
+@dataclass
+class _Writer:
+    session: Session
+    out: Path
+    config: Config
+    env: Environment
+    generated_at: str
+    trend_days: int
+
+    def office_page(self, node: OfficeData, parent: OfficeData | None) -> Path:
+        counts = node.counts(tree=True)
+        own = node.office
+        children = [
+            {
+                "name": child.office.name,
+                "level": child.level_name,
+                "href": office_file(child.office.code),
+                "total": child.total(tree=True),
+                "compliant": child.counts(tree=True)[MonitorState.COMPLIANT],
+                "failing": sum(child.counts(tree=True)[s] for s in FAILING),
+                "overdue": child.counts(tree=True)[MonitorState.OVERDUE],
+                "no_verdict": sum(child.counts(tree=True)[s] for s in NO_VERDICT),
+                "rate_text": _rate_text(child.compliance(tree=True)),
+            }
+            for child in node.children
+            if child.has_sites()
+        ]
+        scope = (
+            f"统计范围：{own.name}本级及所属 {len(list(node.descendants()))} 个下级编办的网站。"
+            if node.children
+            else f"统计范围：{own.name}负责审核的网站。"
+        )
+        html = self.env.get_template("office.html").render(
+            office=own,
+            generated_at=self.generated_at,
+            parent_href=office_file(parent.office.code) if parent else None,
+            parent_name=parent.office.name if parent else None,
+            scope_note=scope,
+            total=sum(counts.values()),
+            rate_text=_rate_text(node.compliance(tree=True)),
+            counts=[
+                {"state": s.value, "name": STATE_NAMES[s], "count": counts[s]} for s in STATE_ORDER
+            ],
+            trend_days=self.trend_days,
+            trend_svg=trend_svg(tree_trend(node)),
+            children=children,
+            sites=node.sites,
+            state_rank={s: n for n, s in enumerate(STATE_ORDER)},
+            exports={
+                "csv": f"office-{own.code}.csv",
+                "pages": f"office-{own.code}-pages.csv",
+                "json": f"office-{own.code}.json",
+            },
+        )
+        path = self.out / office_file(own.code)
+        path.write_text(html, encoding="utf-8")
+        return path
+
+    def site_page(self, row: SiteRow, office: Office) -> None:
+        detail = site_detail(
+            self.session,
+            row,
+            data_dir=Path(self.config.paths.data_dir),
+            max_pages=self.config.reports.max_pages_listed,
+        )
+        pages = [
+            page if not page.title or len(page.title) <= TITLE_LIMIT
+            else type(page)(**{**page.__dict__, "title": page.title[:TITLE_LIMIT] + "…"})
+            for page in detail.failing_pages
+        ]
+        html = self.env.get_template("site.html").render(
+            s=row,
+            generated_at=self.generated_at,
+            office_href=office_file(office.code),
+            office_name=office.name,
+            dns_text=_dns_text(row.dns),
+            render_note=_render_note(row.renders),
+            pages=pages,
+            failing_total=detail.failing_total,
+            evidence=detail.evidence,
+            verdict_names=VERDICT_NAMES,
+            history=detail.history,
+        )
+        (self.out / row.file_name).write_text(html, encoding="utf-8")
+
+    def exports(self, node: OfficeData, parts: dict[str, Path]) -> None:
+        code = node.office.code
+        rows = list(node.all_sites())
+        with (self.out / f"office-{code}.csv").open("w", encoding="utf-8-sig", newline="") as f:
+            _site_csv(f, rows, self.config.calendar.timezone)
+        with (self.out / f"office-{code}-pages.csv").open("wb") as f:
+            f.write(PAGES_HEADER.encode("utf-8-sig"))
+            for office in (node, *node.descendants()):
+                with parts[office.office.code].open("rb") as part:
+                    shutil.copyfileobj(part, f)
+        (self.out / f"office-{code}.json").write_text(
+            json.dumps(_office_json(node, self.generated_at), ensure_ascii=False, indent=1),
+            encoding="utf-8",
+        )
+
+    def pages_part(self, node: OfficeData, directory: Path) -> Path:
+        """The failing pages of the office's own sites, written once and reused by every
+        office above it."""
+        path = directory / f"{node.office.code}.csv"
+        with path.open("w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f)
+            for row, url, title, codes in failing_pages(self.session, node.sites):
+                writer.writerow(
+                    [neutralise(v) for v in (row.name, row.domain, row.unit, url, title or "")]
+                    + [neutralise("；".join(reason_text(c)[0] for c in codes))]
+                )
+        return path
+
+
+PAGES_HEADER = "网站名称,域名,开办单位,页面地址,页面标题,问题\r\n"
+SITE_COLUMNS = (
+    "编办代码", "网站名称", "域名", "开办单位", "网站标识码", "状态", "状态起始", "整改期限",
+    "剩余工作日", "逾期工作日", "检查页面数", "未通过页面数", "主要问题", "最近完整检查",
+)
+
+
+def _site_csv(f: IO[str], rows: Iterable[SiteRow], timezone: str) -> None:
+    zone = ZoneInfo(timezone)
+    writer = csv.writer(f)
+    writer.writerow(SITE_COLUMNS)
+    for r in rows:
+        writer.writerow(
+            neutralise(v)
+            for v in (
+                r.office_code, r.name, r.domain, r.unit, r.identifier, r.state_name,
+                r.state_since.astimezone(zone).strftime("%Y-%m-%d %H:%M") if r.state_since else "",
+                r.deadline.isoformat() if r.deadline else "",
+                r.working_days_left if r.working_days_left is not None else "",
+                r.working_days_overdue if r.working_days_overdue is not None else "",
+                r.pages_checked, r.pages_failing,
+                "；".join(f"{x.text}（{x.pages} 页）" for x in r.reasons),
+                r.checked_at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if r.checked_at else "",
+            )
+        )
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _site_json(r: SiteRow) -> dict[str, Any]:
+    return {
+        "office": r.office_code,
+        "name": r.name,
+        "domain": r.ascii_domain,
+        "domain_display": r.domain,
+        "unit": r.unit,
+        "identifier": r.identifier,
+        "state": r.state.value,
+        "state_name": r.state_name,
+        "state_since": _iso(r.state_since),
+        "placement_due": _iso(r.deadline),
+        "working_days_left": r.working_days_left,
+        "working_days_overdue": r.working_days_overdue,
+        "pages_checked": r.pages_checked,
+        "pages_failing": r.pages_failing,
+        "reasons": {x.code: x.pages for x in r.reasons},
+        "checked_at": _iso(r.checked_at),
+        "dns": r.dns,
+        "page": r.file_name,
+    }
+
+
+def _office_json(node: OfficeData, generated_at: str) -> dict[str, Any]:
+    counts = node.counts(tree=True)
+    return {
+        "office": {"code": node.office.code, "name": node.office.name,
+                   "level": node.office.level.value},
+        "generated_at": generated_at,
+        "counts": {s.value: counts[s] for s in STATE_ORDER},
+        "total": sum(counts.values()),
+        "compliance_rate": node.compliance(tree=True),
+        "trend": [
+            {"day": p.day.isoformat(), "judged": p.judged, "compliant": p.compliant,
+             "rate": p.rate}
+            for p in tree_trend(node)
+        ],
+        "offices": [
+            {"code": c.office.code, "name": c.office.name, "total": c.total(tree=True),
+             "compliance_rate": c.compliance(tree=True),
+             "counts": {s.value: c.counts(tree=True)[s] for s in STATE_ORDER},
+             "page": office_file(c.office.code)}
+            for c in node.children
+            if c.has_sites()
+        ],
+        "sites": [_site_json(r) for r in node.all_sites()],
+    }
+
+
+def _walk(roots: Iterable[OfficeData]) -> Iterator[tuple[OfficeData, OfficeData | None]]:
+    """Every office with its parent, children after their parents."""
+    todo: list[tuple[OfficeData, OfficeData | None]] = [(root, None) for root in roots]
+    while todo:
+        node, parent = todo.pop(0)
+        yield node, parent
+        todo.extend((child, node) for child in node.children if child.has_sites())
+
+
+def write_reports(
+    session: Session,
+    out: Path,
+    *,
+    config: Config,
+    calendar: WorkCalendar,
+    now: datetime,
+    office_code: str | None = None,
+) -> ReportSet:
+    """Write the report set of ``office_code`` and every office beneath it (all offices with
+    sites when None) to ``out``, replacing what was there only once it is complete."""
+    zone = ZoneInfo(config.calendar.timezone)
+    if office_code is not None and not office_tree(session, office_code):
+        raise ReportError(f"编办代码 {office_code} 不存在")
+    today = now.astimezone(zone).date()
+    roots = collect(
+        session, code=office_code, today=today, calendar=calendar, zone=zone,
+        trend_days=config.reports.trend_days,
+    )
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        env = _environment(zone)
+        local = now.astimezone(zone)
+        offices = [node for node, _ in _walk(roots)]
+        writer = _Writer(
+            session, staging, config, env,
+            generated_at=f"{cn_date(local.date())} {local:%H:%M}",
+            trend_days=config.reports.trend_days,
+        )
+        for node in offices:
+            for row in node.sites:
+                row.file_name = site_file(row.ascii_domain)
+        pages: dict[str, Path] = {}
+        parts_dir = staging / ".parts"
+        parts_dir.mkdir()
+        office_paths: dict[str, Path] = {}
+        site_count = 0
+        for node, parent in _walk(roots):
+            office_paths[node.office.code] = writer.office_page(node, parent)
+            for row in node.sites:
+                writer.site_page(row, node.office)
+                site_count += 1
+            pages[node.office.code] = writer.pages_part(node, parts_dir)
+        for node in offices:
+            writer.exports(node, pages)
+        shutil.rmtree(parts_dir)
+        index = staging / "index.html"
+        index.write_text(
+            env.get_template("index.html").render(
+                generated_at=writer.generated_at,
+                roots=[
+                    {"name": r.office.name, "href": office_file(r.office.code),
+                     "total": r.total(tree=True), "rate_text": _rate_text(r.compliance(tree=True))}
+                    for r in roots
+                ],
+            ),
+            encoding="utf-8",
+        )
+        _replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return ReportSet(
+        directory=out,
+        index=out / "index.html",
+        offices={code: out / path.name for code, path in office_paths.items()},
+        sites=site_count,
+    )
+
+
+def _replace(staging: Path, out: Path) -> None:
+    """Move the finished set into place; the old one is removed only after the swap."""
+    os.chmod(staging, 0o755)  # noqa: S103 - mkdtemp's 0700 would hide it from the web server
+    if out.is_symlink() or not out.exists():
+        if out.is_symlink():
+            out.unlink()
+        staging.rename(out)
+        return
+    old = out.with_name(f".{out.name}-old-{os.getpid()}")
+    out.rename(old)
+    staging.rename(out)
+    shutil.rmtree(old, ignore_errors=True)

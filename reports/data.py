@@ -1,0 +1,492 @@
+"""What a report shows, read from the store in a few set-wise queries.
+
+``collect`` reads a whole office tree at once (offices, sites, their last complete checks, the
+trend of past checks and the history of states) so that building a thousand site pages costs a
+handful of queries plus one indexed query per site for its failing pages, read as each page is
+written (``site_detail``), never all at once.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.deadlines import evaluate
+from monitor.notices import STATE_NAMES, display_url, reason_text
+from store.models import (
+    MonitorState,
+    Office,
+    PageRender,
+    PageResult,
+    Site,
+    SiteCheck,
+    SiteStateChange,
+    SiteStatus,
+    Unit,
+)
+from workflow.fields import display_domain
+from workflow.workdays import UnknownYear, WorkCalendar
+
+FAILING = (MonitorState.PENDING, MonitorState.OVERDUE, MonitorState.REGRESSED)
+"""States with a verdict of non-compliance (the rate's numerator is COMPLIANT)."""
+NO_VERDICT = (MonitorState.UNREACHABLE, MonitorState.DNS_MISMATCH, MonitorState.UNCHECKED)
+"""States that say nothing about the badge: never counted against a site."""
+STATE_ORDER = (
+    MonitorState.OVERDUE,
+    MonitorState.REGRESSED,
+    MonitorState.PENDING,
+    MonitorState.DNS_MISMATCH,
+    MonitorState.UNREACHABLE,
+    MonitorState.UNCHECKED,
+    MonitorState.COMPLIANT,
+)
+"""How sites are listed by default: the ones that need action first."""
+
+LEVEL_NAMES = {"central": "中央", "province": "省级", "prefecture": "地市级", "county": "县级"}
+_NOT_FAILURES = frozenset({"ok", "fetch_error", "render_error"})
+_IN_CHUNK = 500  # ids per IN (...) list
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), _IN_CHUNK):
+        yield ids[start : start + _IN_CHUNK]
+
+
+def safe_href(url: str) -> str | None:
+    """A crawled URL may be linked only when it is plain http(s); anything else is text."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def rate(compliant: int, judged: int) -> float | None:
+    return compliant / judged if judged else None
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    text: str
+    advice: str
+    pages: int = 0
+    rendered: bool = False  # found by the browser, not in the page's markup
+
+    @classmethod
+    def of(cls, code: str, pages: int = 0, *, rendered: bool = False) -> Reason:
+        text, advice = reason_text(code)
+        return cls(code, text, advice, pages, rendered)
+
+
+@dataclass
+class SiteRow:
+    """One site as the office table lists it."""
+
+    id: int
+    name: str
+    domain: str  # as people read it (杭州数据.政务)
+    ascii_domain: str
+    unit: str
+    office_code: str
+    identifier: str
+    state: MonitorState
+    state_since: datetime | None
+    deadline: date | None
+    working_days_left: int | None  # pending: working days up to the deadline
+    working_days_overdue: int | None  # overdue with a known deadline
+    deadline_note: str  # the deadline column in words
+    pages_checked: int
+    pages_failing: int
+    checked_at: datetime | None
+    check_id: int | None
+    reasons: list[Reason]
+    dns: dict[str, Any] | None
+    renders: dict[str, Any]
+    file_name: str = ""
+
+    @property
+    def state_name(self) -> str:
+        return STATE_NAMES[self.state]
+
+    @property
+    def failing(self) -> bool:
+        return self.state in FAILING
+
+    @property
+    def sort_deadline(self) -> int:
+        """A number that sorts the deadline column from most urgent to least."""
+        if self.working_days_overdue is not None:
+            return -self.working_days_overdue
+        if self.working_days_left is not None:
+            return self.working_days_left
+        return 10_000 if self.state is not MonitorState.OVERDUE else -10_000
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    day: date
+    judged: int  # sites with a compliant or non-compliant verdict that day
+    compliant: int
+
+    @property
+    def rate(self) -> float | None:
+        return rate(self.compliant, self.judged)
+
+
+@dataclass
+class OfficeData:
+    office: Office
+    sites: list[SiteRow] = field(default_factory=list)  # its own sites
+    children: list[OfficeData] = field(default_factory=list)
+    trend: list[TrendPoint] = field(default_factory=list)
+
+    @property
+    def level_name(self) -> str:
+        return LEVEL_NAMES.get(self.office.level.value, self.office.level.value)
+
+    def all_sites(self) -> Iterator[SiteRow]:
+        yield from self.sites
+        for child in self.children:
+            yield from child.all_sites()
+
+    def counts(self, *, tree: bool = False) -> Counter[MonitorState]:
+        rows = self.all_sites() if tree else iter(self.sites)
+        return Counter(row.state for row in rows)
+
+    def compliance(self, *, tree: bool = False) -> float | None:
+        counts = self.counts(tree=tree)
+        judged = counts[MonitorState.COMPLIANT] + sum(counts[s] for s in FAILING)
+        return rate(counts[MonitorState.COMPLIANT], judged)
+
+    def total(self, *, tree: bool = False) -> int:
+        return sum(self.counts(tree=tree).values())
+
+    def has_sites(self) -> bool:
+        return any(True for _ in self.all_sites())
+
+    def descendants(self) -> Iterator[OfficeData]:
+        for child in self.children:
+            yield child
+            yield from child.descendants()
+
+
+@dataclass(frozen=True)
+class FailingPage:
+    url: str
+    display: str
+    href: str | None
+    title: str | None
+    reasons: list[Reason]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    url: str
+    display: str
+    href: str | None
+    viewport: str
+    verdict: str
+    reasons: list[Reason]
+    message: str
+    image: str | None  # a data: URI, so the page stands alone
+    missing_image: bool  # a screenshot was recorded but its file is gone
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: datetime
+    from_name: str
+    to_name: str
+    to_state: MonitorState
+    pages_failing: int | None
+
+
+@dataclass
+class SiteDetail:
+    row: SiteRow
+    failing_pages: list[FailingPage]
+    failing_total: int
+    evidence: list[Evidence]
+    history: list[HistoryEntry]
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def office_tree(session: Session, code: str | None) -> list[Office]:
+    """The offices a report covers, parents before children: ``code`` and every office beneath
+    it, or every office when ``code`` is None."""
+    offices = list(session.scalars(select(Office).order_by(Office.code)))
+    if code is None:
+        return offices
+    by_parent: dict[int | None, list[Office]] = defaultdict(list)
+    for office in offices:
+        by_parent[office.parent_id].append(office)
+    root = next((o for o in offices if o.code == code), None)
+    if root is None:
+        return []
+    out, todo = [], [root]
+    while todo:
+        office = todo.pop(0)
+        out.append(office)
+        todo.extend(by_parent[office.id])
+    return out
+
+
+def _deadline(
+    site: Site, *, today: date, calendar: WorkCalendar
+) -> tuple[int | None, int | None, str]:
+    if site.state not in FAILING:
+        return None, None, "—"
+    try:
+        evaluation = evaluate(
+            site.status,
+            placement_due=site.placement_due,
+            today=today,
+            ever_compliant=site.ever_compliant,
+            calendar=calendar,
+        )
+    except UnknownYear as exc:
+        return None, None, f"无法计算（{exc}）"
+    left, over = evaluation.working_days_left, evaluation.working_days_overdue
+    if site.state is MonitorState.REGRESSED:
+        return None, None, "已过首次整改期限"
+    if left is not None:
+        return left, None, f"剩余 {left} 个工作日"
+    if over is not None:
+        return None, over, f"逾期 {over} 个工作日"
+    return None, None, "已逾期（无登记期限）"
+
+
+def _site_reasons(site: Site, check: SiteCheck | None) -> list[Reason]:
+    if check is None:
+        return []
+    counts = check.reasons.get("pages", {}) if isinstance(check.reasons, dict) else {}
+    reasons = [
+        Reason.of(str(code), int(n))
+        for code, n in counts.items()
+        if code not in _NOT_FAILURES and n
+    ]
+    return sorted(reasons, key=lambda r: (-r.pages, r.code))
+
+
+def collect(
+    session: Session,
+    *,
+    code: str | None,
+    today: date,
+    calendar: WorkCalendar,
+    zone: ZoneInfo,
+    trend_days: int,
+) -> list[OfficeData]:
+    """The office trees a report covers (one root for ``code``), with every site's row and the
+    trend of each office's own sites. Offices with no site in their tree are left out."""
+    offices = office_tree(session, code)
+    nodes = {o.id: OfficeData(o) for o in offices}
+    roots: list[OfficeData] = []
+    for office in offices:
+        parent = nodes.get(office.parent_id) if office.parent_id is not None else None
+        if parent is not None and office.code != code:
+            parent.children.append(nodes[office.id])
+        else:
+            roots.append(nodes[office.id])
+
+    office_ids = list(nodes)
+    sites: list[tuple[Site, str]] = []
+    for ids in _chunks(office_ids):
+        sites.extend(
+            session.execute(
+                select(Site, Unit.name)
+                .join(Unit, Unit.id == Site.unit_id)
+                .where(Site.office_id.in_(ids), Site.monitored.is_(True))
+            ).all()
+        )
+    check_ids = [s.last_check_id for s, _ in sites if s.last_check_id is not None]
+    checks: dict[int, SiteCheck] = {}
+    for ids in _chunks(check_ids):
+        found = session.scalars(select(SiteCheck).where(SiteCheck.id.in_(ids)))
+        checks.update((c.id, c) for c in found)
+    for site, unit_name in sites:
+        check = checks.get(site.last_check_id) if site.last_check_id is not None else None
+        left, over, note = _deadline(site, today=today, calendar=calendar)
+        nodes[site.office_id].sites.append(
+            SiteRow(
+                id=site.id,
+                name=site.name,
+                domain=display_domain(site.domain),
+                ascii_domain=site.domain,
+                unit=unit_name,
+                office_code=nodes[site.office_id].office.code,
+                identifier=site.identifier,
+                state=site.state,
+                state_since=site.state_since,
+                deadline=site.placement_due,
+                working_days_left=left,
+                working_days_overdue=over,
+                deadline_note=note,
+                pages_checked=check.pages_checked if check else 0,
+                pages_failing=check.pages_failing if check else 0,
+                checked_at=site.checked_at,
+                check_id=check.id if check else None,
+                reasons=_site_reasons(site, check),
+                dns=check.dns if check else None,
+                renders=check.renders if check and isinstance(check.renders, dict) else {},
+            )
+        )
+    order = {state: n for n, state in enumerate(STATE_ORDER)}
+    for node in nodes.values():
+        node.sites.sort(key=lambda r: (order[r.state], r.sort_deadline, r.ascii_domain))
+        node.children = sorted(
+            (c for c in node.children if c.has_sites()), key=lambda c: c.office.code
+        )
+    _trends(session, nodes, [s for s, _ in sites], today=today, zone=zone, days=trend_days)
+    return [root for root in roots if code is not None or root.has_sites()]
+
+
+def _trends(
+    session: Session,
+    nodes: dict[int, OfficeData],
+    sites: Sequence[Site],
+    *,
+    today: date,
+    zone: ZoneInfo,
+    days: int,
+) -> None:
+    """Per office and day: of the sites checked completely that day, how many were compliant
+    (a site checked twice that day counts once, by its last check)."""
+    since = datetime.combine(today - timedelta(days=days - 1), datetime.min.time(), zone)
+    office_of = {s.id: s.office_id for s in sites}
+    last: dict[tuple[int, date], tuple[datetime, SiteStatus]] = {}
+    for ids in _chunks(list(office_of)):
+        rows = session.execute(
+            select(SiteCheck.site_id, SiteCheck.finished_at, SiteCheck.status).where(
+                SiteCheck.site_id.in_(ids),
+                SiteCheck.complete.is_(True),
+                SiteCheck.finished_at >= since,
+                SiteCheck.status.in_([SiteStatus.COMPLIANT, SiteStatus.NON_COMPLIANT]),
+            )
+        )
+        for site_id, finished, status in rows:
+            if finished is None or status is None:
+                continue
+            day = finished.astimezone(zone).date()
+            seen = last.get((site_id, day))
+            if seen is None or seen[0] < finished:
+                last[(site_id, day)] = (finished, status)
+    per_office: dict[int, dict[date, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    for (site_id, day), (_, status) in last.items():
+        tally = per_office[office_of[site_id]][day]
+        tally[0] += 1
+        tally[1] += status is SiteStatus.COMPLIANT
+    for office_id, by_day in per_office.items():
+        nodes[office_id].trend = [
+            TrendPoint(day, judged, compliant)
+            for day, (judged, compliant) in sorted(by_day.items())
+        ]
+
+
+def tree_trend(node: OfficeData) -> list[TrendPoint]:
+    """An office's trend over its whole tree (a province with its prefectures and counties)."""
+    by_day: dict[date, list[int]] = defaultdict(lambda: [0, 0])
+    for office in (node, *node.descendants()):
+        for point in office.trend:
+            by_day[point.day][0] += point.judged
+            by_day[point.day][1] += point.compliant
+    return [TrendPoint(day, j, c) for day, (j, c) in sorted(by_day.items())]
+
+
+def _image(data_dir: Path, relative: str | None) -> tuple[str | None, bool]:
+    if not relative:
+        return None, False
+    path = (data_dir / relative).resolve()
+    if not path.is_relative_to(data_dir.resolve()) or not path.is_file():
+        return None, True
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii"), False
+
+
+def site_detail(
+    session: Session, row: SiteRow, *, data_dir: Path, max_pages: int
+) -> SiteDetail:
+    """A site's failing pages (up to ``max_pages``), its rendered evidence and its history."""
+    pages: list[FailingPage] = []
+    rendered_failures: list[Evidence] = []
+    evidence: list[Evidence] = []
+    if row.check_id is not None:
+        for url, title, codes in session.execute(
+            select(PageResult.url, PageResult.title, PageResult.reasons)
+            .where(PageResult.check_id == row.check_id, PageResult.verdict == "non_compliant")
+            .order_by(PageResult.depth, PageResult.id)
+            .limit(max_pages)
+        ):
+            reasons = [Reason.of(c) for c in codes if c not in _NOT_FAILURES]
+            pages.append(FailingPage(url, display_url(url), safe_href(url), title, reasons))
+        for render in session.scalars(
+            select(PageRender).where(PageRender.check_id == row.check_id).order_by(PageRender.id)
+        ):
+            image, missing = _image(data_dir, render.screenshot)
+            item = Evidence(
+                url=render.url,
+                display=display_url(render.url),
+                href=safe_href(render.url),
+                viewport=render.viewport,
+                verdict=render.verdict,
+                reasons=[
+                    Reason.of(c, rendered=True) for c in render.reasons if c not in _NOT_FAILURES
+                ],
+                message=render.message,
+                image=image,
+                missing_image=missing,
+            )
+            evidence.append(item)
+            if render.verdict == "non_compliant":
+                rendered_failures.append(item)
+    listed = {p.url: p for p in pages}
+    for item in rendered_failures:
+        page = listed.get(item.url)
+        if page is not None:
+            page.reasons.extend(r for r in item.reasons if r not in page.reasons)
+        elif len(pages) < max_pages:
+            listed[item.url] = FailingPage(item.url, item.display, item.href, None, item.reasons)
+            pages.append(listed[item.url])
+    evidence.sort(key=lambda e: (e.verdict != "non_compliant", e.url))
+    history = [
+        HistoryEntry(
+            at=change.at,
+            from_name=STATE_NAMES[change.from_state],
+            to_name=STATE_NAMES[change.to_state],
+            to_state=change.to_state,
+            pages_failing=(change.detail or {}).get("pages_failing"),
+        )
+        for change in session.scalars(
+            select(SiteStateChange)
+            .where(SiteStateChange.site_id == row.id)
+            .order_by(SiteStateChange.at.desc(), SiteStateChange.id.desc())
+        )
+    ]
+    return SiteDetail(row, pages, max(row.pages_failing, len(pages)), evidence, history)
+
+
+def failing_pages(
+    session: Session, rows: Iterable[SiteRow]
+) -> Iterator[tuple[SiteRow, str, str | None, list[str]]]:
+    """Every failing page of the given sites' last checks, for the CSV export (streamed)."""
+    for row in rows:
+        if row.check_id is None or not row.pages_failing:
+            continue
+        for url, title, codes in session.execute(
+            select(PageResult.url, PageResult.title, PageResult.reasons)
+            .where(PageResult.check_id == row.check_id, PageResult.verdict == "non_compliant")
+            .order_by(PageResult.depth, PageResult.id)
+        ):
+            yield row, url, title, [c for c in codes if c not in _NOT_FAILURES]
