@@ -1,4 +1,4 @@
-"""``badgewatch demo``: the whole workflow on the embedded default, on loopback only."""
+"""``badgewatch demo``: the whole product on the embedded default, on loopback only."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from badgewatch.cli.main import translate_errors
+from badgewatch.cli.main import fail, translate_errors
 
 
 @click.command("demo")
@@ -19,9 +19,15 @@ from badgewatch.cli.main import translate_errors
 )
 @translate_errors
 def command(out: Path) -> None:
-    """Take demo agencies through the workflow to issued badges and show the notices sent."""
-    from badgewatch.demo import run_demo
+    """Issue badges to demo agencies, serve their sites on loopback, crawl and render them,
+    and write the office reports."""
+    from badgewatch.demo import DemoFailed, run_demo
 
-    data_dir = run_demo(out, click.echo)
-    click.echo(f"\ndemo database: {data_dir / 'badgewatch.db'}")
-    click.echo(f"printed documents: {data_dir / 'documents'}")
+    try:
+        result = run_demo(out, click.echo)
+    except DemoFailed as exc:
+        fail(str(exc))
+    click.echo(f"\ndemo database: {result.data_dir / 'badgewatch.db'}")
+    click.echo(f"printed documents: {result.data_dir / 'documents'}")
+    click.echo(f"reports: {result.report_dir}")
+    click.echo(f"office report: {result.office_report}")
