@@ -1,0 +1,103 @@
+"""The README's main job: ``badgewatch demo`` runs the whole product and its report is right.
+
+CI runs the suite in a clean clone after the README's setup (``scripts/test.sh`` runs
+``scripts/setup.sh``); this test runs the README's demo command there, in an empty directory,
+with no badgewatch settings in the environment, and reads the report it wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# What each demo site shows, and what an office reader must find in the report: the state and
+# at least these reasons. The court's application stopped at the paper materials: no site.
+EXPECTED = {
+    "浙江省人民政府.政务": ("compliant", set()),
+    "杭州市人民政府.政务": ("overdue", {"badge_missing"}),
+    "西湖区人民政府.政务": ("overdue", {"badge_other_site"}),
+    "浙江教育.政务": ("overdue", {"badge_inactive"}),
+    "浙江财政.政务": ("overdue", {"badge_hidden"}),
+    "杭州数据.政务": ("overdue", {"badge_not_centered"}),
+    "杭州档案.政务": ("unreachable", set()),
+    "西湖市场监管.政务": ("dns_mismatch", set()),
+    "西湖文旅.政务": ("pending", {"badge_missing"}),
+}
+
+
+def readme_main_command() -> str:
+    readme = (ROOT / "README.md").read_text("utf-8")
+    block = re.search(r"```sh\n(.*?)```", readme, re.S)
+    assert block is not None, "the README opens with a sh block of the two commands"
+    commands = [line for line in block.group(1).splitlines() if line and not line.startswith("#")]
+    return commands[0]
+
+
+def chromium_processes() -> int:
+    count = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if b"chromium" in (entry / "cmdline").read_bytes().split(b"\0")[0]:
+                    count += 1
+            except OSError:
+                continue
+    return count
+
+
+@pytest.mark.timeout(900)
+def test_demo_runs_the_product_and_its_report_matches_its_sites(tmp_path: Path) -> None:
+    command = readme_main_command()
+    assert command == "bash scripts/setup.sh && .venv/bin/badgewatch demo"
+    demo = command.split(" && ")[1].split()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BADGEWATCH_")}
+    before = chromium_processes()
+    done = subprocess.run(
+        [str(ROOT / demo[0]), *demo[1:]],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900, check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = done.stdout
+    print(out[-2500:])  # the demo's own summary, kept in the test log
+
+    # It says where the office report is, under ./var/demo, and the report is there.
+    match = re.search(r"^office report: (.+)$", out, re.M)
+    assert match is not None, out[-2000:]
+    page = Path(match.group(1))
+    assert page.is_relative_to(tmp_path / "var" / "demo") and page.name == "office-330000.html"
+    data = json.loads(page.with_suffix(".json").read_text("utf-8"))
+
+    sites = {s["domain_display"]: s for s in data["sites"]}
+    assert sorted(sites) == sorted(EXPECTED)
+    for domain, (state, reasons) in EXPECTED.items():
+        site = sites[domain]
+        assert site["state"] == state, (domain, site)
+        assert reasons <= set(site["reasons"]), (domain, site["reasons"])
+        # Listed on its own office's page (the province lists its own; the others link down).
+        own = (page.parent / f"office-{site['office']}.html").read_text("utf-8")
+        assert f'<span class="note">{domain}</span>' in own
+    assert sites["杭州市人民政府.政务"]["pages_failing"] == 2  # two of its six pages
+    assert data["counts"]["compliant"] == 1 and data["total"] == 9
+    # The roll-up: the province links down to both offices beneath it.
+    assert {o["code"] for o in data["offices"]} == {"330100"}
+    assert (page.parent / "office-330106.html").exists()
+    # A failing site's page shows its rendered evidence.
+    hidden = (page.parent / sites["浙江财政.政务"]["page"]).read_text("utf-8")
+    assert "网站标识在页面上看不到" in hidden and 'src="data:image/png;base64,' in hidden
+    # The offices were told, with a link to their report.
+    assert re.search(r"to bb330000@demo\.example\.cn: .*日报", out)
+
+    # Nothing keeps running: no site or badge host answers, no browser is left.
+    for ip in ("127.0.3.1", "127.0.3.2"):
+        with pytest.raises(OSError), socket.create_connection((ip, 80), timeout=2):
+            pass
+    assert chromium_processes() <= before
+
