@@ -9,21 +9,34 @@ from __future__ import annotations
 import csv
 import json
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from badgewatch.cli.main import cli
-from badgewatch.config import Config, PathsConfig
+from badgewatch.config import Config, PathsConfig, ReportsConfig
 from badgewatch.pngs import encode_rgb
+from badgewatch.runtime import Runtime
 from monitor.deadlines import apply_check
+from monitor.notices import office_digests
+from monitor.reporting import NightlyReports
 from reports.build import neutralise, write_reports
+from reports.paths import office_report_url
 from store.db import transaction
-from store.models import Office, OfficeLevel, PageRender, PageResult, Site, SiteStatus
+from store.models import (
+    CrawlJob,
+    JobState,
+    Office,
+    OfficeLevel,
+    PageRender,
+    PageResult,
+    Site,
+    SiteStatus,
+)
 from tests.test_deadlines import CALENDAR, add_check, add_site, add_unit, at
 
 D1, D2, D3 = date(2026, 10, 8), date(2026, 10, 9), date(2026, 10, 13)
@@ -231,3 +244,67 @@ def test_report_command(sessions, tree, tmp_path, db_url) -> None:
     bad = CliRunner().invoke(cli, ["report", "--office", "999999", "--out", str(out)], env=env)
     assert bad.exit_code == 2
     assert "--office: 编办代码 999999 不存在" in bad.output
+
+
+# --- after each nightly run, and the digest's link ---------------------------------------------
+
+
+def nightly_jobs(sessions: sessionmaker[Session], state: JobState, finished: datetime | None):
+    with transaction(sessions) as session:
+        for site_id in session.scalars(select(Site.id)):
+            session.add(CrawlJob(
+                site_id=site_id, kind="nightly", priority=10, state=state, attempts=1,
+                enqueued_at=NOW - timedelta(hours=3), finished_at=finished,
+            ))
+
+
+def test_reports_follow_each_nightly_run_and_digests_link_to_them(
+    sessions, tree, db_url, tmp_path
+) -> None:
+    config = tree.model_copy(update={
+        "database": tree.database.model_copy(update={"url": db_url}),
+        "reports": ReportsConfig(dir=tmp_path / "reports", keep=2),
+    })
+    runtime = Runtime(config)
+    watcher = NightlyReports(runtime)
+    latest = tmp_path / "reports" / "latest" / "office-330100.html"
+    try:
+        # While the nightly run is still going there is nothing to report.
+        nightly_jobs(sessions, JobState.RUNNING, None)
+        watcher.tick(NOW)
+        watcher.join(60)
+        assert not latest.exists()
+        with transaction(sessions) as session:
+            session.execute(update(CrawlJob).values(state=JobState.DONE,
+                                                    finished_at=NOW - timedelta(hours=1)))
+        watcher.tick(NOW)
+        watcher.join(60)
+        assert latest.is_file()
+        assert (tmp_path / "reports" / "latest").resolve().name == "2026-10-13"
+        # The same run is not reported twice, even by a restarted monitor.
+        stamp = latest.stat().st_mtime_ns
+        again = NightlyReports(runtime)
+        again.tick(NOW + timedelta(minutes=5))
+        again.join(60)
+        assert again.last is None and latest.stat().st_mtime_ns == stamp
+        # The next nights' reports: the oldest day beyond [reports] keep is removed.
+        for day in (1, 2):
+            nightly_jobs(sessions, JobState.DONE, NOW + timedelta(days=day))
+            again.tick(NOW + timedelta(days=day, hours=1))
+            again.join(60)
+        days = sorted(p.name for p in (tmp_path / "reports").iterdir() if p.name[0] == "2")
+        assert days == ["2026-10-14", "2026-10-15"]
+
+        with transaction(sessions) as session:
+            hz = session.scalars(select(Office).where(Office.code == "330100")).one()
+            hz.email = "bb@hz.example.cn"
+            [mail] = office_digests(session, day=D3, now=NOW, config=config, offices=[hz])
+        assert f"详细报告：{latest.resolve().as_uri()}" in mail.body
+        served = config.model_copy(update={"reports": config.reports.model_copy(
+            update={"base_url": "https://bb.example.cn/badges/"})})
+        assert office_report_url(served, "330100") == (
+            "https://bb.example.cn/badges/latest/office-330100.html"
+        )
+        assert office_report_url(served, "330200") is None  # no sites, no page
+    finally:
+        runtime.close()
