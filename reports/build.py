@@ -48,6 +48,15 @@ from reports.data import (
 from store.models import MonitorState, Office
 from workflow.workdays import WorkCalendar
 
+CARD_ORDER = (
+    MonitorState.COMPLIANT,
+    MonitorState.PENDING,
+    MonitorState.OVERDUE,
+    MonitorState.REGRESSED,
+    MonitorState.UNREACHABLE,
+    MonitorState.DNS_MISMATCH,
+    MonitorState.UNCHECKED,
+)
 VERDICT_NAMES = {"compliant": "合规", "non_compliant": "不合规", "not_checked": "未能检查"}
 TITLE_LIMIT = 200  # characters of a crawled page title shown; titles can be anything
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -167,7 +176,7 @@ class _Writer:
             total=sum(counts.values()),
             rate_text=_rate_text(node.compliance(tree=True)),
             counts=[
-                {"state": s.value, "name": STATE_NAMES[s], "count": counts[s]} for s in STATE_ORDER
+                {"state": s.value, "name": STATE_NAMES[s], "count": counts[s]} for s in CARD_ORDER
             ],
             trend_days=self.trend_days,
             trend_svg=trend_svg(tree_trend(node)),

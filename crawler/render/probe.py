@@ -69,9 +69,11 @@ OUTLINE = r"""
   const box = document.createElement('div');
   const doc = document.documentElement;
   const docHeight = Math.max(doc.scrollHeight, document.body ? document.body.scrollHeight : 0);
-  const r = rect || {x: doc.clientWidth / 2 - 60, y: docHeight - 90, width: 120, height: 70};
+  // A badge with no box (display:none, zero size) is shown where it should be: bottom centre.
+  const boxed = rect && rect.width > 0 && rect.height > 0;
+  const r = boxed ? rect : {x: doc.clientWidth / 2 - 60, y: docHeight - 90, width: 120, height: 70};
   box.style.cssText = 'position:absolute;z-index:2147483647;pointer-events:none;' +
-    'box-sizing:border-box;border:4px ' + (found ? 'solid' : 'dashed') + ' #f0f;' +
+    'box-sizing:border-box;border:4px ' + (found && boxed ? 'solid' : 'dashed') + ' #f0f;' +
     'outline:2px solid #fff;' +
     'left:' + (r.x - 6) + 'px;top:' + (r.y - 6) + 'px;' +
     'width:' + (r.width + 12) + 'px;height:' + (r.height + 12) + 'px;';
