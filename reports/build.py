@@ -21,7 +21,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -127,12 +127,18 @@ def _dns_text(dns: dict[str, Any] | None) -> str:
 
 
 def _render_note(renders: dict[str, Any]) -> str | None:
-    if not renders:
+    """The rendered sample in words; a browser that failed never counts against the site."""
+    done = int(renders.get("rendered") or 0)
+    if not done:
         return None
-    if renders.get("error"):
-        return f"未能完成浏览器检查（{renders['error']}），不影响静态检查结论"
-    done = renders.get("rendered") or renders.get("pages")
-    return f"在浏览器中打开了 {done} 个页面" if done else None
+    parts = [f"在浏览器中打开了 {done} 个页面"]
+    if renders.get("failing"):
+        parts.append(f"其中 {renders['failing']} 个未通过")
+    if renders.get("not_checked"):
+        parts.append(f"{renders['not_checked']} 个未能完成浏览器检查（不计为不合规）")
+    if renders.get("note"):
+        parts.append("浏览器意外退出，部分页面未能检查（不计为不合规）")
+    return "，".join(parts)
 
 
 @dataclass
@@ -202,7 +208,7 @@ class _Writer:
         )
         pages = [
             page if not page.title or len(page.title) <= TITLE_LIMIT
-            else type(page)(**{**page.__dict__, "title": page.title[:TITLE_LIMIT] + "…"})
+            else replace(page, title=page.title[:TITLE_LIMIT] + "…")
             for page in detail.failing_pages
         ]
         html = self.env.get_template("site.html").render(
