@@ -68,7 +68,8 @@ class DemoUnit:
     days_ago: int = 40  # when its application started; a recent one is inside its deadline
 
 
-# What each issued site serves, and the verdict the demo's report must show for it.
+# What each issued site shows the crawler, as the demo prints it (tests/test_demo.py holds the
+# verdict the report must give each one).
 SCENARIOS = {
     "compliant": "合规：每个页面底部中间都有本网站的标识",
     "some_pages_missing": "部分页面没有标识",
@@ -103,6 +104,7 @@ UNITS = [
     DemoUnit("杭州市西湖区文化和广电旅游体育局", "330106", "政府", "西湖区文化和广电旅游体育局网站",
              "西湖文旅.政务", "straight", "inside_deadline", days_ago=6),
 ]
+
 
 def _form(unit: DemoUnit, n: int, ip: str) -> dict[str, Any]:
     return {
@@ -194,7 +196,7 @@ def _pages(site: Site, snippet: str, scenario: str, other_snippet: str) -> dict[
     """Home page and five article pages of one template, showing ``scenario``."""
     paths = ["/", *(f"/xwzx/{n}.html" for n in range(1, 6))]
     footers = dict.fromkeys(paths, snippet)
-    if scenario in ("inside_deadline",):
+    if scenario == "inside_deadline":
         footers = dict.fromkeys(paths, "")
     elif scenario == "some_pages_missing":
         footers.update({"/xwzx/2.html": "", "/xwzx/4.html": ""})
