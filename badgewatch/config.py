@@ -139,8 +139,13 @@ class RenderConfig(_Section):
     mobile_height: int = Field(default=844, ge=320)
     sample_per_site: int = Field(default=5, ge=0)
     page_timeout: float = Field(default=20.0, gt=0)
-    concurrency: int = Field(default=4, ge=1)
-    pages_per_context: int = Field(default=20, ge=1)
+    # Pages rendered at once. On loopback two lanes keep two cores busy; raise it when the
+    # sites are slow to answer (bench/render.py measures the trade-off).
+    concurrency: int = Field(default=2, ge=1)
+    # Renders before a lane's context (and its renderer process) is replaced. A new renderer
+    # costs about two CPU-seconds (process start, V8, the CJK font), so every 20 renders
+    # doubled the CPU of a render; every 200 still bounds memory (bench/render.py: growth).
+    pages_per_context: int = Field(default=200, ge=1)
     bottom_fraction: float = Field(default=0.25, gt=0, le=1)
     center_tolerance: float = Field(default=0.15, gt=0, le=0.5)
     blocked_hosts: list[str] = Field(default_factory=lambda: ["recv1.conac.cn", "recv2.conac.cn"])

@@ -182,3 +182,29 @@ def test_hanging_page_does_not_stall(render_config, serve_site) -> None:
     hung, ok = asyncio.run(both())
     assert hung.verdict.verdict == "not_checked"
     assert ok.verdict.verdict == "compliant"
+
+
+def test_contexts_are_recycled(render_config, serve_site) -> None:
+    """Each lane's context is closed and replaced every ``pages_per_context`` renders, so at
+    most ``concurrency`` contexts are ever open."""
+    site = serve_site({"/": page(snippet(render_config))}, names=[NAME])
+    config = render_config.model_copy(update={"render": render_config.render.model_copy(
+        update={"pages_per_context": 2, "concurrency": 1})})
+    badge = SiteBadge(IDENT, CERT, BadgePatterns.from_config(config.badge))
+
+    async def five() -> tuple[list[str], int, int]:
+        renderer = Renderer.from_config(config, browser_addresses(config, {site.names[0]}))
+        try:
+            verdicts = []
+            for _ in range(5):
+                outcome = await renderer.render(site.url("/"), badge)
+                verdicts.append(outcome.verdict.verdict)
+            assert renderer._browser is not None
+            return verdicts, renderer.contexts_opened, len(renderer._browser.contexts)
+        finally:
+            await renderer.close()
+
+    verdicts, opened, open_now = asyncio.run(five())
+    assert verdicts == ["compliant"] * 5
+    assert opened == 3  # renders 1-2, 3-4, 5
+    assert open_now == 1

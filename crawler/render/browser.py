@@ -134,6 +134,7 @@ class Renderer:
             self._free.put_nowait(_Slot(self.badge_hosts))
         self.launches = 0
         self.blocked_requests = 0
+        self.contexts_opened = 0
 
     @classmethod
     def from_config(cls, config: Config, addresses: dict[str, str]) -> Renderer:
@@ -256,6 +257,7 @@ class Renderer:
             if self.config.allow_third_party:
                 # Third-party names resolve, so the blocked ones are refused request by request.
                 await context.route("**/*", self._route)
+            self.contexts_opened += 1
             slot.context, slot.browser, slot.mobile, slot.uses = context, browser, mobile, 0
             slot.page = await context.new_page()
             slot.page.set_default_timeout(self.config.page_timeout * 1000)
