@@ -4,17 +4,19 @@ Serves 50 distinct government pages (``government_page``, the site's issued badg
 the centred footer) from a SiteServer on 127.0.2.x, our own badge host on another address (its
 script fires the real tracker's beacon, which ``[render] blocked_hosts`` must stop), names from
 a LocalDnsServer; then renders the pages in turn with ``Renderer.render(url, site, evidence)``
-exactly as the crawl's render stage does (default ``[render]``, a screenshot per render), and
-samples the memory of the whole Chromium process tree every 0.2 s (see ``TreeSample``). Every
-verdict must be compliant: a run with failures is reported as broken, never as fast.
+exactly as the crawl's render stage does (default ``[render]``; evidence kept as
+``[render] evidence`` says: every sixth render, a site's home page, or all with
+``--evidence all``), and samples the memory of the whole Chromium process tree every 0.2 s
+(see ``TreeSample``). Every verdict must be compliant and the screenshots as many as the policy
+says: a run with failures is reported as broken, never as fast.
 
 Baseline, measured in the same run by the same Chromium binary with the same flags: the same
 pages loaded with a bare Playwright ``page.goto()`` in one long-lived page (no probe, no
-screenshot, no new context per page). Prints renders/s of both and their ratio, the peak
+screenshot, no context replaced). Prints renders/s of both and their ratio, the peak
 memory, the memory after the 100th and after the last render, and the targets of issue 4;
 writes everything to var/bench-render.json.
 
-    .venv/bin/python bench/render.py [--pages 1000]
+    .venv/bin/python bench/render.py [--pages 1000] [--evidence failing_and_home|all]
 """
 
 from __future__ import annotations
