@@ -270,10 +270,11 @@ def run_demo(out_dir: Path, echo: Callable[[str], None]) -> DemoResult:
 
         echo("\n== 4. the reports and the office digests")
         report = publish(rt, now=crawl_done)
+        digest_at = utcnow()  # after the changes, so the digests list them
         with transaction(rt.sessions) as session:
-            office_digests(session, day=rt.workflow.today(crawl_done), now=crawl_done,
+            office_digests(session, day=rt.workflow.today(digest_at), now=digest_at,
                            config=config)
-        deliver_due(rt.sessions, channels_from_config(config), now=crawl_done,
+        deliver_due(rt.sessions, channels_from_config(config), now=digest_at,
                     notify=config.notify)
         summary = _summary(rt, issued)
         for line in summary:

@@ -14,11 +14,14 @@ def reports_root(config: Config) -> Path:
 
 
 def office_report_url(config: Config, code: str) -> str | None:
-    """The office's page in the latest nightly report: under ``[reports] base_url`` when the
-    reports are served, else a file:// URL; None while no report has that office."""
-    page = reports_root(config) / LATEST / f"office-{code}.html"
+    """The office's page in the latest nightly report, by its day (a digest keeps pointing at
+    the report it announced): under ``[reports] base_url`` when the reports are served, else a
+    file:// URL; None while no report has that office."""
+    latest = reports_root(config) / LATEST
+    page = latest / f"office-{code}.html"
     if not page.exists():
         return None
+    day = latest.resolve().name
     if config.reports.base_url:
-        return f"{config.reports.base_url.rstrip('/')}/{LATEST}/office-{code}.html"
-    return page.resolve().as_uri()
+        return f"{config.reports.base_url.rstrip('/')}/{day}/office-{code}.html"
+    return (latest.resolve() / page.name).as_uri()

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -92,8 +93,14 @@ def test_demo_runs_the_product_and_its_report_matches_its_sites(tmp_path: Path) 
     # A failing site's page shows its rendered evidence.
     hidden = (page.parent / sites["浙江财政.政务"]["page"]).read_text("utf-8")
     assert "网站标识在页面上看不到" in hidden and 'src="data:image/png;base64,' in hidden
-    # The offices were told, with a link to their report.
+    # The offices were told, with what changed and a link to their report.
     assert re.search(r"to bb330000@demo\.example\.cn: .*日报", out)
+    digest = sqlite3.connect(tmp_path / "var" / "demo" / "badgewatch.db").execute(
+        "SELECT body FROM outbox WHERE key LIKE 'office-digest:%:email' AND recipient = ?",
+        ("bb330000@demo.example.cn",),
+    ).fetchone()[0]
+    assert "浙江财政.政务" in digest and "逾期未整改" in digest
+    assert f"详细报告：{page.resolve().as_uri()}" in digest
 
     # Nothing keeps running: no site or badge host answers, no browser is left.
     for ip in ("127.0.3.1", "127.0.3.2"):

@@ -303,7 +303,7 @@ def test_reports_follow_each_nightly_run_and_digests_link_to_them(
         served = config.model_copy(update={"reports": config.reports.model_copy(
             update={"base_url": "https://bb.example.cn/badges/"})})
         assert office_report_url(served, "330100") == (
-            "https://bb.example.cn/badges/latest/office-330100.html"
+            "https://bb.example.cn/badges/2026-10-15/office-330100.html"
         )
         assert office_report_url(served, "330200") is None  # no sites, no page
     finally:
