@@ -141,16 +141,17 @@ class Monitor:
 
     def start(self) -> None:
         now = self.clock()
+        # The schedule first, so that the first beat `monitor status` reads already shows it.
+        start_scheduler(self.scheduler, self.config.monitor)
         with transaction(self.runtime.sessions) as session:
             session.add(
                 MonitorBeat(
                     id=self.id, host=socket.gethostname(), pid=os.getpid(),
-                    started_at=now, heartbeat_at=now, info={},
+                    started_at=now, heartbeat_at=now, info=self._info(),
                 )
             )
             # Whatever a monitor that died left running goes back to the queue at once.
             requeue_abandoned(session, now=now, tick=self.config.monitor.tick_seconds)
-        start_scheduler(self.scheduler, self.config.monitor)
         log.info("monitor %s started; next runs: %s", self.id, self.next_runs())
 
     def run(self) -> None:
@@ -201,8 +202,8 @@ class Monitor:
             for job in self.scheduler.get_jobs()
         }
 
-    def _beat(self, now: datetime) -> None:
-        info: dict[str, Any] = {
+    def _info(self) -> dict[str, Any]:
+        return {
             "next_runs": self.next_runs(),
             "running": [
                 {"run_id": b.run_id, "sites": [c.site_id for c in b.claims], "pid": b.process.pid,
@@ -210,6 +211,9 @@ class Monitor:
                 for b in self.dispatcher.batches
             ],
         }
+
+    def _beat(self, now: datetime) -> None:
+        info = self._info()
         with transaction(self.runtime.sessions) as session:
             beat = session.get(MonitorBeat, self.id)
             if beat is not None:
