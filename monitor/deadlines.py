@@ -32,6 +32,9 @@ from workflow.workdays import WorkCalendar
 
 logger = logging.getLogger(__name__)
 
+FAILING_STATES = frozenset({MonitorState.PENDING, MonitorState.OVERDUE, MonitorState.REGRESSED})
+"""The states of a site whose badge check failed (the others are compliant or no verdict)."""
+
 _DIRECT = {
     SiteStatus.UNCHECKED: MonitorState.UNCHECKED,
     SiteStatus.UNREACHABLE: MonitorState.UNREACHABLE,
@@ -77,6 +80,17 @@ def evaluate(
     )
 
 
+def evaluate_site(site: Site, *, today: date, calendar: WorkCalendar) -> Evaluation:
+    """``evaluate`` for a stored site: its verdict, deadline and history."""
+    return evaluate(
+        site.status,
+        placement_due=site.placement_due,
+        today=today,
+        ever_compliant=site.ever_compliant,
+        calendar=calendar,
+    )
+
+
 def working_day_before(day: date, calendar: WorkCalendar) -> date:
     """The last working day strictly before ``day`` (holidays and 调休 included)."""
     before = day - timedelta(days=1)
@@ -104,13 +118,7 @@ def _settle(
 ) -> SiteStateChange | None:
     if site.status is SiteStatus.COMPLIANT:
         site.ever_compliant = True
-    evaluation = evaluate(
-        site.status,
-        placement_due=site.placement_due,
-        today=today,
-        ever_compliant=site.ever_compliant,
-        calendar=calendar,
-    )
+    evaluation = evaluate_site(site, today=today, calendar=calendar)
     if evaluation.state is site.state:
         return None
     check = session.get(SiteCheck, site.last_check_id) if site.last_check_id else None
@@ -149,13 +157,7 @@ def _lags(site: Site, *, calendar: WorkCalendar, today: date) -> bool:
     """Whether settling the site would write anything (read without a lock)."""
     if site.status is SiteStatus.COMPLIANT and not site.ever_compliant:
         return True
-    evaluation = evaluate(
-        site.status,
-        placement_due=site.placement_due,
-        today=today,
-        ever_compliant=site.ever_compliant,
-        calendar=calendar,
-    )
+    evaluation = evaluate_site(site, today=today, calendar=calendar)
     return evaluation.state is not site.state
 
 

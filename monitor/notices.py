@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from badgewatch.config import Config
-from monitor.deadlines import evaluate, working_day_before
+from monitor.deadlines import FAILING_STATES, evaluate_site, working_day_before
 from notify.outbox import enqueue
 from reports.paths import office_report_url
 from store.models import (
@@ -132,15 +132,15 @@ REASON_TEXTS: dict[str, tuple[str, str]] = {
 }
 
 _SEVERITY = {code: n for n, code in enumerate(REASON_TEXTS)}
-_NOT_FAILURES = frozenset({"ok", "fetch_error", "render_error"})
-_FAILING = frozenset({MonitorState.PENDING, MonitorState.OVERDUE, MonitorState.REGRESSED})
+NOT_FAILURES = frozenset({"ok", "fetch_error", "render_error"})
+"""Page reason codes that are not a failure of the page's badge."""
 
 
 def cn_date(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
-def _cn_time(moment: datetime, zone: ZoneInfo) -> str:
+def cn_time(moment: datetime, zone: ZoneInfo) -> str:
     local = moment.astimezone(zone)
     return f"{cn_date(local.date())} {local:%H:%M}"
 
@@ -180,16 +180,22 @@ class Findings:
     pages: list[tuple[str, list[str]]]  # up to MAX_URLS failing URLs with their reason codes
 
 
+def reason_counts(check: SiteCheck) -> list[tuple[str, int]]:
+    """The failure reasons of a check with their page counts, most frequent (then most
+    severe) first."""
+    counts = check.reasons.get("pages", {}) if isinstance(check.reasons, dict) else {}
+    return sorted(
+        ((str(code), int(n)) for code, n in counts.items() if code not in NOT_FAILURES and n),
+        key=lambda item: (-item[1], _SEVERITY.get(item[0], len(_SEVERITY)), item[0]),
+    )
+
+
 def findings(session: Session, check_id: int | None) -> Findings:
     """Read a check's failing pages (markup verdicts first, then rendered ones) and reasons."""
     check = session.get(SiteCheck, check_id) if check_id is not None else None
     if check is None:
         return Findings(None, 0, 0, [], [])
-    counts = check.reasons.get("pages", {}) if isinstance(check.reasons, dict) else {}
-    reasons = sorted(
-        ((str(code), int(n)) for code, n in counts.items() if code not in _NOT_FAILURES and n),
-        key=lambda item: (-item[1], _SEVERITY.get(item[0], len(_SEVERITY)), item[0]),
-    )
+    reasons = reason_counts(check)
     pages: dict[str, list[str]] = {}
     for url, codes in session.execute(
         select(PageResult.url, PageResult.reasons)
@@ -197,7 +203,7 @@ def findings(session: Session, check_id: int | None) -> Findings:
         .order_by(PageResult.depth, PageResult.id)
         .limit(MAX_URLS)
     ):
-        pages[url] = [c for c in codes if c not in _NOT_FAILURES]
+        pages[url] = [c for c in codes if c not in NOT_FAILURES]
     if len(pages) < MAX_URLS:
         for url, codes in session.execute(
             select(PageRender.url, PageRender.reasons)
@@ -207,7 +213,7 @@ def findings(session: Session, check_id: int | None) -> Findings:
             if url not in pages and len(pages) >= MAX_URLS:
                 continue
             listed = pages.setdefault(url, [])
-            listed += [c for c in codes if c not in _NOT_FAILURES and c not in listed]
+            listed += [c for c in codes if c not in NOT_FAILURES and c not in listed]
     return Findings(
         checked_at=check.finished_at,
         pages_checked=check.pages_checked,
@@ -230,7 +236,7 @@ class UnitNotice:
 def _findings_block(found: Findings, zone: ZoneInfo) -> str:
     lines = []
     if found.checked_at is not None:
-        lines.append(f"检查时间：{_cn_time(found.checked_at, zone)}")
+        lines.append(f"检查时间：{cn_time(found.checked_at, zone)}")
     lines.append(f"检查页面 {found.pages_checked} 个，未通过 {found.pages_failing} 个。")
     if found.pages:
         shown = len(found.pages)
@@ -419,13 +425,7 @@ def on_state_change(
     zone = ZoneInfo(config.calendar.timezone)
     sms = config.sms.kind != "none"
     found = findings(session, change.check_id)
-    evaluation = evaluate(
-        site.status,
-        placement_due=site.placement_due,
-        today=local_today(now, config),
-        ever_compliant=site.ever_compliant,
-        calendar=calendar,
-    )
+    evaluation = evaluate_site(site, today=local_today(now, config), calendar=calendar)
     if change.to_state is MonitorState.PENDING:
         if site.placement_due is None:  # evaluate never says pending without a deadline
             return []
@@ -523,8 +523,8 @@ def digest_text(
     lines = [
         f"{office.name}：",
         "",
-        f"网站标识合规检查日报（{cn_date(day)}），统计时段：{_cn_time(since, zone)} 至 "
-        f"{_cn_time(until, zone)}。",
+        f"网站标识合规检查日报（{cn_date(day)}），统计时段：{cn_time(since, zone)} 至 "
+        f"{cn_time(until, zone)}。",
         "",
         f"一、管辖网站当前状态（共 {total} 个）",
     ]
@@ -538,12 +538,12 @@ def digest_text(
         if change.to_state is MonitorState.OVERDUE and overdue:
             extra = f"，逾期 {overdue} 个工作日"
         failing = (change.detail or {}).get("pages_failing")
-        if change.to_state in _FAILING and failing:
+        if change.to_state in FAILING_STATES and failing:
             extra += f"，未通过页面 {failing} 个"
         lines.append(
             f"  {n}. {site.name}（{display_domain(site.domain)}）："
             f"{STATE_NAMES[change.from_state]} → {STATE_NAMES[change.to_state]}{extra}"
-            f"（{_cn_time(change.at, zone)}）"
+            f"（{cn_time(change.at, zone)}）"
         )
     if len(changes) > max_changes:
         lines.append(f"  另有 {len(changes) - max_changes} 项变化，详见报告。")

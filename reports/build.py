@@ -27,20 +27,22 @@ from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 from sqlalchemy.orm import Session
 
 from badgewatch.config import Config
-from monitor.notices import STATE_NAMES, cn_date, reason_text
+from badgewatch.templating import html_environment
+from monitor.deadlines import FAILING_STATES
+from monitor.notices import STATE_NAMES, cn_date, cn_time, reason_text
 from reports.charts import trend_svg
 from reports.data import (
-    FAILING,
     NO_VERDICT,
     STATE_ORDER,
+    FailingRow,
     OfficeData,
     SiteRow,
     collect,
-    failing_pages,
+    failing_rows,
     office_tree,
     site_detail,
     tree_trend,
@@ -84,17 +86,10 @@ def site_file(ascii_domain: str) -> str:
 
 
 def _environment(zone: ZoneInfo) -> Environment:
-    env = Environment(
-        loader=PackageLoader("reports", "templates"),
-        autoescape=select_autoescape(default=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = html_environment("reports")
 
     def localtime(moment: datetime) -> str:
-        local = moment.astimezone(zone)
-        return f"{cn_date(local.date())} {local:%H:%M}"
+        return cn_time(moment, zone)
 
     def localdate(moment: datetime) -> str:
         return cn_date(moment.astimezone(zone).date())
@@ -141,6 +136,22 @@ def _render_note(renders: dict[str, Any]) -> str | None:
     return "，".join(parts)
 
 
+def _child_summary(child: OfficeData) -> dict[str, Any]:
+    """An office beneath the one reported on, as its roll-up row shows it (its whole tree)."""
+    counts = child.counts(tree=True)
+    return {
+        "name": child.office.name,
+        "level": child.level_name,
+        "href": office_file(child.office.code),
+        "total": sum(counts.values()),
+        "compliant": counts[MonitorState.COMPLIANT],
+        "failing": sum(counts[s] for s in FAILING_STATES),
+        "overdue": counts[MonitorState.OVERDUE],
+        "no_verdict": sum(counts[s] for s in NO_VERDICT),
+        "rate_text": _rate_text(child.compliance(tree=True)),
+    }
+
+
 @dataclass
 class _Writer:
     session: Session
@@ -153,21 +164,7 @@ class _Writer:
     def office_page(self, node: OfficeData, parent: OfficeData | None) -> Path:
         counts = node.counts(tree=True)
         own = node.office
-        children = [
-            {
-                "name": child.office.name,
-                "level": child.level_name,
-                "href": office_file(child.office.code),
-                "total": child.total(tree=True),
-                "compliant": child.counts(tree=True)[MonitorState.COMPLIANT],
-                "failing": sum(child.counts(tree=True)[s] for s in FAILING),
-                "overdue": child.counts(tree=True)[MonitorState.OVERDUE],
-                "no_verdict": sum(child.counts(tree=True)[s] for s in NO_VERDICT),
-                "rate_text": _rate_text(child.compliance(tree=True)),
-            }
-            for child in node.children
-            if child.has_sites()
-        ]
+        children = [_child_summary(child) for child in node.children]
         scope = (
             f"统计范围：{own.name}本级及所属 {len(list(node.descendants()))} 个下级编办的网站。"
             if node.children
@@ -199,10 +196,11 @@ class _Writer:
         path.write_text(html, encoding="utf-8")
         return path
 
-    def site_page(self, row: SiteRow, office: Office) -> None:
+    def site_page(self, row: SiteRow, office: Office, failing: list[FailingRow]) -> None:
         detail = site_detail(
             self.session,
             row,
+            failing,
             data_dir=Path(self.config.paths.data_dir),
             max_pages=self.config.reports.max_pages_listed,
         )
@@ -241,17 +239,20 @@ class _Writer:
             encoding="utf-8",
         )
 
-    def pages_part(self, node: OfficeData, directory: Path) -> Path:
-        """The failing pages of the office's own sites, written once and reused by every
-        office above it."""
+    def site_pages(self, node: OfficeData, directory: Path) -> Path:
+        """The pages of the office's own sites, and their failing pages as a CSV part that
+        every office above it reuses; each site's failing pages are read once for both."""
         path = directory / f"{node.office.code}.csv"
         with path.open("w", encoding="utf-8", newline="") as f:
             writer = csv.writer(f)
-            for row, url, title, codes in failing_pages(self.session, node.sites):
-                writer.writerow(
-                    [neutralise(v) for v in (row.name, row.domain, row.unit, url, title or "")]
-                    + [neutralise("；".join(reason_text(c)[0] for c in codes))]
-                )
+            for row in node.sites:
+                failing = failing_rows(self.session, row)
+                self.site_page(row, node.office, failing)
+                for url, title, codes in failing:
+                    writer.writerow(
+                        [neutralise(v) for v in (row.name, row.domain, row.unit, url, title or "")]
+                        + [neutralise("；".join(reason_text(c)[0] for c in codes))]
+                    )
         return path
 
 
@@ -329,7 +330,6 @@ def _office_json(node: OfficeData, generated_at: str) -> dict[str, Any]:
              "counts": {s.value: c.counts(tree=True)[s] for s in STATE_ORDER},
              "page": office_file(c.office.code)}
             for c in node.children
-            if c.has_sites()
         ],
         "sites": [_site_json(r) for r in node.all_sites()],
     }
@@ -341,7 +341,7 @@ def _walk(roots: Iterable[OfficeData]) -> Iterator[tuple[OfficeData, OfficeData 
     while todo:
         node, parent = todo.pop(0)
         yield node, parent
-        todo.extend((child, node) for child in node.children if child.has_sites())
+        todo.extend((child, node) for child in node.children)
 
 
 def write_reports(
@@ -368,28 +368,23 @@ def write_reports(
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
         env = _environment(zone)
-        local = now.astimezone(zone)
-        offices = [node for node, _ in _walk(roots)]
+        offices = list(_walk(roots))
         writer = _Writer(
             session, staging, config, env,
-            generated_at=f"{cn_date(local.date())} {local:%H:%M}",
+            generated_at=cn_time(now, zone),
             trend_days=config.reports.trend_days,
         )
-        for node in offices:
+        for node, _ in offices:
             for row in node.sites:
                 row.file_name = site_file(row.ascii_domain)
-        pages: dict[str, Path] = {}
         parts_dir = staging / ".parts"
         parts_dir.mkdir()
         office_paths: dict[str, Path] = {}
-        site_count = 0
-        for node, parent in _walk(roots):
+        pages: dict[str, Path] = {}
+        for node, parent in offices:
             office_paths[node.office.code] = writer.office_page(node, parent)
-            for row in node.sites:
-                writer.site_page(row, node.office)
-                site_count += 1
-            pages[node.office.code] = writer.pages_part(node, parts_dir)
-        for node in offices:
+            pages[node.office.code] = writer.site_pages(node, parts_dir)
+        for node, _ in offices:
             writer.exports(node, pages)
         shutil.rmtree(parts_dir)
         index = staging / "index.html"
@@ -412,7 +407,7 @@ def write_reports(
         directory=out,
         index=out / "index.html",
         offices={code: out / path.name for code, path in office_paths.items()},
-        sites=site_count,
+        sites=sum(len(node.sites) for node, _ in offices),
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.deadlines import evaluate
-from monitor.notices import STATE_NAMES, display_url, reason_text
+from monitor.deadlines import FAILING_STATES, evaluate_site
+from monitor.notices import NOT_FAILURES, STATE_NAMES, display_url, reason_counts, reason_text
 from store.models import (
     MonitorState,
     Office,
@@ -37,8 +37,6 @@ from store.models import (
 from workflow.fields import display_domain
 from workflow.workdays import UnknownYear, WorkCalendar
 
-FAILING = (MonitorState.PENDING, MonitorState.OVERDUE, MonitorState.REGRESSED)
-"""States with a verdict of non-compliance (the rate's numerator is COMPLIANT)."""
 NO_VERDICT = (MonitorState.UNREACHABLE, MonitorState.DNS_MISMATCH, MonitorState.UNCHECKED)
 """States that say nothing about the badge: never counted against a site."""
 STATE_ORDER = (
@@ -53,7 +51,6 @@ STATE_ORDER = (
 """How sites are listed by default: the ones that need action first."""
 
 LEVEL_NAMES = {"central": "中央", "province": "省级", "prefecture": "地市级", "county": "县级"}
-_NOT_FAILURES = frozenset({"ok", "fetch_error", "render_error"})
 _IN_CHUNK = 500  # ids per IN (...) list
 
 
@@ -121,7 +118,7 @@ class SiteRow:
 
     @property
     def failing(self) -> bool:
-        return self.state in FAILING
+        return self.state in FAILING_STATES
 
     @property
     def sort_deadline(self) -> int:
@@ -166,7 +163,7 @@ class OfficeData:
 
     def compliance(self, *, tree: bool = False) -> float | None:
         counts = self.counts(tree=tree)
-        judged = counts[MonitorState.COMPLIANT] + sum(counts[s] for s in FAILING)
+        judged = counts[MonitorState.COMPLIANT] + sum(counts[s] for s in FAILING_STATES)
         return rate(counts[MonitorState.COMPLIANT], judged)
 
     def total(self, *, tree: bool = False) -> int:
@@ -247,16 +244,10 @@ def office_tree(session: Session, code: str | None) -> list[Office]:
 def _deadline(
     site: Site, *, today: date, calendar: WorkCalendar
 ) -> tuple[int | None, int | None, str]:
-    if site.state not in FAILING:
+    if site.state not in FAILING_STATES:
         return None, None, "—"
     try:
-        evaluation = evaluate(
-            site.status,
-            placement_due=site.placement_due,
-            today=today,
-            ever_compliant=site.ever_compliant,
-            calendar=calendar,
-        )
+        evaluation = evaluate_site(site, today=today, calendar=calendar)
     except UnknownYear as exc:
         return None, None, f"无法计算（{exc}）"
     left, over = evaluation.working_days_left, evaluation.working_days_overdue
@@ -267,18 +258,6 @@ def _deadline(
     if over is not None:
         return None, over, f"逾期 {over} 个工作日"
     return None, None, "已逾期（无登记期限）"
-
-
-def _site_reasons(site: Site, check: SiteCheck | None) -> list[Reason]:
-    if check is None:
-        return []
-    counts = check.reasons.get("pages", {}) if isinstance(check.reasons, dict) else {}
-    reasons = [
-        Reason.of(str(code), int(n))
-        for code, n in counts.items()
-        if code not in _NOT_FAILURES and n
-    ]
-    return sorted(reasons, key=lambda r: (-r.pages, r.code))
 
 
 def collect(
@@ -339,7 +318,7 @@ def collect(
                 pages_failing=check.pages_failing if check else 0,
                 checked_at=site.checked_at,
                 check_id=check.id if check else None,
-                reasons=_site_reasons(site, check),
+                reasons=[Reason.of(c, n) for c, n in reason_counts(check)] if check else [],
                 dns=check.dns if check else None,
                 renders=check.renders if check and isinstance(check.renders, dict) else {},
             )
@@ -416,21 +395,22 @@ def _image(data_dir: Path, relative: str | None) -> tuple[str | None, bool]:
 
 
 def site_detail(
-    session: Session, row: SiteRow, *, data_dir: Path, max_pages: int
+    session: Session,
+    row: SiteRow,
+    failing: Sequence[FailingRow],
+    *,
+    data_dir: Path,
+    max_pages: int,
 ) -> SiteDetail:
-    """A site's failing pages (up to ``max_pages``), its rendered evidence and its history."""
-    pages: list[FailingPage] = []
+    """A site's failing pages (``failing``, up to ``max_pages``, with the browser's failures
+    added), its rendered evidence and its history."""
+    pages = [
+        FailingPage(url, display_url(url), safe_href(url), title, [Reason.of(c) for c in codes])
+        for url, title, codes in failing[:max_pages]
+    ]
     rendered_failures: list[Evidence] = []
     evidence: list[Evidence] = []
     if row.check_id is not None:
-        for url, title, codes in session.execute(
-            select(PageResult.url, PageResult.title, PageResult.reasons)
-            .where(PageResult.check_id == row.check_id, PageResult.verdict == "non_compliant")
-            .order_by(PageResult.depth, PageResult.id)
-            .limit(max_pages)
-        ):
-            reasons = [Reason.of(c) for c in codes if c not in _NOT_FAILURES]
-            pages.append(FailingPage(url, display_url(url), safe_href(url), title, reasons))
         for render in session.scalars(
             select(PageRender).where(PageRender.check_id == row.check_id).order_by(PageRender.id)
         ):
@@ -442,7 +422,7 @@ def site_detail(
                 viewport=render.viewport,
                 verdict=render.verdict,
                 reasons=[
-                    Reason.of(c, rendered=True) for c in render.reasons if c not in _NOT_FAILURES
+                    Reason.of(c, rendered=True) for c in render.reasons if c not in NOT_FAILURES
                 ],
                 message=render.message,
                 image=image,
@@ -477,16 +457,20 @@ def site_detail(
     return SiteDetail(row, pages, max(row.pages_failing, len(pages)), evidence, history)
 
 
-def failing_pages(
-    session: Session, rows: Iterable[SiteRow]
-) -> Iterator[tuple[SiteRow, str, str | None, list[str]]]:
-    """Every failing page of the given sites' last checks, for the CSV export (streamed)."""
-    for row in rows:
-        if row.check_id is None or not row.pages_failing:
-            continue
+FailingRow = tuple[str, str | None, list[str]]
+"""A failing page of a check: its URL, title and failure reasons."""
+
+
+def failing_rows(session: Session, row: SiteRow) -> list[FailingRow]:
+    """Every failing page of the site's last check (markup verdicts), read once for both the
+    site page and the pages CSV."""
+    if row.check_id is None or not row.pages_failing:
+        return []
+    return [
+        (url, title, [c for c in codes if c not in NOT_FAILURES])
         for url, title, codes in session.execute(
             select(PageResult.url, PageResult.title, PageResult.reasons)
             .where(PageResult.check_id == row.check_id, PageResult.verdict == "non_compliant")
             .order_by(PageResult.depth, PageResult.id)
-        ):
-            yield row, url, title, [c for c in codes if c not in _NOT_FAILURES]
+        )
+    ]

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-
+from badgewatch.templating import html_environment
 from store.models import Application, AppState
 from workflow.errors import NotPrintable
 from workflow.fields import display_domain, display_phone
@@ -17,13 +16,7 @@ PRINTABLE = frozenset(
 )
 KIND_LABELS = {"new": "新开办网站申请", "rereview": "已开办网站复核"}
 
-_env = Environment(
-    loader=PackageLoader("workflow", "templates"),
-    autoescape=select_autoescape(default=True),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+_env = html_environment("workflow")
 _env.filters["phone"] = display_phone
 
 

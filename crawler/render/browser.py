@@ -216,8 +216,7 @@ class Renderer:
         slot = await self._free.get()
         try:
             return await asyncio.wait_for(
-                self._render(slot, url, site, evidence if keep_compliant else None, mobile,
-                             evidence),
+                self._render(slot, url, site, evidence, mobile, keep_compliant),
                 timeout=self.config.page_timeout + 10,
             )
         except TimeoutError:
@@ -272,7 +271,7 @@ class Renderer:
         site: SiteBadge,
         evidence: Path | None,
         mobile: bool,
-        failing_evidence: Path | None,
+        keep_compliant: bool,
     ) -> RenderOutcome:
         page = await self._page(slot, mobile)
         slot.badge_failures.clear()
@@ -284,9 +283,9 @@ class Renderer:
         if slot.badge_failures:
             return RenderOutcome(url, render_failed("标识服务器无法访问"), measurement=data)
         verdict = judge(Measurement.from_probe(data), site, self.rules)
-        if verdict.verdict != "compliant":
-            evidence = failing_evidence
-        shot = await self._evidence(page, data, evidence) if evidence is not None else None
+        shot = None
+        if evidence is not None and (keep_compliant or verdict.verdict != "compliant"):
+            shot = await self._evidence(page, data, evidence)
         return RenderOutcome(url, verdict, shot, data)
 
     async def _evidence(self, page: Any, data: dict[str, Any], path: Path) -> Path:
