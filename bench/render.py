@@ -17,6 +17,7 @@ memory, the memory after the 100th and after the last render, and the targets of
 writes everything to var/bench-render.json.
 
     .venv/bin/python bench/render.py [--pages 1000] [--evidence failing_and_home|all]
+        [--concurrency N] [--pages-per-context N]
 """
 
 from __future__ import annotations
@@ -286,13 +287,14 @@ def build_pages(snippet: str) -> dict[str, str]:
     return pages
 
 
-def bench_config(dns_address: str, data_dir: Path, evidence: str) -> Config:
+def bench_config(dns_address: str, data_dir: Path, evidence: str, **render: int | None) -> Config:
     """Defaults, except: [badge] at our badge host, [dns] at our server, private networks on,
-    and ``[render] evidence`` as asked."""
+    and ``[render] evidence`` (and any other ``[render]`` setting given) as asked."""
     config = Config()
+    asked = {"evidence": evidence, **{k: v for k, v in render.items() if v is not None}}
     return config.model_copy(
         update={
-            "render": config.render.model_copy(update={"evidence": evidence}),
+            "render": config.render.model_copy(update=asked),
             "badge": BADGE,
             "dns": DnsConfig(nameservers=[dns_address], timeout=2),
             "crawl": config.crawl.model_copy(update={"allow_private_networks": True}),
@@ -658,8 +660,19 @@ def main() -> int:  # noqa: PLR0915 - one linear script: set up, run, print
         default=Config().render.evidence,
         help="[render] evidence: screenshots of failing pages and home pages, or of every render",
     )
+    parser.add_argument(
+        "--concurrency", type=int, help="[render] concurrency: render lanes (default: the config's)"
+    )
+    parser.add_argument(
+        "--pages-per-context",
+        type=int,
+        help="[render] pages_per_context: renders before a lane's context is replaced",
+    )
     args = parser.parse_args()
     pages: int = args.pages
+    for name in ("concurrency", "pages_per_context"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if pages < 1:
         parser.error("--pages must be at least 1")
 
@@ -683,17 +696,25 @@ def main() -> int:  # noqa: PLR0915 - one linear script: set up, run, print
             LocalDnsServer(records, host="127.0.0.1", port=0) as dns,
             tempfile.TemporaryDirectory(prefix="bw-bench-render-") as tmp,
         ):
-            config = bench_config(dns.address, Path(tmp), args.evidence)
+            config = bench_config(
+                dns.address,
+                Path(tmp),
+                args.evidence,
+                concurrency=args.concurrency,
+                pages_per_context=args.pages_per_context,
+            )
             version = chromium_version(config.render.executable_path)
             print(
                 f"pages:   {len(urls)} distinct government pages of {min(sizes):.0f}–"
                 f"{max(sizes):.0f} KiB on {site.url('/')} ({site_ip}:80), badge host "
                 f"{', '.join(badge.names)} ({badge_ip}:80), DNS {dns.address}"
             )
+            render = config.render
             print(
-                f"browser: {version}, [render] defaults: concurrency "
-                f"{config.render.concurrency}, viewport {config.render.viewport_width}×"
-                f"{config.render.viewport_height}, page_timeout {config.render.page_timeout:g} s"
+                f"browser: {version}, [render]: concurrency {render.concurrency}, "
+                f"pages_per_context {render.pages_per_context}, viewport "
+                f"{render.viewport_width}×{render.viewport_height}, "
+                f"page_timeout {render.page_timeout:g} s"
             )
             print(
                 f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} at start; "

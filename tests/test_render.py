@@ -6,6 +6,7 @@ Screenshots are kept under test-artifacts/render/ (outside git) so a person can 
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 
 from badgewatch.badgehost import Registration
 from badgewatch.config import Config, DnsConfig
+from badgewatch.pngs import png_size
 from crawler.checks.badge import BadgePatterns, SiteBadge
 from crawler.render.browser import Renderer, RenderOutcome, browser_addresses
 from workflow.issuance import issued_snippet, make_code
@@ -76,6 +78,72 @@ def render(config: Config, url: str, name: str, **kwargs: Any) -> RenderOutcome:
             await renderer.close()
 
     return asyncio.run(go())
+
+
+# Reads an evidence PNG back in Chromium and returns the box around its magenta (#f0f) pixels,
+# the outline the renderer draws around the badge or where it should be.
+OUTLINE_BOX = """async (src) => {
+  const img = new Image(); img.src = src; await img.decode();
+  const canvas = document.createElement('canvas');
+  canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+  const ctx = canvas.getContext('2d'); ctx.drawImage(img, 0, 0);
+  const px = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+  let left = Infinity, top = Infinity, right = -1, bottom = -1, count = 0;
+  for (let i = 0; i < px.length; i += 4) {
+    if (px[i] > 220 && px[i + 1] < 40 && px[i + 2] > 220) {
+      const x = (i / 4) % canvas.width, y = Math.floor(i / 4 / canvas.width);
+      left = Math.min(left, x); right = Math.max(right, x);
+      top = Math.min(top, y); bottom = Math.max(bottom, y); count++;
+    }
+  }
+  return {count, left, top, right, bottom};
+}"""
+
+
+def outline_in(config: Config, png: bytes) -> dict[str, float]:
+    async def go() -> dict[str, float]:
+        from playwright.async_api import async_playwright
+
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=str(config.render.executable_path), args=config.render.args
+            )
+            try:
+                tab = await browser.new_page()
+                source = "data:image/png;base64," + base64.b64encode(png).decode()
+                box: dict[str, float] = await tab.evaluate(OUTLINE_BOX, source)
+                return box
+            finally:
+                await browser.close()
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize(
+    ("name", "footer_style", "solid"),
+    [("evidence_found", "text-align:center", True), ("evidence_hidden", "display:none", False)],
+)
+def test_evidence_outlines_the_badge_in_the_window(render_config, serve_site, name, footer_style,
+                                                   solid) -> None:
+    """What a reviewer sees in the evidence: the window at the page's bottom, the badge (or,
+    when it has no box, the bottom centre where it belongs) outlined in magenta."""
+    site = serve_site({"/": page(snippet(render_config), footer_style=footer_style)},
+                      names=[NAME])
+    outcome = render(render_config, site.url("/"), name)
+    assert outcome.screenshot is not None
+    png = outcome.screenshot.read_bytes()
+    render_cfg = render_config.render
+    assert png_size(png) == (render_cfg.viewport_width, render_cfg.viewport_height)
+    box = outline_in(render_config, png)
+    assert box["count"] > 200, box  # a drawn outline, not a stray pixel
+    centre = (box["left"] + box["right"]) / 2
+    assert abs(centre - render_cfg.viewport_width / 2) < 0.1 * render_cfg.viewport_width, box
+    # Scrolled to the bottom of a 1,500 px page: the box is in the window's lower half.
+    assert render_cfg.viewport_height / 2 < box["bottom"] < render_cfg.viewport_height, box
+    # A solid outline around a found badge; a dashed one (gaps: fewer pixels) where it is not.
+    width, height = box["right"] - box["left"] + 1, box["bottom"] - box["top"] + 1
+    perimeter_pixels = 2 * (width + height) * 4
+    assert (box["count"] > 0.9 * perimeter_pixels) is solid, (box, perimeter_pixels)
 
 
 def test_compliant_badge_and_evidence(render_config, serve_site, badge_host) -> None:

@@ -3,14 +3,16 @@
 The browser sees what the crawler saw: it is launched with host-resolver rules built from the
 crawler's DNS answers (everything else resolves to nothing), and every request to a blocked or
 third-party host is aborted, so the badge script's analytics beacons never leave the machine.
-Each render gets a fresh context that is closed afterwards; a render that hangs is abandoned
-after the page time limit; a browser that dies is relaunched, and the renders it took with it
-are "could not check (render)", never failures.
+Each of ``[render] concurrency`` lanes renders in one long-lived page whose context (and so
+its renderer process) is replaced every ``pages_per_context`` renders; a render that hangs is
+abandoned after the page time limit; a browser that dies is relaunched, and the renders it took
+with it are "could not check (render)", never failures.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 from collections.abc import Collection
@@ -22,6 +24,7 @@ from urllib.parse import urlsplit
 from playwright.async_api import (
     Browser,
     BrowserContext,
+    CDPSession,
     Page,
     Playwright,
     Request,
@@ -46,7 +49,6 @@ from crawler.urls import host_of
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class RenderOutcome:
     url: str
@@ -64,6 +66,7 @@ class _Slot:
     context: BrowserContext | None = None
     browser: Browser | None = None
     page: Page | None = None
+    cdp: CDPSession | None = None  # the page's DevTools session, for the evidence capture
     mobile: bool = False
     uses: int = 0
     badge_failures: list[str] = field(default_factory=list)
@@ -73,7 +76,7 @@ class _Slot:
             self.badge_failures.append(request.url)
 
     async def discard(self) -> None:
-        context, self.context, self.page = self.context, None, None
+        context, self.context, self.page, self.cdp = self.context, None, None, None
         if context is not None:
             with contextlib.suppress(PlaywrightError, asyncio.TimeoutError):
                 await asyncio.wait_for(context.close(), 10)
@@ -259,6 +262,7 @@ class Renderer:
             self.contexts_opened += 1
             slot.context, slot.browser, slot.mobile, slot.uses = context, browser, mobile, 0
             slot.page = await context.new_page()
+            slot.cdp = await context.new_cdp_session(slot.page)
             slot.page.set_default_timeout(self.config.page_timeout * 1000)
             slot.page.on("requestfailed", slot.request_failed)
         slot.uses += 1
@@ -285,15 +289,23 @@ class Renderer:
         verdict = judge(Measurement.from_probe(data), site, self.rules)
         shot = None
         if evidence is not None and (keep_compliant or verdict.verdict != "compliant"):
-            shot = await self._evidence(page, data, evidence)
+            shot = await self._evidence(slot, data, evidence)
         return RenderOutcome(url, verdict, shot, data)
 
-    async def _evidence(self, page: Any, data: dict[str, Any], path: Path) -> Path:
+    async def _evidence(self, slot: _Slot, data: dict[str, Any], path: Path) -> Path:
         """A PNG of the window scrolled to the badge (or to where it should be: the page's
         bottom), with it outlined. The window, not the full page: capturing a long page whole
-        costs more than the rest of the render."""
+        costs more than the rest of the render.
+
+        Captured through DevTools with ``optimizeForSpeed``: Chromium then compresses the PNG
+        less, about a fifth more bytes for a third less browser CPU a capture, which
+        Playwright's ``page.screenshot`` cannot ask for (bench/README.md)."""
+        assert slot.page is not None and slot.cdp is not None  # set by _page()
         found = bool(data.get("filled"))
-        await page.evaluate(OUTLINE, {"rect": data.get("rect"), "found": found})
+        await slot.page.evaluate(OUTLINE, {"rect": data.get("rect"), "found": found})
+        shot = await slot.cdp.send(
+            "Page.captureScreenshot", {"format": "png", "optimizeForSpeed": True}
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
-        await page.screenshot(path=str(path), animations="disabled", caret="hide")
+        path.write_bytes(base64.b64decode(shot["data"]))
         return path
