@@ -139,8 +139,10 @@ class RenderConfig(_Section):
     mobile_height: int = Field(default=844, ge=320)
     sample_per_site: int = Field(default=5, ge=0)
     page_timeout: float = Field(default=20.0, gt=0)
-    # Pages rendered at once. On loopback two lanes keep two cores busy; raise it when the
-    # sites are slow to answer (bench/render.py measures the trade-off).
+    # Pages rendered at once. Each lane overlaps its page's network waits with another's
+    # rendering and costs about 200 MB of browser memory. On loopback (no waits) one lane is
+    # slightly faster and four exceed 1 GB; raise it when sites answer slowly
+    # (bench/render.py --concurrency N measures the trade-off).
     concurrency: int = Field(default=2, ge=1)
     # Renders before a lane's context (and its renderer process) is replaced. A new renderer
     # costs about two CPU-seconds (process start, V8, the CJK font), so every 20 renders
