@@ -145,7 +145,7 @@ class RenderConfig(_Section):
     # (bench/render.py --concurrency N measures the trade-off).
     concurrency: int = Field(default=2, ge=1)
     # Renders before a lane's context (and its renderer process) is replaced. A new renderer
-    # costs about two CPU-seconds (process start, V8, the CJK font), so every 20 renders
+    # costs one to two CPU-seconds (process start, V8, the CJK font), so every 20 renders
     # doubled the CPU of a render; every 200 still bounds memory (bench/render.py: growth).
     pages_per_context: int = Field(default=200, ge=1)
     bottom_fraction: float = Field(default=0.25, gt=0, le=1)
