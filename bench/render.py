@@ -43,9 +43,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from playwright.async_api import async_playwright  # noqa: E402
+from pydantic import ValidationError  # noqa: E402
 
 from badgewatch.badgehost import BadgeHost, Registration  # noqa: E402
-from badgewatch.config import BadgeConfig, Config, DnsConfig  # noqa: E402
+from badgewatch.config import BadgeConfig, Config, DnsConfig, RenderConfig  # noqa: E402
 from badgewatch.localdns import LocalDnsServer  # noqa: E402
 from badgewatch.siteserver import IpPool, SiteServer, government_page  # noqa: E402
 from crawler.checks.badge import BadgePatterns, SiteBadge  # noqa: E402
@@ -287,20 +288,26 @@ def build_pages(snippet: str) -> dict[str, str]:
     return pages
 
 
-def bench_config(dns_address: str, data_dir: Path, evidence: str, **render: int | None) -> Config:
+def bench_config(dns_address: str, data_dir: Path, render: RenderConfig) -> Config:
     """Defaults, except: [badge] at our badge host, [dns] at our server, private networks on,
-    and ``[render] evidence`` (and any other ``[render]`` setting given) as asked."""
+    and ``[render]`` as asked (see :func:`render_settings`)."""
     config = Config()
-    asked = {"evidence": evidence, **{k: v for k, v in render.items() if v is not None}}
     return config.model_copy(
         update={
-            "render": config.render.model_copy(update=asked),
+            "render": render,
             "badge": BADGE,
             "dns": DnsConfig(nameservers=[dns_address], timeout=2),
             "crawl": config.crawl.model_copy(update={"allow_private_networks": True}),
             "paths": config.paths.model_copy(update={"data_dir": data_dir}),
         }
     )
+
+
+def render_settings(**asked: str | int | None) -> RenderConfig:
+    """The default ``[render]`` with the settings given on the command line, checked by the
+    section's own rules (pydantic's ValidationError names a bad one)."""
+    given = {key: value for key, value in asked.items() if value is not None}
+    return RenderConfig.model_validate({**Config().render.model_dump(), **given})
 
 
 # --- the two runs ---------------------------------------------------------------------------
@@ -670,9 +677,14 @@ def main() -> int:  # noqa: PLR0915 - one linear script: set up, run, print
     )
     args = parser.parse_args()
     pages: int = args.pages
-    for name in ("concurrency", "pages_per_context"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    try:
+        render_config = render_settings(
+            evidence=args.evidence,
+            concurrency=args.concurrency,
+            pages_per_context=args.pages_per_context,
+        )
+    except ValidationError as exc:
+        parser.error(f"[render] {exc}")
     if pages < 1:
         parser.error("--pages must be at least 1")
 
@@ -696,13 +708,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script: set up, run, print
             LocalDnsServer(records, host="127.0.0.1", port=0) as dns,
             tempfile.TemporaryDirectory(prefix="bw-bench-render-") as tmp,
         ):
-            config = bench_config(
-                dns.address,
-                Path(tmp),
-                args.evidence,
-                concurrency=args.concurrency,
-                pages_per_context=args.pages_per_context,
-            )
+            config = bench_config(dns.address, Path(tmp), render_config)
             version = chromium_version(config.render.executable_path)
             print(
                 f"pages:   {len(urls)} distinct government pages of {min(sizes):.0f}–"

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import async_playwright
 
 from badgewatch.badgehost import Registration
 from badgewatch.config import Config, DnsConfig
@@ -101,9 +102,9 @@ OUTLINE_BOX = """async (src) => {
 
 
 def outline_in(config: Config, png: bytes) -> dict[str, float]:
-    async def go() -> dict[str, float]:
-        from playwright.async_api import async_playwright
+    """Async like the renders here: a sync Playwright would hold this thread's event loop."""
 
+    async def go() -> dict[str, float]:
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(
                 executable_path=str(config.render.executable_path), args=config.render.args
