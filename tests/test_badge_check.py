@@ -3,6 +3,7 @@ cover each reason code, each mutation of the issued snippet, the look-alikes and
 
 from __future__ import annotations
 
+import codecs
 import re
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from crawler.checks import (
     check_page,
     fetch_failed,
 )
+from crawler.checks.markup import codec_for_label, decode_page
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
@@ -536,23 +538,66 @@ def test_gbk_bytes_with_http_charset():
 
 
 def test_declared_gb2312_but_utf8_bytes():
-    """Corpus 04's situation: the declaration lies, the bytes decode as UTF-8."""
+    """Corpus 04's situation: the declaration lies. The browser believes it (the Chinese text
+    shows garbled) and so does the check; the ASCII badge survives either way."""
     body = page(V1 + "<p>党政机关网站标识</p>", charset="gb2312").encode("utf-8")
     result = check_page(body, SITE, charset="gb2312")
-    assert (result.reasons, result.encoding) == (("ok",), "utf-8")
+    assert (result.reasons, result.encoding) == (("ok",), "gb18030")
 
 
 def test_declared_utf8_but_gbk_bytes():
     body = page(V1 + "<p>党政机关网站标识</p>").encode("gbk")
     result = check_page(body, SITE, charset="utf-8")
-    assert (result.reasons, result.encoding) == (("ok",), "gb18030")
+    assert (result.reasons, result.encoding) == (("ok",), "utf-8")
 
 
 def test_utf8_bom_and_utf16():
     html = page(V1)
     assert check_page(b"\xef\xbb\xbf" + html.encode(), SITE).reasons == ("ok",)
     utf16 = check_page(html.encode("utf-16"), SITE)
-    assert (utf16.reasons, utf16.encoding) == (("ok",), "utf-16")
+    assert (utf16.reasons, utf16.encoding) == (("ok",), "utf-16-le")
+    big_endian = check_page(codecs.BOM_UTF16_BE + html.encode("utf-16-be"), SITE)
+    assert (big_endian.reasons, big_endian.encoding) == (("ok",), "utf-16-be")
+
+
+def test_utf16_declared_only_in_the_http_header():
+    """No BOM and a UTF-16 charset in Content-Type: the browser decodes UTF-16LE."""
+    body = page(V1).replace('<meta charset="utf-8">', "").encode("utf-16-le")
+    result = check_page(body, SITE, charset="utf-16")
+    assert (result.verdict, result.reasons, result.encoding) == (
+        "compliant", ("ok",), "utf-16-le"
+    )
+
+
+def test_ascii_bytes_declared_utf16_in_the_header_show_no_badge():
+    """The browser reads ASCII-compatible bytes as UTF-16LE: CJK noise, no badge on screen."""
+    body = page(V1).replace('<meta charset="utf-8">', "").encode("utf-8")
+    result = check_page(body, SITE, charset="UTF-16")
+    assert (result.verdict, result.reasons) == ("non_compliant", ("badge_missing",))
+
+
+def test_utf16_in_meta_means_utf8():
+    """A <meta> can only be read if the bytes are ASCII-compatible: browsers take UTF-8."""
+    body = page(V1 + "<p>标识</p>", charset="utf-16").encode("utf-8")
+    result = check_page(body, SITE)
+    assert (result.reasons, result.encoding) == (("ok",), "utf-8")
+
+
+@pytest.mark.parametrize(
+    ("label", "codec"),
+    [("GB2312", "gb18030"), ("x-gbk", "gb18030"), ("iso-8859-1", "cp1252"),
+     ("US-ASCII", "cp1252"), ("utf8", "utf-8"), ("Big5", "big5hkscs"), ("bogus", None)],
+)
+def test_encoding_labels_as_browsers_read_them(label, codec):
+    assert codec_for_label(label) == codec
+
+
+def test_http_header_beats_meta_and_bom_beats_both():
+    text = "<title>标题</title>"
+    gbk = f'<meta charset="utf-8">{text}'.encode("gbk")
+    assert decode_page(gbk, "gbk") == (f'<meta charset="utf-8">{text}', "gb18030")
+    utf8 = b"\xef\xbb\xbf" + f'<meta charset="gbk">{text}'.encode()
+    assert decode_page(utf8, "gbk") == (f'<meta charset="gbk">{text}', "utf-8")
 
 
 def test_pages_without_badge_bytes_are_not_decoded():

@@ -52,14 +52,16 @@ from crawler.checks.markup import (
     JsLex,
     JsToken,
     Structure,
+    ascii_compatible,
     attributes,
-    decode_markup,
+    decode_page,
     enclosing_tag,
     has_bad_percent,
     js_string_value,
     js_unescape,
     lex_js,
     scan_structure,
+    sniff_encoding,
     tag_clean,
     tail_is_quiet,
 )
@@ -913,16 +915,16 @@ def check_page(
     patterns = site.patterns
     encoding: str | None = None
     if isinstance(body, bytes):
-        if not body.startswith((b"\xff\xfe", b"\xfe\xff")) and (
+        if ascii_compatible(sniff_encoding(body, charset)) and (
             not any(t in body for t in patterns.prefilter_bytes)
             or not any(t in body for t in patterns.trigger_bytes)
         ):
             malformed = _quick_malformed(body)
             if malformed is None:
-                text, encoding = decode_markup(body, charset)
+                text, encoding = decode_page(body, charset)
                 malformed = scan_structure(text).malformed
             return _decide(site, policy, [], malformed, False, encoding)
-        text, encoding = decode_markup(body, charset)
+        text, encoding = decode_page(body, charset)
     else:
         text = body
     if not any(t in text for t in patterns.prefilter_text) or not any(

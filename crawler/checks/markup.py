@@ -20,25 +20,49 @@ from typing import NamedTuple
 # ---------------------------------------------------------------------------------------------
 # Decoding
 
-_UTF8_FAMILY = frozenset({"utf-8", "utf8", "utf_8", "unicode-1-1-utf-8"})
-# GB2312 and GBK pages routinely contain characters outside their declared set; GB18030 is a
-# superset of both, so it decodes every byte sequence they can produce.
-_GB_FAMILY = frozenset(
-    {"gb2312", "gbk", "x-gbk", "cp936", "gb_2312-80", "csgb2312", "chinese", "gb18030", "936"}
-)
+# The WHATWG Encoding Standard's labels for the encodings Chinese government pages use; any
+# other label Python knows is taken by Python's name for it. GB2312 and GBK pages routinely
+# contain characters outside their declared set, and browsers decode every GB label as GB18030.
+_LABELS: dict[str, str] = {
+    **dict.fromkeys(
+        ("utf-8", "utf8", "unicode-1-1-utf-8", "unicode11utf8", "unicode20utf8", "x-unicode20utf8"),
+        "utf-8",
+    ),
+    **dict.fromkeys(
+        ("utf-16", "utf-16le", "unicode", "unicodefeff", "ucs-2", "csunicode", "iso-10646-ucs-2"),
+        "utf-16-le",
+    ),
+    **dict.fromkeys(("utf-16be", "unicodefffe"), "utf-16-be"),
+    **dict.fromkeys(
+        ("gb2312", "gbk", "x-gbk", "chinese", "csgb2312", "csiso58gb231280", "gb_2312",
+         "gb_2312-80", "iso-ir-58", "gb18030", "cp936", "936"),
+        "gb18030",
+    ),
+    **dict.fromkeys(
+        ("big5", "big5-hkscs", "cn-big5", "csbig5", "x-x-big5"), "big5hkscs"
+    ),
+    # Latin-1 and ASCII labels mean windows-1252 on the web.
+    **dict.fromkeys(
+        ("ascii", "us-ascii", "ansi_x3.4-1968", "iso-8859-1", "iso8859-1", "iso88591",
+         "iso_8859-1", "iso_8859-1:1987", "latin1", "l1", "cp1252", "windows-1252", "x-cp1252",
+         "cp819", "ibm819", "iso-ir-100", "csisolatin1", "x-user-defined"),
+        "cp1252",
+    ),
+}
+_UTF16 = frozenset({"utf-16-le", "utf-16-be"})
 _META_CHARSET = re.compile(rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+# Browsers prescan the first 1024 bytes and keep looking while they are still in the head;
+# a few KiB of head is common on CMS pages.
 _META_PRESCAN_BYTES = 4096
 
 
-def _canonical_codec(label: str | None) -> str | None:
-    """The Python codec for a declared label, with the web's GB family folded into GB18030."""
+def codec_for_label(label: str | None) -> str | None:
+    """Python's codec for an encoding label as a browser reads it, or None if unknown."""
     if not label:
         return None
-    name = label.strip().strip("\"'").lower()
-    if name in _UTF8_FAMILY:
-        return "utf-8"
-    if name in _GB_FAMILY:
-        return "gb18030"
+    name = label.strip().strip("\"'").strip().lower()
+    if name in _LABELS:
+        return _LABELS[name]
     try:
         return codecs.lookup(name).name
     except LookupError:
@@ -51,33 +75,50 @@ def declared_meta_charset(body: bytes) -> str | None:
     return match.group(1).decode("ascii", "replace") if match else None
 
 
-def decode_markup(body: bytes, declared: str | None = None) -> tuple[str, str]:
-    """Decode page bytes and name the codec used.
-
-    Declarations lie (the corpus has ``gb2312`` pages sent as UTF-8), so a declaration is only
-    believed when the bytes agree: a byte order mark wins, then clean UTF-8 (valid multi-byte
-    UTF-8 practically never occurs by accident in GBK text), then the HTTP or ``<meta>`` charset
-    if it decodes without error, and finally GB18030 with replacement characters.
-    """
+def sniff_encoding(body: bytes, http_charset: str | None = None) -> str | None:
+    """The codec a browser would decode ``body`` with, when something declares it: a byte
+    order mark, then the HTTP ``charset``, then a ``<meta>`` in the first bytes (where a
+    UTF-16 label means UTF-8: the bytes being read are ASCII). None: nothing declares it."""
     if body.startswith(codecs.BOM_UTF8):
-        return body[3:].decode("utf-8", "replace"), "utf-8"
-    if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return body.decode("utf-16", "replace"), "utf-16"
-    try:
-        return body.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    tried: set[str] = {"utf-8"}
-    for label in (declared, declared_meta_charset(body)):
-        codec = _canonical_codec(label)
-        if codec is None or codec in tried:
-            continue
-        tried.add(codec)
+        return "utf-8"
+    if body.startswith(codecs.BOM_UTF16_LE):
+        return "utf-16-le"
+    if body.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16-be"
+    codec = codec_for_label(http_charset)
+    if codec is not None:
+        return codec
+    codec = codec_for_label(declared_meta_charset(body))
+    if codec is not None:
+        return "utf-8" if codec in _UTF16 else codec
+    return None
+
+
+def ascii_compatible(codec: str | None) -> bool:
+    """Whether every ASCII character of the text is the same byte in the body, so a byte
+    search for an ASCII literal answers for the decoded text too."""
+    return codec not in _UTF16
+
+
+def decode_page(body: bytes, http_charset: str | None = None) -> tuple[str, str]:
+    """Decode a page once, the way a browser does, and name the codec used.
+
+    Byte order mark, then the HTTP header's charset, then the ``<meta>`` prescan; with no
+    declaration, UTF-8 if the bytes are valid UTF-8, else GB18030 (what a Chinese browser
+    falls back to). Undecodable bytes become U+FFFD, as on screen. A declaration that lies is
+    believed, as the browser believes it: the text is what the visitor's browser gets.
+    """
+    codec = sniff_encoding(body, http_charset)
+    if codec is None:
         try:
-            return body.decode(codec), codec
-        except (UnicodeDecodeError, LookupError):
-            continue
-    return body.decode("gb18030", "replace"), "gb18030"
+            return body.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            codec = "gb18030"
+    if body.startswith(codecs.BOM_UTF8) and codec == "utf-8":
+        body = body[3:]
+    elif body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and codec in _UTF16:
+        body = body[2:]
+    return body.decode(codec, "replace"), codec
 
 
 # ---------------------------------------------------------------------------------------------
