@@ -148,7 +148,6 @@ class RenderConfig(_Section):
     # costs one to two CPU-seconds (process start, V8, the CJK font), so every 20 renders
     # doubled the CPU of a render; every 200 still bounds memory (bench/render.py: growth).
     pages_per_context: int = Field(default=200, ge=1)
-    bottom_fraction: float = Field(default=0.25, gt=0, le=1)
     center_tolerance: float = Field(default=0.15, gt=0, le=0.5)
     blocked_hosts: list[str] = Field(default_factory=lambda: ["recv1.conac.cn", "recv2.conac.cn"])
     allow_third_party: bool = False

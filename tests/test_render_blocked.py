@@ -186,28 +186,32 @@ def test_a_badge_host_name_that_does_not_resolve_is_not_checked(
 
 def test_a_badge_host_that_fails_or_hangs_is_not_checked(render_config, serve_site,
                                                          badge_host) -> None:
-    """A 5xx answer is the badge host's failure; a script that never comes is a timeout."""
-    other = "CA330000000604258900010"
+    """A 5xx answer is the badge host's failure; a script that never comes is a timeout. An
+    identifier the host does not know (404, an HTML page the browser refuses to run) is the
+    host's answer too: whether the page carries this site's code is the static check's job."""
     from badgewatch.badgehost import Registration
-    badge_host.register(Registration(other, "1800CB4DBB7B99F0E06310291AAC09C6", "单位", "网站",
-                                     "另一.政务"))
+
+    other, other_cert = "CA330000000604258900010", "1800CB4DBB7B99F0E06310291AAC09C6"
+    badge_host.register(Registration(other, other_cert, "单位", "网站", "另一.政务"))
     badge_host.set_route(urlsplit(script_url(render_config.badge, IDENT)).path,
                          Route(status=503, body="busy", content_type="text/plain"))
     badge_host.set_route(urlsplit(script_url(render_config.badge, other)).path,
                          Route(action="hang"))
     site = serve_site({
         "/failing": page(snippet(render_config)),
-        "/hanging": page(snippet(render_config, other, "1800CB4DBB7B99F0E06310291AAC09C6")),
+        "/hanging": page(snippet(render_config, other, other_cert)),
+        "/unknown": page(snippet(render_config, "CA330000000604258890099", "9" * 32)),
     }, names=[NAME])
     # The hang is cut off by the page time limit; short, since nothing ever answers.
     config = render_config.model_copy(update={"render": render_config.render.model_copy(
         update={"page_timeout": 4})})
-    got = render_all(config, {"failing": site.url("/failing"), "hanging": site.url("/hanging")})
-    assert (got["failing"].verdict.verdict, got["hanging"].verdict.verdict) == (
-        "not_checked", "not_checked"), summary(got)
+    got = render_all(config, {name: site.url(f"/{name}")
+                              for name in ("failing", "hanging", "unknown")})
+    assert {name: o.verdict.verdict for name, o in got.items()} == dict.fromkeys(
+        got, "not_checked"), summary(got)
     assert "HTTP 503" in got["failing"].verdict.message, summary(got)
-    assert "标识服务器" in got["hanging"].verdict.message, summary(got)
-    assert "没有响应" in got["hanging"].verdict.message, summary(got)
+    assert "标识服务器没有响应" in got["hanging"].verdict.message, summary(got)
+    assert "标识服务器的回答不是脚本或图片" in got["unknown"].verdict.message, summary(got)
 
 
 # --- mixed content: an HTTPS page that loads the badge over HTTP ----------------------------

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 
 from badgewatch.config import Config
-from tests.test_render import NAME, page, render_config, snippet
-from tests.test_render_blocked import render_all, summary
+from tests.test_render import NAME, render_config, snippet
+from tests.test_render_blocked import render_all
 
 __all__ = ["render_config"]  # the fixture, shared with tests/test_render.py
 

@@ -43,9 +43,9 @@ RENDER_TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
         NC, ("badge_not_rendered",)),
     # the saved rendered span sits in a centred footer at the bottom
     "06_ordos_engebei_nodehtmlparser_test69.html": ("compliant", ("ok",)),
-    # async document.write never writes; the saved span is mid-page at the left
-    "07_xian_selecthouse_async_docwrite_unclosed_a.html": (
-        NC, ("badge_not_bottom", "badge_not_centered")),
+    # async document.write never writes; the saved span ends this one-screen page, at the left
+    # (issue 11, defect 8: the last thing on a short page is at its bottom)
+    "07_xian_selecthouse_async_docwrite_unclosed_a.html": (NC, ("badge_not_centered",)),
     # the badge block is floated right (text-align:right, negative margin)
     "08_bwlc_beijing_welfare_lottery_phptest.html": (NC, ("badge_not_centered",)),
     # upper-case SCRIPT runs; the footer table has lost its centring stylesheet
@@ -74,9 +74,10 @@ RENDER_TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
     # a cloned static span whose image is a missing local file, mid-page at the left
     "21_guangzhou_clone_repo_duplicate_rendered_span_wzades.html": (
         NC, ("badge_image_error", "badge_not_bottom", "badge_not_centered")),
-    # the bare script fills the footer span, which floats right near the top of a short page
+    # the bare script fills the footer span, floated right in the contact block at the end of
+    # a short page; only the footer's visitor count and copyright lines are below it
     "23_beijing_daxing_fuyou_compiled_three_body_script_after_html.html": (
-        NC, ("badge_not_bottom", "badge_not_centered")),
+        NC, ("badge_not_centered",)),
     # the inline span in a paragraph renders at the left of the footer
     "24_shangluo_swgd_blade_mojibake_fffd_from_gbk.html": (NC, ("badge_not_centered",)),
     # no badge at all, only a fake site code

@@ -7,6 +7,10 @@ Each of ``[render] concurrency`` lanes renders in one long-lived page whose cont
 its renderer process) is replaced every ``pages_per_context`` renders; a render that hangs is
 abandoned after the page time limit; a browser that dies is relaunched, and the renders it took
 with it are "could not check (render)", never failures.
+
+What became of the badge's own requests is recorded per render (failures and HTTP errors here,
+the page's policy violations and badge scripts by an init script), so that a badge the page
+blocked is told apart from a badge host we could not reach (``crawler/checks/rendered.py``).
 """
 
 from __future__ import annotations
@@ -28,21 +32,26 @@ from playwright.async_api import (
     Page,
     Playwright,
     Request,
+    Response,
     Route,
     async_playwright,
 )
 from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from badgewatch.config import Config, RenderConfig
 from crawler.checks.badge import SiteBadge
 from crawler.checks.rendered import (
+    BadgeLoads,
+    FailedLoad,
     Measurement,
     RenderRules,
     RenderVerdict,
+    blocked_by,
     judge,
     render_failed,
 )
-from crawler.render.probe import MEASURE, OUTLINE
+from crawler.render.probe import LOADS, MEASURE, OUTLINE, PENDING
 from crawler.resolver import DnspythonResolver
 from crawler.urls import host_of
 
@@ -69,11 +78,25 @@ class _Slot:
     cdp: CDPSession | None = None  # the page's DevTools session, for the evidence capture
     mobile: bool = False
     uses: int = 0
-    badge_failures: list[str] = field(default_factory=list)
+    # The current render's requests to the badge hosts that failed, and HTTP errors they got.
+    failed: list[FailedLoad] = field(default_factory=list)
+    http_errors: list[tuple[str, int]] = field(default_factory=list)
 
     def request_failed(self, request: Request) -> None:
         if (urlsplit(request.url).hostname or "").lower() in self.badge_hosts:
-            self.badge_failures.append(request.url)
+            failure = request.failure or "unknown"
+            self.failed.append(FailedLoad(request.url, request.resource_type, failure))
+
+    def response(self, response: Response) -> None:
+        if response.status >= 400 and (urlsplit(response.url).hostname or "").lower() in (
+            self.badge_hosts
+        ):
+            self.http_errors.append((response.url, response.status))
+
+    def loads(self, probe: dict[str, Any], pending: list[str] | None = None) -> BadgeLoads:
+        return BadgeLoads.from_probe(
+            probe, failed=self.failed, http_errors=self.http_errors, pending=pending or ()
+        )
 
     async def discard(self) -> None:
         context, self.context, self.page, self.cdp = self.context, None, None, None
@@ -146,7 +169,6 @@ class Renderer:
             config.render,
             addresses,
             rules=RenderRules(
-                bottom_fraction=config.render.bottom_fraction,
                 center_tolerance=config.render.center_tolerance,
                 error_images=(config.badge.image_party_error, config.badge.image_institution_error),
             ),
@@ -256,6 +278,7 @@ class Renderer:
                 is_mobile=mobile,
                 service_workers="block",
             )
+            await context.add_init_script(LOADS)
             if self.config.allow_third_party:
                 # Third-party names resolve, so the blocked ones are refused request by request.
                 await context.route("**/*", self._route)
@@ -265,6 +288,7 @@ class Renderer:
             slot.cdp = await context.new_cdp_session(slot.page)
             slot.page.set_default_timeout(self.config.page_timeout * 1000)
             slot.page.on("requestfailed", slot.request_failed)
+            slot.page.on("response", slot.response)
         slot.uses += 1
         return slot.page
 
@@ -278,19 +302,42 @@ class Renderer:
         keep_compliant: bool,
     ) -> RenderOutcome:
         page = await self._page(slot, mobile)
-        slot.badge_failures.clear()
-        response = await page.goto(url, wait_until="load")
+        slot.failed.clear()
+        slot.http_errors.clear()
+        try:
+            response = await page.goto(url, wait_until="load")
+        except PlaywrightTimeoutError:
+            return RenderOutcome(url, await self._timed_out(slot))
         if response is None or response.status >= 400:
             status = response.status if response is not None else "无响应"
             return RenderOutcome(url, render_failed(f"HTTP {status}"))
-        data: dict[str, Any] = await page.evaluate(MEASURE, {"spanId": site.patterns.span_id})
-        if slot.badge_failures:
-            return RenderOutcome(url, render_failed("标识服务器无法访问"), measurement=data)
-        verdict = judge(Measurement.from_probe(data), site, self.rules)
+        hosts = sorted(self.badge_hosts)
+        data: dict[str, Any] = await page.evaluate(
+            MEASURE, {"spanId": site.patterns.span_id, "badgeHosts": hosts}
+        )
+        if slot.failed:
+            data["failedLoads"] = [f.__dict__ for f in slot.failed[:10]]
+        verdict = judge(Measurement.from_probe(data), site, self.rules, slot.loads(data))
         shot = None
         if evidence is not None and (keep_compliant or verdict.verdict != "compliant"):
             shot = await self._evidence(slot, data, evidence)
         return RenderOutcome(url, verdict, shot, data)
+
+    async def _timed_out(self, slot: _Slot) -> RenderVerdict:
+        """A page that did not load in time: the badge host's silence (or failure) if one of its
+        scripts or images is still waiting, else the page's own. Either way not checked; the
+        lane's context is replaced, since the page may still be loading."""
+        assert slot.page is not None  # set by _page()
+        pending: list[str] = []
+        with contextlib.suppress(PlaywrightError, asyncio.TimeoutError):
+            pending = await asyncio.wait_for(
+                slot.page.evaluate(PENDING, sorted(self.badge_hosts)), 5
+            )
+        blocked = blocked_by(slot.loads({}, pending))
+        await slot.discard()
+        if blocked is not None and not blocked.by_page:
+            return render_failed(blocked.why)
+        return render_failed(f"页面在 {self.config.page_timeout:g} 秒内没有加载完成")
 
     async def _evidence(self, slot: _Slot, data: dict[str, Any], path: Path) -> Path:
         """A PNG of the window scrolled to the badge (or to where it should be: the page's
