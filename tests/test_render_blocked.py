@@ -99,6 +99,13 @@ PAGE_BLOCKS = {
         lambda c: Route(body=page(snippet(c)),
                         headers={CSP: "script-src 'self' http://dcs.badges.test"}),
         ("内容安全策略", "内联脚本")),
+    "csp_header_trusted_types": (
+        lambda c: Route(body=page(snippet(c)),
+                        headers={CSP: "require-trusted-types-for 'script'"}),
+        ("内容安全策略", "Trusted Types", "HTTP 响应头")),
+    "csp_meta_trusted_types": (
+        lambda c: with_head(page(snippet(c)), csp_meta("require-trusted-types-for 'script'")),
+        ("内容安全策略", "Trusted Types", "<meta")),
     "module": (lambda c: page(script_tag(c, 'type="module"')), ("module",)),
     "nomodule": (lambda c: page(script_tag(c, "nomodule")), ("nomodule",)),
     "integrity": (lambda c: page(script_tag(c, 'integrity="sha384-' + "A" * 64 + '"')),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from badgewatch.config import Config
+from badgewatch.siteserver import government_page
 from tests.test_render import NAME, render_config, snippet
 from tests.test_render_blocked import render_all
 
@@ -94,6 +95,9 @@ CASES = {
     "long_sticky_footer": (lambda c: long_page(
         '<div style="position:sticky;bottom:0;text-align:center;background:#1f4e8c;color:#fff">'
         f"{snippet(c)}{COPYRIGHT}</div>"), ["ok"]),
+    # The page the benchmark and the demo serve: article, then the footer text, then the badge.
+    "government_page": (lambda c: government_page(
+        "某某市人民政府", ["/a.html", "/b.html"], centred(snippet(c)), size_kb=30), ["ok"]),
     # Pinned to the top of the window: never at the bottom, however far one scrolls.
     "long_fixed_header": (lambda c: long_page(
         '<div style="position:fixed;left:0;right:0;top:0;text-align:center;background:#fff">'

@@ -203,6 +203,9 @@ CAUSES = {
         failed=(refused(failure="net::ERR_FAILED"),),
         scripts=(BadgeScript(SCRIPT, crossorigin=True, errored=True),)),
         True, ("crossorigin",)),
+    "Trusted Types stop the badge code's document.write": (BadgeLoads(
+        violations=(Violation("trusted-types-sink", "require-trusted-types-for"),)),
+        True, ("Trusted Types", "document.write")),
     "inline badge code stopped by CSP": (BadgeLoads(
         violations=(Violation("inline", "script-src-elem"),)), True, ("内联脚本",)),
     "a page policy beats an outage": (BadgeLoads(

@@ -217,9 +217,10 @@ class BadgeScript:
 
 @dataclass(frozen=True)
 class Violation:
-    """An enforced Content-Security-Policy violation on the badge host (or an inline script)."""
+    """An enforced Content-Security-Policy violation on the badge host, an inline script, or
+    the Trusted Types sink that the badge code's ``document.write`` is."""
 
-    blocked: str  # the URL, or "inline"
+    blocked: str  # the URL, "inline" or "trusted-types-sink"
     directive: str  # the effective directive: script-src-elem, img-src, …
     in_meta: bool = False  # the policy came from the page's <meta http-equiv>, not a header
 
@@ -307,6 +308,13 @@ def _by_page_policy(loads: BadgeLoads) -> Blocked | None:
     """The page's Content-Security-Policy, mixed content, integrity or isolation policy."""
     resources = {f.url: f.resource for f in loads.failed}
     for v in loads.violations:
+        if v.blocked == "trusted-types-sink":
+            return Blocked(True, (
+                f"页面的内容安全策略（Content-Security-Policy，{_policy_source(v.in_meta)}）"
+                f"要求 Trusted Types（{v.directive} 指令），"
+                "标识代码用 document.write 写入标识，被浏览器阻止了。"
+                "请为标识代码设置 Trusted Types 策略，或删除这条指令。"
+            ))
         if v.blocked == "inline":
             continue
         directive = v.directive.removesuffix("-elem")

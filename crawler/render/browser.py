@@ -32,7 +32,6 @@ from playwright.async_api import (
     Page,
     Playwright,
     Request,
-    Response,
     Route,
     async_playwright,
 )
@@ -78,24 +77,28 @@ class _Slot:
     cdp: CDPSession | None = None  # the page's DevTools session, for the evidence capture
     mobile: bool = False
     uses: int = 0
-    # The current render's requests to the badge hosts that failed, and HTTP errors they got.
-    failed: list[FailedLoad] = field(default_factory=list)
-    http_errors: list[tuple[str, int]] = field(default_factory=list)
+    # The current render's requests to the badge hosts that failed.
+    failed: list[Request] = field(default_factory=list)
 
     def request_failed(self, request: Request) -> None:
         if (urlsplit(request.url).hostname or "").lower() in self.badge_hosts:
-            failure = request.failure or "unknown"
-            self.failed.append(FailedLoad(request.url, request.resource_type, failure))
+            self.failed.append(request)
 
-    def response(self, response: Response) -> None:
-        if response.status >= 400 and (urlsplit(response.url).hostname or "").lower() in (
-            self.badge_hosts
-        ):
-            self.http_errors.append((response.url, response.status))
-
-    def loads(self, probe: dict[str, Any], pending: list[str] | None = None) -> BadgeLoads:
+    async def loads(self, probe: dict[str, Any], pending: list[str] | None = None) -> BadgeLoads:
+        """The badge's loads as the probe and the network saw them. A failed request's answer,
+        if it got one (a 5xx whose body Chromium then abandoned), is asked for here, only
+        when a request failed: listening to every response of every page costs more."""
+        failed = [
+            FailedLoad(r.url, r.resource_type, r.failure or "unknown") for r in self.failed[:10]
+        ]
+        http_errors = []
+        for request in self.failed[:10]:
+            with contextlib.suppress(PlaywrightError):
+                answer = await request.response()
+                if answer is not None and answer.status >= 400:
+                    http_errors.append((request.url, answer.status))
         return BadgeLoads.from_probe(
-            probe, failed=self.failed, http_errors=self.http_errors, pending=pending or ()
+            probe, failed=failed, http_errors=http_errors, pending=pending or ()
         )
 
     async def discard(self) -> None:
@@ -288,7 +291,6 @@ class Renderer:
             slot.cdp = await context.new_cdp_session(slot.page)
             slot.page.set_default_timeout(self.config.page_timeout * 1000)
             slot.page.on("requestfailed", slot.request_failed)
-            slot.page.on("response", slot.response)
         slot.uses += 1
         return slot.page
 
@@ -303,7 +305,6 @@ class Renderer:
     ) -> RenderOutcome:
         page = await self._page(slot, mobile)
         slot.failed.clear()
-        slot.http_errors.clear()
         try:
             response = await page.goto(url, wait_until="load")
         except PlaywrightTimeoutError:
@@ -315,9 +316,10 @@ class Renderer:
         data: dict[str, Any] = await page.evaluate(
             MEASURE, {"spanId": site.patterns.span_id, "badgeHosts": hosts}
         )
-        if slot.failed:
-            data["failedLoads"] = [f.__dict__ for f in slot.failed[:10]]
-        verdict = judge(Measurement.from_probe(data), site, self.rules, slot.loads(data))
+        loads = await slot.loads(data)
+        if loads.failed:
+            data["failedLoads"] = [f.__dict__ for f in loads.failed]
+        verdict = judge(Measurement.from_probe(data), site, self.rules, loads)
         shot = None
         if evidence is not None and (keep_compliant or verdict.verdict != "compliant"):
             shot = await self._evidence(slot, data, evidence)
@@ -333,7 +335,7 @@ class Renderer:
             pending = await asyncio.wait_for(
                 slot.page.evaluate(PENDING, sorted(self.badge_hosts)), 5
             )
-        blocked = blocked_by(slot.loads({}, pending))
+        blocked = blocked_by(await slot.loads({}, pending))
         await slot.discard()
         if blocked is not None and not blocked.by_page:
             return render_failed(blocked.why)

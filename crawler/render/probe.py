@@ -12,8 +12,8 @@ LOADS = r"""
   Object.defineProperty(window, '__badgewatch', {value: rec});
   document.addEventListener('securitypolicyviolation', (e) => {
     if (e.disposition === 'enforce' && rec.violations.length < 50) {
-      rec.violations.push(
-        {blocked: e.blockedURI, directive: e.effectiveDirective, policy: e.originalPolicy});
+      rec.violations.push({blocked: e.blockedURI, directive: e.effectiveDirective,
+                           policy: e.originalPolicy, sample: e.sample});
     }
   }, true);
   const settle = (failed) => (e) => {
@@ -88,7 +88,8 @@ MEASURE = r"""
   out.rect = {x: e.left + window.scrollX, y: e.top + endY, width: e.width, height: e.height};
   out.viewTop = e.top;
   out.fixed = endY !== sy && Math.abs(e.top - r.top) < 1;
-  out.after = following(el, e.bottom);
+  // What is drawn below matters only for a badge in the last screen (the rule's other half).
+  out.after = out.rect.y >= docHeight - window.innerHeight ? following(el, e.bottom) : null;
   // Hit-testing needs the badge in the window.
   target.scrollIntoView({block: 'center', inline: 'center', behavior: 'instant'});
   r = target.getBoundingClientRect();
@@ -105,10 +106,11 @@ MEASURE = r"""
   // footer-like region: text, links, headings, media larger than an icon, form controls, and
   // how far down the lowest of it ends. Subtrees drawn wholly above are skipped unread, so a
   // badge at the end of a long page costs a few rectangles; the counts stop at caps far above
-  // any footer, so a badge at the top of a long page costs little more.
+  // any footer (``capped``: not a footer). A page of more than 20,000 elements around the
+  // badge is read that far (``truncated``) and judged on what was found.
   function following(span, limit) {
     const acc = {text: 0, links: 0, headings: 0, media: 0, controls: 0, extent: 0,
-                 capped: false};
+                 capped: false, truncated: false};
     const FOOTER = /foot|bottom|copyright|banquan|dibu|yejiao/i;
     const SKIP = new Set(['SCRIPT', 'STYLE', 'NOSCRIPT', 'TEMPLATE', 'HEAD', 'TITLE', 'META',
                           'LINK']);
@@ -119,7 +121,7 @@ MEASURE = r"""
     const footerLike = (n) => n.tagName === 'FOOTER' || n.getAttribute('role') === 'contentinfo'
       || FOOTER.test(n.id) || FOOTER.test(n.getAttribute('class') || '');
     const walk = (parent, inFooter) => {
-      for (let n = parent.firstChild; n && !acc.capped; n = n.nextSibling) {
+      for (let n = parent.firstChild; n && !acc.capped && !acc.truncated; n = n.nextSibling) {
         if (n.nodeType === 3) {
           const length = inFooter ? 0 : n.data.trim().length;
           if (!length) continue;
@@ -131,7 +133,8 @@ MEASURE = r"""
           continue;
         }
         if (n.nodeType !== 1 || n === span || SKIP.has(n.tagName.toUpperCase())) continue;
-        if (++visits > 20000 || acc.text > 5000 || counted > 1000) { acc.capped = true; return; }
+        if (acc.text > 5000 || counted > 1000) { acc.capped = true; return; }
+        if (++visits > 20000) { acc.truncated = true; return; }
         const b = n.getBoundingClientRect();
         const holds = n.contains(span);
         const footer = inFooter || footerLike(n);
@@ -162,7 +165,8 @@ MEASURE = r"""
   }
 
   // The badge scripts in the document, as the page wrote them, and the policy violations on
-  // the badge hosts (with whether the policy came from a <meta>), from LOADS' record.
+  // the badge hosts, inline scripts, or a Trusted Types sink given the badge's code (its
+  // sample names the span), with whether the policy came from a <meta>, from LOADS' record.
   function loads(result) {
     const rec = window.__badgewatch;
     const onHost = (url) => {
@@ -187,7 +191,8 @@ MEASURE = r"""
       .filter((m) => m.httpEquiv.trim().toLowerCase() === 'content-security-policy')
       .map((m) => norm(m.content));
     result.violations = (rec ? rec.violations : [])
-      .filter((v) => v.blocked === 'inline' || onHost(v.blocked))
+      .filter((v) => v.blocked === 'inline' || onHost(v.blocked) ||
+        (v.blocked === 'trusted-types-sink' && (v.sample || '').includes(spanId)))
       .slice(0, 10)
       .map((v) => ({blocked: v.blocked, directive: v.directive,
                     inMeta: metas.includes(norm(v.policy))}));
