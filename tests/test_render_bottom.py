@@ -97,7 +97,8 @@ CASES = {
         f"{snippet(c)}{COPYRIGHT}</div>"), ["ok"]),
     # The page the benchmark and the demo serve: article, then the footer text, then the badge.
     "government_page": (lambda c: government_page(
-        "某某市人民政府", ["/a.html", "/b.html"], centred(snippet(c)), size_kb=30), ["ok"]),
+        "某某市人民政府", [f"/tzgg/{n}.html" for n in range(50)], f"<!-- 网站标识 -->{snippet(c)}",
+        size_kb=30), ["ok"]),
     # Pinned to the top of the window: never at the bottom, however far one scrolls.
     "long_fixed_header": (lambda c: long_page(
         '<div style="position:fixed;left:0;right:0;top:0;text-align:center;background:#fff">'

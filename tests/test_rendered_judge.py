@@ -222,6 +222,9 @@ CAUSES = {
                       False, ("ERR_BLOCKED_BY_CLIENT",)),
     "an error page instead of the script": (BadgeLoads(
         failed=(refused(failure="net::ERR_BLOCKED_BY_ORB"),)), False, ("不是脚本或图片",)),
+    "the badge host's own resource policy": (BadgeLoads(failed=(
+        refused(IMAGE, "corp-not-same-site", "image"),)),
+        False, ("标识服务器", "corp-not-same-site")),
     "5xx answer": (BadgeLoads(failed=(refused(failure="net::ERR_ABORTED"),),
                               http_errors=((SCRIPT, 503),)), False, ("HTTP 503",)),
     "no answer in time": (BadgeLoads(pending=(SCRIPT,)), False, ("没有响应", "标识脚本")),

@@ -148,7 +148,7 @@ class Measurement:
     view_height: float = 0  # the window's height; 0 when unknown (judged as one document)
     fixed: bool = False  # stays put in the window when the page scrolls (fixed, stuck sticky)
     view_top: float = 0
-    following: Following | None = None  # None when not measured (a hidden badge)
+    following: Following | None = None  # not measured: hidden, or above the last screen
 
     @classmethod
     def from_probe(cls, data: dict[str, Any]) -> Measurement:
@@ -189,9 +189,19 @@ class Measurement:
 
 # --- why the badge did not load ---------------------------------------------------------------
 
-# Chromium's reasons for refusing a request itself (DevTools' Network.BlockedReason, which
-# Playwright reports as the failure text): the page's policies.
-_PAGE_POLICY_FAILURES = ("csp", "mixed-content", "integrity", "sri-", "coep-", "corp-")
+
+
+def _page_policy(failure: str) -> bool:
+    """Chromium refused the request for a policy of the page: the blocked reasons (DevTools'
+    Network.BlockedReason, Playwright's failure text) of its CSP, mixed content, integrity and
+    its cross-origin embedder or isolation policy. A plain corp-not-same-origin/-site is the
+    badge host's own Cross-Origin-Resource-Policy header: the host's doing, not the page's."""
+    return (
+        failure in ("csp", "mixed-content", "integrity")
+        or failure.startswith(("sri-", "coep-"))
+        or "-by-coep" in failure
+        or "-by-dip" in failure
+    )
 
 
 @dataclass(frozen=True)
@@ -338,7 +348,7 @@ def _by_page_policy(loads: BadgeLoads) -> Blocked | None:
                 "浏览器把它作为混合内容（mixed content）阻止了。"
                 "请使用 https:// 开头的标识代码地址。"
             ))
-        if f.failure.startswith(_PAGE_POLICY_FAILURES):
+        if _page_policy(f.failure):
             return Blocked(True, (
                 f"页面的安全策略（{f.failure}）阻止了{kind}（{_host(f.url)}）。"
                 "请检查页面的 Content-Security-Policy、Cross-Origin-Embedder-Policy 等设置。"

@@ -20,7 +20,7 @@ import base64
 import contextlib
 import logging
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -318,7 +318,7 @@ class Renderer:
         )
         loads = await slot.loads(data)
         if loads.failed:
-            data["failedLoads"] = [f.__dict__ for f in loads.failed]
+            data["failedLoads"] = [asdict(f) for f in loads.failed]  # kept with the render
         verdict = judge(Measurement.from_probe(data), site, self.rules, loads)
         shot = None
         if evidence is not None and (keep_compliant or verdict.verdict != "compliant"):
@@ -333,7 +333,7 @@ class Renderer:
         pending: list[str] = []
         with contextlib.suppress(PlaywrightError, asyncio.TimeoutError):
             pending = await asyncio.wait_for(
-                slot.page.evaluate(PENDING, sorted(self.badge_hosts)), 5
+                slot.page.evaluate(PENDING, sorted(self.badge_hosts)), 3
             )
         blocked = blocked_by(await slot.loads({}, pending))
         await slot.discard()
