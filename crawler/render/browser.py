@@ -245,7 +245,9 @@ class Renderer:
         try:
             return await asyncio.wait_for(
                 self._render(slot, url, site, evidence, mobile, keep_compliant),
-                timeout=self.config.page_timeout + 10,
+                # Beyond the page's own limit: a new context, the probe, the evidence, and a
+                # look at what a page that ran out of time was still waiting for.
+                timeout=self.config.page_timeout + 20,
             )
         except TimeoutError:
             await self._kill_browser()
@@ -333,7 +335,7 @@ class Renderer:
         pending: list[str] = []
         with contextlib.suppress(PlaywrightError, asyncio.TimeoutError):
             pending = await asyncio.wait_for(
-                slot.page.evaluate(PENDING, sorted(self.badge_hosts)), 3
+                slot.page.evaluate(PENDING, sorted(self.badge_hosts)), 5
             )
         blocked = blocked_by(await slot.loads({}, pending))
         await slot.discard()
