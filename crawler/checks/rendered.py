@@ -399,9 +399,10 @@ def _by_page_markup(loads: BadgeLoads) -> Blocked | None:
 def _by_answer(loads: BadgeLoads) -> Blocked | None:
     """An error answer from the badge host is the host's failure, so ours: even "not found",
     since whether the page carries this site's own code is the static check's to say."""
-    for url, status in loads.http_errors:
-        return Blocked(False, f"标识服务器出错：{_host(url)} 回答 HTTP {status}")
-    return None
+    if not loads.http_errors:
+        return None
+    url, status = loads.http_errors[0]
+    return Blocked(False, f"标识服务器出错：{_host(url)} 回答 HTTP {status}")
 
 
 def _by_network(loads: BadgeLoads) -> Blocked | None:
@@ -418,10 +419,10 @@ def _by_network(loads: BadgeLoads) -> Blocked | None:
                 f"标识服务器的回答不是脚本或图片（可能是错误页面）：{_host(f.url)} {f.failure}"
             ))
         return Blocked(False, f"标识服务器无法访问：{_host(f.url)} {f.failure}")
-    for url in loads.pending:
-        what = _kind("", url)
-        return Blocked(False, f"标识服务器没有响应：{_host(url)} 在页面时限内没有返回{what}")
-    return None
+    if not loads.pending:
+        return None
+    url = loads.pending[0]
+    return Blocked(False, f"标识服务器没有响应：{_host(url)} 在页面时限内没有返回{_kind('', url)}")
 
 
 def blocked_by(loads: BadgeLoads) -> Blocked | None:
