@@ -34,6 +34,9 @@ def crawl_settings(config: Config) -> dict[str, Any]:
         # with no delay CONCURRENT_REQUESTS_PER_DOMAIN is not enforced; any delay makes the
         # slot dispatch one request at a time and re-check its free slots.
         "DOWNLOAD_DELAY": 0.001,
+        # A limit on the whole download of one attempt (connect, headers, every byte of the
+        # body), not per socket read: a server that drips a byte a second is cut off. Each retry
+        # is a new attempt, so a page takes at most download_timeout × (retries + 1).
         "DOWNLOAD_TIMEOUT": crawl.download_timeout,
         "DOWNLOAD_MAXSIZE": crawl.max_page_bytes,
         "DOWNLOAD_WARNSIZE": 0,
@@ -46,8 +49,10 @@ def crawl_settings(config: Config) -> dict[str, Any]:
         "DEPTH_PRIORITY": 1,
         "SCHEDULER_DISK_QUEUE": "scrapy.squeues.PickleFifoDiskQueue",
         "SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
+        # Last before the download, so redirects (new requests) pass them too.
         "DOWNLOADER_MIDDLEWARES": {
             "crawler.middlewares.StayOnSiteMiddleware": 950,
+            "crawler.middlewares.AddressPolicyMiddleware": 960,
         },
         "LOG_LEVEL": "INFO",
         "LOG_INSTALL_ROOT_HANDLER": True,
