@@ -9,6 +9,7 @@ from badgewatch.config import Config
 BOT_NAME = "badgewatch"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
+MAX_REDIRECTS = 5  # per URL; each hop is a new request with its own attempts and timeout
 
 
 def crawl_settings(config: Config) -> dict[str, Any]:
@@ -42,7 +43,7 @@ def crawl_settings(config: Config) -> dict[str, Any]:
         "DOWNLOAD_WARNSIZE": 0,
         "RETRY_ENABLED": crawl.retries > 0,
         "RETRY_TIMES": crawl.retries,
-        "REDIRECT_MAX_TIMES": 5,
+        "REDIRECT_MAX_TIMES": MAX_REDIRECTS,
         "HTTPERROR_ALLOW_ALL": True,
         "URLLENGTH_LIMIT": crawl.max_url_length,
         "DEPTH_LIMIT": 0,

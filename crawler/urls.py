@@ -8,6 +8,7 @@ in the page's own encoding, a host that is an address read the way a browser rea
 
 from __future__ import annotations
 
+import codecs
 import ipaddress
 import posixpath
 import re
@@ -30,6 +31,17 @@ SKIPPED_EXTENSIONS = frozenset(
 _DIGITS = re.compile(r"\d+")
 # Characters a browser leaves as they are in a query (the rest is percent-encoded).
 _QUERY_SAFE = "/?:@!$&'()*+,;=~-._%"
+
+
+def _url_char_reference(error: UnicodeError) -> tuple[str, int]:
+    """What the URL standard puts for a character the page's encoding lacks: &#N; encoded."""
+    assert isinstance(error, UnicodeEncodeError)
+    text = error.object[error.start : error.end]
+    return "".join(f"%26%23{ord(ch)}%3B" for ch in text), error.end
+
+
+_URL_ERRORS = "badgewatch-url-char-reference"
+codecs.register_error(_URL_ERRORS, _url_char_reference)
 
 
 def _extension(path: str) -> str:
@@ -73,7 +85,8 @@ def host_of(url: str) -> str:
 
 def request_url(url: str, query_codec: str = "utf-8") -> str | None:
     """``url`` as a browser requests it: the host in IDNA, the path percent-encoded in UTF-8,
-    the query in ``query_codec`` (the page's encoding; characters it lacks as ``&#N;``).
+    the query in ``query_codec`` (the page's encoding; characters it lacks as ``%26%23N%3B``,
+    the URL standard's ``&#N;``).
     None when no request can be made of it. ASCII URLs are returned as they are."""
     if url.isascii():
         return url
@@ -81,7 +94,7 @@ def request_url(url: str, query_codec: str = "utf-8") -> str | None:
     try:
         out = safe_url_string(base)
         if sep:
-            encoded = query.encode(query_codec, "xmlcharrefreplace")
+            encoded = query.encode(query_codec, _URL_ERRORS)
             out += "?" + quote(encoded, safe=_QUERY_SAFE)
     except (ValueError, UnicodeError, LookupError):
         return None

@@ -12,7 +12,10 @@ import codecs
 from pathlib import Path
 from urllib.parse import quote
 
+import pytest
+
 from badgewatch.siteserver import Route, government_page
+from crawler.urls import LinkFilter, request_url
 from tests.crawling import crawl_site, last_check
 from tests.test_crawl import badge, crawl_env, register
 
@@ -44,12 +47,12 @@ CASES = [
 ]
 
 
-def route_for(title: str, charset: str, declared: str, link: str) -> Route:
+def route_for(title: str, charset: str, declared: str, links: list[str]) -> Route:
     if charset == "gbk":
-        text = chinese_page(title, [link], "gbk", meta=declared == "meta")
+        text = chinese_page(title, links, "gbk", meta=declared == "meta")
         body = text.encode("gbk")
     else:
-        text = chinese_page(title, [link], "utf-16le", meta=False)
+        text = chinese_page(title, links, "utf-16le", meta=False)
         body = text.encode("utf-16-le")
         if declared == "bom":
             body = codecs.BOM_UTF16_LE + body
@@ -66,9 +69,10 @@ def test_links_titles_and_verdicts_of_gbk_and_utf16_pages(
     targets = {}
     for served, title, charset, declared, path, query in CASES:
         link = path + (f"?{query}" if query else "")
-        routes[served] = route_for(title, charset, declared, link)
         query_codec = "gbk" if charset == "gbk" else "utf-8"
         target = encoded(path, query, query_codec)
+        # The same link twice: as written in Chinese, and already percent-encoded.
+        routes[served] = route_for(title, charset, declared, [link, target])
         targets[served] = target
         # Answered only at the exact target a browser would request.
         routes[target] = government_page(f"{title}的链接", [], badge(1), size_kb=3)
@@ -88,3 +92,29 @@ def test_links_titles_and_verdicts_of_gbk_and_utf16_pages(
     assert not any("%EF%BF%BD" in r.path for r in site.requests)
     assert s["pages_checked"] == 1 + 2 * len(CASES)
     assert s["status"] == "compliant"
+
+
+@pytest.mark.parametrize(
+    ("url", "codec", "requested"),
+    [
+        ("http://h/新闻/一.html?类=通知", "gbk",
+         "http://h/%E6%96%B0%E9%97%BB/%E4%B8%80.html?%C0%E0=%CD%A8%D6%AA"),
+        ("http://h/新闻/一.html?类=通知", "gb18030",
+         "http://h/%E6%96%B0%E9%97%BB/%E4%B8%80.html?%C0%E0=%CD%A8%D6%AA"),
+        ("http://h/a?q=通知", "utf-8", "http://h/a?q=%E9%80%9A%E7%9F%A5"),
+        ("http://h/a?q=한", "gbk", "http://h/a?q=%26%2354620%3B"),  # the URL standard: &#54620;
+        ("http://邯郸.政务/通知?x=1#frag", "gbk", "http://xn--ve4aqf.xn--zfr164b/%E9%80%9A%E7%9F%A5?x=1"),
+        ("http://h/%E6%96%B0/a b", "utf-8", "http://h/%E6%96%B0/a b"),  # ASCII: as it is
+    ],
+)
+def test_links_are_requested_as_a_browser_requests_them(url, codec, requested) -> None:
+    assert request_url(url, codec) == requested
+
+
+def test_a_link_written_in_chinese_and_percent_encoded_is_one_url() -> None:
+    links = LinkFilter(hosts=frozenset({"h.example"}), max_pages=10, max_query_variants=5,
+                       max_url_length=2083)
+    first = links.admit("/新闻/一.html?类=通知", "http://h.example/", "gbk")
+    assert first == "http://h.example/%E6%96%B0%E9%97%BB/%E4%B8%80.html?%C0%E0=%CD%A8%D6%AA"
+    assert links.admit(first, "http://h.example/", "gbk") is None
+    assert links.scheduled == 1

@@ -242,10 +242,13 @@ def _fetch_and_check(url: str, hosts: frozenset[str], badge: Any) -> dict[str, A
     """The page's verdict from the crawl's own downloader, in a process of its own (a Twisted
     reactor runs once per process): same settings, address policy, limits and decoding."""
     from crawler.checks.badge import fetch_failed
+    from crawler.settings import MAX_REDIRECTS
 
     crawl = runtime().config.crawl
-    # Each hop of a redirect chain gets its attempts, each attempt its download_timeout.
-    limit = crawl.download_timeout * (crawl.retries + 1) * 6 + FETCH_START_SECONDS
+    # A guard, never reached when Scrapy keeps its limits: each hop of a redirect chain gets
+    # its attempts, each attempt its download_timeout.
+    hops = MAX_REDIRECTS + 1
+    limit = crawl.download_timeout * (crawl.retries + 1) * hops + FETCH_START_SECONDS
     command = [sys.executable, "-m", "crawler.fetch", "--url", url,
                "--identifier", badge.identifier]
     if badge.certificate:
