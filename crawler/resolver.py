@@ -39,7 +39,6 @@ SETTING = "[crawl] allow_private_networks"
 
 # IPv6 prefixes that carry an IPv4 address the packet ends up at (NAT64 and 6to4 gateways).
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
 _SHARED = ipaddress.IPv4Network("100.64.0.0/10")
 _RFC1918 = tuple(
     ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
@@ -56,11 +55,12 @@ class AddressRefused(DNSLookupError):
 
 
 def _destination(address: Address) -> Address:
-    """The IPv4 address an IPv6 one leads to when it embeds one (mapped, NAT64, 6to4)."""
+    """The IPv4 address an IPv6 one leads to when it embeds one (mapped, NAT64, 6to4,
+    Teredo)."""
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
             return address.ipv4_mapped
-        if address in _NAT64 or address in _NAT64_LOCAL:
+        if address in _NAT64:
             return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
         if address.sixtofour is not None:
             return address.sixtofour
