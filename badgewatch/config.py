@@ -8,6 +8,7 @@ defaults run an embedded SQLite database under ``./var``. A bad setting stops st
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import tomllib
@@ -66,6 +67,8 @@ class CrawlConfig(_Section):
     """How the crawler treats the sites it checks; defaults suit a nightly provincial crawl."""
 
     allow_private_networks: bool = False
+    # Networks fetched even when private networks are not (an intranet deployment's own range).
+    allowed_networks: list[str] = Field(default_factory=list)
     obey_robots: bool = True
     max_pages_per_site: int = Field(default=10_000, ge=1)
     max_depth: int = Field(default=20, ge=0)
@@ -76,10 +79,29 @@ class CrawlConfig(_Section):
     autothrottle: bool = True
     download_timeout: float = Field(default=20.0, gt=0)
     max_page_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    # Sitemaps: files (indexes included) fetched per site, how deep indexes may nest, page URLs
+    # taken from them per site, and the size of one file once decompressed (the protocol's 50 MB).
+    max_sitemaps: int = Field(default=100, ge=0)
+    max_sitemap_depth: int = Field(default=3, ge=0)
+    max_sitemap_urls: int = Field(default=50_000, ge=0)
+    max_sitemap_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     retries: int = Field(default=2, ge=0)
     user_agent: str = "badgewatch/0.1 (site badge compliance check)"
     failing_reasons: list[str] | None = None
     stale_run_minutes: float = Field(default=10.0, gt=0)
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        out = []
+        for entry in value:
+            try:
+                out.append(str(ipaddress.ip_network(entry.strip(), strict=False)))
+            except ValueError as exc:
+                raise ValueError(
+                    f"{entry!r} is not a network such as 10.20.0.0/16 ({exc})"
+                ) from exc
+        return out
 
 
 class BadgeConfig(_Section):

@@ -11,7 +11,9 @@ Answers:
 * a known name without that type (or a name that only has names below it): NOERROR, no answer;
 * an unknown name: NXDOMAIN;
 * a name marked with :meth:`LocalDnsServer.set_failure`: SERVFAIL, REFUSED or no reply at all,
-  so the failure paths of a client can be exercised for real.
+  so the failure paths of a client can be exercised for real; with ``rdtype="AAAA"`` only the
+  AAAA questions fail and A is still answered, as dnsmasq without upstream refuses AAAA for
+  names it holds only A records for, and as some servers silently drop AAAA questions.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import dns.rdatatype
 import dns.rrset
 
 Failure = Literal["servfail", "refused", "drop"]
+QueryType = Literal["A", "AAAA"]
 RecordTable = Mapping[str, Mapping[str, Sequence[str]]]
 
 _TTL = 60
@@ -71,6 +74,12 @@ class _Entry:
     a: tuple[str, ...] = ()
     aaaa: tuple[str, ...] = ()
     failure: Failure | None = None
+    failing_type: int | None = None  # only questions of this type fail; None: every question
+
+    def fails(self, rdtype: int) -> Failure | None:
+        if self.failing_type is None or self.failing_type == rdtype:
+            return self.failure
+        return None
 
 
 @dataclass
@@ -118,13 +127,27 @@ class LocalDnsServer:
         with self._table.lock:
             self._table.entries[key] = entry
 
-    def set_failure(self, name: str, failure: Failure) -> None:
-        """Answer every question about ``name`` with SERVFAIL, REFUSED, or not at all ("drop")."""
+    def set_failure(self, name: str, failure: Failure, rdtype: QueryType | None = None) -> None:
+        """Answer questions about ``name`` with SERVFAIL, REFUSED, or not at all ("drop").
+
+        Without ``rdtype`` every question fails and the name's records are forgotten; with it
+        only questions of that type fail, and the others are answered from the records."""
         if failure not in ("servfail", "refused", "drop"):
             raise ValueError(f"unknown failure {failure!r}")
+        if rdtype is not None and rdtype not in ("A", "AAAA"):
+            raise ValueError(f"only A or AAAA questions can be made to fail, not {rdtype!r}")
         key = _name(name)
         with self._table.lock:
-            self._table.entries[key] = _Entry(failure=failure)
+            if rdtype is None:
+                self._table.entries[key] = _Entry(failure=failure)
+                return
+            old = self._table.entries.get(key, _Entry())
+            self._table.entries[key] = _Entry(
+                a=old.a,
+                aaaa=old.aaaa,
+                failure=failure,
+                failing_type=dns.rdatatype.from_text(rdtype),
+            )
 
     def remove(self, name: str) -> None:
         """Forget ``name``: it answers NXDOMAIN from now on."""
@@ -297,10 +320,11 @@ class LocalDnsServer:
             has_children = entry is None and any(
                 known.is_subdomain(qname) for known in self._table.entries
             )
-        if entry is not None and entry.failure == "drop":
+        failure = entry.fails(question.rdtype) if entry is not None else None
+        if failure == "drop":
             return None
-        if entry is not None and entry.failure is not None:
-            response.set_rcode(_FAILURE_RCODES[entry.failure])
+        if failure is not None:
+            response.set_rcode(_FAILURE_RCODES[failure])
         elif entry is None and not has_children:
             response.set_rcode(dns.rcode.NXDOMAIN)
         elif entry is not None and question.rdclass == dns.rdataclass.IN:

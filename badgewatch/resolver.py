@@ -66,6 +66,8 @@ class DnsCheck:
     ipv6: tuple[str, ...]
     message: str
     mismatches: tuple[Mismatch, ...] = ()
+    # Why the AAAA question failed (refused, dropped…), when it did: noted, never blocking.
+    ipv6_error: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -118,6 +120,15 @@ def _display(name: dns.name.Name) -> str:
         return name.to_text(omit_final_dot=True)
 
 
+def display_name(domain: str) -> str:
+    """A host name as people read it (邯郸.政务 for xn--ve4aqf.xn--zfr164b); as given if the
+    name cannot be read."""
+    try:
+        return _display(_absolute(domain))
+    except ValueError:
+        return domain
+
+
 def _failure(name: dns.name.Name, exc: Exception, timeout: float) -> LookupFailed:
     """Turn dnspython's exceptions into the few reasons a unit can act on."""
     shown = _display(name)
@@ -163,6 +174,12 @@ def _query(resolver: Resolver, name: dns.name.Name, rdtype: dns.rdatatype.RdataT
     return [str(a) for a in sorted({ipaddress.ip_address(rdata.to_text()) for rdata in answer})]
 
 
+def lookup_ipv4(resolver: Resolver, domain: str) -> tuple[str, ...]:
+    """The A records of ``domain``: all a fetch over IPv4 needs, so a server that refuses or
+    drops AAAA questions (dnsmasq, some appliances) neither fails nor delays it."""
+    return tuple(_query(resolver, _absolute(domain), dns.rdatatype.A))
+
+
 def lookup(resolver: Resolver, domain: str) -> Addresses:
     """Both families of ``domain`` (Unicode or ASCII); raises LookupFailed if either fails."""
     name = _absolute(domain)
@@ -194,7 +211,6 @@ def check_declared(resolver: Resolver, domain: str, ipv4: str, ipv6: str | None 
     shown = _display(name)
     declared4 = ipaddress.IPv4Address(ipv4.strip())
     declared6 = ipaddress.IPv6Address(ipv6.strip()) if ipv6 else None
-    found6: tuple[str, ...] = ()
     try:
         found4 = tuple(_query(resolver, name, dns.rdatatype.A))
         if not found4:
@@ -204,21 +220,34 @@ def check_declared(resolver: Resolver, domain: str, ipv4: str, ipv6: str | None 
                 f"域名“{shown}”无法解析：没有 IPv4（A）解析记录，"
                 f"请在域名解析中添加指向 {declared4} 的 A 记录",
             )
-        try:
-            found6 = tuple(_query(resolver, name, dns.rdatatype.AAAA))
-        except LookupFailed:
-            # Some servers mishandle AAAA; that matters only when an IPv6 address was declared.
-            if declared6 is not None:
-                raise
     except LookupFailed as failed:
         return DnsCheck(
             domain=ascii_name,
             outcome="unresolvable",
             reason=failed.reason,
             ipv4=(),
-            ipv6=found6,
+            ipv6=(),
             message=failed.message,
         )
+    found6: tuple[str, ...] = ()
+    ipv6_error: str | None = None
+    try:
+        found6 = tuple(_query(resolver, name, dns.rdatatype.AAAA))
+    except LookupFailed as failed:
+        # Some servers refuse or drop AAAA questions; the IPv4 answer stands.
+        ipv6_error = "IPv6（AAAA）" + failed.message.removeprefix(f"域名“{shown}”")
+        if declared6 is not None:
+            return DnsCheck(
+                domain=ascii_name,
+                outcome="unresolvable",
+                reason=failed.reason,
+                ipv4=found4,
+                ipv6=(),
+                message=f"域名“{shown}”的 IPv4 地址解析正常（{'、'.join(found4)}），但"
+                + ipv6_error
+                + f"，无法确认填写的 IPv6 地址 {declared6}",
+                ipv6_error=ipv6_error,
+            )
     mismatches: list[Mismatch] = []
     if declared4 not in {ipaddress.IPv4Address(a) for a in found4}:
         mismatches.append(_mismatch(shown, "ipv4", str(declared4), found4))
@@ -233,6 +262,7 @@ def check_declared(resolver: Resolver, domain: str, ipv4: str, ipv6: str | None 
             ipv6=found6,
             message="；".join(m.message for m in mismatches),
             mismatches=tuple(mismatches),
+            ipv6_error=ipv6_error,
         )
     return DnsCheck(
         domain=ascii_name,
@@ -241,4 +271,5 @@ def check_declared(resolver: Resolver, domain: str, ipv4: str, ipv6: str | None 
         ipv4=found4,
         ipv6=found6,
         message=f"域名“{shown}”解析到 {'、'.join(found4)}，与填写的地址一致",
+        ipv6_error=ipv6_error,
     )

@@ -9,6 +9,7 @@ from badgewatch.config import Config
 BOT_NAME = "badgewatch"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
+MAX_REDIRECTS = 5  # per URL; each hop is a new request with its own attempts and timeout
 
 
 def crawl_settings(config: Config) -> dict[str, Any]:
@@ -34,20 +35,25 @@ def crawl_settings(config: Config) -> dict[str, Any]:
         # with no delay CONCURRENT_REQUESTS_PER_DOMAIN is not enforced; any delay makes the
         # slot dispatch one request at a time and re-check its free slots.
         "DOWNLOAD_DELAY": 0.001,
+        # A limit on the whole download of one attempt (connect, headers, every byte of the
+        # body), not per socket read: a server that drips a byte a second is cut off. Each retry
+        # is a new attempt, so a page takes at most download_timeout × (retries + 1).
         "DOWNLOAD_TIMEOUT": crawl.download_timeout,
         "DOWNLOAD_MAXSIZE": crawl.max_page_bytes,
         "DOWNLOAD_WARNSIZE": 0,
         "RETRY_ENABLED": crawl.retries > 0,
         "RETRY_TIMES": crawl.retries,
-        "REDIRECT_MAX_TIMES": 5,
+        "REDIRECT_MAX_TIMES": MAX_REDIRECTS,
         "HTTPERROR_ALLOW_ALL": True,
         "URLLENGTH_LIMIT": crawl.max_url_length,
         "DEPTH_LIMIT": 0,
         "DEPTH_PRIORITY": 1,
         "SCHEDULER_DISK_QUEUE": "scrapy.squeues.PickleFifoDiskQueue",
         "SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
+        # Last before the download, so redirects (new requests) pass them too.
         "DOWNLOADER_MIDDLEWARES": {
             "crawler.middlewares.StayOnSiteMiddleware": 950,
+            "crawler.middlewares.AddressPolicyMiddleware": 960,
         },
         "LOG_LEVEL": "INFO",
         "LOG_INSTALL_ROOT_HANDLER": True,

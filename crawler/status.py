@@ -27,13 +27,25 @@ def _site_reasons(site: Site, check: SiteCheck | None) -> list[str]:
 
 def page_rows(session: Session, check_id: int) -> list[dict[str, Any]]:
     rows = session.execute(
-        select(PageResult.url, PageResult.verdict, PageResult.reasons, PageResult.http_status)
+        select(
+            PageResult.url,
+            PageResult.verdict,
+            PageResult.reasons,
+            PageResult.http_status,
+            PageResult.error,
+        )
         .where(PageResult.check_id == check_id)
         .order_by(PageResult.id)
     )
     return [
-        {"url": url, "verdict": verdict, "reasons": list(reasons), "http_status": status}
-        for url, verdict, reasons, status in rows
+        {
+            "url": url,
+            "verdict": verdict,
+            "reasons": list(reasons),
+            "http_status": status,
+            "error": error,
+        }
+        for url, verdict, reasons, status, error in rows
     ]
 
 

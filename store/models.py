@@ -344,6 +344,8 @@ class PageResult(Base):
     badge_in_body: Mapped[bool | None] = mapped_column()
     depth: Mapped[int] = mapped_column(Integer, default=0)
     title: Mapped[str | None] = mapped_column(Text)
+    # Why the page was not fetched (not_checked, fetch_error), in the words the user reads.
+    error: Mapped[str | None] = mapped_column(Text)
     fetched_at: Mapped[datetime] = mapped_column()
 
 

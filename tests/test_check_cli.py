@@ -80,6 +80,7 @@ def test_url_against_registered_domain(tmp_path, sqlite_url, dns_config, serve_s
     env = {
         "BADGEWATCH_DATABASE_URL": sqlite_url,
         "BADGEWATCH_DNS_NAMESERVERS": ",".join(dns_config.nameservers),
+        "BADGEWATCH_CRAWL_ALLOW_PRIVATE_NETWORKS": "true",  # the sites are on loopback
     }
     runner = CliRunner()
     runner.invoke(cli, ["office", "add", "330000", "浙江", "--level", "province"], env=env)
@@ -104,3 +105,26 @@ def test_url_against_registered_domain(tmp_path, sqlite_url, dns_config, serve_s
     assert json.loads(down.output)["verdict"] == "not_checked"
     assert json.loads(down.output)["reasons"] == ["fetch_error"]
     assert down.exit_code == 1
+
+
+@pytest.mark.parametrize("failure", ["refused", "drop"])
+def test_url_whose_dns_refuses_or_drops_aaaa(tmp_path, dns_config, dns_server, serve_site,
+                                             failure) -> None:
+    """The fetch needs only IPv4: an AAAA question that fails does not stop it."""
+    from tests.crawling import badgewatch
+
+    site = serve_site({"/": government_page("首页", [], snippet(), size_kb=4)},
+                      names=["单栈.政务"])
+    dns_server.set_failure("单栈.政务", failure, rdtype="AAAA")
+    env = {
+        "BADGEWATCH_CONFIG": "",
+        "BADGEWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'unused.db'}",
+        "BADGEWATCH_DNS_NAMESERVERS": ",".join(dns_config.nameservers),
+        "BADGEWATCH_DNS_TIMEOUT": "1",
+        "BADGEWATCH_CRAWL_ALLOW_PRIVATE_NETWORKS": "true",
+        "BADGEWATCH_PATHS_DATA_DIR": str(tmp_path / "var"),
+    }
+    done = badgewatch(env, "check", "http://单栈.政务/", "--site", IDENT, "--json", timeout=120)
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert json.loads(done.stdout)["verdict"] == "compliant"
+    assert site.hits("/") == 1

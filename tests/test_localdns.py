@@ -87,6 +87,30 @@ def test_failures_can_be_served(dns_server, dns_config) -> None:
     assert addresses(ask(dns_server, "坏.政务")) == ["192.0.2.3"]
 
 
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+def test_aaaa_alone_can_be_refused_as_dnsmasq_does(dns_server, dns_config, tcp: bool) -> None:
+    """dnsmasq without upstream answers REFUSED to AAAA for names it holds only A records for."""
+    dns_server.set_records("只有四.政务", a=["192.0.2.4"])
+    dns_server.set_failure("只有四.政务", "refused", rdtype="AAAA")
+    assert addresses(ask(dns_server, "只有四.政务", tcp=tcp)) == ["192.0.2.4"]
+    assert ask(dns_server, "只有四.政务", "AAAA", tcp=tcp).rcode() == dns.rcode.REFUSED
+    # New records answer AAAA again.
+    dns_server.set_records("只有四.政务", a=["192.0.2.4"], aaaa=["2001:db8::4"])
+    assert addresses(ask(dns_server, "只有四.政务", "AAAA", tcp=tcp)) == ["2001:db8::4"]
+
+
+def test_aaaa_alone_can_be_dropped(dns_server, dns_config) -> None:
+    dns_server.set_records("丢弃.政务", a=["192.0.2.5"])
+    dns_server.set_failure("丢弃.政务", "drop", rdtype="AAAA")
+    assert addresses(ask(dns_server, "丢弃.政务")) == ["192.0.2.5"]
+    with pytest.raises(dns.exception.Timeout):
+        query = dns.message.make_query("丢弃.政务", "AAAA")
+        dns.query.udp(query, "127.0.0.1", port=dns_server.port, timeout=0.3)
+    assert dns_server.queries()[-1] == ("xn--3hq642b.xn--zfr164b", "AAAA")
+    with pytest.raises(ValueError, match="A or AAAA"):
+        dns_server.set_failure("丢弃.政务", "drop", rdtype="MX")
+
+
 def test_large_answer_is_truncated_over_udp_and_whole_over_tcp(dns_server, dns_config) -> None:
     many = [f"10.0.{i // 256}.{i % 256}" for i in range(200)]
     dns_server.set_records("多.政务", a=many)

@@ -12,8 +12,10 @@ from badgewatch.resolver import (
     LookupFailed,
     check_declared,
     lookup,
+    lookup_ipv4,
     make_resolver,
 )
+from crawler.resolver import DnspythonResolver
 
 HANDAN = "xn--ve4aqf.xn--zfr164b"  # 邯郸.政务
 
@@ -146,3 +148,48 @@ def test_does_not_resolve_and_resolves_elsewhere_read_differently(dns_server, dn
     assert "无法解析" in nowhere.message
     assert "无法解析" not in elsewhere.message
     assert "解析到的 IPv4 地址是 198.51.100.7" in elsewhere.message
+
+
+@pytest.mark.parametrize(("failure", "said"), [("refused", "REFUSED"), ("drop", "超时")])
+def test_aaaa_failure_is_noted_not_blocking(dns_server, dns_config, failure, said) -> None:
+    """A server that refuses or drops AAAA still resolves the name; the failure is noted."""
+    dns_server.set_records("邯郸.政务", a=["203.0.113.10"])
+    dns_server.set_failure("邯郸.政务", failure, rdtype="AAAA")
+    resolver = make_resolver(DnsConfig(nameservers=dns_config.nameservers, timeout=0.5))
+    check = check_declared(resolver, "邯郸.政务", "203.0.113.10")
+    assert (check.outcome, check.reason) == ("ok", "ok")
+    assert check.ipv4 == ("203.0.113.10",)
+    assert check.ipv6_error is not None and said in check.ipv6_error
+    assert "IPv6" in check.ipv6_error
+    # A declared IPv6 address cannot be confirmed: that is said, and the IPv4 answer is kept.
+    declared = check_declared(resolver, "邯郸.政务", "203.0.113.10", "2001:db8::10")
+    assert declared.outcome == "unresolvable"
+    assert declared.ipv4 == ("203.0.113.10",)
+    assert "IPv6" in declared.message and said in declared.message
+    # The crawl asks only what it needs: IPv4.
+    assert lookup_ipv4(resolver, "邯郸.政务") == ("203.0.113.10",)
+    crawler = DnspythonResolver(None, DnsConfig(nameservers=dns_config.nameservers, timeout=0.5),
+                                allow_private=False, allowed_networks=["203.0.113.0/24"])
+    before = len(dns_server.queries())
+    assert crawler.resolve(HANDAN) == "203.0.113.10"
+    assert dns_server.queries()[before:] == [(HANDAN, "A")]
+
+
+def test_crawler_resolver_reads_address_spellings_and_refuses_private_answers(
+    dns_server, dns_config
+) -> None:
+    dns_server.set_records("内网.政务", a=["10.1.2.3"])
+    dns_server.set_records("混合.政务", a=["10.1.2.3", "202.108.22.5"])
+    strict = DnspythonResolver(None, dns_config, allow_private=False)
+    with pytest.raises(Exception, match=r"10\.1\.2\.3") as refused:
+        strict.resolve("xn--v6q792i.xn--zfr164b")
+    assert "内网地址" in str(refused.value)
+    assert str(refused.value).startswith("内网.政务 解析到 10.1.2.3")
+    assert "allow_private_networks" in str(refused.value)
+    assert strict.resolve("xn--8pr761d.xn--zfr164b") == "202.108.22.5"  # the public answer
+    with pytest.raises(Exception, match="回环地址"):
+        strict.resolve("0x7f.1")
+    relaxed = DnspythonResolver(None, dns_config, allow_private=True)
+    assert relaxed.resolve("0x7f.1") == "127.0.0.1"
+    assert relaxed.resolve("2130706434") == "127.0.0.2"
+    assert relaxed.resolve("0177.0.0.1") == "127.0.0.1"

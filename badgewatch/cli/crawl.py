@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import click
 from sqlalchemy import select
@@ -196,25 +199,87 @@ def status(domain: str | None, as_json: bool) -> None:
 
 
 EXIT_NON_COMPLIANT = 3
+# Time to start the fetch process (Python, Scrapy, the reactor) on a busy machine.
+FETCH_START_SECONDS = 60.0
+_HOST_CHARS = re.compile(r"[a-z0-9_.-]+")
+VERDICT_KEYS = ("verdict", "reasons", "identifiers", "message")
 
 
-def _check_target(target: str, badge: Any) -> Any:
+def _request_target(target: str) -> tuple[str, str]:
+    """The URL as a browser requests it (IDNA host, UTF-8 path, an address in its usual
+    spelling) and its host; anything else is bad input."""
+    from crawler.urls import ip_literal, request_url
+
+    bad = f"PATH_OR_URL: {target} is not a file or an http(s) URL"
+    try:
+        parts = urlsplit(target.strip())
+        _ = parts.port
+    except ValueError:
+        fail(bad, bad_input=True)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        fail(bad, bad_input=True)
+    url = request_url(target.strip())
+    if url is None:
+        fail(bad, bad_input=True)
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    try:
+        address = ip_literal(host)
+    except ValueError:
+        fail(f"PATH_OR_URL: {parts.hostname} is not a valid IP address", bad_input=True)
+    if address is not None:
+        host = str(address)
+        netloc = (f"[{host}]" if address.version == 6 else host) + (
+            f":{parts.port}" if parts.port else ""
+        )
+        url = urlunsplit(parts._replace(netloc=netloc))
+    elif not _HOST_CHARS.fullmatch(host):
+        fail(f"PATH_OR_URL: {parts.hostname} is not a valid host name", bad_input=True)
+    return url, host
+
+
+def _fetch_and_check(url: str, hosts: frozenset[str], badge: Any) -> dict[str, Any]:
+    """The page's verdict from the crawl's own downloader, in a process of its own (a Twisted
+    reactor runs once per process): same settings, address policy, limits and decoding."""
+    from crawler.checks.badge import fetch_failed
+    from crawler.settings import MAX_REDIRECTS
+
+    crawl = runtime().config.crawl
+    # A guard, never reached when Scrapy keeps its limits: each hop of a redirect chain gets
+    # its attempts, each attempt its download_timeout.
+    hops = MAX_REDIRECTS + 1
+    limit = crawl.download_timeout * (crawl.retries + 1) * hops + FETCH_START_SECONDS
+    command = [sys.executable, "-m", "crawler.fetch", "--url", url,
+               "--identifier", badge.identifier]
+    if badge.certificate:
+        command += ["--certificate", badge.certificate]
+    for host in sorted(hosts):
+        command += ["--host", host]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=limit, check=False)
+    except subprocess.TimeoutExpired:
+        verdict = fetch_failed(f"检查在 {limit:g} 秒内没有完成（超时）")
+        return {key: verdict.to_dict()[key] for key in VERDICT_KEYS}
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        detail = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+        fail(f"could not fetch {url}: the fetch process failed ({detail[:300]})")
+    data: dict[str, Any] = json.loads(lines[-1])
+    return {key: data[key] for key in VERDICT_KEYS}
+
+
+def _check_target(target: str, badge: Any, site_hosts: frozenset[str]) -> dict[str, Any]:
     """The verdict for a file or a URL; a page that cannot be fetched is not checked."""
-    from crawler.checks.badge import check_page, fetch_failed
-    from crawler.fetch import FetchError, fetch
+    from crawler.checks.badge import check_page
 
     if "://" not in target:
         path = Path(target)
         if not path.is_file():
             fail(f"PATH_OR_URL: {target} is not a file or an http(s) URL", bad_input=True)
-        return check_page(path.read_bytes(), badge)
-    try:
-        page = fetch(target, runtime().config)
-    except FetchError as exc:
-        return fetch_failed(str(exc))
-    if page.status >= 400:
-        return fetch_failed(f"HTTP {page.status}")
-    return check_page(page.body, badge, charset=page.charset)
+        verdict = check_page(path.read_bytes(), badge)
+        return {key: verdict.to_dict()[key] for key in VERDICT_KEYS}
+    url, host = _request_target(target)
+    return _fetch_and_check(url, site_hosts | {host}, badge)
 
 
 @click.command("check")
@@ -223,12 +288,17 @@ def _check_target(target: str, badge: Any) -> Any:
 @click.option("--render", is_flag=True, help="Also render the URL in Chromium.")
 @click.option("--json", "as_json", is_flag=True)
 def check(target: str, site_ref: str, render: bool, as_json: bool) -> None:
-    """Check one file or URL for a site's badge (exit 0 compliant, 3 non-compliant, 2 bad input)."""
+    """Check one file or URL for a site's badge (exit 0 compliant, 3 non-compliant, 2 bad input,
+    1 when the page could not be fetched).
+
+    A URL is fetched as the crawl fetches it: the site's own hosts, the address policy of
+    [crawl], the same time and size limits and decoding."""
     from crawler.checks.badge import BadgePatterns, SiteBadge
     from workflow.fields import IDENTIFIER_RE
 
     rt = runtime()
     patterns = BadgePatterns.from_config(rt.config.badge)
+    hosts: frozenset[str] = frozenset()
     if IDENTIFIER_RE.match(site_ref.strip().upper()):
         badge = SiteBadge(site_ref, None, patterns)
     else:
@@ -237,12 +307,13 @@ def check(target: str, site_ref: str, render: bool, as_json: bool) -> None:
             if site is None:
                 fail(f"--site: no registered site has the domain {site_ref}", bad_input=True)
             badge = SiteBadge(site.identifier, site.certificate, patterns)
-    verdict = _check_target(target, badge)
-    data = {key: verdict.to_dict()[key] for key in ("verdict", "reasons", "identifiers", "message")}
-    if render:
-        if "://" not in target:
-            fail("--render: give a URL; a file has no server to load the badge from", True)
-        data = _with_render(data, target, badge)
+            hosts = frozenset(h for h in (site.domain, site.english_domain) if h)
+    if render and "://" not in target:
+        fail("--render: give a URL; a file has no server to load the badge from", True)
+    data = _check_target(target, badge, hosts)
+    if render and data["verdict"] != "not_checked":
+        # A page the fetch could not (or was not allowed to) reach is not rendered either.
+        data = _with_render(data, _request_target(target)[0], badge)
     if as_json:
         emit(data)
     else:

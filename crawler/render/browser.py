@@ -124,7 +124,7 @@ def host_resolver_rules(
 def browser_addresses(config: Config, hosts: set[str]) -> dict[str, str]:
     """The crawler's own DNS answers (same nameservers, same private-address policy) for the
     given hosts and the badge hosts; hosts that do not resolve stay unmapped (blocking)."""
-    resolver = DnspythonResolver(None, config.dns, config.crawl.allow_private_networks)
+    resolver = DnspythonResolver.for_config(config)
     badge = config.badge
     wanted = set(hosts) | {
         host_of(url) for url in (badge.script_base, badge.image_base, badge.certificate_url)

@@ -1,10 +1,13 @@
 """The compliance spider: every HTML page of each given site, checked for that site's badge.
 
 Per site: resolve and compare the DNS with the registration, read each host's robots.txt,
-then crawl from the home page of each domain and from the sitemaps, breadth first, staying on
-the site's own hosts. Each URL is yielded once (Scrapy pays per yielded request, duplicates
-included), links come from selectolax, and the badge check is the pure function of
-``crawler.checks``. A site is finished when its last outstanding request is answered.
+then crawl from the home page of each domain and from the sitemaps (``crawler.sitemaps``),
+breadth first, staying on the site's own hosts (``request.meta["site_hosts"]``, enforced with
+the address policy by ``crawler.middlewares``). Each URL is yielded once (Scrapy pays per
+yielded request, duplicates included). A page is decoded once as a browser decodes it
+(``crawler.pages``); that text gives the links (selectolax), the title and the badge check, the
+pure function of ``crawler.checks``. A site is finished when its last outstanding request is
+answered.
 """
 
 from __future__ import annotations
@@ -20,8 +23,6 @@ from protego import Protego
 from scrapy import Request, Spider, signals
 from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response, TextResponse
-from scrapy.utils.sitemap import Sitemap
-from selectolax.lexbor import LexborHTMLParser
 from twisted.python.failure import Failure
 
 from badgewatch.config import Config
@@ -35,14 +36,16 @@ from crawler.checks.badge import (
     fetch_failed,
 )
 from crawler.jobs import SiteJob
+from crawler.middlewares import SITE_HOSTS, OffSiteRedirect
+from crawler.pages import fetch_reason, is_html, read_page, too_large
 from crawler.render.browser import browser_addresses
 from crawler.render.stage import RenderStage, SiteSample
 from crawler.results import ResultWriter, SiteTally
-from crawler.urls import LinkFilter, host_of
+from crawler.sitemaps import SitemapBudget, read_sitemap
+from crawler.urls import LinkFilter, host_of, request_url
 
 log = logging.getLogger(__name__)
 
-HTML_TYPES = (b"text/html", b"application/xhtml+xml")
 DNS_CONCURRENCY = 16
 
 
@@ -58,19 +61,13 @@ class SiteCrawl:
     badge: SiteBadge
     links: LinkFilter
     tally: SiteTally
+    sitemaps: SitemapBudget
     robots: dict[str, Protego | None] = field(default_factory=dict)
     sample: SiteSample | None = None
     failing_urls: set[str] = field(default_factory=set)
     pending: int = 0
     done: bool = False
     rendering: bool = False
-
-
-def _fetch_reason(failure: Failure) -> str:
-    exc = failure.value
-    name = type(exc).__name__
-    text = str(exc).strip()
-    return f"{name}: {text}"[:200] if text else name
 
 
 class SitesSpider(Spider):
@@ -121,24 +118,28 @@ class SitesSpider(Spider):
                 "ipv4": list(dns.ipv4),
                 "ipv6": list(dns.ipv6),
                 "message": dns.message,
+                "ipv6_error": dns.ipv6_error,
             }
             owned = (job.queue_job, job.owner) if job.queue_job and job.owner else None
             tally = self.writer.open_site(job.site_id, dns_info, utcnow(), owned)
+            links = LinkFilter(
+                hosts=frozenset(job.hosts),
+                max_pages=job.max_pages or config.crawl.max_pages_per_site,
+                max_query_variants=config.crawl.max_query_variants,
+                max_url_length=config.crawl.max_url_length,
+            )
             crawl = SiteCrawl(
                 job=job,
                 badge=SiteBadge(job.identifier, job.certificate, patterns),
-                links=LinkFilter(
-                    hosts=frozenset(job.hosts),
-                    max_pages=job.max_pages or config.crawl.max_pages_per_site,
-                    max_query_variants=config.crawl.max_query_variants,
-                    max_url_length=config.crawl.max_url_length,
-                ),
+                links=links,
                 tally=tally,
+                sitemaps=SitemapBudget.from_config(config.crawl, links.hosts, links.refused),
                 sample=self.render_stage.sample() if self.render_stage else None,
             )
             self.crawls[job.site_id] = crawl
             if job.only_url is not None:
-                for request in self._page_requests(crawl, [job.only_url], depth=0, home=False):
+                url = request_url(job.only_url) or job.only_url
+                for request in self._page_requests(crawl, [url], depth=0, home=False):
                     yield request
                 continue
             for host in job.hosts:
@@ -178,6 +179,7 @@ class SitesSpider(Spider):
         priority: int = 0,
         depth: int = 0,
         home: bool = False,
+        meta: dict[str, Any] | None = None,
     ) -> Request:
         crawl.pending += 1
         return Request(
@@ -186,7 +188,13 @@ class SitesSpider(Spider):
             errback=self.on_error,
             priority=priority,
             dont_filter=True,
-            meta={"site_id": crawl.job.site_id, "depth": depth, "home": home},
+            meta={
+                "site_id": crawl.job.site_id,
+                "depth": depth,
+                "home": home,
+                SITE_HOSTS: crawl.links.hosts,
+                **(meta or {}),
+            },
         )
 
     def _allowed(self, crawl: SiteCrawl, url: str) -> bool:
@@ -212,21 +220,31 @@ class SitesSpider(Spider):
     ) -> Iterator[Request]:
         home = crawl.links.admit_url(f"http://{host}/")
         if home is not None:
-            crawl.pending += 1
-            yield Request(
-                home,
-                callback=self.parse_page,
-                errback=self.on_error,
-                priority=50,
-                dont_filter=True,
-                meta={"site_id": crawl.job.site_id, "depth": 0, "home": True},
-            )
+            yield self._request(crawl, home, self.parse_page, priority=50, home=True)
         sitemaps = list(robots.sitemaps) if robots is not None else []
         if not sitemaps:
             sitemaps = [f"http://{host}/sitemap.xml"]
         for url in sitemaps:
-            if host_of(url) in crawl.links.hosts:
-                yield self._request(crawl, url, self.parse_sitemap, priority=40)
+            request = self._sitemap_request(crawl, url, depth=0)
+            if request is not None:
+                yield request
+
+    def _sitemap_request(self, crawl: SiteCrawl, url: str, depth: int) -> Request | None:
+        """A sitemap fetched once per site, within its caps, up to the sitemap size limit
+        (the protocol's 50 MB, over the page cap) rather than the page cap."""
+        target = crawl.sitemaps.admit(url, depth)
+        if target is None:
+            return None
+        return self._request(
+            crawl,
+            target,
+            self.parse_sitemap,
+            priority=40,
+            meta={
+                "sitemap_depth": depth,
+                "download_maxsize": self.config.crawl.max_sitemap_bytes,
+            },
+        )
 
     # -- callbacks -------------------------------------------------------------------------
 
@@ -242,23 +260,26 @@ class SitesSpider(Spider):
         finally:
             self._answered(crawl)
 
-    def parse_sitemap(self, response: Response) -> Iterator[Any]:
+    async def parse_sitemap(self, response: Response) -> AsyncIterator[Any]:
         crawl = self.crawls[response.meta["site_id"]]
         try:
             if response.status == 200 and response.body:
-                try:
-                    sitemap = Sitemap(response.body)
-                except Exception:
-                    sitemap = None
-                if sitemap is not None:
-                    urls = [entry["loc"] for entry in sitemap if "loc" in entry]
-                    if sitemap.type == "sitemapindex":
-                        for url in urls:
-                            if host_of(url) in crawl.links.hosts:
-                                yield self._request(crawl, url, self.parse_sitemap, priority=40)
-                    else:
-                        admitted = [u for u in map(crawl.links.admit_url, urls) if u]
-                        yield from self._page_requests(crawl, admitted, depth=1, home=False)
+                # Parsed in a thread: a large sitemap must not stall the other sites.
+                kind, locs = await asyncio.to_thread(
+                    read_sitemap, response.body, self.config.crawl.max_sitemap_bytes
+                )
+                depth: int = response.meta.get("sitemap_depth", 0)
+                if kind == "too_large":
+                    crawl.links.refused["sitemap_too_large"] += 1
+                elif kind == "sitemapindex":
+                    for url in locs:
+                        request = self._sitemap_request(crawl, url, depth + 1)
+                        if request is not None:
+                            yield request
+                elif kind == "urlset":
+                    urls = crawl.sitemaps.take(locs, crawl.links.admit_url)
+                    for request in self._page_requests(crawl, urls, depth=1, home=False):
+                        yield request
         finally:
             self._answered(crawl)
 
@@ -272,43 +293,32 @@ class SitesSpider(Spider):
     def _check_and_follow(self, crawl: SiteCrawl, response: Response) -> Iterator[Request]:
         depth: int = response.meta.get("depth", 0)
         crawl.links.mark_seen(response.url)
-        content_type = (response.headers.get(b"Content-Type") or b"").lower()
-        is_html = not content_type or content_type.startswith(HTML_TYPES)
+        content_type = response.headers.get(b"Content-Type") or b""
         if response.status >= 400:
             # Server errors (after retries) and missing pages are not checked, never failures.
-            failed = fetch_failed(f"HTTP {response.status}")
-            self._store(crawl, response.url, response.status, failed, depth, None)
+            reason = f"服务器返回 HTTP {response.status}"
+            failed = fetch_failed(reason)
+            self._store(crawl, response.url, response.status, failed, depth, None, reason)
             return
-        if not is_html:
+        if not is_html(content_type):
             crawl.links.refused["not_html"] += 1
             return
         if response.meta.get("home"):
             crawl.tally.home_fetched = True
-        charset = None
-        if b"charset=" in content_type:
-            charset = content_type.split(b"charset=", 1)[1].split(b";")[0].strip().decode(
-                "ascii", "replace"
-            )
-        verdict = check_page(response.body, crawl.badge, self.policy, charset=charset)
-        tree = LexborHTMLParser(response.body)
-        title_node = tree.css_first("title")
-        title = title_node.text(strip=True)[:300] or None if title_node is not None else None
-        self._store(crawl, response.url, response.status, verdict, depth, title)
+        page = read_page(response.body, content_type)
+        verdict = check_page(page.text, crawl.badge, self.policy)
+        self._store(crawl, response.url, response.status, verdict, depth, page.title)
         if crawl.sample is not None:
             crawl.sample.consider(
                 response.url,
                 home=bool(response.meta.get("home")) or crawl.job.only_url is not None,
-                tree=tree,
+                tree=page.tree,
                 verdict=verdict,
             )
         if depth >= self.config.crawl.max_depth or crawl.job.only_url is not None:
             return
-        admitted = (
-            crawl.links.admit(href, response.url)
-            for node in tree.css("a[href]")
-            if (href := node.attributes.get("href"))
-        )
-        urls = [url for url in admitted if url]
+        admit, base, codec = crawl.links.admit, response.url, page.query_codec
+        urls = [url for href in page.links() if (url := admit(href, base, codec))]
         yield from self._page_requests(crawl, urls, depth=depth + 1, home=False)
 
     def _store(
@@ -319,6 +329,7 @@ class SitesSpider(Spider):
         verdict: PageVerdict,
         depth: int,
         title: str | None,
+        error: str | None = None,
     ) -> None:
         tally = crawl.tally
         if verdict.verdict == "not_checked":
@@ -343,6 +354,7 @@ class SitesSpider(Spider):
                 "badge_in_body": verdict.in_body,
                 "depth": depth,
                 "title": title,
+                "error": error,
                 "fetched_at": now,
             },
             now,
@@ -352,16 +364,24 @@ class SitesSpider(Spider):
         request: Request = failure.request  # type: ignore[attr-defined]
         crawl = self.crawls[request.meta["site_id"]]
         try:
+            exc = failure.value
+            if isinstance(exc, OffSiteRedirect):
+                crawl.links.refused["off_site_redirect"] += 1
             if request.callback == self.parse_page:
                 # After a redirect off the site, the page is the one the site linked to.
+                reason = fetch_reason(exc, request.meta.get("download_timeout"))
                 self._store(
                     crawl,
                     request.meta.get("redirect_urls", [request.url])[0],
                     None,
-                    fetch_failed(_fetch_reason(failure)),
+                    fetch_failed(reason),
                     request.meta.get("depth", 0),
                     None,
+                    reason,
                 )
+            elif request.callback == self.parse_sitemap:
+                kind = "sitemap_too_large" if too_large(exc) else "sitemap_failed"
+                crawl.links.refused[kind] += 1
             elif request.callback == self.parse_robots:
                 host = host_of(request.url)
                 crawl.robots[host] = None
