@@ -14,6 +14,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -159,7 +160,11 @@ class RenderConfig(_Section):
 
 class CalendarConfig(_Section):
     extra_file: Path | None = None
-    timezone: str = "Asia/Shanghai"
+    timezone: str = "Asia/Shanghai"  # the clock every date and time people read is on
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
 
 class DeadlinesConfig(_Section):

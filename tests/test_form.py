@@ -141,6 +141,28 @@ def test_blank_required_field() -> None:
     assert str(found["unit.address"]) == "通讯地址（unit.address）：必填项，不能为空"
 
 
+@pytest.mark.parametrize(
+    ("path", "value", "shown"),
+    [
+        ("unit.name", "邯郸市人民政府\x00办公室", "U+0000"),
+        ("site.name", "邯郸\u200b市人民政府网", "U+200B"),
+        ("handler.name", "张\ufffd三", "U+FFFD"),
+        ("site.domain", "邯郸\u202e.政务", "U+202E"),
+        ("unit.address", "河北省邯郸市\n丛台区", "U+000A"),
+    ],
+    ids=["nul", "zero-width-space", "replacement-character", "bidi-override", "line-break"],
+)
+def test_control_and_invisible_characters_are_refused(path: str, value: str, shown: str) -> None:
+    found = errors_of(with_value(path, value))
+    assert list(found) == [path]
+    assert shown in found[path].message
+
+
+def test_line_breaks_are_kept_where_a_text_has_lines() -> None:
+    form = parse_form(with_value("site.intro", "发布政务信息。\n提供办事服务。"), resolver=None)
+    assert form.site.intro == "发布政务信息。\n提供办事服务。"
+
+
 def test_landline_without_area_code() -> None:
     found = errors_of(with_value("handler.landline", "1234567"))
     assert list(found) == ["handler.landline"]

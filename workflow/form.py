@@ -108,6 +108,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
 }
 TOP_KEYS: tuple[str, ...] = ("kind", "office", *SECTIONS)
 OPTIONAL: frozenset[str] = frozenset({"site.english_domain", "site.ipv6"})
+MULTILINE: frozenset[str] = frozenset({"unit.functions", "site.intro"})  # may hold line breaks
 
 
 @dataclass(frozen=True)
@@ -324,6 +325,7 @@ class _Collector:
             self.error(path, f"应填写文字，而不是 {type(raw).__name__} 类型的值")
             return
         try:
+            fields.plain_text(raw, multiline=path in MULTILINE)
             self.values[path] = VALIDATORS[path](raw)
         except FieldInvalid as exc:
             self.error(path, exc.message)
