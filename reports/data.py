@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from badgewatch import localtime
 from monitor.deadlines import FAILING_STATES, evaluate_site
 from monitor.notices import NOT_FAILURES, STATE_NAMES, display_url, reason_counts, reason_text
 from store.models import (
@@ -359,7 +360,7 @@ def _trends(
         for site_id, finished, status in rows:
             if finished is None or status is None:
                 continue
-            day = finished.astimezone(zone).date()
+            day = localtime.today(finished, zone)
             seen = last.get((site_id, day))
             if seen is None or seen[0] < finished:
                 last[(site_id, day)] = (finished, status)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -171,3 +172,14 @@ def test_not_allowed_and_bad_arguments(env, tmp_path: Path) -> None:
     run(env, "app", "review", str(app_id), "--as", "someone", "--approve", code=2)
     run(env, "app", "show", "999", "--json", code=2)
     run(env, "app", "print", str(app_id), "--letter", "--out", str(tmp_path / "x.html"), code=1)
+
+
+def test_show_gives_history_times_in_beijing_time(env, tmp_path: Path) -> None:
+    setup_offices(env)
+    app_id = new_app(env, tmp_path)
+    run(env, "app", "submit", str(app_id))
+    [step] = show(env, app_id)["history"]
+    at = datetime.fromisoformat(step["at"])
+    assert at.utcoffset() == timedelta(hours=8)
+    text = run(env, "app", "show", str(app_id)).output
+    assert f"  {at:%Y-%m-%d %H:%M} unit:杭州市数据资源管理局 submit → submitted" in text
