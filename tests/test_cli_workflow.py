@@ -183,3 +183,18 @@ def test_show_gives_history_times_in_beijing_time(env, tmp_path: Path) -> None:
     assert at.utcoffset() == timedelta(hours=8)
     text = run(env, "app", "show", str(app_id)).output
     assert f"  {at:%Y-%m-%d %H:%M} unit:杭州市数据资源管理局 submit → submitted" in text
+
+
+def test_a_dns_that_does_not_answer_is_our_failure_and_saves_nothing(
+    env, tmp_path: Path, dns_server
+) -> None:
+    setup_offices(env)
+    dns_server.set_failure(DOMAIN, "drop")
+    path = tmp_path / "app.json"
+    path.write_text(json.dumps(form_data(), ensure_ascii=False), encoding="utf-8")
+    result = run(
+        {**env, "BADGEWATCH_DNS_TIMEOUT": "0.5"}, "app", "new", str(path), "--as", UNIT, code=1
+    )
+    assert "暂时无法核验" in result.output and "重试" in result.output
+    assert "Traceback" not in result.output
+    assert json.loads(run(env, "app", "list", "--json").output) == {"applications": []}

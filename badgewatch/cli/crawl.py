@@ -122,6 +122,7 @@ def recheck(target: str, render: bool, wait: bool, timeout: float, as_json: bool
     The recheck goes through the monitor's queue. With a monitor running it is queued (and,
     with --wait, awaited); without one, this command runs it itself and prints the verdict.
     """
+    from monitor.recheck import RecheckTimeout
     from monitor.recheck import recheck as run_recheck
     from monitor.watchdog import live_monitor
 
@@ -134,10 +135,14 @@ def recheck(target: str, render: bool, wait: bool, timeout: float, as_json: bool
             fail(f"DOMAIN_OR_URL: no registered site has the domain {domain}", bad_input=True)
         site_id = site.id
         monitor = live_monitor(session, now=utcnow(), tick=rt.config.monitor.tick_seconds)
-    job = run_recheck(
-        rt.config, rt.sessions, site_id, url=only_url, render=render,
-        monitor_running=monitor is not None, wait=wait, timeout=timeout,
-    )
+    try:
+        job = run_recheck(
+            rt.config, rt.sessions, site_id, url=only_url, render=render,
+            monitor_running=monitor is not None, wait=wait, timeout=timeout,
+        )
+    except RecheckTimeout as exc:
+        fail(f"{exc} after {timeout:g} s: see `badgewatch status` later, or wait longer with "
+             "--timeout")
     if isinstance(job, int):
         if as_json:
             emit({"job": job, "state": "queued"})
