@@ -10,8 +10,11 @@ from typing import Any
 import idna
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import update
 
 from badgewatch.cli.main import cli
+from store.db import make_engine, session_factory, transaction
+from store.models import Application
 from tests.factories import form_data
 
 UNIT = "unit:杭州市数据资源管理局"
@@ -198,3 +201,23 @@ def test_a_dns_that_does_not_answer_is_our_failure_and_saves_nothing(
     assert "暂时无法核验" in result.output and "重试" in result.output
     assert "Traceback" not in result.output
     assert json.loads(run(env, "app", "list", "--json").output) == {"applications": []}
+
+
+def test_our_own_fault_is_never_reported_as_bad_input(env, tmp_path: Path) -> None:
+    """A stored form the code cannot read is our fault: exit 1, not "bad input" (exit 2)."""
+    setup_offices(env)
+    app_id = new_app(env, tmp_path)
+    for step in (("app", "submit", str(app_id)),
+                 ("app", "review", str(app_id), "--as", "office:330100", "--approve"),
+                 ("app", "review", str(app_id), "--as", "conac", "--approve")):
+        run(env, *step)
+    engine = make_engine(env["BADGEWATCH_DATABASE_URL"])
+    with transaction(session_factory(engine)) as session:
+        session.execute(update(Application).values(form={"kind": "new"}))
+    engine.dispose()
+    out = tmp_path / "letter.html"
+    result = CliRunner().invoke(
+        cli, ["app", "print", str(app_id), "--letter", "--out", str(out)], env=env
+    )
+    assert result.exit_code == 1
+    assert not out.exists()
