@@ -17,9 +17,11 @@ not import: the CLI checks them with the crawler's own ``Policy`` at start-up
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import os
+import re
 import tomllib
 import types
 from collections.abc import Mapping
@@ -154,10 +156,20 @@ class PathsConfig(_Section):
     data_dir: Directory = Path("./var")
 
 
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$")
+
+
 def _host_port(value: str) -> str:
     host, sep, port = value.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"{value!r} is not host:port")
+        raise ValueError(f"{value!r} is not host:port, e.g. 127.0.0.1:53")
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        if not _HOST_NAME.match(host):
+            raise ValueError(
+                f"{value!r}: {host!r} is not an IP address or a host name"
+            ) from None
     return value
 
 
@@ -209,17 +221,14 @@ class BadgeConfig(_Section):
     @field_validator("script_base", "image_base")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return value.rstrip("/")
+        return _http_url(value).rstrip("/")
 
     @field_validator("certificate_url")
     @classmethod
     def _has_certificate(cls, value: str) -> str:
         if "{certificate}" not in value:
             raise ValueError("must contain {certificate}")
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
+        _http_url(value.replace("{certificate}", "0"))
         return value
 
 
@@ -356,10 +365,8 @@ class ReportsConfig(_Section):
 
     @field_validator("base_url")
     @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("an http:// or https:// URL")
-        return value
+    def _base_url(cls, value: str | None) -> str | None:
+        return _http_url(value) if value is not None else None
 
 
 class Config(_Section):
@@ -493,6 +500,14 @@ def load_config(
 def _unusable(config: Config) -> list[tuple[str, str]]:
     """Settings that only matter given another one: checked once the whole file is read."""
     problems = []
+    monitor = config.monitor
+    if monitor.lease_seconds < 2 * monitor.tick_seconds:
+        problems.append((
+            "[monitor] lease_seconds",
+            f"{monitor.lease_seconds:g} s would expire between two renewals of a running job "
+            f"(every [monitor] tick_seconds, {monitor.tick_seconds:g} s): make it at least "
+            f"{2 * monitor.tick_seconds:g}",
+        ))
     if config.sms.kind == "http":
         try:
             _http_url(config.sms.url)

@@ -140,6 +140,13 @@ def test_numbers_from_the_environment_are_parsed_or_named() -> None:
         ({"BADGEWATCH_REPORTS_DIR": "/proc/version/reports"}, "[reports] dir", "directory"),
         ({"BADGEWATCH_RENDER_VIEWPORT_WIDTH": "100"}, "[render] viewport_width", "320"),
         ({"BADGEWATCH_CRAWL_USER_AGENT": " "}, "[crawl] user_agent", "empty"),
+        ({"BADGEWATCH_DNS_NAMESERVERS": "dns server:53"}, "[dns] nameservers", "host"),
+        ({"BADGEWATCH_BADGE_SCRIPT_BASE": "http://"}, "[badge] script_base", "host"),
+        ({"BADGEWATCH_BADGE_CERTIFICATE_URL": "https:///c?id={certificate}"},
+         "[badge] certificate_url", "host"),
+        ({"BADGEWATCH_REPORTS_BASE_URL": "https://"}, "[reports] base_url", "host"),
+        ({"BADGEWATCH_MONITOR_LEASE_SECONDS": "2", "BADGEWATCH_MONITOR_TICK_SECONDS": "2"},
+         "[monitor] lease_seconds", "tick_seconds"),
     ],
 )
 def test_settings_that_cannot_work_are_named_with_what_to_do(
