@@ -136,9 +136,9 @@ _EOL = re.compile(rb"\r\n|\r|\n")
 
 
 def _physical_lines(stream: IO[bytes]) -> Iterator[bytes | None]:
-    """The lines of a binary stream with their endings (``\r\n``, ``\r`` or ``\n``, as the csv
-    module expects them), read in chunks; ``None`` for a line longer than ``MAX_LINE_BYTES``,
-    which is skipped rather than held. Neither UTF-8 nor GB18030 uses these two bytes inside a
+    """The lines of a binary stream with their endings (CR LF, CR or LF, as the csv module
+    expects them), read in chunks; ``None`` for a line longer than ``MAX_LINE_BYTES``, which is
+    skipped rather than held. Neither UTF-8 nor GB18030 uses these two bytes inside a
     character, so splitting before decoding is safe."""
     rest = b""
     skipping = False
@@ -147,7 +147,7 @@ def _physical_lines(stream: IO[bytes]) -> Iterator[bytes | None]:
         start = 0
         for match in _EOL.finditer(data):
             if match.end() == len(data) and match.group() == b"\r":
-                break  # perhaps the first half of a \r\n split between two chunks
+                break  # perhaps the first half of a CR LF split between two chunks
             yield None if skipping else data[start : match.end()]
             skipping = False
             start = match.end()
