@@ -3,20 +3,44 @@
 Read once from a TOML file (path in ``BADGEWATCH_CONFIG``); every ``[section] key`` can be
 overridden by the environment variable ``BADGEWATCH_SECTION_KEY``. With no file at all the
 defaults run an embedded SQLite database under ``./var``. A bad setting stops start-up with a
-``ConfigError`` that names it.
+``ConfigError`` that names it and says what would work.
+
+Values keep their type: the file's TOML types are taken strictly (``"yes"`` or ``1`` is not a
+boolean, ``"2"`` is not a number), and an environment value is parsed for its setting's type
+(a boolean is ``true`` or ``false``, nothing else). Settings a crawl or a schedule depends on
+are checked for what they need (a time zone that exists, a cron line the scheduler reads, a
+directory that can be written, a browser that exists when rendering is on). The reason codes of
+``[crawl] failing_reasons`` belong to the crawler's checks, which this foundation package does
+not import: the CLI checks them with the crawler's own ``Policy`` at start-up
+(``badgewatch.cli.main.runtime``).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import os
+import re
 import tomllib
+import types
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 ENV_PREFIX = "BADGEWATCH_"
 CONFIG_ENV = "BADGEWATCH_CONFIG"
@@ -27,7 +51,84 @@ class ConfigError(Exception):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+# -- what a value must be for the setting to work ---------------------------------------------
+
+
+def _non_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http:// or https:// URL with a host")
+    return value
+
+
+def _time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"{value!r} is not a time zone: give an IANA name such as Asia/Shanghai"
+        ) from None
+    return value
+
+
+def _email_address(value: str) -> str:
+    """Syntax only, and loose: an intranet's ``badgewatch@localhost`` is a fine sender."""
+    local, at, domain = value.rpartition("@")
+    if not (at and local and domain) or any(char.isspace() for char in value) or "@" in domain:
+        raise ValueError(f"{value!r} is not an e-mail address like name@example.cn")
+    return value
+
+
+def _writable_directory(path: Path) -> Path:
+    """A directory that exists or can be made: its nearest existing ancestor is a directory
+    this process may write in."""
+    probe = path.absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ValueError(f"{path} cannot be a directory: {probe} is a file")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ValueError(f"{path} cannot be written: no write permission on {probe}")
+    return path
+
+
+def _existing_file(path: Path | None) -> Path | None:
+    if path is not None and not path.is_file():
+        raise ValueError(f"{path} does not exist or is not a file")
+    return path
+
+
+NonBlank = Annotated[str, AfterValidator(_non_blank)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+TimeZone = Annotated[str, AfterValidator(_time_zone)]
+Email = Annotated[str, AfterValidator(_email_address)]
+Directory = Annotated[Path, Field(strict=False), AfterValidator(_writable_directory)]
+
+
+def parse_cron(line: str, timezone: str) -> Any:
+    """APScheduler's trigger for a cron line: five fields as crontab, six put seconds first (for
+    short test schedules). Raises ValueError naming the field it cannot read."""
+    from apscheduler.triggers.cron import CronTrigger  # noqa: PLC0415 - only for a schedule
+
+    fields = line.split()
+    if len(fields) == 5:
+        return CronTrigger.from_crontab(line, timezone=timezone)
+    if len(fields) == 6:
+        second, minute, hour, day, month, weekday = fields
+        return CronTrigger(
+            second=second, minute=minute, hour=hour, day=day, month=month,
+            day_of_week=weekday, timezone=timezone,
+        )
+    raise ValueError("a cron line has 5 fields (or 6, seconds first)")
 
 
 class DatabaseConfig(_Section):
@@ -39,17 +140,36 @@ class DatabaseConfig(_Section):
     def _known_backend(cls, value: str) -> str:
         if not value.startswith(("sqlite", "postgresql")):
             raise ValueError("only sqlite:// and postgresql:// URLs are supported")
+        try:
+            url = make_url(value)
+        except (ArgumentError, ValueError) as exc:
+            raise ValueError(
+                f"not a database URL ({exc}): sqlite:///path/to/file.db or "
+                "postgresql://user@host:5432/database"
+            ) from None
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            _writable_directory(Path(url.database).parent)
         return value
 
 
 class PathsConfig(_Section):
-    data_dir: Path = Path("./var")
+    data_dir: Directory = Path("./var")
+
+
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$")
 
 
 def _host_port(value: str) -> str:
     host, sep, port = value.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"{value!r} is not host:port")
+        raise ValueError(f"{value!r} is not host:port, e.g. 127.0.0.1:53")
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        if not _HOST_NAME.match(host):
+            raise ValueError(
+                f"{value!r}: {host!r} is not an IP address or a host name"
+            ) from None
     return value
 
 
@@ -86,7 +206,7 @@ class CrawlConfig(_Section):
     max_sitemap_urls: int = Field(default=50_000, ge=0)
     max_sitemap_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     retries: int = Field(default=2, ge=0)
-    user_agent: str = "badgewatch/0.1 (site badge compliance check)"
+    user_agent: NonBlank = "badgewatch/0.1 (site badge compliance check)"
     failing_reasons: list[str] | None = None
     stale_run_minutes: float = Field(default=10.0, gt=0)
 
@@ -122,17 +242,14 @@ class BadgeConfig(_Section):
     @field_validator("script_base", "image_base")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return value.rstrip("/")
+        return _http_url(value).rstrip("/")
 
     @field_validator("certificate_url")
     @classmethod
     def _has_certificate(cls, value: str) -> str:
         if "{certificate}" not in value:
             raise ValueError("must contain {certificate}")
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
+        _http_url(value.replace("{certificate}", "0"))
         return value
 
 
@@ -152,7 +269,7 @@ class RenderConfig(_Section):
     """The rendered check: Debian's Chromium through Playwright, on a sample of each site."""
 
     enabled: bool = True
-    executable_path: Path = Path("/usr/bin/chromium")
+    executable_path: Path = Field(default=Path("/usr/bin/chromium"), strict=False)
     args: list[str] = Field(default_factory=lambda: list(DEFAULT_CHROMIUM_ARGS))
     viewport_width: int = Field(default=1366, ge=320)
     viewport_height: int = Field(default=768, ge=320)
@@ -177,10 +294,24 @@ class RenderConfig(_Section):
     # each site's home page as proof of a compliant site) or "all" (every render; slower).
     evidence: Literal["failing_and_home", "all"] = "failing_and_home"
 
+    @field_validator("executable_path")
+    @classmethod
+    def _browser_exists(cls, value: Path, info: ValidationInfo) -> Path:
+        if info.data.get("enabled", True) and not (value.is_file() and os.access(value, os.X_OK)):
+            raise ValueError(
+                f"{value} does not exist or is not executable: install Debian's chromium "
+                "(scripts/setup.sh), point this at the browser, or set [render] enabled = false"
+            )
+        return value
+
 
 class CalendarConfig(_Section):
-    extra_file: Path | None = None
-    timezone: str = "Asia/Shanghai"
+    extra_file: Annotated[Path | None, Field(strict=False), AfterValidator(_existing_file)] = None
+    timezone: TimeZone = "Asia/Shanghai"  # the clock every date and time people read is on
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
 
 class DeadlinesConfig(_Section):
@@ -190,9 +321,9 @@ class DeadlinesConfig(_Section):
 
 
 class SmtpConfig(_Section):
-    host: str = "127.0.0.1"
+    host: NonBlank = "127.0.0.1"
     port: int = Field(default=25, gt=0, lt=65536)
-    sender: str = "badgewatch@localhost"
+    sender: Email = "badgewatch@localhost"
     username: str | None = None
     password: str | None = Field(default=None, repr=False)
     starttls: bool = False
@@ -204,7 +335,7 @@ class SmsConfig(_Section):
     """An HTTP SMS gateway: badgewatch POSTs JSON ``{"phone", "message"}`` to ``url``."""
 
     kind: Literal["http", "none"] = "http"
-    url: str = "http://127.0.0.1:8025/sms"
+    url: str = "http://127.0.0.1:8025/sms"  # checked at load when kind is "http"
     token: str | None = Field(default=None, repr=False)
     timeout: float = Field(default=10.0, gt=0)
 
@@ -212,15 +343,15 @@ class SmsConfig(_Section):
 class NotifyConfig(_Section):
     max_attempts: int = Field(default=8, ge=1)
     backoff_seconds: float = Field(default=60.0, ge=0)
-    webhook_url: str | None = None  # a WeCom/DingTalk-style robot for office digests
-    operator_email: str | None = None  # where the watchdog's alerts go
+    webhook_url: HttpUrl | None = None  # a WeCom/DingTalk-style robot for office digests
+    operator_email: Email | None = None  # where the watchdog's alerts go
 
 
 class MonitorConfig(_Section):
     """The long-running monitor: schedule, queue dispatch, leases and the watchdog."""
 
     nightly_cron: str = "0 1 * * *"  # minute hour day month weekday (seconds: 6 fields)
-    timezone: str = "Asia/Shanghai"
+    timezone: TimeZone = "Asia/Shanghai"
     misfire_grace_seconds: int = Field(default=6 * 3600, ge=1)
     processes: int = Field(default=2, ge=1)
     sites_per_process: int = Field(default=10, ge=1)
@@ -233,15 +364,20 @@ class MonitorConfig(_Section):
     @field_validator("nightly_cron", "digest_cron")
     @classmethod
     def _cron(cls, value: str) -> str:
-        if len(value.split()) not in (5, 6):
-            raise ValueError("a cron line has 5 fields (or 6, seconds first)")
+        try:
+            parse_cron(value, "UTC")
+        except ValueError as exc:
+            raise ValueError(
+                f"{value!r} is not a cron line the scheduler can read ({exc}); "
+                "write minute hour day month weekday, e.g. '0 1 * * *' for 01:00 every day"
+            ) from None
         return value
 
 
 class ReportsConfig(_Section):
     """The office reports: where they are written, how they are linked, what they list."""
 
-    dir: Path | None = None  # default: <data_dir>/reports
+    dir: Directory | None = None  # default: <data_dir>/reports
     base_url: str | None = None  # where [reports] dir is served; digests link to it
     keep: int = Field(default=30, ge=1)  # dated nightly reports kept
     trend_days: int = Field(default=30, ge=2)
@@ -249,10 +385,8 @@ class ReportsConfig(_Section):
 
     @field_validator("base_url")
     @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("an http:// or https:// URL")
-        return value
+    def _base_url(cls, value: str | None) -> str | None:
+        return _http_url(value) if value is not None else None
 
 
 class Config(_Section):
@@ -278,8 +412,18 @@ SECTIONS: dict[str, type[_Section]] = {
 
 
 def _env_value(raw: str, annotation: Any) -> Any:
-    """Environment values are strings; lists come as JSON or comma-separated."""
-    if "list" in str(annotation):
+    """An environment value (always a string) as a value of the setting's type: a boolean is
+    ``true`` or ``false``, numbers are numbers, lists come as JSON or comma-separated."""
+    kinds = list(get_args(annotation)) if get_origin(annotation) in (Union, types.UnionType) else [
+        annotation
+    ]
+    if type(None) in kinds and not raw.strip():
+        return None
+    kinds = [kind for kind in kinds if kind is not type(None)]
+    kind = kinds[0] if len(kinds) == 1 else str
+    if get_origin(kind) is Annotated:
+        kind = get_args(kind)[0]
+    if kind is list or get_origin(kind) is list:
         raw = raw.strip()
         if raw.startswith("["):
             try:
@@ -287,12 +431,32 @@ def _env_value(raw: str, annotation: Any) -> Any:
             except json.JSONDecodeError as exc:
                 raise ValueError(f"not a JSON list: {exc}") from exc
         return [part.strip() for part in raw.split(",") if part.strip()]
+    if kind is bool:
+        if raw.strip().lower() not in ("true", "false"):
+            raise ValueError(f"{raw!r} must be true or false")
+        return raw.strip().lower() == "true"
+    if kind is int:
+        try:
+            return int(raw.strip())
+        except ValueError:
+            raise ValueError(f"{raw!r} is not a whole number") from None
+    if kind is float:
+        try:
+            number = float(raw.strip())
+        except ValueError:
+            raise ValueError(f"{raw!r} is not a number") from None
+        if not math.isfinite(number):
+            raise ValueError(f"{raw!r} is not a finite number")
+        return number
     return raw
 
 
-def _merge_environment(data: dict[str, Any], environ: Mapping[str, str]) -> list[str]:
-    """Fold BADGEWATCH_SECTION_KEY variables into ``data``; returns the names it used."""
-    used: list[str] = []
+def _merge_environment(
+    data: dict[str, Any], environ: Mapping[str, str]
+) -> list[tuple[str, str, str]]:
+    """Fold BADGEWATCH_SECTION_KEY variables into ``data``; returns the (section, key, variable)
+    it used."""
+    used: list[tuple[str, str, str]] = []
     for section_name, section in SECTIONS.items():
         for key, field in section.model_fields.items():
             var = f"{ENV_PREFIX}{section_name}_{key}".upper()
@@ -302,19 +466,20 @@ def _merge_environment(data: dict[str, Any], environ: Mapping[str, str]) -> list
                 except ValueError as exc:
                     raise ConfigError(f"[{section_name}] {key} (from {var}): {exc}") from exc
                 data.setdefault(section_name, {})[key] = value
-                used.append(var)
+                used.append((section_name, key, var))
     return used
 
 
-def _describe(exc: ValidationError, source: str) -> str:
+def _describe(exc: ValidationError, source: str, variables: Mapping[str, str]) -> str:
     lines = []
     for error in exc.errors():
         loc = [str(part) for part in error["loc"]]
         name = f"[{loc[0]}] {'.'.join(loc[1:])}" if len(loc) > 1 else f"[{loc[0]}]"
-        message = error["msg"]
+        message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown setting"
-        lines.append(f"{name}: {message}")
+        var = variables.get(name)
+        lines.append(f"{name}{f' (from {var})' if var else ''}: {message}")
     return f"invalid configuration ({source}):\n  " + "\n  ".join(lines)
 
 
@@ -337,8 +502,35 @@ def load_config(
         source = str(file_path)
     used = _merge_environment(data, env)
     if used:
-        source += " + " + ", ".join(used)
+        source += " + " + ", ".join(var for _, _, var in used)
+    variables = {f"[{section}] {key}": var for section, key, var in used}
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, source)) from exc
+        raise ConfigError(_describe(exc, source, variables)) from exc
+    problems = []
+    for name, message in _unusable(config):
+        var = variables.get(name)
+        problems.append(f"{name}{f' (from {var})' if var else ''}: {message}")
+    if problems:
+        raise ConfigError(f"invalid configuration ({source}):\n  " + "\n  ".join(problems))
+    return config
+
+
+def _unusable(config: Config) -> list[tuple[str, str]]:
+    """Settings that only matter given another one: checked once the whole file is read."""
+    problems = []
+    monitor = config.monitor
+    if monitor.lease_seconds < 2 * monitor.tick_seconds:
+        problems.append((
+            "[monitor] lease_seconds",
+            f"{monitor.lease_seconds:g} s would expire between two renewals of a running job "
+            f"(every [monitor] tick_seconds, {monitor.tick_seconds:g} s): make it at least "
+            f"{2 * monitor.tick_seconds:g}",
+        ))
+    if config.sms.kind == "http":
+        try:
+            _http_url(config.sms.url)
+        except ValueError as exc:
+            problems.append(("[sms] url", f"{exc} (or set [sms] kind = \"none\")"))
+    return problems

@@ -447,8 +447,9 @@ def _walk_one(
     step("CONAC approves", wf.review, conac, approve=True)
     with transaction(rt.sessions) as session:
         application = wf.get(session, app_id)
-        (docs / f"{app_id}-letter.html").write_text(render_letter(application), "utf-8")
-        (docs / f"{app_id}-form.html").write_text(render_form(application), "utf-8")
+        zone = rt.config.calendar.zone
+        (docs / f"{app_id}-letter.html").write_text(render_letter(application, zone=zone), "utf-8")
+        (docs / f"{app_id}-form.html").write_text(render_form(application, zone=zone), "utf-8")
     echo(f"  printed letter and form to {docs}/{app_id}-*.html")
     if unit.story == "materials_rejected":
         step("office rejects materials", wf.materials, reviewer, confirm=False,

@@ -214,6 +214,7 @@ def run_pipeline(farm: Farm, nameserver: str, work: Path, round_no: int) -> Run:
                 calendar=WorkCalendar(),
                 placement_days=config.deadlines.placement_days,
                 now=datetime.now(UTC),
+                zone=config.calendar.zone,
             )
         with transaction(factory) as session:
             jobs = jobs_for(session)

@@ -20,7 +20,7 @@ Deadline rules:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store.models import MonitorState, Site, SiteCheck, SiteStateChange, SiteStatus
-from workflow.workdays import WorkCalendar
+from workflow.workdays import UnknownYear, WorkCalendar
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +88,43 @@ def evaluate_site(site: Site, *, today: date, calendar: WorkCalendar) -> Evaluat
         today=today,
         ever_compliant=site.ever_compliant,
         calendar=calendar,
+    )
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A site's stored state and where it stands against its deadline today: what the report
+    and ``badgewatch status`` both show, so they never disagree."""
+
+    state: MonitorState
+    placement_due: date | None
+    working_days_left: int | None = None  # pending
+    working_days_overdue: int | None = None  # overdue with a known deadline
+    unknown_year: UnknownYear | None = None  # the calendar cannot count the working days
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "state": self.state.value,
+            "placement_due": self.placement_due.isoformat() if self.placement_due else None,
+            "working_days_left": self.working_days_left,
+            "working_days_overdue": self.working_days_overdue,
+        }
+
+
+def standing(site: Site, *, today: date, calendar: WorkCalendar) -> Standing:
+    """The stored state with today's working days left or overdue, counted only for a failing
+    site (a regressed site's first deadline is long gone: no count)."""
+    base = Standing(site.state, site.placement_due)
+    if site.state not in FAILING_STATES or site.state is MonitorState.REGRESSED:
+        return base
+    try:
+        evaluation = evaluate_site(site, today=today, calendar=calendar)
+    except UnknownYear as exc:
+        return replace(base, unknown_year=exc)
+    return replace(
+        base,
+        working_days_left=evaluation.working_days_left,
+        working_days_overdue=evaluation.working_days_overdue,
     )
 
 

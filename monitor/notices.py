@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from badgewatch import localtime
 from badgewatch.config import Config
 from monitor.deadlines import FAILING_STATES, evaluate_site, working_day_before
 from notify.outbox import enqueue
@@ -141,7 +142,7 @@ def cn_date(day: date) -> str:
 
 
 def cn_time(moment: datetime, zone: ZoneInfo) -> str:
-    local = moment.astimezone(zone)
+    local = localtime.local(moment, zone)
     return f"{cn_date(local.date())} {local:%H:%M}"
 
 
@@ -405,7 +406,7 @@ def _send_to_unit(
 
 
 def local_today(now: datetime, config: Config) -> date:
-    return now.astimezone(ZoneInfo(config.calendar.timezone)).date()
+    return localtime.today(now, config.calendar.zone)
 
 
 def on_state_change(
@@ -422,7 +423,7 @@ def on_state_change(
     site = session.get(Site, change.site_id)
     if site is None or not site.monitored or site.state is not change.to_state:
         return []  # a change the site has already left is history, not news for the unit
-    zone = ZoneInfo(config.calendar.timezone)
+    zone = config.calendar.zone
     sms = config.sms.kind != "none"
     found = findings(session, change.check_id)
     evaluation = evaluate_site(site, today=local_today(now, config), calendar=calendar)
@@ -463,7 +464,7 @@ def reminders(
     """The daily pass: remind units whose site is still failing on the working day before its
     deadline. A monitor that was down that day catches up on any day up to the deadline."""
     config = config if config is not None else Config()
-    zone = ZoneInfo(config.calendar.timezone)
+    zone = config.calendar.zone
     sites = session.scalars(
         select(Site)
         .where(
@@ -589,7 +590,7 @@ def office_digests(
     and their counts by state, with a link to its page in the latest nightly report (or
     ``report_url``). By e-mail to every office that has an address and sites; to the
     ``[notify] webhook_url`` robot for every office with at least one change."""
-    zone = ZoneInfo(config.calendar.timezone)
+    zone = config.calendar.zone
     webhook = config.notify.webhook_url
     if offices is None:
         offices = session.scalars(select(Office).order_by(Office.id)).all()

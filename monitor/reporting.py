@@ -16,11 +16,11 @@ import shutil
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from badgewatch import localtime
 from badgewatch.runtime import Runtime
 from reports.build import ReportSet, write_reports
 from reports.paths import LATEST, reports_root
@@ -57,7 +57,7 @@ def publish(runtime: Runtime, *, now: datetime, covers: datetime | None = None) 
     """Write every office's report for today and make it the latest."""
     config = runtime.config
     root = reports_root(config)
-    day = now.astimezone(ZoneInfo(config.calendar.timezone)).date().isoformat()
+    day = localtime.today(now, config.calendar.zone).isoformat()
     with transaction(runtime.sessions) as session:
         result = write_reports(
             session, root / day, config=config, calendar=runtime.calendar, now=now

@@ -25,7 +25,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from badgewatch.config import Config, MonitorConfig
+from badgewatch.config import Config, MonitorConfig, parse_cron
 from badgewatch.runtime import Runtime, utcnow
 from monitor import deadlines, notices, watchdog
 from monitor.dispatch import Dispatcher
@@ -45,15 +45,10 @@ WATCH_EVERY = timedelta(seconds=60)
 
 
 def cron_trigger(line: str, timezone: str) -> CronTrigger:
-    """Five fields as crontab; six fields put seconds first (for short test schedules)."""
-    fields = line.split()
-    if len(fields) == 5:
-        return CronTrigger.from_crontab(line, timezone=timezone)
-    second, minute, hour, day, month, weekday = fields
-    return CronTrigger(
-        second=second, minute=minute, hour=hour, day=day, month=month,
-        day_of_week=weekday, timezone=timezone,
-    )
+    """Five fields as crontab; six fields put seconds first (for short test schedules). The
+    configuration checked the line at start-up with the same parser."""
+    trigger: CronTrigger = parse_cron(line, timezone)
+    return trigger
 
 
 def make_scheduler(runtime: Runtime, monitor: MonitorConfig) -> BackgroundScheduler:

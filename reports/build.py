@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment
 from sqlalchemy.orm import Session
 
+from badgewatch import localtime
 from badgewatch.config import Config
 from badgewatch.templating import html_environment
 from monitor.deadlines import FAILING_STATES
@@ -88,14 +89,14 @@ def site_file(ascii_domain: str) -> str:
 def _environment(zone: ZoneInfo) -> Environment:
     env = html_environment("reports")
 
-    def localtime(moment: datetime) -> str:
+    def time_filter(moment: datetime) -> str:
         return cn_time(moment, zone)
 
-    def localdate(moment: datetime) -> str:
-        return cn_date(moment.astimezone(zone).date())
+    def date_filter(moment: datetime) -> str:
+        return cn_date(localtime.today(moment, zone))
 
-    env.filters["localtime"] = localtime
-    env.filters["localdate"] = localdate
+    env.filters["localtime"] = time_filter
+    env.filters["localdate"] = date_filter
     env.filters["cndate"] = cn_date
     return env
 
@@ -228,7 +229,7 @@ class _Writer:
         code = node.office.code
         rows = list(node.all_sites())
         with (self.out / f"office-{code}.csv").open("w", encoding="utf-8-sig", newline="") as f:
-            _site_csv(f, rows, self.config.calendar.timezone)
+            _site_csv(f, rows, self.config.calendar.zone)
         with (self.out / f"office-{code}-pages.csv").open("wb") as f:
             f.write(PAGES_HEADER.encode("utf-8-sig"))
             for office in (node, *node.descendants()):
@@ -263,8 +264,7 @@ SITE_COLUMNS = (
 )
 
 
-def _site_csv(f: IO[str], rows: Iterable[SiteRow], timezone: str) -> None:
-    zone = ZoneInfo(timezone)
+def _site_csv(f: IO[str], rows: Iterable[SiteRow], zone: ZoneInfo) -> None:
     writer = csv.writer(f)
     writer.writerow(SITE_COLUMNS)
     for r in rows:
@@ -272,13 +272,13 @@ def _site_csv(f: IO[str], rows: Iterable[SiteRow], timezone: str) -> None:
             neutralise(v)
             for v in (
                 r.office_code, r.name, r.domain, r.unit, r.identifier, r.state_name,
-                r.state_since.astimezone(zone).strftime("%Y-%m-%d %H:%M") if r.state_since else "",
+                localtime.text(r.state_since, zone) if r.state_since else "",
                 r.deadline.isoformat() if r.deadline else "",
                 r.working_days_left if r.working_days_left is not None else "",
                 r.working_days_overdue if r.working_days_overdue is not None else "",
                 r.pages_checked, r.pages_failing,
                 "；".join(f"{x.text}（{x.pages} 页）" for x in r.reasons),
-                r.checked_at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if r.checked_at else "",
+                localtime.text(r.checked_at, zone) if r.checked_at else "",
             )
         )
 
@@ -355,10 +355,10 @@ def write_reports(
 ) -> ReportSet:
     """Write the report set of ``office_code`` and every office beneath it (all offices with
     sites when None) to ``out``, replacing what was there only once it is complete."""
-    zone = ZoneInfo(config.calendar.timezone)
+    zone = config.calendar.zone
     if office_code is not None and not office_tree(session, office_code):
         raise ReportError(f"编办代码 {office_code} 不存在")
-    today = now.astimezone(zone).date()
+    today = localtime.today(now, zone)
     roots = collect(
         session, code=office_code, today=today, calendar=calendar, zone=zone,
         trend_days=config.reports.trend_days,

@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.deadlines import FAILING_STATES, evaluate_site
+from badgewatch import localtime
+from monitor.deadlines import FAILING_STATES, standing
 from monitor.notices import NOT_FAILURES, STATE_NAMES, display_url, reason_counts, reason_text
 from store.models import (
     MonitorState,
@@ -35,7 +36,7 @@ from store.models import (
     Unit,
 )
 from workflow.fields import display_domain
-from workflow.workdays import UnknownYear, WorkCalendar
+from workflow.workdays import WorkCalendar
 
 NO_VERDICT = (MonitorState.UNREACHABLE, MonitorState.DNS_MISMATCH, MonitorState.UNCHECKED)
 """States that say nothing about the badge: never counted against a site."""
@@ -244,13 +245,13 @@ def office_tree(session: Session, code: str | None) -> list[Office]:
 def _deadline(
     site: Site, *, today: date, calendar: WorkCalendar
 ) -> tuple[int | None, int | None, str]:
+    """The working days left or overdue (the same figures as ``badgewatch status``), in words."""
+    found = standing(site, today=today, calendar=calendar)
+    left, over = found.working_days_left, found.working_days_overdue
     if site.state not in FAILING_STATES:
         return None, None, "—"
-    try:
-        evaluation = evaluate_site(site, today=today, calendar=calendar)
-    except UnknownYear as exc:
-        return None, None, f"无法计算（{exc}）"
-    left, over = evaluation.working_days_left, evaluation.working_days_overdue
+    if found.unknown_year is not None:
+        return None, None, f"无法计算（{found.unknown_year}）"
     if site.state is MonitorState.REGRESSED:
         return None, None, "已过首次整改期限"
     if left is not None:
@@ -359,7 +360,7 @@ def _trends(
         for site_id, finished, status in rows:
             if finished is None or status is None:
                 continue
-            day = finished.astimezone(zone).date()
+            day = localtime.today(finished, zone)
             seen = last.get((site_id, day))
             if seen is None or seen[0] < finished:
                 last[(site_id, day)] = (finished, status)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import idna
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import update
 
 from badgewatch.cli.main import cli
+from store.db import make_engine, session_factory, transaction
+from store.models import Application
 from tests.factories import form_data
 
 UNIT = "unit:杭州市数据资源管理局"
@@ -171,3 +175,49 @@ def test_not_allowed_and_bad_arguments(env, tmp_path: Path) -> None:
     run(env, "app", "review", str(app_id), "--as", "someone", "--approve", code=2)
     run(env, "app", "show", "999", "--json", code=2)
     run(env, "app", "print", str(app_id), "--letter", "--out", str(tmp_path / "x.html"), code=1)
+
+
+def test_show_gives_history_times_in_beijing_time(env, tmp_path: Path) -> None:
+    setup_offices(env)
+    app_id = new_app(env, tmp_path)
+    run(env, "app", "submit", str(app_id))
+    [step] = show(env, app_id)["history"]
+    at = datetime.fromisoformat(step["at"])
+    assert at.utcoffset() == timedelta(hours=8)
+    text = run(env, "app", "show", str(app_id)).output
+    assert f"  {at:%Y-%m-%d %H:%M} unit:杭州市数据资源管理局 submit → submitted" in text
+
+
+def test_a_dns_that_does_not_answer_is_our_failure_and_saves_nothing(
+    env, tmp_path: Path, dns_server
+) -> None:
+    setup_offices(env)
+    dns_server.set_failure(DOMAIN, "drop")
+    path = tmp_path / "app.json"
+    path.write_text(json.dumps(form_data(), ensure_ascii=False), encoding="utf-8")
+    result = run(
+        {**env, "BADGEWATCH_DNS_TIMEOUT": "0.5"}, "app", "new", str(path), "--as", UNIT, code=1
+    )
+    assert "暂时无法核验" in result.output and "重试" in result.output
+    assert "Traceback" not in result.output
+    assert json.loads(run(env, "app", "list", "--json").output) == {"applications": []}
+
+
+def test_our_own_fault_is_never_reported_as_bad_input(env, tmp_path: Path) -> None:
+    """A stored form the code cannot read is our fault: exit 1, not "bad input" (exit 2)."""
+    setup_offices(env)
+    app_id = new_app(env, tmp_path)
+    for step in (("app", "submit", str(app_id)),
+                 ("app", "review", str(app_id), "--as", "office:330100", "--approve"),
+                 ("app", "review", str(app_id), "--as", "conac", "--approve")):
+        run(env, *step)
+    engine = make_engine(env["BADGEWATCH_DATABASE_URL"])
+    with transaction(session_factory(engine)) as session:
+        session.execute(update(Application).values(form={"kind": "new"}))
+    engine.dispose()
+    out = tmp_path / "letter.html"
+    result = CliRunner().invoke(
+        cli, ["app", "print", str(app_id), "--letter", "--out", str(out)], env=env
+    )
+    assert result.exit_code == 1
+    assert not out.exists()

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import socket
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from badgewatch.cli.main import cli
 from badgewatch.config import ConfigError, load_config
+from store.db import make_engine
+from tests.conftest import POSTGRES_ADMIN_URL
 
 
 def test_no_file_means_embedded_sqlite() -> None:
@@ -70,3 +77,174 @@ def test_cli_refuses_to_start_on_bad_setting() -> None:
     )
     assert result.exit_code == 2
     assert "[smtp] port" in result.output
+
+
+# -- strict values: what cannot work is refused at start-up, naming the setting ---------------
+
+
+@pytest.mark.parametrize("value", ["yes", "1", "on", "y", "no", "0", "off", ""])
+def test_a_boolean_from_the_environment_is_true_or_false(value: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(environ={"BADGEWATCH_CRAWL_ALLOW_PRIVATE_NETWORKS": value})
+    message = str(info.value)
+    assert "[crawl] allow_private_networks" in message
+    assert "BADGEWATCH_CRAWL_ALLOW_PRIVATE_NETWORKS" in message
+    assert "true or false" in message
+
+
+@pytest.mark.parametrize(("value", "expected"), [("true", True), ("false", False)])
+def test_true_and_false_from_the_environment(value: str, expected: bool) -> None:
+    config = load_config(environ={"BADGEWATCH_RENDER_MOBILE": value})
+    assert config.render.mobile is expected
+
+
+@pytest.mark.parametrize(
+    "line", ['allow_private_networks = "yes"', "allow_private_networks = 1", "retries = 2.5",
+             'retries = "2"', "download_timeout = true"],
+)
+def test_file_values_keep_their_toml_type(tmp_path: Path, line: str) -> None:
+    path = tmp_path / "bw.toml"
+    path.write_text(f"[crawl]\n{line}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ={})
+    assert f"[crawl] {line.split(maxsplit=1)[0]}" in str(info.value)
+
+
+def test_numbers_from_the_environment_are_parsed_or_named() -> None:
+    config = load_config(
+        environ={"BADGEWATCH_CRAWL_RETRIES": "3", "BADGEWATCH_DNS_TIMEOUT": "0.5"}
+    )
+    assert (config.crawl.retries, config.dns.timeout) == (3, 0.5)
+    with pytest.raises(ConfigError) as info:
+        load_config(environ={"BADGEWATCH_CRAWL_RETRIES": "three"})
+    assert "[crawl] retries" in str(info.value) and "BADGEWATCH_CRAWL_RETRIES" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("environ", "named", "said"),
+    [
+        ({"BADGEWATCH_CALENDAR_TIMEZONE": "Asia/Beijing"}, "[calendar] timezone", "Asia/Shanghai"),
+        ({"BADGEWATCH_MONITOR_TIMEZONE": "CST"}, "[monitor] timezone", "Asia/Shanghai"),
+        ({"BADGEWATCH_MONITOR_NIGHTLY_CRON": "0 25 * * *"}, "[monitor] nightly_cron", "hour"),
+        ({"BADGEWATCH_MONITOR_DIGEST_CRON": "every day"}, "[monitor] digest_cron", "cron"),
+        ({"BADGEWATCH_SMS_URL": "127.0.0.1:8025/sms"}, "[sms] url", "http"),
+        ({"BADGEWATCH_NOTIFY_WEBHOOK_URL": "https://"}, "[notify] webhook_url", "http"),
+        ({"BADGEWATCH_NOTIFY_OPERATOR_EMAIL": "ops-at-example"}, "[notify] operator_email", "@"),
+        ({"BADGEWATCH_SMTP_SENDER": "badgewatch"}, "[smtp] sender", "@"),
+        ({"BADGEWATCH_DATABASE_URL": "postgresql://u@db:notaport/x"}, "[database] url", "URL"),
+        ({"BADGEWATCH_CALENDAR_EXTRA_FILE": "/nonexistent/cal.toml"},
+         "[calendar] extra_file", "does not exist"),
+        ({"BADGEWATCH_RENDER_EXECUTABLE_PATH": "/nonexistent/chromium"},
+         "[render] executable_path", "does not exist"),
+        ({"BADGEWATCH_PATHS_DATA_DIR": "/proc/version/var"}, "[paths] data_dir", "directory"),
+        ({"BADGEWATCH_REPORTS_DIR": "/proc/version/reports"}, "[reports] dir", "directory"),
+        ({"BADGEWATCH_RENDER_VIEWPORT_WIDTH": "100"}, "[render] viewport_width", "320"),
+        ({"BADGEWATCH_CRAWL_USER_AGENT": " "}, "[crawl] user_agent", "empty"),
+        ({"BADGEWATCH_DNS_NAMESERVERS": "dns server:53"}, "[dns] nameservers", "host"),
+        ({"BADGEWATCH_BADGE_SCRIPT_BASE": "http://"}, "[badge] script_base", "host"),
+        ({"BADGEWATCH_BADGE_CERTIFICATE_URL": "https:///c?id={certificate}"},
+         "[badge] certificate_url", "host"),
+        ({"BADGEWATCH_REPORTS_BASE_URL": "https://"}, "[reports] base_url", "host"),
+        ({"BADGEWATCH_MONITOR_LEASE_SECONDS": "2", "BADGEWATCH_MONITOR_TICK_SECONDS": "2"},
+         "[monitor] lease_seconds", "tick_seconds"),
+    ],
+)
+def test_settings_that_cannot_work_are_named_with_what_to_do(
+    environ: dict[str, str], named: str, said: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(environ=environ)
+    assert named in str(info.value)
+    assert said in str(info.value)
+
+
+def test_a_browser_that_is_not_used_need_not_exist() -> None:
+    config = load_config(
+        environ={
+            "BADGEWATCH_RENDER_ENABLED": "false",
+            "BADGEWATCH_RENDER_EXECUTABLE_PATH": "/nonexistent/chromium",
+        }
+    )
+    assert config.render.enabled is False
+
+
+def _cli(env: dict[str, str], *args: str):
+    return CliRunner().invoke(cli, list(args), env={"BADGEWATCH_CONFIG": "", **env})
+
+
+@pytest.mark.parametrize("command", [["status"], ["crawl"], ["sites", "list"]])
+def test_unknown_failing_reasons_stop_start_up(sqlite_url: str, command: list[str]) -> None:
+    result = _cli(
+        {"BADGEWATCH_DATABASE_URL": sqlite_url,
+         "BADGEWATCH_CRAWL_FAILING_REASONS": "badge_missing,badge_mising"},
+        *command,
+    )
+    assert result.exit_code == 2, result.output
+    assert "[crawl] failing_reasons" in result.output
+    assert "badge_mising" in result.output
+    assert "badge_other_site" in result.output  # the codes it may list
+    assert "Traceback" not in result.output
+
+
+def test_known_failing_reasons_are_accepted(sqlite_url: str) -> None:
+    result = _cli(
+        {"BADGEWATCH_DATABASE_URL": sqlite_url,
+         "BADGEWATCH_CRAWL_FAILING_REASONS": "badge_missing,badge_other_site,badge_duplicate"},
+        "status", "--json",
+    )
+    assert result.exit_code == 0, result.output
+
+
+# -- the database: not migrated, not reachable -----------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database that exists but was never migrated, on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    admin = make_engine(POSTGRES_ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
+    name = f"bw_empty_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield str(sa.engine.make_url(POSTGRES_ADMIN_URL).set(database=name))
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["status"], ["status", "--json"], ["app", "list"], ["sites", "list"], ["crawl"],
+     ["report", "--out", "out"], ["monitor", "status"], ["notify", "list"]],
+)
+def test_an_unmigrated_database_says_to_run_db_upgrade(
+    empty_db_url: str, command: list[str]
+) -> None:
+    result = _cli({"BADGEWATCH_DATABASE_URL": empty_db_url}, *command)
+    assert result.exit_code == 1, result.output
+    assert "badgewatch db upgrade" in result.output
+    assert "not migrated" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_db_upgrade_then_the_command_works(empty_db_url: str) -> None:
+    env = {"BADGEWATCH_DATABASE_URL": empty_db_url}
+    assert _cli(env, "db", "upgrade").exit_code == 0
+    result = _cli(env, "status", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["sites"] == []
+
+
+def test_an_unreachable_database_is_our_failure() -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    url = f"postgresql://badgewatch:s3cret@127.0.0.1:{port}/badgewatch"
+    result = _cli({"BADGEWATCH_DATABASE_URL": url}, "status")
+    assert result.exit_code == 1, result.output
+    assert "cannot reach the database" in result.output
+    assert f"127.0.0.1:{port}" in result.output
+    assert "s3cret" not in result.output  # never the password
+    assert result.exception is None or isinstance(result.exception, SystemExit)

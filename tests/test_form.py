@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import copy
+import socket
 from typing import Any
 
 import pytest
 
+from badgewatch.config import DnsConfig
 from badgewatch.resolver import make_resolver
 from store.models import ApplicationKind
+from workflow.errors import CheckUnavailable
 from workflow.form import ApplicationForm, FieldError, FormInvalid, parse_form
 
 HANDAN = "xn--ve4aqf.xn--zfr164b"  # 邯郸.政务
@@ -139,6 +142,28 @@ def test_blank_required_field() -> None:
     found = errors_of(with_value("unit.address", "   "))
     assert list(found) == ["unit.address"]
     assert str(found["unit.address"]) == "通讯地址（unit.address）：必填项，不能为空"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "shown"),
+    [
+        ("unit.name", "邯郸市人民政府\x00办公室", "U+0000"),
+        ("site.name", "邯郸\u200b市人民政府网", "U+200B"),
+        ("handler.name", "张\ufffd三", "U+FFFD"),
+        ("site.domain", "邯郸\u202e.政务", "U+202E"),
+        ("unit.address", "河北省邯郸市\n丛台区", "U+000A"),
+    ],
+    ids=["nul", "zero-width-space", "replacement-character", "bidi-override", "line-break"],
+)
+def test_control_and_invisible_characters_are_refused(path: str, value: str, shown: str) -> None:
+    found = errors_of(with_value(path, value))
+    assert list(found) == [path]
+    assert shown in found[path].message
+
+
+def test_line_breaks_are_kept_where_a_text_has_lines() -> None:
+    form = parse_form(with_value("site.intro", "发布政务信息。\n提供办事服务。"), resolver=None)
+    assert form.site.intro == "发布政务信息。\n提供办事服务。"
 
 
 def test_landline_without_area_code() -> None:
@@ -288,11 +313,41 @@ def test_declared_ipv6_that_resolves_elsewhere(dns_server, dns_config) -> None:
     assert "2001:db8::99" in found["site.ipv6"].message
 
 
-def test_dns_failure_is_reported_as_not_resolving(dns_server, dns_config) -> None:
-    dns_server.set_failure("邯郸.政务", "servfail")
-    found = errors_of(valid(), resolver=make_resolver(dns_config))
-    assert list(found) == ["site.domain"]
-    assert "SERVFAIL" in found["site.domain"].message
+@pytest.mark.parametrize(
+    ("failure", "said"),
+    [("drop", "没有应答"), ("servfail", "SERVFAIL"), ("refused", "REFUSED")],
+)
+def test_a_dns_that_cannot_answer_is_our_failure_not_the_units(
+    dns_server, dns_config, failure: str, said: str
+) -> None:
+    """No answer is not an answer about the domain: the unit's form is not blamed for it."""
+    dns_server.set_failure("邯郸.政务", failure)
+    resolver = make_resolver(DnsConfig(nameservers=dns_config.nameservers, timeout=0.5))
+    with pytest.raises(CheckUnavailable) as raised:
+        parse_form(valid(), resolver=resolver)
+    assert said in str(raised.value) and "重试" in str(raised.value)
+    assert not isinstance(raised.value, FormInvalid)
+
+
+def test_a_dead_nameserver_is_our_failure(dns_server) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    resolver = make_resolver(DnsConfig(nameservers=[f"127.0.0.1:{port}"], timeout=0.5))
+    with pytest.raises(CheckUnavailable) as raised:
+        parse_form(valid(), resolver=resolver)
+    assert "重试" in str(raised.value)
+
+
+def test_other_errors_are_still_the_units_when_the_dns_cannot_answer(
+    dns_server, dns_config
+) -> None:
+    dns_server.set_failure("邯郸.政务", "drop")
+    data = copy.deepcopy(valid())
+    data["handler"]["email"] = "bad"
+    resolver = make_resolver(DnsConfig(nameservers=dns_config.nameservers, timeout=0.5))
+    assert list(errors_of(data, resolver=resolver)) == ["handler.email"]
+
 
 
 def test_dns_is_not_asked_when_the_syntax_is_wrong(dns_server, dns_config) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner, Result
@@ -22,6 +23,7 @@ from workflow.workdays import WorkCalendar
 
 HEADER = "unit,office,site_name,domain,english_domain,ipv4,ipv6,site_id,certificate,notified_on"
 NOW = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+BEIJING = ZoneInfo("Asia/Shanghai")
 CERT = "0123456789ABCDEF0123456789ABCDEF"
 
 GOOD = "\r\n".join(
@@ -43,7 +45,9 @@ GOOD = "\r\n".join(
 def _import(sessions: sessionmaker[Session], text: str | bytes) -> ImportReport:
     data = text.encode("utf-8") if isinstance(text, str) else text
     with transaction(sessions) as session:
-        return import_sites(session, data, calendar=WorkCalendar(), placement_days=5, now=NOW)
+        return import_sites(
+            session, data, calendar=WorkCalendar(), placement_days=5, now=NOW, zone=BEIJING
+        )
 
 
 def _rejected(sessions: sessionmaker[Session], text: str | bytes) -> ImportInvalid:
@@ -360,3 +364,208 @@ def test_list_unknown_office_is_bad_input(db_url: str) -> None:
     result = _cli(db_url, "sites", "list", "--office", "999999")
     assert result.exit_code == 2
     assert "999999" in result.output
+
+
+# -- one file, one encoding; no invisible characters; streamed --------------------------------
+
+
+def _line(n: int, unit: str = "单位", name: str = "网站", domain: str | None = None) -> str:
+    return (
+        f"{unit}{n},330100,{name}{n},{domain or f'站点{n}.政务'},,10.0.{n // 256}.{n % 256},,"
+        f"CA3300000006042588{n:05d},,2025-03-03"
+    )
+
+
+def _mixed(lines: list[tuple[str, str]]) -> bytes:
+    """A file whose lines are each in their own encoding: (text, encoding)."""
+    return b"".join((text + "\r\n").encode(encoding) for text, encoding in lines)
+
+
+@pytest.mark.usefixtures("offices")
+@pytest.mark.parametrize(
+    ("lines", "named"),
+    [
+        # Mostly UTF-8, one line pasted from a GBK file: read as GB18030, the UTF-8 lines
+        # would all be garbled.
+        (
+            [(HEADER, "ascii")]
+            + [(_line(n), "utf-8") for n in range(1, 6)]
+            + [(_line(6), "gbk")],
+            {7},
+        ),
+        # Mostly GBK (Excel on a Chinese Windows), two lines from a UTF-8 source.
+        (
+            [(HEADER, "ascii")]
+            + [(_line(n), "utf-8" if n in (2, 5) else "gbk") for n in range(1, 9)],
+            {3, 6},
+        ),
+        # A UTF-8 BOM says the whole file is UTF-8: the one GBK line is named.
+        (
+            [("\ufeff" + HEADER, "utf-8"), (_line(1), "gbk"), (_line(2), "utf-8")],
+            {2},
+        ),
+    ],
+    ids=["utf8-with-gbk-line", "gbk-with-utf8-lines", "utf8-bom-with-gbk-line"],
+)
+def test_mixed_encodings_are_refused_whole_naming_the_lines(
+    db_url: str, sessions: sessionmaker[Session], tmp_path: Path, lines, named: set[int]
+) -> None:
+    data = _mixed(lines)
+    error = _rejected(sessions, data)
+    encoding_errors = {e.line for e in error.errors if "编码" in e.message}
+    assert encoding_errors == named
+    assert all(e.column is None for e in error.errors if e.line in named)
+    assert _counts(sessions) == (0, 0)
+
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(data)
+    result = _cli(db_url, "sites", "import", str(path))
+    assert result.exit_code == 2, result.output
+    for line in named:
+        assert f"第 {line} 行：" in result.output
+    assert _counts(sessions) == (0, 0)
+
+
+@pytest.mark.usefixtures("offices")
+def test_every_line_in_no_known_encoding_is_named(sessions: sessionmaker[Session]) -> None:
+    lines = [HEADER.encode(), _line(1).encode(), b"\xff\xfe" + _line(2).encode()]
+    lines += [_line(3).encode(), _line(4).encode() + b"\x80\x80\xff", _line(5).encode()]
+    error = _rejected(sessions, b"\n".join(lines) + b"\n")
+    assert {(e.line, e.column) for e in error.errors if "编码" in e.message} == {
+        (3, None),
+        (5, None),
+    }
+    assert _counts(sessions) == (0, 0)
+
+
+def test_utf16_file_is_refused_with_what_to_do(sessions: sessionmaker[Session]) -> None:
+    error = _rejected(sessions, (HEADER + "\r\n" + _line(1) + "\r\n").encode("utf-16"))
+    assert _where(error.errors) == {(1, None)}
+    assert "UTF-16" in error.errors[0].message and "CSV UTF-8" in error.errors[0].message
+
+
+@pytest.mark.usefixtures("offices")
+@pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])
+def test_control_and_invisible_characters_in_cells_are_refused(
+    sessions: sessionmaker[Session], encoding: str
+) -> None:
+    text = "\r\n".join(
+        [
+            HEADER,
+            _line(1, unit="单位\x00"),  # a NUL byte
+            _line(2, name="网站\x01"),
+            _line(3, domain="站\u200b点3.政务"),  # a zero-width space inside the domain
+            _line(4, unit="单\ufffd位"),  # already garbled by an earlier conversion
+            _line(5).replace("CA", "\x1bCA"),
+            _line(6).replace("网站6", '"网站\r\n6"'),  # a line break inside a quoted cell
+            _line(7, unit="单位\u202e"),  # a right-to-left override
+            _line(8),
+        ]
+    )
+    error = _rejected(sessions, text.encode(encoding))
+    # A cell with a line break spans two lines of the file, but one line of the spreadsheet.
+    assert _where(error.errors) == {
+        (2, "unit"),
+        (3, "site_name"),
+        (4, "domain"),
+        (5, "unit"),
+        (6, "site_id"),
+        (7, "site_name"),
+        (8, "unit"),
+    }
+    messages = {e.line: e.message for e in error.errors}
+    assert "U+0000" in messages[2] and "U+200B" in messages[4] and "U+FFFD" in messages[5]
+    assert _counts(sessions) == (0, 0)
+
+
+@pytest.mark.usefixtures("offices")
+def test_a_large_file_is_all_or_nothing_with_every_bad_line_named(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    lines = [(HEADER, "ascii")] + [(_line(n), "utf-8") for n in range(1, 20_001)]
+    lines[2] = (_line(2, unit="单位\x00"), "utf-8")
+    lines[-1] = (_line(20_000), "gbk")
+    path = tmp_path / "big.csv"
+    path.write_bytes(_mixed(lines))
+    with (
+        path.open("rb") as stream,
+        pytest.raises(ImportInvalid) as caught,
+        transaction(sessions) as session,
+    ):
+        import_sites(
+            session, stream, calendar=WorkCalendar(), placement_days=5, now=NOW, zone=BEIJING
+        )
+    assert _where(caught.value.errors) == {(3, "unit"), (20_001, None)}
+    assert _counts(sessions) == (0, 0)
+
+    lines[2], lines[-1] = (_line(2), "utf-8"), (_line(20_000), "utf-8")
+    path.write_bytes(_mixed(lines))
+    with path.open("rb") as stream, transaction(sessions) as session:
+        report = import_sites(
+            session, stream, calendar=WorkCalendar(), placement_days=5, now=NOW, zone=BEIJING
+        )
+    assert report == ImportReport(created=20_000, updated=0, unchanged=0)
+    assert _counts(sessions) == (20_000, 20_000)
+
+
+@pytest.mark.usefixtures("offices")
+@pytest.mark.parametrize(
+    ("now", "latest_notice"),
+    [
+        # 23:30 in Beijing on 2 November is still 15:30 UTC on 2 November.
+        (datetime(2026, 11, 2, 15, 30, tzinfo=UTC), "2026-11-02"),
+        # 00:30 in Beijing on 3 November is 16:30 UTC on 2 November.
+        (datetime(2026, 11, 2, 16, 30, tzinfo=UTC), "2026-11-03"),
+    ],
+    ids=["23:30-beijing", "00:30-beijing"],
+)
+def test_a_notice_may_be_dated_today_in_beijing_not_tomorrow(
+    sessions: sessionmaker[Session], now: datetime, latest_notice: str
+) -> None:
+    day = date.fromisoformat(latest_notice)
+    text = "\n".join(
+        [HEADER, _line(1).replace("2025-03-03", str(day)),
+         _line(2).replace("2025-03-03", str(day + timedelta(days=1)))]
+    )
+    with pytest.raises(ImportInvalid) as caught, transaction(sessions) as session:
+        import_sites(
+            session, text.encode(), calendar=WorkCalendar(), placement_days=5, now=now,
+            zone=BEIJING,
+        )
+    assert _where(caught.value.errors) == {(3, "notified_on")}
+    assert "晚于今天" in caught.value.errors[0].message
+
+
+@pytest.mark.usefixtures("offices")
+@pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])
+@pytest.mark.parametrize("ending", ["\r", "\n", "\r\n"], ids=["cr", "lf", "crlf"])
+def test_any_line_ending(sessions: sessionmaker[Session], encoding: str, ending: str) -> None:
+    text = ending.join([HEADER, _line(1), _line(2, name="网站,甲"), _line(3)]) + ending
+    text = text.replace("网站,甲2", '"网站,甲2"')
+    assert _import(sessions, text.encode(encoding)) == ImportReport(3, 0, 0)
+    assert {s["name"] for s in _listed_names(sessions)} == {"网站1", "网站,甲2", "网站3"}
+
+
+def _listed_names(sessions: sessionmaker[Session]) -> list[dict[str, str]]:
+    with sessions() as session:
+        return [{"name": name} for name in session.scalars(select(Site.name))]
+
+
+@pytest.mark.usefixtures("offices")
+def test_huge_lines_and_cells_are_named_and_the_lines_after_them_still_checked(
+    sessions: sessionmaker[Session],
+) -> None:
+    text = "\n".join(
+        [
+            HEADER,
+            _line(1),
+            _line(2, name="网" * 200_000),  # a cell beyond the csv module's field limit
+            _line(3).replace("单位3", ""),
+            _line(4, name="站" * 1_000_000),  # a line of 3 MB
+            _line(5).replace("单位5", ""),
+            _line(6),
+        ]
+    )
+    error = _rejected(sessions, text.encode())
+    assert _where(error.errors) == {(3, None), (4, "unit"), (5, None), (6, "unit")}
+    assert _counts(sessions) == (0, 0)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import idna
 import pytest
+from selectolax.lexbor import LexborHTMLParser
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -13,6 +15,7 @@ from badgewatch.config import Config
 from store.db import transaction
 from store.models import AppState, OutboxMessage, Site, Transition
 from tests.factories import add_offices, form_data
+from workflow.documents import render_letter
 from workflow.errors import ConcurrentChange, PermissionDenied, ReasonRequired
 from workflow.form import parse_form
 from workflow.machine import TransitionNotAllowed
@@ -61,7 +64,7 @@ def test_happy_path_issues_badge_and_queues_notices(sessions, wf: Workflow) -> N
     assert _do(sessions, app_id, wf.materials, OFFICE, confirm=True) is AppState.ISSUED
 
     with transaction(sessions) as session:
-        data = describe(wf.get(session, app_id))
+        data = describe(wf.get(session, app_id), zone=BEIJING)
         site = session.scalars(select(Site)).one()
         outbox = session.scalars(select(OutboxMessage).order_by(OutboxMessage.channel)).all()
     # Submitted on 09-30: office review due 5 working days later, across National Day.
@@ -127,7 +130,7 @@ def test_rejection_then_resubmission(sessions, wf: Workflow, path, rejected_stat
 
     # The unit reads the reason.
     with transaction(sessions) as session:
-        data = describe(wf.get(session, app_id, UNIT))
+        data = describe(wf.get(session, app_id, UNIT), zone=BEIJING)
     assert data["history"][-1]["reason"] == reason
 
     # It fixes the form and resubmits: back to the office's review, with a new deadline.
@@ -137,7 +140,7 @@ def test_rejection_then_resubmission(sessions, wf: Workflow, path, rejected_stat
     later = T0 + timedelta(days=20)
     assert _do(sessions, app_id, wf.submit, UNIT, at=later) is AppState.SUBMITTED
     with transaction(sessions) as session:
-        data = describe(wf.get(session, app_id))
+        data = describe(wf.get(session, app_id), zone=BEIJING)
     assert data["history"][-1]["event"] == "resubmit"
     assert data["site_name"] == "杭州市数据资源管理局门户网站"
     assert data["submitted_on"] == "2026-10-20"
@@ -246,3 +249,58 @@ def test_placement_deadline_needs_known_year(sessions, wf: Workflow) -> None:
         assert session.scalar(select(func.count()).select_from(Site)) == 0
         assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
     assert late.date() == date(2026, 12, 28)  # five working days later falls in 2027
+
+
+# -- dates people read are Beijing dates ------------------------------------------------------
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.mark.parametrize(
+    ("approved_at", "day", "history_at"),
+    [
+        # 23:30 in Beijing on 13 October is 15:30 UTC the same day.
+        (datetime(2026, 10, 13, 15, 30, tzinfo=UTC), "2026年10月13日", "2026-10-13T23:30:00+08:00"),
+        # 00:30 in Beijing on 14 October is still 13 October in UTC.
+        (datetime(2026, 10, 13, 16, 30, tzinfo=UTC), "2026年10月14日", "2026-10-14T00:30:00+08:00"),
+    ],
+    ids=["23:30-beijing", "00:30-beijing"],
+)
+def test_letter_and_history_show_the_beijing_date(
+    sessions, wf: Workflow, approved_at: datetime, day: str, history_at: str
+) -> None:
+    app_id = _new(sessions, wf)
+    _do(sessions, app_id, wf.submit, UNIT, at=approved_at - timedelta(days=2))
+    _do(sessions, app_id, wf.review, OFFICE, approve=True, at=approved_at - timedelta(days=1))
+    _do(sessions, app_id, wf.review, CONAC, approve=True, at=approved_at)
+    with transaction(sessions) as session:
+        application = wf.get(session, app_id)
+        letter = render_letter(application, zone=BEIJING)
+        history = describe(application, zone=BEIJING)["history"]
+        materials_due = application.materials_due
+    text = " ".join(LexborHTMLParser(letter).css_first(".sign").text().split())
+    assert day in text
+    assert history[-1]["event"] == "conac_approve"
+    assert history[-1]["at"] == history_at
+    # The materials deadline counts from the same Beijing day.
+    approved_day = date(2026, 10, 13 if "13" in day else 14)
+    assert materials_due == wf.calendar.add_workdays(approved_day, 10)
+
+
+@pytest.mark.parametrize(
+    ("now", "today"),
+    [
+        (datetime(2026, 10, 13, 15, 30, tzinfo=UTC), date(2026, 10, 13)),
+        (datetime(2026, 10, 13, 16, 30, tzinfo=UTC), date(2026, 10, 14)),
+        (datetime(2026, 12, 31, 16, 0, tzinfo=UTC), date(2027, 1, 1)),
+    ],
+    ids=["23:30-beijing", "00:30-beijing", "new-year-in-beijing"],
+)
+def test_one_today_for_every_place(now: datetime, today: date) -> None:
+    from badgewatch import localtime
+
+    config = Config()
+    assert localtime.today(now, config.calendar.zone) == today
+    assert Workflow(config, WorkCalendar()).today(now) == today
+    with pytest.raises(ValueError, match="naive"):
+        localtime.today(now.replace(tzinfo=None), config.calendar.zone)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from zoneinfo import ZoneInfo
 
+from badgewatch import localtime
 from badgewatch.templating import html_environment
 from store.models import Application, AppState
 from workflow.errors import NotPrintable
@@ -31,7 +33,7 @@ class DocumentContext:
     approved_on: date | None
 
 
-def _context(application: Application) -> DocumentContext:
+def _context(application: Application, zone: ZoneInfo) -> DocumentContext:
     if application.state not in PRINTABLE:
         raise NotPrintable(
             f"申请 {application.id} 尚未通过编办和 CONAC 的在线审核，暂不能打印申请函和申请表"
@@ -45,13 +47,14 @@ def _context(application: Application) -> DocumentContext:
         form=form,
         domain_display=display_domain(form.site.domain),
         english_domain=form.site.english_domain,
-        approved_on=approved[-1].date() if approved else None,
+        approved_on=localtime.today(approved[-1], zone) if approved else None,
     )
 
 
-def render_letter(application: Application) -> str:
-    return _env.get_template("letter.html").render(doc=_context(application))
+def render_letter(application: Application, *, zone: ZoneInfo) -> str:
+    """The letter, dated the day CONAC approved in ``zone`` (``[calendar] timezone``)."""
+    return _env.get_template("letter.html").render(doc=_context(application, zone))
 
 
-def render_form(application: Application) -> str:
-    return _env.get_template("form.html").render(doc=_context(application))
+def render_form(application: Application, *, zone: ZoneInfo) -> str:
+    return _env.get_template("form.html").render(doc=_context(application, zone))

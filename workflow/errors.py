@@ -30,3 +30,8 @@ class ConcurrentChange(WorkflowError):
 
 class NotPrintable(WorkflowError):
     """The letter and form are printed only after both online approvals."""
+
+
+class CheckUnavailable(WorkflowError):
+    """A check the workflow needs could not be made (the DNS did not answer): our failure,
+    never the unit's; nothing was saved and the same request may simply be retried."""

@@ -19,6 +19,12 @@ GOV_SUFFIX_ASCII = "xn--zfr164b"
 IDENTIFIER_RE = re.compile(r"^[A-Z]{1,4}\d{21}$")
 CERTIFICATE_RE = re.compile(r"^[0-9A-F]{32}$")
 
+# Characters no name, address or code contains: C0/C1 controls (NUL, tab, line breaks…),
+# invisible format characters (zero-width, bidirectional overrides, soft hyphen, a stray BOM)
+# and U+FFFD, which only appears where an earlier conversion already lost the original text.
+_INVISIBLE = "\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+UNFIT_RE = re.compile(f"[\x00-\x1f\x7f-\x9f{_INVISIBLE}\ufffd]")
+
 
 class FieldInvalid(ValueError):
     """One field's value is not acceptable; ``message`` is in Chinese."""
@@ -162,6 +168,22 @@ def certificate(value: str) -> str:
     if not CERTIFICATE_RE.match(text):
         raise FieldInvalid(f"“{value}”不是有效的证书编号（应为 32 位十六进制）")
     return text
+
+
+def plain_text(value: str, *, multiline: bool = False) -> str:
+    """Refuse text with invisible or broken characters: a NUL or a zero-width space in a unit's
+    name makes another unit that looks the same, a U+FFFD is text already garbled."""
+    for found in UNFIT_RE.finditer(value):
+        char = found.group()
+        if multiline and char in "\r\n\t":
+            continue
+        if char == "\ufffd":
+            raise FieldInvalid(
+                "含有乱码替换字符“\ufffd”（U+FFFD）：文字在此前的编码转换中已经损坏，"
+                "请用原始数据重新填写"
+            )
+        raise FieldInvalid(f"含有不可见的控制字符（U+{ord(char):04X}），请删除后重新填写")
+    return value
 
 
 def required_text(value: object, max_length: int = 200) -> str:

@@ -52,6 +52,7 @@ from dns.resolver import Resolver
 from badgewatch.resolver import check_declared
 from store.models import ApplicationKind
 from workflow import fields
+from workflow.errors import CheckUnavailable
 from workflow.fields import FieldInvalid
 
 ORG_TYPES: tuple[str, ...] = (
@@ -108,6 +109,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
 }
 TOP_KEYS: tuple[str, ...] = ("kind", "office", *SECTIONS)
 OPTIONAL: frozenset[str] = frozenset({"site.english_domain", "site.ipv6"})
+MULTILINE: frozenset[str] = frozenset({"unit.functions", "site.intro"})  # may hold line breaks
 
 
 @dataclass(frozen=True)
@@ -324,6 +326,7 @@ class _Collector:
             self.error(path, f"应填写文字，而不是 {type(raw).__name__} 类型的值")
             return
         try:
+            fields.plain_text(raw, multiline=path in MULTILINE)
             self.values[path] = VALIDATORS[path](raw)
         except FieldInvalid as exc:
             self.error(path, exc.message)
@@ -352,30 +355,52 @@ def parse_form(data: Mapping[str, Any], *, resolver: Resolver | None) -> Applica
         found.unknown_keys(part, keys, f"{section}.")
         for key in keys:
             found.field(f"{section}.{key}", part.get(key))
-    if resolver is not None:
-        _check_dns(found, resolver)
+    unchecked = _check_dns(found, resolver) if resolver is not None else None
     if found.errors:
         raise FormInvalid(found.errors)
+    if unchecked is not None:
+        raise unchecked
     return _build(found)
 
 
-def _check_dns(found: _Collector, resolver: Resolver) -> None:
-    """Only a syntactically valid domain and addresses are worth asking the DNS about."""
+# What the DNS said about the domain itself (NXDOMAIN, no A record) is the unit's to fix; no
+# answer at all (a timeout, SERVFAIL, REFUSED) is a question we could not get answered.
+_ANSWERS_ABOUT_THE_DOMAIN = frozenset({"nxdomain", "no_a"})
+_UNANSWERED = {
+    "timeout": "域名服务器没有应答（超时）",
+    "servfail": "域名服务器返回解析失败（SERVFAIL）",
+    "refused": "域名服务器拒绝查询（REFUSED）",
+}
+
+
+def _check_dns(found: _Collector, resolver: Resolver) -> CheckUnavailable | None:
+    """Only a syntactically valid domain and addresses are worth asking the DNS about. An
+    answer against the form is a field error; no answer is returned, to be raised only when
+    the form has nothing else to fix."""
     wanted = ("site.domain", "site.ipv4", "site.ipv6")
     if any(error.field in wanted for error in found.errors):
-        return
+        return None
     if "site.domain" not in found.values or "site.ipv4" not in found.values:
-        return
+        return None
     check = check_declared(
         resolver,
         found.text("site.domain"),
         found.text("site.ipv4"),
         found.values.get("site.ipv6"),
     )
+    if check.outcome == "unresolvable" and check.reason not in _ANSWERS_ABOUT_THE_DOMAIN:
+        domain = fields.display_domain(found.text("site.domain"))
+        reason = _UNANSWERED.get(check.reason, "查询域名服务器出错")
+        return CheckUnavailable(
+            f"暂时无法核验域名“{domain}”的解析（{reason}）。这不是申请表填写的问题，"
+            "申请未保存，请稍后重试；若一直如此，请运维人员检查 [dns] 设置的域名服务器，"
+            "或请单位确认该域名的解析服务正常"
+        )
     if check.outcome == "unresolvable":
         found.error("site.domain", check.message)
     for mismatch in check.mismatches:
         found.error(f"site.{mismatch.family}", mismatch.message)
+    return None
 
 
 def _build(found: _Collector) -> ApplicationForm:

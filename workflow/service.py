@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from badgewatch import localtime
 from badgewatch.config import Config
 from notify.outbox import enqueue
 from store.db import transaction
@@ -97,7 +98,8 @@ class Workflow:
     calendar: WorkCalendar
 
     def today(self, now: datetime) -> date:
-        return now.astimezone(ZoneInfo(self.config.calendar.timezone)).date()
+        """The day deadlines count from: today in ``[calendar] timezone``."""
+        return localtime.today(now, self.config.calendar.zone)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -357,8 +359,8 @@ class Workflow:
         return site
 
 
-def describe(application: Application) -> dict[str, Any]:
-    """The JSON a program reads from ``app show --json``."""
+def describe(application: Application, *, zone: ZoneInfo) -> dict[str, Any]:
+    """The JSON a program reads from ``app show --json``; times in ``zone``, with their offset."""
     site = application.site
     return {
         "id": application.id,
@@ -389,7 +391,7 @@ def describe(application: Application) -> dict[str, Any]:
                 "to": t.to_state.value,
                 "actor": t.actor,
                 "role": t.role.value,
-                "at": t.at.isoformat(),
+                "at": localtime.local(t.at, zone).isoformat(),
                 "reason": t.reason,
             }
             for t in application.transitions

@@ -10,6 +10,7 @@ from typing import Any
 import click
 from sqlalchemy import select
 
+from badgewatch import localtime
 from badgewatch.cli.main import emit, fail, runtime, translate_errors
 from badgewatch.resolver import make_resolver
 from badgewatch.runtime import utcnow
@@ -189,15 +190,17 @@ def materials(app_id: int, as_: str, confirm: bool, reason: str | None, as_json:
 def show(app_id: int, as_: str | None, as_json: bool) -> None:
     """Show an application with its deadlines and history."""
     rt = runtime()
+    zone = rt.config.calendar.zone
     with transaction(rt.sessions) as session:
-        data = describe(rt.workflow.get(session, app_id, _actor(as_)))
+        data = describe(rt.workflow.get(session, app_id, _actor(as_)), zone=zone)
     if as_json:
         emit(data)
         return
     click.echo(f"#{data['id']} {data['site_name']} {data['domain']} [{data['state']}]")
     for step in data["history"]:
         reason = f" — {step['reason']}" if step["reason"] else ""
-        click.echo(f"  {step['at']} {step['actor']} {step['event']} → {step['to']}{reason}")
+        at = localtime.text(datetime.fromisoformat(step["at"]), zone)
+        click.echo(f"  {at} {step['actor']} {step['event']} → {step['to']}{reason}")
 
 
 @command.command("list")
@@ -247,7 +250,8 @@ def print_document(app_id: int, kind: str | None, out: Path, as_: str | None) ->
     rt = runtime()
     with transaction(rt.sessions) as session:
         application = rt.workflow.get(session, app_id, _actor(as_))
-        html = render_letter(application) if kind == "letter" else render_form(application)
+        render = render_letter if kind == "letter" else render_form
+        html = render(application, zone=rt.config.calendar.zone)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     click.echo(str(out))

@@ -48,10 +48,41 @@ def _run(
         rt.sessions, rt.config, jobs, trigger=trigger, now=utcnow(), log_file=log_file, env=env
     )
     printer = _progress_printer()
-    outcome = follow(rt.sessions, run_id, process, on_progress=printer)
+    try:
+        outcome = follow(rt.sessions, run_id, process, on_progress=printer)
+    finally:
+        _settle(run_id)
     if printer is not None:
         click.echo("", err=True)
     return run_id, outcome.finish_reason, outcome.state.value
+
+
+def _settle(run_id: int) -> None:
+    """Each site whose check this run completed gets its state by the monitor's rules, through
+    the call the monitor and ``recheck`` make (the unit's notice is queued in the outbox as the
+    monitor would queue it). Here, in the command that started the crawl: the crawler knows
+    nothing of deadlines. Also after an interrupted run, for the sites it did complete."""
+    from monitor.service import settle_sites
+
+    rt = runtime()
+    with transaction(rt.sessions) as session:
+        site_ids = list(
+            session.scalars(
+                select(SiteCheck.site_id).where(
+                    SiteCheck.run_id == run_id, SiteCheck.complete.is_(True)
+                )
+            )
+        )
+    settle_sites(rt, site_ids, now=utcnow())
+
+
+def _standing(site: Site) -> dict[str, Any]:
+    """The site's state and deadline figures today, by the function the report uses."""
+    from monitor.deadlines import standing
+
+    rt = runtime()
+    today = rt.workflow.today(utcnow())
+    return standing(site, today=today, calendar=rt.calendar).to_json()
 
 
 def _summaries(run_id: int, site_ids: list[int], with_pages: bool) -> list[dict[str, Any]]:
@@ -64,15 +95,24 @@ def _summaries(run_id: int, site_ids: list[int], with_pages: bool) -> list[dict[
                 select(SiteCheck).where(SiteCheck.run_id == run_id, SiteCheck.site_id == site_id)
             )
             summary = site_summary(session, site, check=check, with_pages=with_pages)
+            summary.update(_standing(site))
             summary["complete"] = bool(check and check.complete)
             out.append(summary)
         return out
 
 
+def _state_text(s: dict[str, Any]) -> str:
+    if s["working_days_left"] is not None:
+        return f"{s['state']} ({s['working_days_left']} working days left)"
+    if s["working_days_overdue"] is not None:
+        return f"{s['state']} ({s['working_days_overdue']} working days overdue)"
+    return str(s["state"])
+
+
 def _print_sites(sites: list[dict[str, Any]]) -> None:
     for s in sites:
         click.echo(
-            f"{s['domain']}\t{s['status']}\tpages {s['pages_checked']} "
+            f"{s['domain']}\t{s['status']}\t{_state_text(s)}\tpages {s['pages_checked']} "
             f"failing {s['pages_failing']}\t{' '.join(s['reasons'])}"
         )
         for page in s.get("pages", []):
@@ -125,6 +165,7 @@ def recheck(target: str, render: bool, wait: bool, timeout: float, as_json: bool
     The recheck goes through the monitor's queue. With a monitor running it is queued (and,
     with --wait, awaited); without one, this command runs it itself and prints the verdict.
     """
+    from monitor.recheck import RecheckTimeout
     from monitor.recheck import recheck as run_recheck
     from monitor.watchdog import live_monitor
 
@@ -137,10 +178,14 @@ def recheck(target: str, render: bool, wait: bool, timeout: float, as_json: bool
             fail(f"DOMAIN_OR_URL: no registered site has the domain {domain}", bad_input=True)
         site_id = site.id
         monitor = live_monitor(session, now=utcnow(), tick=rt.config.monitor.tick_seconds)
-    job = run_recheck(
-        rt.config, rt.sessions, site_id, url=only_url, render=render,
-        monitor_running=monitor is not None, wait=wait, timeout=timeout,
-    )
+    try:
+        job = run_recheck(
+            rt.config, rt.sessions, site_id, url=only_url, render=render,
+            monitor_running=monitor is not None, wait=wait, timeout=timeout,
+        )
+    except RecheckTimeout as exc:
+        fail(f"{exc} after {timeout:g} s: see `badgewatch status` later, or wait longer with "
+             "--timeout")
     if isinstance(job, int):
         if as_json:
             emit({"job": job, "state": "queued"})
@@ -176,10 +221,11 @@ def status(domain: str | None, as_json: bool) -> None:
             site = find_site(session, domain)
             if site is None:
                 fail(f"--site: no registered site has the domain {domain}", bad_input=True)
-            sites = [site_summary(session, site, with_pages=True)]
+            sites = [site_summary(session, site, with_pages=True) | _standing(site)]
         else:
             sites = [
-                site_summary(session, s) for s in session.scalars(select(Site).order_by(Site.id))
+                site_summary(session, s) | _standing(s)
+                for s in session.scalars(select(Site).order_by(Site.id))
             ]
         runs = [
             {

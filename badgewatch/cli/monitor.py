@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import signal
+from datetime import datetime
 from types import FrameType
 
 import click
 
+from badgewatch import localtime
 from badgewatch.cli.main import emit, runtime
 from badgewatch.runtime import utcnow
 from monitor.watchdog import health
@@ -39,26 +41,33 @@ def command(ctx: click.Context) -> None:
 @command.command("status")
 @click.option("--json", "as_json", is_flag=True)
 def status(as_json: bool) -> None:
-    """Next scheduled runs, the queue, running work, and sites whose checks went quiet."""
+    """Next scheduled runs, the queue, running work, and sites whose checks went quiet (times
+    in [calendar] timezone; --json gives them with their offset)."""
     rt = runtime()
     with transaction(rt.sessions) as session:
         data = health(session, now=utcnow(), config=rt.config)
     if as_json:
         emit(data)
         return
+    zone = rt.config.calendar.zone
+
+    def shown(iso: str | None) -> str:
+        return localtime.text(datetime.fromisoformat(iso), zone) if iso else "—"
+
     monitor = data["monitor"]
     if monitor is None:
         click.echo("monitor: not running")
     else:
         click.echo(f"monitor: running on {monitor['host']} (pid {monitor['pid']}), "
-                   f"last beat {monitor['heartbeat_at']}")
+                   f"last beat {shown(monitor['heartbeat_at'])}")
         for job, at in monitor["next_runs"].items():
-            click.echo(f"  next {job}: {at}")
+            click.echo(f"  next {job}: {shown(at)}")
         for run in monitor["running"]:
             click.echo(f"  running: run {run['run_id']} sites {run['sites']}")
     q = data["queue"]
     click.echo(f"queue: {q['queued']} queued, {q['running']} running"
-               + (f", oldest since {q['oldest_queued_at']}" if q["oldest_queued_at"] else ""))
+               + (f", oldest since {shown(q['oldest_queued_at'])}"
+                  if q["oldest_queued_at"] else ""))
     if data["oldest_unchecked"]:
         click.echo(f"oldest unchecked site: {data['oldest_unchecked']['domain']}")
     if data["stale_sites"]:

@@ -31,22 +31,21 @@ def import_(file: Path, as_json: bool) -> None:
 
     Header: unit,office,site_name,domain,english_domain,ipv4,ipv6,site_id,certificate,notified_on
     """
+    rt = runtime()
     try:
-        data = file.read_bytes()
+        with file.open("rb") as stream, transaction(rt.sessions) as session:
+            report = import_sites(
+                session,
+                stream,
+                calendar=rt.calendar,
+                placement_days=rt.config.deadlines.placement_days,
+                now=utcnow(),
+                zone=rt.config.calendar.zone,
+            )
     except FileNotFoundError:
         fail(f"FILE: {file} does not exist", bad_input=True)
     except OSError as exc:
         fail(f"FILE: {file} cannot be read: {exc}", bad_input=True)
-    rt = runtime()
-    try:
-        with transaction(rt.sessions) as session:
-            report = import_sites(
-                session,
-                data,
-                calendar=rt.calendar,
-                placement_days=rt.config.deadlines.placement_days,
-                now=utcnow(),
-            )
     except ImportInvalid as exc:
         fail(str(exc), bad_input=True)
     if as_json:
