@@ -1,0 +1,323 @@
+"""Stops that stop: a crawl told to stop, or whose parent died, ends within seconds whatever it
+is doing, its run is recorded incomplete at once, and it publishes nothing afterwards.
+
+Real processes throughout: the crawl is started by ``crawler.launch.start_run`` (as ``badgewatch
+crawl`` does) or by the CLI itself, on SQLite and PostgreSQL, against sites on loopback that keep
+it busy (pages of badge-like tag soup, slow to check) and slow (a page that trickles in). Every
+wait polls a condition with a generous deadline; "within seconds" deadlines are far below what
+a crawl left running would take (the trickling page alone takes minutes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from badgewatch.cli.main import cli
+from badgewatch.config import load_config
+from badgewatch.runtime import Runtime, utcnow
+from badgewatch.siteserver import Route, SiteServer, government_page
+from crawler.jobs import jobs_for
+from crawler.launch import follow, start_run
+from store.db import transaction
+from store.models import CrawlRun, RunState, Site, SiteCheck
+from tests.test_crawl import badge, register
+
+ROOT = Path(__file__).resolve().parent.parent
+BUSY = "繁忙.政务"  # tag soup that is slow to check, and a page that trickles in for minutes
+STEADY = "平稳.政务"  # plain pages that answer after a few seconds
+SOUP_PAGES = 12
+QUICKLY = 30.0  # "within seconds", with room for a loaded two-CPU machine
+GRACEFULLY = 120.0  # a graceful stop may let the page check in hand finish
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def alive(pid: int) -> bool:
+    """A process that exited is gone, even while it waits as a zombie to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def soup_page(n: int) -> str:
+    """A page of badge-like tags without a badge: real markup that keeps the check busy."""
+    return government_page(f"繁忙{n}", [], "<dcs.conac.cn " * 4500, size_kb=2)
+
+
+@dataclass
+class Sites:
+    busy: SiteServer
+    steady: SiteServer
+    before: dict[str, tuple[str, datetime | None]]  # name -> (status, checked_at)
+
+
+@pytest.fixture
+def stops_env(tmp_path: Path, db_url: str, dns_config: Any) -> dict[str, str]:
+    return {
+        "BADGEWATCH_CONFIG": "",
+        "BADGEWATCH_DATABASE_URL": db_url,
+        "BADGEWATCH_DNS_NAMESERVERS": ",".join(dns_config.nameservers),
+        "BADGEWATCH_CRAWL_ALLOW_PRIVATE_NETWORKS": "true",
+        "BADGEWATCH_CRAWL_AUTOTHROTTLE": "false",
+        "BADGEWATCH_CRAWL_OBEY_ROBOTS": "false",
+        "BADGEWATCH_CRAWL_DOWNLOAD_TIMEOUT": "600",
+        "BADGEWATCH_CRAWL_RETRIES": "0",
+        "BADGEWATCH_RENDER_ENABLED": "false",
+        "BADGEWATCH_PATHS_DATA_DIR": str(tmp_path / "var"),
+    }
+
+
+@pytest.fixture
+def runtime(stops_env: dict[str, str]) -> Iterator[Runtime]:
+    rt = Runtime(load_config(environ=stops_env))
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def crawl_pids(runtime: Runtime) -> Iterator[list[int]]:
+    """Crawl processes this test started; any still alive at the end is killed by its id."""
+    pids: list[int] = []
+    yield pids
+    with transaction(runtime.sessions) as session:
+        pids.extend(pid for pid in session.scalars(select(CrawlRun.pid)) if pid)
+    for pid in set(pids):
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def statuses(factory: sessionmaker[Session]) -> dict[str, tuple[str, datetime | None]]:
+    with transaction(factory) as session:
+        return {s.name: (s.status.value, s.checked_at) for s in session.scalars(select(Site))}
+
+
+def run_row(factory: sessionmaker[Session], run_id: int) -> CrawlRun:
+    with transaction(factory) as session:
+        run = session.get(CrawlRun, run_id)
+        assert run is not None
+        session.expunge(run)
+        return run
+
+
+@pytest.fixture
+def sites(stops_env: dict[str, str], tmp_path: Path, serve_site: Any, runtime: Runtime) -> Sites:
+    """Two sites with a complete `compliant` check; then both lose their badge and slow down."""
+    links = [f"/p/{i}.html" for i in range(SOUP_PAGES)]
+    busy = serve_site(
+        {path: government_page(path, [], badge(1), size_kb=4) for path in ["/", *links]},
+        names=[BUSY],
+    )
+    steady = serve_site(
+        {path: government_page(path, [], badge(2), size_kb=4) for path in ["/", "/a.html"]},
+        names=[STEADY],
+    )
+    register(stops_env, tmp_path, [(1, BUSY, busy.ip, None), (2, STEADY, steady.ip, None)])
+    result = CliRunner().invoke(cli, ["crawl", "--json"], env=stops_env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    before = statuses(runtime.sessions)
+    assert {name: status for name, (status, _) in before.items()} == {
+        "网站1": "compliant",
+        "网站2": "compliant",
+    }
+
+    # Every page now lacks the badge: a site that published again would turn non_compliant.
+    trickle = government_page("慢", [], "", size_kb=20)
+    busy.set_route("/", government_page("首页", ["/slow.html", *links], "", size_kb=4))
+    busy.set_route("/slow.html", Route(body=trickle, chunk_size=64, chunk_delay=0.5))
+    for n, path in enumerate(links):
+        busy.set_route(path, soup_page(n))
+    steady.set_route("/", Route(body=government_page("首页", ["/a.html"], "", 4), delay=2))
+    steady.set_route("/a.html", Route(body=government_page("一", [], "", 4), delay=3))
+    return Sites(busy, steady, before)
+
+
+def under_way(sites: Sites) -> bool:
+    """The trickling page is on its way and pages of tag soup have arrived to be checked."""
+    soup = sum(sites.busy.hits(f"/p/{i}.html") for i in range(SOUP_PAGES))
+    return sites.busy.hits("/slow.html") >= 1 and soup >= 2
+
+
+def start(runtime: Runtime, env: dict[str, str], tmp_path: Path) -> tuple[int, subprocess.Popen[bytes]]:
+    """What ``badgewatch crawl`` does to start a crawl."""
+    with transaction(runtime.sessions) as session:
+        jobs = jobs_for(session)
+    return start_run(
+        runtime.sessions, runtime.config, jobs, trigger="cli", now=utcnow(), env=env,
+        log_file=tmp_path / "crawl.log",
+    )
+
+
+def assert_nothing_published_since(
+    factory: sessionmaker[Session], sites: Sites, run_id: int, since: datetime
+) -> None:
+    """Each site still has its last complete status, unless this run published it before
+    ``since`` (a site may legitimately finish before the stop on a slow machine)."""
+    after = statuses(factory)
+    for name, (status, checked_at) in after.items():
+        if (status, checked_at) != sites.before[name]:
+            assert checked_at is not None and checked_at < since, (name, status, checked_at)
+    with transaction(factory) as session:
+        late = session.scalars(
+            select(SiteCheck).where(
+                SiteCheck.run_id == run_id, SiteCheck.complete, SiteCheck.finished_at >= since
+            )
+        ).all()
+        assert late == []
+
+
+def test_a_second_stop_signal_ends_the_crawl_at_once_recorded_incomplete(
+    stops_env, tmp_path, sites, runtime, crawl_pids
+) -> None:
+    run_id, process = start(runtime, stops_env, tmp_path)
+    crawl_pids.append(process.pid)
+    wait_for(lambda: under_way(sites), 120, "the crawl to be under way")
+
+    stopped_at = utcnow()
+    process.send_signal(signal.SIGTERM)
+    # The first stop is recorded at once, busy or not; only then is the second one sent, so
+    # the two are not merged into one by the kernel.
+    wait_for(
+        lambda: run_row(runtime.sessions, run_id).state is RunState.INCOMPLETE,
+        QUICKLY,
+        "the first SIGTERM to be recorded",
+    )
+    process.send_signal(signal.SIGTERM)
+    process.wait(QUICKLY)
+    assert process.returncode != 0
+
+    run = run_row(runtime.sessions, run_id)
+    assert run.state is RunState.INCOMPLETE
+    assert run.finish_reason is not None and "SIGTERM" in run.finish_reason
+    assert_nothing_published_since(runtime.sessions, sites, run_id, stopped_at)
+
+
+def test_sigint_ends_the_crawl_at_once_recorded_incomplete(
+    stops_env, tmp_path, sites, runtime, crawl_pids
+) -> None:
+    run_id, process = start(runtime, stops_env, tmp_path)
+    crawl_pids.append(process.pid)
+    wait_for(lambda: under_way(sites), 120, "the crawl to be under way")
+
+    stopped_at = utcnow()
+    process.send_signal(signal.SIGINT)
+    process.wait(QUICKLY)
+    wait_for(
+        lambda: run_row(runtime.sessions, run_id).state is RunState.INCOMPLETE,
+        QUICKLY,
+        "the run to be recorded incomplete",
+    )
+    assert "SIGINT" in (run_row(runtime.sessions, run_id).finish_reason or "")
+    assert_nothing_published_since(runtime.sessions, sites, run_id, stopped_at)
+
+
+def test_one_sigterm_stops_gracefully_and_records_the_run_incomplete_at_once(
+    stops_env, tmp_path, sites, runtime, crawl_pids
+) -> None:
+    run_id, process = start(runtime, stops_env, tmp_path)
+    crawl_pids.append(process.pid)
+    wait_for(lambda: under_way(sites), 120, "the crawl to be under way")
+
+    stopped_at = utcnow()
+    process.send_signal(signal.SIGTERM)
+    wait_for(
+        lambda: run_row(runtime.sessions, run_id).state is RunState.INCOMPLETE,
+        QUICKLY,
+        "the run to be recorded incomplete",
+    )
+    # `follow` (the CLI's wait) sees the process end and reports the run as it was recorded.
+    outcome = follow(runtime.sessions, run_id, process, timeout=GRACEFULLY)
+    assert outcome.state is RunState.INCOMPLETE
+    assert outcome.finish_reason is not None and "SIGTERM" in outcome.finish_reason
+    assert not alive(process.pid)
+    assert_nothing_published_since(runtime.sessions, sites, run_id, stopped_at)
+    with transaction(runtime.sessions) as session:
+        notes = session.scalars(
+            select(SiteCheck.note).where(SiteCheck.run_id == run_id, ~SiteCheck.complete)
+        ).all()
+    # The busy site was closed unfinished, saying why.
+    assert any(note and "stop" in note for note in notes), notes
+
+
+def test_a_crawl_whose_parent_was_killed_ends_and_publishes_nothing(
+    stops_env, tmp_path, sites, runtime, crawl_pids
+) -> None:
+    """`kill -9` of `badgewatch crawl`: its crawl process must not live on as an orphan."""
+    out = open(tmp_path / "cli.out", "wb")  # noqa: SIM115
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "badgewatch", "crawl", "--json"],
+        env={**os.environ, **stops_env}, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for(lambda: under_way(sites), 120, "the crawl to be under way")
+
+        def crawl_run() -> CrawlRun | None:
+            with transaction(runtime.sessions) as session:
+                run = session.scalars(select(CrawlRun).order_by(CrawlRun.id.desc())).first()
+                if run is None or run.pid is None or run.trigger != "cli" or run.id == 1:
+                    return None
+                session.expunge(run)
+                return run
+
+        run = wait_for(crawl_run, 60, "the crawl process to record its pid")
+        crawl_pids.append(run.pid)
+        killed_at = utcnow()
+        parent.kill()
+        parent.wait(QUICKLY)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        out.close()
+
+    wait_for(lambda: not alive(run.pid), QUICKLY, "the orphaned crawl process to end")
+    wait_for(
+        lambda: run_row(runtime.sessions, run.id).state is RunState.INCOMPLETE,
+        QUICKLY,
+        "the orphan's run to be recorded incomplete",
+    )
+    assert_nothing_published_since(runtime.sessions, sites, run.id, killed_at)
+
+
+def test_a_killed_crawl_process_is_recorded_incomplete_at_once(
+    stops_env, tmp_path, sites, runtime, crawl_pids
+) -> None:
+    """`kill -9` of the crawl process itself: no reaping ten minutes later."""
+    run_id, process = start(runtime, stops_env, tmp_path)
+    crawl_pids.append(process.pid)
+    wait_for(lambda: under_way(sites), 120, "the crawl to be under way")
+    process.kill()
+    process.wait(QUICKLY)
+    wait_for(
+        lambda: run_row(runtime.sessions, run_id).state is RunState.INCOMPLETE,
+        QUICKLY,
+        "the killed run to be recorded incomplete",
+    )
+    assert statuses(runtime.sessions) == sites.before
+    status = json.loads(
+        CliRunner().invoke(cli, ["status", "--json"], env=stops_env).output
+    )
+    assert status["runs"][0]["state"] == "incomplete"
