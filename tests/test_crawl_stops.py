@@ -33,6 +33,7 @@ from badgewatch.runtime import Runtime, utcnow
 from badgewatch.siteserver import Route, SiteServer, government_page
 from crawler.jobs import jobs_for
 from crawler.launch import follow, start_run
+from crawler.stops import STOP_GRACE_SECONDS
 from store.db import transaction
 from store.models import CrawlRun, RunState, Site, SiteCheck
 from tests.test_crawl import badge, register
@@ -126,7 +127,8 @@ def run_row(factory: sessionmaker[Session], run_id: int) -> CrawlRun:
 
 @pytest.fixture
 def sites(stops_env: dict[str, str], tmp_path: Path, serve_site: Any, runtime: Runtime) -> Sites:
-    """Two sites with a complete `compliant` check; then both lose their badge and slow down."""
+    """Two sites with a complete `compliant` check; every page then loses its badge, so a site
+    that published again would turn non_compliant."""
     links = [f"/p/{i}.html" for i in range(SOUP_PAGES)]
     busy = serve_site(
         {path: government_page(path, [], badge(1), size_kb=4) for path in ["/", *links]},
@@ -144,16 +146,32 @@ def sites(stops_env: dict[str, str], tmp_path: Path, serve_site: Any, runtime: R
         "网站1": "compliant",
         "网站2": "compliant",
     }
-
-    # Every page now lacks the badge: a site that published again would turn non_compliant.
-    trickle = government_page("慢", [], "", size_kb=20)
-    busy.set_route("/", government_page("首页", ["/slow.html", *links], "", size_kb=4))
-    busy.set_route("/slow.html", Route(body=trickle, chunk_size=64, chunk_delay=0.5))
-    for n, path in enumerate(links):
-        busy.set_route(path, soup_page(n))
     steady.set_route("/", Route(body=government_page("首页", ["/a.html"], "", 4), delay=2))
     steady.set_route("/a.html", Route(body=government_page("一", [], "", 4), delay=3))
     return Sites(busy, steady, before)
+
+
+@pytest.fixture
+def busy(sites: Sites) -> Sites:
+    """The busy site's pages are tag soup, slow to check, and one page trickles in for minutes."""
+    links = [f"/p/{i}.html" for i in range(SOUP_PAGES)]
+    trickle = government_page("慢", [], "", size_kb=20)
+    sites.busy.set_route("/", government_page("首页", ["/slow.html", *links], "", size_kb=4))
+    sites.busy.set_route("/slow.html", Route(body=trickle, chunk_size=64, chunk_delay=0.5))
+    for n, path in enumerate(links):
+        sites.busy.set_route(path, soup_page(n))
+    return sites
+
+
+@pytest.fixture
+def slow(sites: Sites) -> Sites:
+    """Both sites are merely slow: every page answers after a few seconds. (A graceful stop
+    lets in the pages Scrapy has handed to its downloader: a few here, all at once.)"""
+    links = [f"/p/{i}.html" for i in range(3)]
+    sites.busy.set_route("/", government_page("首页", links, "", size_kb=4))
+    for path in links:
+        sites.busy.set_route(path, Route(body=government_page(path, [], "", 4), delay=4))
+    return sites
 
 
 def under_way(sites: Sites) -> bool:
@@ -162,7 +180,15 @@ def under_way(sites: Sites) -> bool:
     return sites.busy.hits("/slow.html") >= 1 and soup >= 2
 
 
-def start(runtime: Runtime, env: dict[str, str], tmp_path: Path) -> tuple[int, subprocess.Popen[bytes]]:
+def in_flight(sites: Sites) -> bool:
+    """Both sites have a slow page on its way."""
+    pages = sum(sites.busy.hits(f"/p/{i}.html") for i in range(3))
+    return sites.steady.hits("/a.html") >= 1 and pages >= 1
+
+
+def start(
+    runtime: Runtime, env: dict[str, str], tmp_path: Path
+) -> tuple[int, subprocess.Popen[bytes]]:
     """What ``badgewatch crawl`` does to start a crawl."""
     with transaction(runtime.sessions) as session:
         jobs = jobs_for(session)
@@ -191,8 +217,9 @@ def assert_nothing_published_since(
 
 
 def test_a_second_stop_signal_ends_the_crawl_at_once_recorded_incomplete(
-    stops_env, tmp_path, sites, runtime, crawl_pids
+    stops_env, tmp_path, busy, runtime, crawl_pids
 ) -> None:
+    sites = busy
     run_id, process = start(runtime, stops_env, tmp_path)
     crawl_pids.append(process.pid)
     wait_for(lambda: under_way(sites), 120, "the crawl to be under way")
@@ -217,8 +244,9 @@ def test_a_second_stop_signal_ends_the_crawl_at_once_recorded_incomplete(
 
 
 def test_sigint_ends_the_crawl_at_once_recorded_incomplete(
-    stops_env, tmp_path, sites, runtime, crawl_pids
+    stops_env, tmp_path, busy, runtime, crawl_pids
 ) -> None:
+    sites = busy
     run_id, process = start(runtime, stops_env, tmp_path)
     crawl_pids.append(process.pid)
     wait_for(lambda: under_way(sites), 120, "the crawl to be under way")
@@ -235,9 +263,11 @@ def test_sigint_ends_the_crawl_at_once_recorded_incomplete(
     assert_nothing_published_since(runtime.sessions, sites, run_id, stopped_at)
 
 
-def test_one_sigterm_stops_gracefully_and_records_the_run_incomplete_at_once(
-    stops_env, tmp_path, sites, runtime, crawl_pids
+def test_one_sigterm_is_recorded_at_once_and_ends_a_busy_crawl(
+    stops_env, tmp_path, busy, runtime, crawl_pids
 ) -> None:
+    """A graceful stop waits for the work in hand, but never longer than its grace period."""
+    sites = busy
     run_id, process = start(runtime, stops_env, tmp_path)
     crawl_pids.append(process.pid)
     wait_for(lambda: under_way(sites), 120, "the crawl to be under way")
@@ -249,24 +279,43 @@ def test_one_sigterm_stops_gracefully_and_records_the_run_incomplete_at_once(
         QUICKLY,
         "the run to be recorded incomplete",
     )
-    # `follow` (the CLI's wait) sees the process end and reports the run as it was recorded.
-    outcome = follow(runtime.sessions, run_id, process, timeout=GRACEFULLY)
-    assert outcome.state is RunState.INCOMPLETE
-    assert outcome.finish_reason is not None and "SIGTERM" in outcome.finish_reason
-    assert not alive(process.pid)
+    process.wait(STOP_GRACE_SECONDS + QUICKLY)
+    run = run_row(runtime.sessions, run_id)
+    assert (run.state, run.finish_reason) == (RunState.INCOMPLETE, "stopped: SIGTERM")
     assert_nothing_published_since(runtime.sessions, sites, run_id, stopped_at)
+
+
+def test_one_sigterm_stops_gracefully_and_publishes_nothing_more(
+    stops_env, tmp_path, slow, runtime, crawl_pids
+) -> None:
+    """Pages on their way are let in, sites are closed unpublished, the CLI's wait reports it."""
+    sites = slow
+    run_id, process = start(runtime, stops_env, tmp_path)
+    crawl_pids.append(process.pid)
+    wait_for(lambda: in_flight(sites), 120, "slow pages to be on their way")
+
+    stopped_at = utcnow()
+    process.send_signal(signal.SIGTERM)
+    outcome = follow(runtime.sessions, run_id, process, timeout=GRACEFULLY)
+    assert_nothing_published_since(runtime.sessions, sites, run_id, stopped_at)
+    assert process.returncode == 1  # it ended by itself, not by the grace deadline
+    assert outcome.state is RunState.INCOMPLETE
+    assert outcome.finish_reason == "stopped: SIGTERM"
     with transaction(runtime.sessions) as session:
-        notes = session.scalars(
-            select(SiteCheck.note).where(SiteCheck.run_id == run_id, ~SiteCheck.complete)
-        ).all()
-    # The busy site was closed unfinished, saying why.
-    assert any(note and "stop" in note for note in notes), notes
+        checks = session.scalars(select(SiteCheck).where(SiteCheck.run_id == run_id)).all()
+        run = session.get(CrawlRun, run_id)
+        assert run is not None and run.stats  # the crawl closed its run itself
+    # Every site was closed, those unfinished with a note saying why.
+    assert all(check.finished_at is not None for check in checks)
+    unfinished = [check for check in checks if not check.complete]
+    assert unfinished and all(check.note for check in unfinished), [c.note for c in checks]
 
 
 def test_a_crawl_whose_parent_was_killed_ends_and_publishes_nothing(
-    stops_env, tmp_path, sites, runtime, crawl_pids
+    stops_env, tmp_path, busy, runtime, crawl_pids
 ) -> None:
     """`kill -9` of `badgewatch crawl`: its crawl process must not live on as an orphan."""
+    sites = busy
     out = open(tmp_path / "cli.out", "wb")  # noqa: SIM115
     parent = subprocess.Popen(
         [sys.executable, "-m", "badgewatch", "crawl", "--json"],
@@ -303,9 +352,10 @@ def test_a_crawl_whose_parent_was_killed_ends_and_publishes_nothing(
 
 
 def test_a_killed_crawl_process_is_recorded_incomplete_at_once(
-    stops_env, tmp_path, sites, runtime, crawl_pids
+    stops_env, tmp_path, busy, runtime, crawl_pids
 ) -> None:
     """`kill -9` of the crawl process itself: no reaping ten minutes later."""
+    sites = busy
     run_id, process = start(runtime, stops_env, tmp_path)
     crawl_pids.append(process.pid)
     wait_for(lambda: under_way(sites), 120, "the crawl to be under way")
