@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +34,10 @@ from badgewatch.siteserver import Route, SiteServer, government_page
 from crawler.jobs import jobs_for
 from crawler.launch import follow, start_run
 from crawler.stops import STOP_GRACE_SECONDS
+from monitor.dispatch import Dispatcher
+from store import queue
 from store.db import transaction
-from store.models import CrawlRun, RunState, Site, SiteCheck
+from store.models import CrawlJob, CrawlRun, JobState, RunState, Site, SiteCheck
 from tests.test_crawl import badge, register
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -371,3 +373,35 @@ def test_a_killed_crawl_process_is_recorded_incomplete_at_once(
         CliRunner().invoke(cli, ["status", "--json"], env=stops_env).output
     )
     assert status["runs"][0]["state"] == "incomplete"
+
+
+def test_the_monitor_stops_a_crawl_over_its_time_limit_once_and_queues_its_jobs_again(
+    stops_env, slow, runtime, crawl_pids
+) -> None:
+    """The dispatcher's time limit is one graceful stop, not a SIGTERM at every tick."""
+    sites = slow
+    env = {**stops_env, "BADGEWATCH_MONITOR_JOB_TIME_LIMIT": "60"}
+    dispatcher = Dispatcher(load_config(environ=env), runtime.sessions, worker="test", env=env)
+    with transaction(runtime.sessions) as session:
+        assert queue.enqueue_nightly(session, now=utcnow()) == 2
+    dispatcher.tick(utcnow())
+    [batch] = dispatcher.batches
+    crawl_pids.append(batch.process.pid)
+    dispatcher.rechecks_only = True  # claim nothing more while the stop is watched
+    wait_for(lambda: in_flight(sites), 120, "slow pages to be on their way")
+
+    stopped_at = utcnow()
+    over_the_limit = timedelta(seconds=61)  # time is a parameter of the dispatcher's tick
+
+    def ended() -> bool:
+        dispatcher.tick(utcnow() + over_the_limit)
+        return not dispatcher.batches
+
+    wait_for(ended, GRACEFULLY, "the crawl over its time limit to end")
+    run = run_row(runtime.sessions, batch.run_id)
+    assert (run.state, run.finish_reason) == (RunState.INCOMPLETE, "stopped: SIGTERM")
+    with transaction(runtime.sessions) as session:
+        jobs = [(job.state, job.error) for job in session.scalars(select(CrawlJob))]
+    # Ended by itself after one SIGTERM (a second one would have ended it at once, by signal).
+    assert jobs == [(JobState.QUEUED, "crawl process exited with code 1")] * 2
+    assert_nothing_published_since(runtime.sessions, sites, batch.run_id, stopped_at)
