@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +33,22 @@ from badgewatch.runtime import Runtime, utcnow
 from badgewatch.siteserver import Route, SiteServer, government_page
 from crawler.jobs import jobs_for
 from crawler.launch import follow, start_run
+from crawler.results import ResultWriter, create_run, reap_stale_runs, stop_run
 from crawler.stops import STOP_GRACE_SECONDS
 from monitor.dispatch import Dispatcher
 from store import queue
 from store.db import transaction
-from store.models import CrawlJob, CrawlRun, JobState, RunState, Site, SiteCheck
+from store.models import (
+    CrawlJob,
+    CrawlRun,
+    JobState,
+    RunState,
+    Site,
+    SiteCheck,
+    SiteSource,
+    Unit,
+)
+from tests.factories import add_offices
 from tests.test_crawl import badge, register
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -405,3 +416,83 @@ def test_the_monitor_stops_a_crawl_over_its_time_limit_once_and_queues_its_jobs_
     # Ended by itself after one SIGTERM (a second one would have ended it at once, by signal).
     assert jobs == [(JobState.QUEUED, "crawl process exited with code 1")] * 2
     assert_nothing_published_since(runtime.sessions, sites, batch.run_id, stopped_at)
+
+
+# --- the publishing transaction, on each backend, without processes -------------------------
+
+NOW = datetime(2026, 10, 14, 1, 0, tzinfo=UTC)
+
+
+def a_claimed_site(factory: sessionmaker[Session]) -> tuple[int, queue.Claim]:
+    with transaction(factory) as session:
+        office = add_offices(session)["330100"]
+        site = Site(
+            unit=Unit(name="杭州市数据资源管理局", office=office), office=office, name="网站",
+            domain="site.example.cn", ipv4="127.0.0.1", identifier="CA330000000604258010001",
+            source=SiteSource.IMPORTED, monitored=True, created_at=NOW,
+        )
+        session.add(site)
+        session.flush()
+        site_id = site.id
+        queue.enqueue(session, site_id, kind="nightly", now=NOW)
+    [claim] = queue.claim(factory, worker="w", limit=1, now=NOW, lease=timedelta(minutes=10))
+    return site_id, claim
+
+
+def end_elsewhere(factory: sessionmaker[Session], writer: ResultWriter, how: str) -> None:
+    """The run ends while a site's check is in hand, the ways it can."""
+    with transaction(factory) as session:
+        if how == "stop signal":
+            writer.stop("stopped: SIGTERM")
+        elif how == "witness or launcher":
+            stopped = stop_run(
+                session, writer.run_id, now=NOW, reason="stopped: SIGTERM", pid=writer.pid
+            )
+            assert stopped
+        elif how == "reaper":
+            late = NOW + timedelta(hours=1)
+            assert reap_stale_runs(session, now=late, stale_after=timedelta(minutes=10)) == 1
+        elif how == "another process":
+            run = session.get(CrawlRun, writer.run_id)
+            assert run is not None
+            run.pid = writer.pid + 1
+        else:
+            assert how == "nothing"
+
+
+@pytest.mark.parametrize(
+    "how", ["nothing", "stop signal", "witness or launcher", "reaper", "another process"]
+)
+def test_a_run_that_is_over_publishes_nothing_and_keeps_its_job_queued(
+    sessions: sessionmaker[Session], how: str
+) -> None:
+    site_id, claim = a_claimed_site(sessions)
+    with transaction(sessions) as session:
+        run_id = create_run(session, trigger="nightly", now=NOW, sites=1).id
+    writer = ResultWriter(sessions, run_id)
+    tally = writer.open_site(site_id, {"outcome": "ok"}, NOW, (claim.job_id, claim.owner))
+    tally.home_fetched, tally.checked, tally.failing = True, 3, 1
+
+    end_elsewhere(sessions, writer, how)
+    writer.close_site(tally, NOW, finished=True, publish=True, note=None)
+    writer.finish(NOW, reason="finished", complete=True)
+
+    with transaction(sessions) as session:
+        site = session.get(Site, site_id)
+        job = session.get(CrawlJob, claim.job_id)
+        check = session.get(SiteCheck, tally.check_id)
+        run = session.get(CrawlRun, run_id)
+        assert site is not None and job is not None and check is not None and run is not None
+        if how == "nothing":
+            assert (site.status.value, site.last_check_id) == ("non_compliant", check.id)
+            assert (job.state, check.complete, run.state) == (
+                JobState.DONE, True, RunState.FINISHED,
+            )
+            return
+        assert (site.status.value, site.last_check_id, site.checked_at) == ("unchecked", None, None)
+        # The job stays with its attempt, for the queue to take back when the process ends.
+        assert (job.state, job.owner) == (JobState.RUNNING, claim.owner)
+        assert not check.complete and check.status is None
+        assert check.note is not None and check.note.startswith("not published"), check.note
+        assert run.state is RunState.INCOMPLETE
+        assert run.finish_reason != "finished"
