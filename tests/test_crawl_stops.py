@@ -130,6 +130,14 @@ def statuses(factory: sessionmaker[Session]) -> dict[str, tuple[str, datetime | 
         return {s.name: (s.status.value, s.checked_at) for s in session.scalars(select(Site))}
 
 
+def latest_run(factory: sessionmaker[Session]) -> CrawlRun:
+    with transaction(factory) as session:
+        run = session.scalars(select(CrawlRun).order_by(CrawlRun.id.desc())).first()
+        assert run is not None
+        session.expunge(run)
+        return run
+
+
 def run_row(factory: sessionmaker[Session], run_id: int) -> CrawlRun:
     with transaction(factory) as session:
         run = session.get(CrawlRun, run_id)
@@ -362,6 +370,40 @@ def test_a_crawl_whose_parent_was_killed_ends_and_publishes_nothing(
         "the orphan's run to be recorded incomplete",
     )
     assert_nothing_published_since(runtime.sessions, sites, run.id, killed_at)
+
+
+def test_ctrl_c_on_badgewatch_crawl_ends_it_and_its_crawl_recorded_incomplete(
+    stops_env, tmp_path, busy, runtime, crawl_pids
+) -> None:
+    """Ctrl-C reaches the whole foreground group: the command, its crawl and the witness."""
+    sites = busy
+    out = open(tmp_path / "cli.out", "wb")  # noqa: SIM115
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "badgewatch", "crawl"], env={**os.environ, **stops_env},
+        cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        wait_for(lambda: under_way(sites), 120, "the crawl to be under way")
+        run = latest_run(runtime.sessions)
+        assert run.trigger == "cli" and run.pid is not None
+        crawl_pids.append(run.pid)
+        stopped_at = utcnow()
+        os.killpg(parent.pid, signal.SIGINT)
+        assert parent.wait(QUICKLY) == 1
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        out.close()
+    assert "Aborted" in (tmp_path / "cli.out").read_text()
+    assert not alive(run.pid)
+    wait_for(
+        lambda: run_row(runtime.sessions, run.id).state is RunState.INCOMPLETE,
+        QUICKLY,
+        "the run to be recorded incomplete",
+    )
+    # Recorded by the crawl's witness or by the command, whichever came first; both say why.
+    assert "SIGINT" in (run_row(runtime.sessions, run.id).finish_reason or "")
+    assert_nothing_published_since(runtime.sessions, sites, run.id, stopped_at)
 
 
 def test_a_killed_crawl_process_is_recorded_incomplete_at_once(
