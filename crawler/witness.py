@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 
 log = logging.getLogger("crawler.witness")
 
@@ -49,14 +50,16 @@ class Recorder:
 
 
 def how_it_ended(parent_pid: int) -> str:
-    """Why a crawl ended without a word: with its launcher, or on its own."""
+    """Why a crawl ended without a word: with its launcher (gone, or dead and not yet reaped
+    by its own parent), or on its own."""
     try:
-        os.kill(parent_pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{parent_pid}/stat").read_text()
+    except FileNotFoundError:
         return "ended with its launching process"
-    except PermissionError:
-        pass
-    return "crawl process died"
+    except OSError:
+        return "crawl process died"
+    state = stat.rsplit(")", 1)[-1].split()[:1]
+    return "ended with its launching process" if state in (["Z"], ["X"]) else "crawl process died"
 
 
 def watch(source: int, record: Recorder, parent_pid: int) -> None:

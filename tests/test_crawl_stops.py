@@ -369,6 +369,7 @@ def test_a_crawl_whose_parent_was_killed_ends_and_publishes_nothing(
         QUICKLY,
         "the orphan's run to be recorded incomplete",
     )
+    assert run_row(runtime.sessions, run.id).finish_reason == "ended with its launching process"
     assert_nothing_published_since(runtime.sessions, sites, run.id, killed_at)
 
 
@@ -421,6 +422,7 @@ def test_a_killed_crawl_process_is_recorded_incomplete_at_once(
         QUICKLY,
         "the killed run to be recorded incomplete",
     )
+    assert run_row(runtime.sessions, run_id).finish_reason == "crawl process died"
     assert statuses(runtime.sessions) == sites.before
     status = json.loads(
         CliRunner().invoke(cli, ["status", "--json"], env=stops_env).output
