@@ -10,6 +10,7 @@ a crawl left running would take (the trickling page alone takes minutes).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -371,6 +372,60 @@ def test_a_crawl_whose_parent_was_killed_ends_and_publishes_nothing(
     )
     assert run_row(runtime.sessions, run.id).finish_reason == "ended with its launching process"
     assert_nothing_published_since(runtime.sessions, sites, run.id, killed_at)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, whichever of its threads started it."""
+    kids: list[int] = []
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):  # a thread or process that just ended
+            kids.extend(int(kid) for kid in children.read_text().split())
+    return kids + [grandchild for kid in kids for grandchild in descendants(kid)]
+
+
+def browsers_of(pid: int) -> list[int]:
+    found = []
+    for child in descendants(pid):
+        with contextlib.suppress(OSError):
+            if b"chrom" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
+    return found
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the browser, not the storage
+def test_a_rendering_crawl_whose_launcher_was_killed_leaves_no_browser_behind(
+    stops_env, tmp_path, sites, runtime, crawl_pids
+) -> None:
+    # One page of the busy site trickles in, so the crawl renders the other site meanwhile.
+    sites.busy.set_route("/", government_page("首页", ["/slow.html"], "", size_kb=4))
+    trickle = government_page("慢", [], "", size_kb=20)
+    sites.busy.set_route("/slow.html", Route(body=trickle, chunk_size=64, chunk_delay=0.5))
+    env = {**os.environ, **stops_env, "BADGEWATCH_RENDER_ENABLED": "true"}
+    out = open(tmp_path / "cli.out", "wb")  # noqa: SIM115
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "badgewatch", "crawl"], env=env, cwd=ROOT, stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        run = wait_for(
+            lambda: (r := latest_run(runtime.sessions)).id > 1 and r.pid and r, 60,
+            "the crawl process to record its pid",
+        )
+        crawl_pids.append(run.pid)
+        browser = wait_for(lambda: browsers_of(run.pid), 120, "the crawl to start Chromium")
+        parent.kill()
+        parent.wait(QUICKLY)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        out.close()
+    wait_for(lambda: not alive(run.pid), QUICKLY, "the orphaned crawl process to end")
+    wait_for(lambda: not any(map(alive, browser)), QUICKLY, "its Chromium to end")
+    wait_for(
+        lambda: run_row(runtime.sessions, run.id).state is RunState.INCOMPLETE,
+        QUICKLY,
+        "the orphan's run to be recorded incomplete",
+    )
 
 
 def test_ctrl_c_on_badgewatch_crawl_ends_it_and_its_crawl_recorded_incomplete(
