@@ -57,7 +57,7 @@ BUSY = "繁忙.政务"  # tag soup that is slow to check, and a page that trickl
 STEADY = "平稳.政务"  # plain pages that answer after a few seconds
 SOUP_PAGES = 12
 QUICKLY = 30.0  # "within seconds", with room for a loaded two-CPU machine
-GRACEFULLY = 120.0  # a graceful stop may let the page check in hand finish
+GRACEFULLY = 120.0  # how long the CLI's wait (follow) gives a crawl before it stops it itself
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -115,15 +115,19 @@ def runtime(stops_env: dict[str, str]) -> Iterator[Runtime]:
 
 
 @pytest.fixture
-def crawl_pids(runtime: Runtime) -> Iterator[list[int]]:
-    """Crawl processes this test started; any still alive at the end is killed by its id."""
+def crawl_pids(runtime: Runtime, stops_env: dict[str, str]) -> Iterator[list[int]]:
+    """Crawl processes this test started; any still alive at the end is killed by its id,
+    once its command line shows it is one of this test's (its job file is in our data dir)."""
     pids: list[int] = []
     yield pids
     with transaction(runtime.sessions) as session:
         pids.extend(pid for pid in session.scalars(select(CrawlRun.pid)) if pid)
+    ours = stops_env["BADGEWATCH_PATHS_DATA_DIR"].encode()
     for pid in set(pids):
-        if alive(pid):
-            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if alive(pid) and b"crawler.run" in command and ours in command:
+                os.kill(pid, signal.SIGKILL)
 
 
 def statuses(factory: sessionmaker[Session]) -> dict[str, tuple[str, datetime | None]]:
@@ -149,7 +153,8 @@ def run_row(factory: sessionmaker[Session], run_id: int) -> CrawlRun:
 
 @pytest.fixture
 def sites(stops_env: dict[str, str], tmp_path: Path, serve_site: Any, runtime: Runtime) -> Sites:
-    """Two sites with a complete `compliant` check; every page then loses its badge, so a site
+    """Two sites with a complete `compliant` check. The steady site's pages then lose their
+    badge and answer after a few seconds (`busy` and `slow` change the other one), so a site
     that published again would turn non_compliant."""
     links = [f"/p/{i}.html" for i in range(SOUP_PAGES)]
     busy = serve_site(
