@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     stops = StopHandler(witness)
     stops.install()
     if not die_with_parent(parent_pid):
+        args.jobs.unlink(missing_ok=True)
         witness.tell("ended with its launching process")
         return 1
 
