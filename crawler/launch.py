@@ -1,19 +1,21 @@
 """Start a crawl in its own process and follow it; imports no Scrapy (the monitor uses this).
 
 The parent records the run, hands the jobs to ``python -m crawler.run`` in a file, and reads
-progress from the database, which is the only thing the two processes share.
+progress from the database, which is the only thing the two processes share. The crawl dies with
+the thread that started it (see ``crawler.stops``); whoever sees it end first records the run.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -22,9 +24,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from badgewatch.config import Config
 from crawler import jobs as jobs_module
 from crawler.jobs import SiteJob
-from crawler.results import create_run, reap_stale_runs
+from crawler.results import create_run, reap_stale_runs, stop_run
 from store.db import transaction
 from store.models import CrawlRun, RunState, SiteCheck
+
+STOP_WAIT_SECONDS = 30.0  # after this, a crawl told to stop is killed
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,11 @@ def start_run(
     env: dict[str, str] | None = None,
     log_file: Path | None = None,
 ) -> tuple[int, subprocess.Popen[bytes]]:
-    """Record a run and start its crawl process; returns the run id and the process."""
+    """Record a run and start its crawl process; returns the run id and the process.
+
+    Call it from a thread that lives as long as the crawl: the crawl is killed when that
+    thread exits (the monitor and the CLI start crawls from their main thread).
+    """
     with transaction(factory) as session:
         reap_stale_runs(
             session, now=now, stale_after=timedelta(minutes=config.crawl.stale_run_minutes)
@@ -68,7 +76,10 @@ def start_run(
         out.write(jobs_module.dumps(jobs))
     log = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
-        [sys.executable, "-m", "crawler.run", "--run-id", str(run_id), "--jobs", name],
+        [
+            sys.executable, "-m", "crawler.run", "--run-id", str(run_id), "--jobs", name,
+            "--parent-pid", str(os.getpid()),
+        ],
         stdout=log,
         stderr=subprocess.STDOUT if log_file else subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
@@ -89,6 +100,40 @@ def progress(factory: sessionmaker[Session], run_id: int, started: float) -> Pro
         return Progress(run_id, run.pages, int(finished or 0), run.sites, elapsed)
 
 
+def exit_reason(returncode: int | None) -> str:
+    """How a crawl process ended, for a run it could not close itself."""
+    if returncode is None:
+        return "crawl process did not end"
+    if returncode < 0:
+        try:
+            return f"crawl process killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            pass
+    return f"crawl process exited with code {returncode}"
+
+
+def record_exit(
+    factory: sessionmaker[Session], run_id: int, process: subprocess.Popen[bytes]
+) -> bool:
+    """Record the run incomplete if its process ended while it was still ``running``."""
+    with transaction(factory) as session:
+        return stop_run(
+            session, run_id, now=datetime.now(UTC), reason=exit_reason(process.returncode),
+            pid=process.pid,
+        )
+
+
+def stop_process(process: subprocess.Popen[bytes], sig: signal.Signals, wait: float) -> None:
+    """Send ``sig``; kill the process if it has not ended ``wait`` seconds later."""
+    if process.poll() is None:
+        process.send_signal(sig)
+    try:
+        process.wait(wait)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def follow(
     factory: sessionmaker[Session],
     run_id: int,
@@ -98,26 +143,27 @@ def follow(
     interval: float = 0.5,
     timeout: float | None = None,
 ) -> RunOutcome:
-    """Wait for the crawl process, reporting progress; a timeout stops it (SIGTERM, then KILL)."""
+    """Wait for the crawl process, reporting progress; a timeout stops it (SIGTERM, then KILL).
+
+    Interrupted itself (Ctrl-C), it ends the crawl at once (SIGINT) before passing the
+    interruption on. However the process ended, a run it left ``running`` is recorded
+    incomplete.
+    """
     started = time.monotonic()
-    while process.poll() is None:
-        if timeout is not None and time.monotonic() - started > timeout:
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            break
-        if on_progress is not None:
-            on_progress(progress(factory, run_id, started))
-        time.sleep(interval)
+    try:
+        while process.poll() is None:
+            if timeout is not None and time.monotonic() - started > timeout:
+                stop_process(process, signal.SIGTERM, STOP_WAIT_SECONDS)
+                break
+            if on_progress is not None:
+                on_progress(progress(factory, run_id, started))
+            time.sleep(interval)
+    except BaseException:
+        stop_process(process, signal.SIGINT, STOP_WAIT_SECONDS)
+        record_exit(factory, run_id, process)
+        raise
+    record_exit(factory, run_id, process)
     with transaction(factory) as session:
         run = session.get(CrawlRun, run_id)
         assert run is not None
-        if run.state is RunState.RUNNING:
-            # The process died before it could say so.
-            run.state = RunState.INCOMPLETE
-            run.finish_reason = f"exit code {process.returncode}"
-            run.finished_at = run.heartbeat_at
         return RunOutcome(run_id, run.state, run.finish_reason, run.pages, process.returncode)

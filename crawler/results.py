@@ -2,6 +2,9 @@
 
 A site's status (``sites.status``) changes only when its check completed in this run; a run
 that dies or is stopped leaves the last complete status in place and is recorded incomplete.
+A verdict is published only in a transaction that finds the run still running and still this
+process's, so once a stop, a reaper or a launcher has recorded the run incomplete, nothing more
+of it reaches a site.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, true, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import queue
@@ -21,6 +24,7 @@ from store.models import CrawlRun, PageRender, PageResult, RunState, Site, SiteC
 
 BATCH_ROWS = 500
 BATCH_SECONDS = 2.0
+REASON_CHARS = 60  # the width of crawl_runs.finish_reason
 
 
 def site_status(*, dns_outcome: str, home_fetched: bool, checked: int, failing: int) -> SiteStatus:
@@ -82,19 +86,75 @@ def reap_stale_runs(session: Session, *, now: datetime, stale_after: timedelta) 
     return len(stale)
 
 
-class ResultWriter:
-    """Buffers page rows and writes them in batches from the crawl process."""
+def stop_run(
+    session: Session, run_id: int, *, now: datetime, reason: str, pid: int | None = None
+) -> bool:
+    """Record a run that is still ``running`` as incomplete; False when it was already over.
 
-    def __init__(self, factory: sessionmaker[Session], run_id: int) -> None:
+    With ``pid``, only while no other process has claimed the run. Whoever sees a crawl end
+    first (its own stop handler, its witness, the launcher) records it; the rest change nothing.
+    """
+    owner = CrawlRun.pid.is_(None) | (CrawlRun.pid == pid) if pid is not None else true()
+    stopped = session.execute(
+        update(CrawlRun)
+        .where(CrawlRun.id == run_id, CrawlRun.state == RunState.RUNNING, owner)
+        .values(state=RunState.INCOMPLETE, finish_reason=reason[:REASON_CHARS], finished_at=now)
+        .returning(CrawlRun.id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    return stopped is not None
+
+
+class ResultWriter:
+    """Buffers page rows and writes them in batches from the crawl process.
+
+    ``stopped`` is set (from a signal handler) when the process is told to stop: from then on
+    it publishes nothing, whatever finishes while it winds down. ``parent_pid`` is the
+    launcher: a crawl whose launcher is gone publishes nothing either.
+    """
+
+    def __init__(
+        self, factory: sessionmaker[Session], run_id: int, *, parent_pid: int | None = None
+    ) -> None:
         self._factory = factory
         self.run_id = run_id
+        self.pid = os.getpid()
+        self.parent_pid = os.getppid() if parent_pid is None else parent_pid
+        self.stopped: str | None = None
+        self.closed = False
         self._rows: list[dict[str, Any]] = []
         self._last_flush: datetime | None = None
         self.pages = 0
         with transaction(factory) as session:
             session.execute(
-                update(CrawlRun).where(CrawlRun.id == run_id).values(pid=os.getpid())
+                update(CrawlRun).where(CrawlRun.id == run_id).values(pid=self.pid)
             )
+
+    def stop(self, reason: str) -> None:
+        """Publish nothing from now on; the first reason is kept. Safe in a signal handler."""
+        if self.stopped is None:
+            self.stopped = reason
+
+    def _refusal(self, session: Session, now: datetime) -> str | None:
+        """Why this process may not publish now, or None. Locks the run's row until the
+        caller's transaction ends (a row lock on PostgreSQL, the write lock on SQLite), so a
+        stop recorded by another process lands either before this check or after the commit."""
+        if self.stopped is not None:
+            return self.stopped
+        if os.getppid() != self.parent_pid:
+            return "orphaned: the launching process is gone"
+        held = session.execute(
+            update(CrawlRun)
+            .where(
+                CrawlRun.id == self.run_id,
+                CrawlRun.state == RunState.RUNNING,
+                CrawlRun.pid == self.pid,
+            )
+            .values(heartbeat_at=now)
+            .returning(CrawlRun.id)
+            .execution_options(synchronize_session=False)
+        ).scalar_one_or_none()
+        return None if held is not None else "the run was already recorded as over"
 
     def open_site(
         self,
@@ -145,8 +205,9 @@ class ResultWriter:
         self, tally: SiteTally, now: datetime, *, finished: bool, publish: bool, note: str | None
     ) -> None:
         """Write the site's counts. A site whose crawl ran to its end completes its queue job
-        (if this attempt still owns it); only then, and when ``publish`` (a whole-site check),
-        does the check become the site's status."""
+        (if this attempt still owns it, and this process still owns a running run); only
+        then, and when ``publish`` (a whole-site check), does the check become the site's
+        status."""
         complete = finished and publish
         self.flush(now)
         status = site_status(
@@ -158,7 +219,12 @@ class ResultWriter:
         with transaction(self._factory) as session:
             check = session.get(SiteCheck, tally.check_id)
             assert check is not None
-            if finished and tally.job is not None:
+            refusal = self._refusal(session, now) if finished else None
+            if refusal is not None:
+                # Stopped, orphaned or reaped: the job stays for the queue to hand out again.
+                note = f"not published: {refusal}"
+                complete = False
+            elif finished and tally.job is not None:
                 job_id, owner = tally.job
                 # Only the attempt that still owns the job completes it and publishes a verdict.
                 if not queue.complete(session, job_id, owner, now=now, run_id=self.run_id):
@@ -185,17 +251,26 @@ class ResultWriter:
     def finish(
         self, now: datetime, *, reason: str, complete: bool, stats: dict[str, Any] | None = None
     ) -> None:
+        """Close the run: finished only if every site completed and nothing stopped it. A run
+        already recorded as over (stopped, reaped) keeps its state and reason; it gains the
+        counts."""
         self.flush(now)
         with transaction(self._factory) as session:
+            refusal = self._refusal(session, now)
+            if refusal is not None:
+                reason = refusal
+            session.execute(
+                update(CrawlRun)
+                .where(CrawlRun.id == self.run_id, CrawlRun.state == RunState.RUNNING)
+                .values(
+                    state=RunState.FINISHED if complete and refusal is None
+                    else RunState.INCOMPLETE,
+                    finish_reason=reason[:REASON_CHARS],
+                )
+            )
             session.execute(
                 update(CrawlRun)
                 .where(CrawlRun.id == self.run_id)
-                .values(
-                    state=RunState.FINISHED if complete else RunState.INCOMPLETE,
-                    finished_at=now,
-                    finish_reason=reason,
-                    pages=self.pages,
-                    heartbeat_at=now,
-                    stats=stats,
-                )
+                .values(finished_at=now, pages=self.pages, heartbeat_at=now, stats=stats)
             )
+        self.closed = True

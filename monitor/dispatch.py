@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from badgewatch.config import Config
 from crawler.jobs import SiteJob, job_for
-from crawler.launch import start_run
+from crawler.launch import STOP_WAIT_SECONDS, exit_reason, start_run
+from crawler.results import stop_run
 from store import queue
 from store.db import transaction
 from store.models import Site
@@ -44,6 +45,7 @@ class Batch:
     claims: list[queue.Claim]
     started: datetime
     recheck: bool
+    stop_sent: datetime | None = None  # when it was told to stop (the time limit)
 
     @property
     def owners(self) -> list[str]:
@@ -134,24 +136,31 @@ class Dispatcher:
             if batch.process.poll() is None:
                 continue
             self.batches.remove(batch)
+            reason = exit_reason(batch.process.returncode)
             with transaction(self.sessions) as session:
-                # Jobs the process did not complete (it died) go back to the queue.
-                left = queue.requeue(
-                    session,
-                    batch.owners,
-                    now=now,
-                    reason=f"crawl process exited with {batch.process.returncode}",
-                )
+                # A run the process left running is over; the run's row first, then the jobs,
+                # the order the crawl's own publishing transaction takes them in.
+                stop_run(session, batch.run_id, now=now, reason=reason, pid=batch.process.pid)
+                # Jobs the process did not complete (it died, or was stopped) go back to the queue.
+                left = queue.requeue(session, batch.owners, now=now, reason=reason)
             self.finished_sites.extend(c.site_id for c in batch.claims)
             if left:
                 log.warning("run %s: %d job(s) requeued", batch.run_id, left)
 
     def _enforce_time_limit(self, now: datetime) -> None:
+        """Over the limit, a crawl is told to stop once (SIGTERM, a graceful stop); one that
+        is still there ``STOP_WAIT_SECONDS`` later is killed."""
         limit = timedelta(seconds=self.config.monitor.job_time_limit)
         for batch in self.batches:
-            if now - batch.started > limit and batch.process.poll() is None:
+            if batch.process.poll() is not None or now - batch.started <= limit:
+                continue
+            if batch.stop_sent is None:
                 log.warning("run %s: over the time limit, stopping it", batch.run_id)
                 batch.process.send_signal(signal.SIGTERM)
+                batch.stop_sent = now
+            elif now - batch.stop_sent > timedelta(seconds=STOP_WAIT_SECONDS):
+                log.warning("run %s: did not stop, killing it", batch.run_id)
+                batch.process.kill()
 
     def stop(self, now: datetime, *, timeout: float = 30.0) -> None:
         """Stop every crawl process; what they did not finish goes back to the queue."""
