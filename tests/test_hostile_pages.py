@@ -191,3 +191,38 @@ def test_a_hostile_page_does_not_stall_the_crawl(
     assert bad["status"] == "non_compliant"
     assert bad["reasons"] == ["badge_missing"]
     assert bad["pages_failing"] == 1
+
+
+SPAN = '<span id="_ideConac"></span>'
+PATH = "33/000/0000/60425889"
+# Badges the fast path must still find: it stops only where a host is followed by a path, an
+# escape, a port or a quote and '+', or at an id.
+STILL_FOUND = {
+    "the URL built from pieces": (
+        f"{SPAN}<script>var s = document.createElement('script');"
+        f's.src = "http://" + "dcs.conac.cn" + "/js/{PATH}/{ID}.js";'
+        "document.body.appendChild(s);</script>"),
+    "slashes escaped in a JSON-style string": (
+        f"<div class='f'></div><script>$('.f').append(\"<span id=\\\"_ideConac\\\"><\\/span>"
+        f"<script src=\\\"http:\\/\\/dcs.conac.cn\\/js\\/{PATH.replace('/', chr(92) + '/')}"
+        f"\\/{ID}.js\\\"><\\/script>\");</script>"),
+    "slashes percent-encoded in the issued code": V1.replace(
+        "http://dcs.conac.cn/js/", "http:%2F%2Fdcs.conac.cn%2Fjs/"),
+    "a port after the host": V1.replace("dcs.conac.cn/", "dcs.conac.cn:80/"),
+}
+
+
+@pytest.mark.parametrize("name", list(STILL_FOUND))
+def test_the_fast_path_still_finds(name: str) -> None:
+    verdict = check_page(wrap("", STILL_FOUND[name]), SITE)
+    assert verdict.reasons[0] == "ok", verdict.message
+    assert verdict.identifiers == (ID,)
+
+
+def test_a_remembered_construct_is_not_replayed_in_another_context() -> None:
+    """The same placeholder span inside a <template> (inert) and outside it: only the second
+    lets the async badge script fill it."""
+    inert = wrap("", f"<template>{SPAN}</template><script async src='{URL}'></script>")
+    assert check_page(inert, SITE).reasons == ("badge_broken",)
+    live = wrap("", f"<template>{SPAN}</template>{SPAN}<script async src='{URL}'></script>")
+    assert check_page(live, SITE).reasons == ("ok",)

@@ -122,6 +122,9 @@ class BadgePatterns:
     trigger_text: tuple[str, ...]
     prefilter_bytes: tuple[bytes, ...]
     prefilter_text: tuple[str, ...]
+    # where a badge can be: a host followed by a path, an escape, a port or a quote, or an id
+    # (a host in passing, "dcs.conac.cn 标识服务", is not); see _strong_hits
+    hits: re.Pattern[str]
     # what a tag must contain to be a badge at all: a script or image URL's base, the
     # certificate host, the span or image id (a bare host or id in passing is no badge)
     strong_text: tuple[str, ...]
@@ -172,6 +175,11 @@ class BadgePatterns:
             trigger_text=triggers,
             prefilter_bytes=tuple(t.encode("ascii") for t in _prefilter(triggers)),
             prefilter_text=_prefilter(triggers),
+            hits=_strong_hits(
+                _prefilter(triggers),
+                hosts=tuple(dict.fromkeys(t for t in (script_host, cert_host, image_host) if t)),
+                ids=tuple(dict.fromkeys(t for t in (config.span_id, config.image_id) if t)),
+            ),
             strong_text=tuple(
                 dict.fromkeys(
                     t for t in (script_host + script_path.rstrip("/"), cert_host,
@@ -236,6 +244,25 @@ def _prefilter(triggers: tuple[str, ...]) -> tuple[str, ...]:
             if all(core in t for t in triggers):
                 return (core,)
     return triggers
+
+
+def _strong_hits(
+    prefilter: tuple[str, ...], *, hosts: tuple[str, ...], ids: tuple[str, ...]
+) -> re.Pattern[str]:
+    """The hits worth stopping for: a badge host followed by what starts a path or a port, an
+    escaped slash, or a closing quote and '+' (a URL built in pieces), or the span or image
+    id. With a common core (``onac``) the pattern starts with it, so the search runs at the
+    speed of a literal search and the rest is checked without leaving C."""
+    forms = [(host, r"(?:[/\\%:]|[\"']\s*+\+)") for host in hosts] + [(name, "") for name in ids]
+    if len(prefilter) == 1:
+        core = prefilter[0]
+        branches = []
+        for literal, after in forms:
+            before, _, rest = literal.partition(core)
+            behind = f"(?<={re.escape(before + core)})" if before else ""
+            branches.append(f"{behind}{re.escape(rest)}{after}")
+        return re.compile(re.escape(core) + "(?:" + "|".join(branches) + ")")
+    return re.compile("|".join(re.escape(literal) + after for literal, after in forms))
 
 
 def _anchored(rx: re.Pattern[str], host: str, text: str) -> Iterator[re.Match[str]]:
@@ -482,8 +509,7 @@ class _Ctx(NamedTuple):
 _TOP = _Ctx()
 
 
-@dataclass(slots=True)
-class _Found:
+class _Found(NamedTuple):
     form: Form
     state: State
     why: str | None
@@ -491,6 +517,19 @@ class _Found:
     certificate: str | None
     offset: int
     deferred: bool = False
+
+
+class _Seen(NamedTuple):
+    """What looking at a construct gave: its findings (offsets relative to the construct
+    when ``relative``) and whether it set the placeholder."""
+
+    found: tuple[_Found, ...]
+    placeholder: bool
+    relative: bool
+
+
+# Constructs up to this size are remembered by their text (the memory is at most the page).
+_MEMO_SIZE = 65536
 
 
 class _LinkEnds:
@@ -521,6 +560,7 @@ class _Scanner:
         self.placeholder = False  # a live <span id="_ideConac"> exists somewhere
         self.depth = 0  # nesting of html()/js() calls; pathological nesting stops at _MAX_DEPTH
         self.work = 0
+        self.memo: dict[tuple[object, ...], _Seen] = {}
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -528,14 +568,15 @@ class _Scanner:
         self.work += len(text)
         return any(t in text for t in self.p.trigger_text)
 
-    def _may_hold_badge(self, text: str, *, escaped: bool = False) -> bool:
+    def _may_hold_badge(self, text: str, *, code: bool = False) -> bool:
         """Whether ``text`` names anything a badge is made of (a script or image URL's base,
-        the certificate host, the span or image id), or, if ``escaped``, could once its
-        escapes are decoded: most hits are a host or an id in passing, and this is cheap."""
+        the certificate host, the span or image id); most hits are a host or an id in passing,
+        and this is cheap. In ``code`` the URL may still be escaped or cut into pieces
+        joined by '+', so there it is whether a hit is in it at all."""
         self.work += len(text)
-        return any(s in text for s in self.p.strong_text) or (
-            escaped and ("%" in text or "\\" in text)
-        )
+        if code:
+            return self.p.hits.search(text) is not None
+        return any(s in text for s in self.p.strong_text)
 
     @staticmethod
     def _at(base: int, pos: int, ctx: _Ctx) -> int:
@@ -588,29 +629,65 @@ class _Scanner:
 
     def _html(self, text: str, base: int, ctx: _Ctx, st: Structure | None) -> None:
         if st is None:
-            st = scan_structure(text, self.p.prefilter_text, self.p.script_note)
+            st = scan_structure(text, self.p.hits, self.p.script_note)
         self.work += st.work
         links = _LinkEnds(text)
         link_until = -1
         for region in st.regions:
             self.work += STEP
             here = ctx.off("template") if region.template else ctx
-            kind = region.kind
-            if kind == "tag":
-                link_until = self._tag(text, region, base, here, links, link_until)
-            elif kind == "script":
-                self._script(text, region, base, here)
-            elif kind == "svg-script":
-                self._svg_script(text, region, base, here)
-            else:
-                if kind in TEXT_ELEMENTS and region.content_start > region.start:
-                    # the start tag of <iframe>, <textarea>…: srcdoc, or a URL in a value
-                    opening = Region("tag", region.start, region.content_start,
-                                     region.start, region.content_start, region.name)
-                    link_until = self._tag(text, opening, base, here, links, link_until)
-                start = region.start if kind == "math-script" else region.content_start
-                end = region.end if kind == "math-script" else region.content_end
-                self.html(text[start:end], base + start, here.off(_REGION_WHY[kind]))
+            at = base + region.start
+            key: tuple[object, ...] | None = None
+            if region.end - region.start <= _MEMO_SIZE:
+                # a page of the same construct again and again: look at it once
+                key = (region.kind, region.name, region.closed, here,
+                       text[region.start : region.end])
+                self.work += region.end - region.start
+                seen = self.memo.get(key)
+                if seen is not None:
+                    self._replay(seen, at)
+                    continue
+            before, placeholder = len(self.found), self.placeholder
+            until = self._region(text, region, base, here, links, link_until)
+            if key is not None and until == link_until:  # (a link moves link_until: no)
+                relative = here.origin is None
+                found = tuple(
+                    f._replace(offset=f.offset - at) if relative else f
+                    for f in self.found[before:]
+                )
+                self.memo[key] = _Seen(found, self.placeholder and not placeholder, relative)
+            link_until = until
+
+    def _region(
+        self, text: str, region: Region, base: int, ctx: _Ctx, links: _LinkEnds,
+        link_until: int,
+    ) -> int:
+        """One construct holding a hit; returns where a certificate link's ``</a>`` is."""
+        kind = region.kind
+        if kind == "tag":
+            return self._tag(text, region, base, ctx, links, link_until)
+        if kind == "script":
+            self._script(text, region, base, ctx)
+        elif kind == "svg-script":
+            self._svg_script(text, region, base, ctx)
+        else:
+            if kind in TEXT_ELEMENTS and region.content_start > region.start:
+                # the start tag of <iframe>, <textarea>…: srcdoc, or a URL in a value
+                opening = Region("tag", region.start, region.content_start,
+                                 region.start, region.content_start, region.name)
+                link_until = self._tag(text, opening, base, ctx, links, link_until)
+            start = region.start if kind == "math-script" else region.content_start
+            end = region.end if kind == "math-script" else region.content_end
+            self.html(text[start:end], base + start, ctx.off(_REGION_WHY[kind]))
+        return link_until
+
+    def _replay(self, seen: _Seen, at: int) -> None:
+        """What an identical construct in the same context gave, at this one's place."""
+        self.work += STEP * (1 + len(seen.found))
+        for f in seen.found:
+            self.found.append(f._replace(offset=f.offset + at) if seen.relative else f)
+        if seen.placeholder:
+            self.placeholder = True
 
     def _tag(
         self, text: str, region: Region, base: int, ctx: _Ctx, links: _LinkEnds,
@@ -665,7 +742,7 @@ class _Scanner:
         if src is not None:
             self._script_src(src, open_tag, attrs, at, ctx, module=module)
         content = text[region.content_start : region.content_end]
-        if content and self._may_hold_badge(content, escaped=True):
+        if content and self._may_hold_badge(content, code=True):
             inner = ctx if src is None else ctx.off("dead_code")
             if inner.origin is None:  # report what is found inside at the <script> tag
                 inner = inner.at(at, late=module)
@@ -687,7 +764,7 @@ class _Scanner:
         elif "src" in attrs:
             self._inactive(open_tag, region.start + base, ctx.off("svg"))
         content = text[region.content_start : region.content_end]
-        if content and self._may_hold_badge(content, escaped=True):
+        if content and self._may_hold_badge(content, code=True):
             code = html_unescape(content.replace("<![CDATA[", "").replace("]]>", ""))
             self.js(code, base + region.content_start, ctx.at(at) if ctx.origin is None else ctx)
 
@@ -750,7 +827,7 @@ class _Scanner:
             self._raw(src, self._at(base, 0, ctx), ctx.fail(error), error, "unknown")
             return
         resume = 0
-        for spot in js_spots(src, self.p.prefilter_text):
+        for spot in js_spots(src, self.p.hits):
             self.work += STEP
             if spot.start < resume:
                 continue  # inside an unescape call or broken code already read
@@ -1139,7 +1216,7 @@ def check_page(
             malformed, work = plain.malformed, work + plain.work
         return _decide(site, policy, [], malformed, False, encoding, work)
 
-    structure = scan_structure(text, patterns.prefilter_text, patterns.script_note)
+    structure = scan_structure(text, patterns.hits, patterns.script_note)
     scanner = _Scanner(patterns)
     scanner.html(text, 0, _TOP, structure)
     badges: list[BadgeFound] = []
