@@ -4,16 +4,22 @@
 Chinese a webmaster understands. It imports neither Scrapy nor SQLAlchemy, so the crawler, the
 ``badgewatch check`` command and the browser check all share it.
 
-How it stays fast: almost every page carries no badge-like bytes at all, so the first step is
-one byte search for the core every badge literal shares (``onac`` in ``dcs.conac.cn``,
-``bszs.conac.cn``, ``_ideConac``, ``imgConac``: hosts and ids come from configuration), then
-for the literals themselves, matched in exact case (hosts as URLs print them, ids as
-``getElementById`` needs them; a host typed in capitals is not recognised). Only pages with a
-hit are decoded and scanned once for comments, raw-text elements and body boundaries; then only
-the regions around the hits are examined closely, recursing into JavaScript strings and
-``unescape`` arguments. No tree is built.
+How it stays fast, and linear on every page: almost every page carries no badge-like bytes at
+all, so the first step is one byte search for the core every badge literal shares (``onac`` in
+``dcs.conac.cn``, ``bszs.conac.cn``, ``_ideConac``, ``imgConac``: hosts and ids come from
+configuration), then for the literals themselves, matched in exact case (hosts as URLs print
+them, ids as ``getElementById`` needs them; a host typed in capitals is not recognised). Only
+pages with a hit are decoded and read once, with the HTML tokenizer's rules
+(``markup.scan_structure``): compiled expressions consume everything up to the next hit that
+can be a badge (a host followed by a path, an escape, a port or a quote and '+'; an id), so
+only the constructs holding one reach Python, each examined once (a construct already seen in
+the same context is replayed). Scripts are read the same way; strings and ``unescape``
+arguments are followed into markup, at most four ``document.write`` levels deep. No tree is
+built. ``PageVerdict.work`` counts what a check spent; ``tests/test_hostile_pages.py`` keeps
+it proportional to the page, and ``bench/check.py`` prints the worst pages beside typical ones.
 
-Decisions worth knowing (evidence: ``research/badge-formats.md`` and the corpus):
+Decisions worth knowing (evidence: ``research/badge-formats.md``, the corpus, and Chromium:
+``tests/test_badge_contexts.py`` renders each rule below):
 
 * A *live* badge is the registry's script, loaded from the configured script base, in markup
   that runs: the issued ``document.write(unescape(...))``, the decoded span + script, the bare
@@ -25,15 +31,38 @@ Decisions worth knowing (evidence: ``research/badge-formats.md`` and the corpus)
   otherwise it is ``badge_broken``. Markup assigned through ``innerHTML`` never runs its scripts:
   broken. The same rule applies to ``async``/``defer`` badge scripts. Whether it then shows
   at the bottom centre is the browser check's job.
+* The badge script fills the *first* ``<span id="_ideConac">`` of the page, so when several
+  badge scripts run, the last one wins: scripts run in page order while the page is parsed,
+  then the deferred ones. If that last one is another site's, the page shows the other site's
+  badge: ``badge_other_site``, even when our own code is there too (our own last: ``ok`` with
+  the ``badge_duplicate`` warning).
+* Where the code sits decides whether it runs. ``badge_inactive`` (it never runs, and the
+  message says where): comments, ``<noscript>``, ``<template>``, dead code (a ``<script>`` whose
+  type is not JavaScript, inline text of a ``<script src>``), ``nomodule`` scripts, an
+  attribute value (``<div data-x="<script src=…>">``, ``value=…``; a quote left open swallows
+  the rest of the page into one), the elements whose content is text (``<textarea>``,
+  ``<xmp>``, ``<title>``, ``<plaintext>``: shown as text; ``<iframe>``, ``<noembed>``,
+  ``<noframes>``, ``<style>``: not shown), ``<script src>`` inside ``<svg>`` (SVG scripts load
+  ``href``, not ``src``) and any ``<script>`` inside ``<math>``. An SVG script's inline code
+  does run, and so does ``<script href>`` in SVG; a breakout tag (``<p>``, ``<div>``,
+  ``<span>``…) or ``<foreignObject>`` makes what follows HTML again. ``srcdoc`` markup runs in
+  its frame. ``badge_broken`` (it runs but cannot show the badge): ``type="module"`` (deferred,
+  so ``document.write`` is refused, and fetched with CORS, which the registry's host is not
+  known to allow and our badge host, built to behave like it, does not), ``crossorigin``
+  (CORS again), ``integrity`` with a sha256/384/512 hash (checked
+  against a script the registry changes, and impossible without CORS; a value that is no hash
+  is ignored by browsers), and code nested more than four ``document.write`` levels deep.
 * A hard-coded copy of the rendered link or image, or a copy of the script hosted elsewhere,
   is ``badge_static_copy`` unless a live badge of this site is also present.
 * Trailing spaces inside the script URL are harmless (browsers strip them); broken escapes
-  (``%3E3C``), broken quotes and mismatched identifier digits are ``badge_broken``.
+  (``%3E3C``), broken quotes (a string directly after another operand on one line) and
+  mismatched identifier digits are ``badge_broken``. A script with a syntax error runs none of
+  its code.
 * A badge counts as inside the body when it is after ``<body>`` (or ``</head>``) and before the
   document's last ``</body>`` and last ``</html>``; several of those is the warning
-  ``markup_malformed``, never a failure by default.
-* "Dead code" means a ``<script>`` whose type is not JavaScript, or inline text of a
-  ``<script src>`` (browsers ignore it). Code behind ``if (false)`` is not recognised as dead.
+  ``markup_malformed``, never a failure by default, and then only the first ``<body>`` bounds
+  the body (browsers put what follows a stray ``</body>`` in the body too).
+* Code behind ``if (false)`` is not recognised as dead.
 * A copy of the script hosted elsewhere is only noticed when a badge host or the span id also
   appears on the page (the fast pre-scan looks for nothing else).
 """

@@ -1,12 +1,14 @@
-"""Cheap, linear views of a page's markup: how to decode it, where its comments and raw-text
-elements are, where its body ends, and how a piece of inline JavaScript splits into strings and
-comments.
+"""Cheap, linear views of a page's markup: how to decode it, which constructs hold a hit and
+what they are (a comment, a script, an element whose content is text, a tag's attributes, a
+script inside <svg>), where its body ends, and where in a piece of JavaScript a hit sits.
 
 Why not a full HTML parser: the badge check runs on every page of tens of millions a night and
-only needs to know the *context* of a few hits (is this inside a comment? a ``<script>``? after
-the last ``</body>``?). The HTML tokenizer decides those contexts with a handful of rules that a
-single left-to-right scan reproduces; the expensive part of parsing (building a tree) is not
-needed. Everything here is pure and stdlib-only.
+only needs to know the *context* of a few hits. The HTML tokenizer decides those contexts with
+a handful of states (data, tag and attribute values, comment, raw text, script data with its
+escape states, foreign content) that a single left-to-right pass reproduces; the expensive part
+of parsing (building a tree) is not needed. The pass is driven by compiled expressions with
+possessive quantifiers, so it cannot backtrack and reads each character a bounded number of
+times whatever the page holds. Everything here is pure and stdlib-only.
 """
 
 from __future__ import annotations
@@ -148,6 +150,14 @@ _ATTRS = (
     r"""(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+(?:"[^"]*+(?:"|\Z)|'[^']*+(?:'|\Z)|[^\t\n\f\r >]++))?+"""
     r")*+"
 )
+# The same for skipping, faster: everything but '=' and '>' in one run (names, spaces,
+# slashes, a quote inside a name), and a value after an '=' that follows a name directly. It
+# gives the same extent as _ATTRS wherever it matches; where it does not (a value left open,
+# an '=' after a space or a quote), the skip stops and the tag is read with _ATTRS.
+_SKIP_ATTRS = (
+    r"(?:[^>=]++|(?<=[^\t\n\f\r /\"'=>])=[\t\n\f\r ]*+"
+    r"""(?:"[^"]*+"|'[^']*+'|(?!["'])[^\t\n\f\r >]*+))*+"""
+)
 _NAME = r"[A-Za-z][^\t\n\f\r />]*+"
 _COMMENT = r"<!--(?:-?>|[^-]*+(?:-(?!-!?>)[^-]*+)*+--!?>)"
 _CDATA = r"<!\[CDATA\[(?:[^\]]++|\](?!\]>))*+\]\]>"
@@ -175,7 +185,7 @@ def _element(name: str, content: str, note: str | None = None) -> str:
     """A whole element: start tag, ``content``, end tag (which must be there)."""
     ci, after = _ci(name), _AFTER_NAME
     guard = f"(?![^>]*?{note})" if note else ""
-    return rf"<{ci}{after}{guard}{_ATTRS}/?>{content}</{ci}{after}{_ATTRS}/?>"
+    return rf"<{ci}{after}{guard}{_SKIP_ATTRS}>{content}</{ci}{after}{_SKIP_ATTRS}>"
 
 
 # Elements whose content the tokenizer reads as text (HTML namespace). <noscript> is one in a
@@ -226,20 +236,30 @@ def _trie(node: _Trie) -> str:
     return f"(?:{body})?" if "" in node else body
 
 
-_TEXT = r"[^<]++|<(?=[^A-Za-z!/?])"
 _BOGUS = r"<(?:!(?!--)|\?|/(?![A-Za-z]))[^>]*+>"
 _FOREIGN_STOP = _BREAKOUT | {"font", "svg", "math", "script"} | _INTEGRATION["svg"] | _INTEGRATION[
     "math"
 ]
 _FOREIGN_STOP_END = _BREAKOUT_END | {"svg", "math", "script", "body", "html"}
+
+
+def _ordinary_tag(stop: Iterable[str], stop_end: Iterable[str]) -> str:
+    """Text, or a start or end tag not named in ``stop`` / ``stop_end``, as one branch each:
+    the first alternatives of every skip, since they are nearly everything a page holds (a
+    failed alternative at every '<' is measurably slow)."""
+    return (
+        rf"[^<]++|<(?:/(?!{_ci(_alternation(stop_end))}{_AFTER_NAME})"
+        rf"|(?!{_ci(_alternation(stop))}{_AFTER_NAME})){_NAME}{_SKIP_ATTRS}>"
+    )
+
+
 # Inside <svg>/<math>: comments, CDATA sections, and every tag but those that change the mode.
 _FOREIGN_UNITS = [
-    _TEXT,
+    _ordinary_tag(_FOREIGN_STOP, _FOREIGN_STOP_END),
+    "<(?=[^A-Za-z!/?])",
     _COMMENT,
     _CDATA,
     r"<(?:!(?!--|\[CDATA\[)|\?|/(?![A-Za-z]))[^>]*+>",
-    rf"<(?!{_ci(_alternation(_FOREIGN_STOP))}{_AFTER_NAME}){_NAME}{_ATTRS}/?>",
-    rf"</(?!{_ci(_alternation(_FOREIGN_STOP_END))}{_AFTER_NAME}){_NAME}{_ATTRS}/?>",
 ]
 
 
@@ -249,8 +269,8 @@ def _island(name: str) -> str:
     ci, after = _ci(name), _AFTER_NAME
     breakout = rf"(?=<{_ci(_alternation(_BREAKOUT))}{after}|</{_ci('p|br')}{after})"
     return (
-        rf"<{ci}{after}{_ATTRS}(?:/>|>(?:{'|'.join(_FOREIGN_UNITS)})*+"
-        rf"(?:</{ci}{after}{_ATTRS}/?>|{breakout}))"
+        rf"<{ci}{after}{_SKIP_ATTRS}(?:(?<=/)>|(?<!/)>(?:{'|'.join(_FOREIGN_UNITS)})*+"
+        rf"(?:</{ci}{after}{_SKIP_ATTRS}>|{breakout}))"
     )
 
 
@@ -263,7 +283,7 @@ def _skip(mode: str, note: str | None, done: frozenset[str] = frozenset()) -> re
     ``note`` marks <script> start tags that must stop it even without a hit; ``done`` names
     the boundary tags seen as often as they matter (``body``, ``/body``, ``/html``,
     ``/head``), which no longer stop it."""
-    text, bogus = _TEXT, _BOGUS
+    bogus = _BOGUS
     if mode == "foreign":
         return re.compile("(?:" + "|".join(_FOREIGN_UNITS) + ")*+")
     raw = [_element("script", _script_data(), note)] + [
@@ -278,23 +298,13 @@ def _skip(mode: str, note: str | None, done: frozenset[str] = frozenset()) -> re
         stop_end |= {"template"} | ({"head"} - {name[1:] for name in done})
     if mode == "html-ip":
         stop_end |= _INTEGRATION["svg"] | _INTEGRATION["math"]
-    # ordinary tags first: by far the most frequent, they need one failed branch (text)
-    parts = [
-        text,
-        rf"<(?!{_ci(_alternation(stop))}{_AFTER_NAME}){_NAME}{_ATTRS}/?>",
-        rf"</(?!{_ci(_alternation(stop_end))}{_AFTER_NAME}){_NAME}{_ATTRS}/?>",
-        _COMMENT,
-        bogus,
-        *raw,
-    ]
+    parts = [_ordinary_tag(stop, stop_end), "<(?=[^A-Za-z!/?])", _COMMENT, bogus, *raw]
     if mode != "plain":
         parts += [_island("svg"), _island("math")]
     if mode == "html":
         # a template holding no hit and no other template is inert: consume it whole
-        inner = [text, _COMMENT, bogus, *raw,
-                 rf"<(?!{_ci(_alternation(RAW_TEXT | {'plaintext', 'template'}))}"
-                 rf"{_AFTER_NAME}){_NAME}{_ATTRS}/?>",
-                 rf"</(?!{_ci('template')}{_AFTER_NAME}){_NAME}{_ATTRS}/?>"]
+        inner = [_ordinary_tag(RAW_TEXT | {"plaintext", "template"}, {"template"}),
+                 "<(?=[^A-Za-z!/?])", _COMMENT, bogus, *raw]
         parts.append(_element("template", "(?:" + "|".join(inner) + ")*+"))
     return re.compile("(?:" + "|".join(parts) + ")*+")
 
