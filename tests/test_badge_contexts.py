@@ -62,8 +62,9 @@ def page(body: str) -> str:
     )
 
 
-# What the browser shows: our badge, the other site's, or none.
-OWN, OTHER, NONE = "own", "other", "none"
+# What the browser shows: our badge, the other site's, or none; EITHER: ours or the other
+# site's, depending on which script loads first.
+OWN, OTHER, NONE, EITHER = "own", "other", "none", "either"
 
 
 def table(c: Codes) -> dict[str, tuple[str, tuple[str, ...], str | None, str]]:
@@ -122,6 +123,12 @@ def table(c: Codes) -> dict[str, tuple[str, tuple[str, ...], str | None, str]]:
             ("badge_broken",), "integrity", NONE),
         "integrity that is no hash (browsers ignore it)": (
             page(f"<script src='{c.url}' integrity='bogus'></script>"), ("ok",), None, OWN),
+        "integrity with an upper-case algorithm (no hash to Chromium)": (
+            page(f"<script src='{c.url}' integrity='SHA384-{'A' * 64}'></script>"), ("ok",),
+            None, OWN),
+        "integrity with one hash among other words": (
+            page(f"<script src='{c.url}' integrity='bogus sha256-{'A' * 43}='></script>"),
+            ("badge_broken",), "integrity", NONE),
         "crossorigin": (
             page(f"<script src='{c.url}' crossorigin='anonymous'></script>"),
             ("badge_broken",), "crossorigin", NONE),
@@ -152,9 +159,14 @@ def table(c: Codes) -> dict[str, tuple[str, tuple[str, ...], str | None, str]]:
         "own issued code, then another site's deferred": (
             page(c.v1 + c.other_v3.replace("<script ", "<script defer ")),
             ("badge_other_site", "badge_duplicate"), OTHER_ID, OTHER),
+        "own deferred after a span, then another site's (defer runs after parsing)": (
+            page(c.span + c.v3.replace("<script ", "<script defer ") + c.other_v3),
+            ("ok", "badge_duplicate"), None, OWN),
+        # an async script runs once loaded: before or after the other site's (Chromium showed
+        # both); the other site's badge may be the one on screen
         "own async after a span, then another site's": (
             page(c.span + c.v3.replace("<script ", "<script async ") + c.other_v3),
-            ("ok", "badge_duplicate"), None, OWN),
+            ("badge_other_site", "badge_duplicate"), OTHER_ID, EITHER),
     }
 
 
@@ -190,9 +202,10 @@ def static_shows(reasons: tuple[str, ...]) -> str:
 
 @pytest.mark.parametrize("name", list(TABLE))
 def test_table_says_what_chromium_showed(name: str) -> None:
-    """The table's last column (what Chromium showed) agrees with its expected verdict."""
+    """The table's last column (what Chromium showed) agrees with its expected verdict: a page
+    that may show the other site's badge fails."""
     _, reasons, _, shown = TABLE[name]
-    assert static_shows(reasons) == shown
+    assert static_shows(reasons) == (OTHER if shown == EITHER else shown)
 
 
 BROWSER_MEASURE = """() => {
@@ -262,4 +275,8 @@ def test_chromium_agrees_with_the_static_check(
         return seen
 
     seen = asyncio.run(render_all())
-    assert {name: seen[name] for name in names} == {name: rows[name][3] for name in names}
+    expected = {name: rows[name][3] for name in names}
+    for name in names:
+        if expected[name] == EITHER and seen[name] in (OWN, OTHER):
+            expected[name] = seen[name]
+    assert {name: seen[name] for name in names} == expected

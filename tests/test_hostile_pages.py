@@ -226,3 +226,23 @@ def test_a_remembered_construct_is_not_replayed_in_another_context() -> None:
     assert check_page(inert, SITE).reasons == ("badge_broken",)
     live = wrap("", f"<template>{SPAN}</template>{SPAN}<script async src='{URL}'></script>")
     assert check_page(live, SITE).reasons == ("ok",)
+
+
+def test_a_remembered_image_depends_on_the_link_around_it() -> None:
+    """The badge image inside a certificate link is that link's image; the same image outside
+    any link is a second hard-coded badge."""
+    image = '<img src="//dcs.conac.cn/image/red.png">'
+    link = f'<a href="//bszs.conac.cn/sitename?method=show&amp;id={CERT}">{image}</a>'
+    assert check_page(wrap("", link), SITE).reasons == ("badge_static_copy",)
+    assert check_page(wrap("", link + image), SITE).reasons == (
+        "badge_static_copy", "badge_duplicate")
+
+
+def test_a_remembered_construct_is_not_replayed_at_another_depth() -> None:
+    """The same script text once at the top and once nested five document.write levels deep:
+    the nested one is past the depth the check follows."""
+    deep = nested_writes(5, 10).removeprefix("<html><head><title>t</title></head><body>")
+    deep = deep.removesuffix("<div></div></body></html>")
+    verdict = check_page(wrap(f"<script src={URL}></script>{deep}", ""), SITE)
+    assert verdict.reasons == ("ok",)
+    assert [b.why for b in verdict.badges] == [None, "nested"]

@@ -33,9 +33,10 @@ Decisions worth knowing (evidence: ``research/badge-formats.md``, the corpus, an
   at the bottom centre is the browser check's job.
 * The badge script fills the *first* ``<span id="_ideConac">`` of the page, so when several
   badge scripts run, the last one wins: scripts run in page order while the page is parsed,
-  then the deferred ones. If that last one is another site's, the page shows the other site's
-  badge: ``badge_other_site``, even when our own code is there too (our own last: ``ok`` with
-  the ``badge_duplicate`` warning).
+  then the ``defer`` ones in page order; an ``async`` or script-inserted one runs when it has
+  loaded, before or after the others. If another site's badge runs last, or may, the page
+  shows (or may show) the other site's badge: ``badge_other_site``, even when our own code is
+  there too (our own surely last: ``ok`` with the ``badge_duplicate`` warning).
 * Where the code sits decides whether it runs. ``badge_inactive`` (it never runs, and the
   message says where): comments, ``<noscript>``, ``<template>``, dead code (a ``<script>`` whose
   type is not JavaScript, inline text of a ``<script src>``), ``nomodule`` scripts, an
@@ -385,6 +386,7 @@ DEFAULT_POLICY = Policy()
 
 Form = Literal["script", "docwrite", "injected", "scripted", "link", "image", "script_copy",
                "unknown"]
+Runs = Literal["parse", "defer", "async"]
 State = Literal["live", "static", "inactive", "broken"]
 
 
@@ -397,8 +399,9 @@ class BadgeFound:
     be followed), link / image (hard-coded rendered badge), script_copy (the script hosted
     elsewhere), unknown (the badge URL outside any form that runs). ``why`` names what made it
     inactive or broken. ``offset`` is a character offset in the decoded page (for nested forms,
-    the start of the enclosing script construct). ``deferred``: a live script that runs only
-    after the page is parsed (async, defer, inserted by script), so after every other one."""
+    the start of the enclosing script construct). ``runs``: when a live script runs:
+    ``parse`` (while the page is parsed, in page order), ``defer`` (after parsing, in page
+    order), ``async`` (as soon as it has loaded: async, or inserted by script)."""
 
     form: Form
     state: State
@@ -407,7 +410,7 @@ class BadgeFound:
     certificate: str | None
     offset: int
     in_body: bool
-    deferred: bool = False
+    runs: Runs = "parse"
 
 
 @dataclass(frozen=True, slots=True)
@@ -545,7 +548,7 @@ class _Found(NamedTuple):
     identifier: str | None
     certificate: str | None
     offset: int
-    deferred: bool = False
+    runs: Runs = "parse"
 
 
 class _Seen(NamedTuple):
@@ -621,14 +624,14 @@ class _Scanner:
         why: str | None = None,
         identifier: str | None = None,
         certificate: str | None = None,
-        deferred: bool = False,
+        runs: Runs = "parse",
     ) -> None:
         self.work += STEP
         if ctx.inactive:
-            state, why, deferred = "inactive", ctx.inactive, False
+            state, why, runs = "inactive", ctx.inactive, "parse"
         elif ctx.broken and state in ("live", "broken"):
-            state, why, deferred = "broken", why or ctx.broken, False
-        self.found.append(_Found(form, state, why, identifier, certificate, offset, deferred))
+            state, why, runs = "broken", why or ctx.broken, "parse"
+        self.found.append(_Found(form, state, why, identifier, certificate, offset, runs))
 
     def _identifier_in(self, url: str) -> str | None:
         match = self.p.script_copy.search(url)
@@ -667,9 +670,10 @@ class _Scanner:
             here = ctx.off("template") if region.template else ctx
             at = base + region.start
             key: tuple[object, ...] | None = None
-            if region.end - region.start <= _MEMO_SIZE:
-                # a page of the same construct again and again: look at it once
-                key = (region.kind, region.name, region.closed, here,
+            if region.end - region.start <= _MEMO_SIZE and region.name != "img":
+                # a page of the same construct again and again: look at it once (not an image:
+                # inside a certificate link it is that link's image, so it depends on where)
+                key = (region.kind, region.name, region.closed, here, self.depth,
                        text[region.start : region.end])
                 self.work += region.end - region.start
                 seen = self.memo.get(key)
@@ -819,8 +823,12 @@ class _Scanner:
             if why is not None:
                 self._add(form, "broken", ctx, at, why=why, identifier=identifier)
                 return
-            deferred = ctx.mode == "injected" or "async" in attrs or "defer" in attrs
-            self._add(form, "live", ctx, at, identifier=identifier, deferred=deferred)
+            runs: Runs = "parse"
+            if ctx.mode == "injected" or "async" in attrs:
+                runs = "async"
+            elif "defer" in attrs:
+                runs = "defer"
+            self._add(form, "live", ctx, at, identifier=identifier, runs=runs)
             return
         loose = next(self.p.script_urls(src), None)
         copy = self.p.script_copy.search(src)
@@ -951,7 +959,7 @@ class _Scanner:
                           identifier=m.group(5).upper())
             else:
                 self._add("injected", "live", ctx, at, identifier=m.group(5).upper(),
-                          deferred=True)
+                          runs="async")
         for m in self.p.certificate_urls(value):
             self._add("link", "static", ctx, at, certificate=m.group(1).upper())
 
@@ -1250,24 +1258,29 @@ def check_page(
     scanner.html(text, 0, _TOP, structure)
     badges: list[BadgeFound] = []
     for f in scanner.found:
-        state, why, deferred = f.state, f.why, f.deferred
-        if state == "live" and deferred and not scanner.placeholder:
-            state, why, deferred = "broken", "deferred", False
+        state, why, runs = f.state, f.why, f.runs
+        if state == "live" and runs != "parse" and not scanner.placeholder:
+            state, why, runs = "broken", "deferred", "parse"
         badges.append(
             BadgeFound(f.form, state, why, f.identifier, f.certificate, f.offset,
-                       structure.inside_body(f.offset), deferred)
+                       structure.inside_body(f.offset), runs)
         )
     badges.sort(key=lambda b: b.offset)
     return _decide(site, policy, badges, structure.malformed, scanner.placeholder, encoding,
                    work + scanner.work + len(badges))
 
 
-def _last_to_run(badges: list[BadgeFound]) -> BadgeFound | None:
-    """The live badge script that runs last: it fills the page's first
-    ``<span id="_ideConac">``, so its badge is the one on screen. Scripts run in page order
-    while the page is parsed, then the deferred ones (async, defer, inserted) in page order."""
+def _may_run_last(badges: list[BadgeFound]) -> list[BadgeFound]:
+    """The live badge scripts that may run last, and so fill the page's first
+    ``<span id="_ideConac">`` with their badge: the last of those that run in order (while
+    the page is parsed, then the ``defer`` ones), and every one that runs as soon as it has
+    loaded (``async``, or inserted by script), which may be before or after the others."""
     running = [b for b in badges if b.state == "live" and b.form in _LIVE_FORMS]
-    return max(running, key=lambda b: (b.deferred, b.offset)) if running else None
+    maybe = [b for b in running if b.runs == "async"]
+    ordered = [b for b in running if b.runs != "async"]
+    if ordered:
+        maybe.append(max(ordered, key=lambda b: (b.runs == "defer", b.offset)))
+    return maybe
 
 
 def _decide(
@@ -1284,8 +1297,8 @@ def _decide(
     shown_others = [b for b in others if b.state in ("live", "static")]
     decisive: BadgeFound | None = None
     own_ok = [b for b in own if _problem(b) == "ok"]
-    last = _last_to_run(badges)
-    overwritten = bool(own_ok) and last is not None and not _mine(last, site)
+    last = next((b for b in _may_run_last(badges) if not _mine(b, site)), None)
+    overwritten = bool(own_ok) and last is not None
     if overwritten:
         main = {"badge_other_site"}
         decisive = last
