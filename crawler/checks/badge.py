@@ -156,8 +156,10 @@ class BadgePatterns:
     # (a host in passing, "dcs.conac.cn 标识服务", is not); see _strong_hits
     hits: re.Pattern[str]
     # what a tag must contain to be a badge at all: a script or image URL's base, the
-    # certificate host, the span or image id (a bare host or id in passing is no badge)
+    # certificate host, the span or image id (a bare host or id in passing is no badge);
+    # url_text is the same without the span id
     strong_text: tuple[str, ...]
+    url_text: tuple[str, ...]
     # a <script> start tag naming a copy of the script (``CA…21 digits.js``), as a pattern
     script_note: str
     script_url: re.Pattern[str]
@@ -215,6 +217,13 @@ class BadgePatterns:
                     t for t in (script_host + script_path.rstrip("/"), cert_host,
                                 image_host + image_path.rstrip("/"), config.span_id,
                                 config.image_id)
+                    if t
+                )
+            ),
+            url_text=tuple(
+                dict.fromkeys(
+                    t for t in (script_host + script_path.rstrip("/"), cert_host,
+                                image_host + image_path.rstrip("/"), config.image_id)
                     if t
                 )
             ),
@@ -670,9 +679,9 @@ class _Scanner:
             here = ctx.off("template") if region.template else ctx
             at = base + region.start
             key: tuple[object, ...] | None = None
-            if region.end - region.start <= _MEMO_SIZE and region.name != "img":
-                # a page of the same construct again and again: look at it once (not an image:
-                # inside a certificate link it is that link's image, so it depends on where)
+            if region.kind != "tag" and region.end - region.start <= _MEMO_SIZE:
+                # a page of the same construct again and again: look at it once (not a tag:
+                # cheap to look at, and an image inside a certificate link is that link's)
                 key = (region.kind, region.name, region.closed, here, self.depth,
                        text[region.start : region.end])
                 self.work += region.end - region.start
@@ -731,8 +740,10 @@ class _Scanner:
         start, end, name = region.start, region.end, region.name
         tag = text[start:end]
         self.work += len(tag)
-        if not any(s in tag for s in self.p.strong_text):
-            return link_until  # only a host or id in passing: nothing that could be a badge
+        if not any(s in tag for s in self.p.url_text) and (
+            self.p.span_id not in tag or self.placeholder or ctx.inactive
+        ):
+            return link_until  # a host in passing, or the span id once more: nothing new
         attrs = attributes(tag)
         at = self._at(base, start, ctx)
         if name == "iframe" and "srcdoc" in attrs:
