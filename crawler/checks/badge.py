@@ -406,11 +406,13 @@ class BadgeFound:
     ``form``: script (``<script src>`` in markup), docwrite (written by ``document.write``),
     injected (inserted by script after load), scripted (in a script string whose use could not
     be followed), link / image (hard-coded rendered badge), script_copy (the script hosted
-    elsewhere), unknown (the badge URL outside any form that runs). ``why`` names what made it
-    inactive or broken. ``offset`` is a character offset in the decoded page (for nested forms,
-    the start of the enclosing script construct). ``runs``: when a live script runs:
-    ``parse`` (while the page is parsed, in page order), ``defer`` (after parsing, in page
-    order), ``async`` (as soon as it has loaded: async, or inserted by script)."""
+    elsewhere), unknown (the badge URL in broken or too deeply nested code: only a browser can
+    tell what runs). A badge in content that never runs is named by what it is (script, link,
+    image). ``why`` names what made it inactive or broken. ``offset`` is a character offset
+    in the decoded page (for nested forms, the start of the enclosing script construct).
+    ``runs``: when a live script runs: ``parse`` (while the page is parsed, in page order),
+    ``defer`` (after parsing, in page order), ``async`` (as soon as it has loaded: async, or
+    inserted by script)."""
 
     form: Form
     state: State
@@ -766,7 +768,7 @@ class _Scanner:
             return link_until
         attribute = ctx.off("attribute")
         for m in self.p.script_urls(tag):
-            self._add("unknown", "inactive", attribute, at,
+            self._add("script", "inactive", attribute, at,
                       identifier=self._identifier_in(m.group()))
         return link_until
 
@@ -989,7 +991,7 @@ class _Scanner:
         if not self._may_hold_badge(text):
             return
         for m in self.p.script_urls(text):
-            self._add("unknown", "inactive", ctx, self._at(base, m.start(), ctx),
+            self._add("script", "inactive", ctx, self._at(base, m.start(), ctx),
                       identifier=self._identifier_in(m.group()))
         for m in self.p.certificate_urls(text):
             self._add("link", "inactive", ctx, self._at(base, m.start(), ctx),
