@@ -11,7 +11,14 @@ Measures, in one run and on the same bytes:
 Prints microseconds per page, pages per second and the ratio to the baseline of the same page.
 Targets: well under 1 ms for a 30 KB page without a badge, about 1 ms with one.
 
-    .venv/bin/python bench/check.py [--seconds S]
+Then the worst cases it can construct (issue 11): pages built to make the check slow, at
+100 KB and 400 KB, each beside a generated government page with the badge of the same size in
+bytes, with the ratio of their times, the check's own count of its work per character
+(``PageVerdict.work``) and the verdict. The check must stay linear on every input; the target
+for the ratio is a small multiple (at most 5) of the typical page. Also the text path: the
+same typical page checked as decoded text, as the spider hands it over.
+
+    .venv/bin/python bench/check.py [--seconds S] [--worst-only]
 """
 
 from __future__ import annotations
@@ -94,15 +101,16 @@ def government_page(badge: bool, size: int = 30_000, seed: int = 7) -> bytes:
 
 
 def per_call(func: Callable[[], object], seconds: float) -> float:
-    """Seconds per call, measured over about ``seconds`` after one warm-up call."""
+    """CPU seconds per call, measured over about ``seconds`` after one warm-up call (CPU time:
+    the check is CPU-bound, and other work on the machine swings wall-clock times)."""
     func()
-    calls, start = 0, time.perf_counter()
+    calls, start = 0, time.process_time()
     batch = 1
     while True:
         for _ in range(batch):
             func()
         calls += batch
-        elapsed = time.perf_counter() - start
+        elapsed = time.process_time() - start
         if elapsed >= seconds:
             return elapsed / calls
         batch = min(batch * 2, 4096)
@@ -118,11 +126,83 @@ def bs4_check(page: bytes) -> bool:
     )
 
 
+def fill(unit: str, size: int) -> str:
+    return unit * max(1, size // len(unit))
+
+
+def in_page(junk: str) -> bytes:
+    """The junk in a page body, the issued badge in the footer after it."""
+    return (
+        f"<html><head><title>t</title></head><body>{junk}<div>{BADGE}</div></body></html>"
+    ).encode()
+
+
+SCRIPT = f"http://dcs.conac.cn/js/33/000/0000/60425889/{IDENTIFIER}.js"
+# The pages that cost the check the most per byte (tests/test_hostile_pages.py has the whole
+# collection, each at two sizes, with the verdict it must give).
+WORST: dict[str, Callable[[int], bytes]] = {
+    "the issue's page: nothing but '<dcs.conac.cn '": lambda n: fill("<dcs.conac.cn ", n)
+    .encode(),
+    "the host in text between tags": lambda n: in_page(fill("<i>dcs.conac.cn</i>", n)),
+    "closed tags named like the host": lambda n: in_page(fill("<dcs.conac.cn>", n)),
+    "the span id on every element": lambda n: in_page(fill("<i id=_ideConac>", n)),
+    "the span id, every element different": lambda n: in_page(
+        "".join(f"<i id=_ideConac n={i}>" for i in range(n // 24))),
+    "static badge images": lambda n: in_page(
+        fill('<img id="imgConac" src="//dcs.conac.cn/image/red.png">', n)),
+    "certificate links without </a>": lambda n: in_page(fill(
+        '<a href="//bszs.conac.cn/sitename?method=show&id=0A87C46FEE4D331AE053022819ACDC8C">',
+        n)),
+    "the issued code again and again": lambda n: in_page(fill(BADGE, n)),
+    "commented-out scripts, each different": lambda n: in_page("".join(
+        f'<!--<script src="{SCRIPT}?{i}"></script>-->' for i in range(n // 100))),
+    "many </body>": lambda n: in_page(fill("</body>", n)),
+    "nested templates": lambda n: in_page(fill("<template>", n // 2) + fill("</template>",
+                                                                              n // 2)),
+    "svg islands broken by <div>": lambda n: in_page(fill("<svg><div>", n)),
+    "unclosed scripts with the host": lambda n: in_page(fill("<script>dcs.conac.cn/ ", n)),
+    "many small strings in one script": lambda n: in_page(
+        "<script>" + fill('"";', n) + "</script>"),
+    "percent escapes in unescape()": lambda n: in_page(
+        '<script>document.write(unescape("' + fill("%3C", n) + 'dcs.conac.cn/"));</script>'),
+}
+
+
+def worst_cases(site: SiteBadge, seconds: float) -> None:
+    """Each worst case beside the typical page of the same size, and the text path."""
+    print("\nworst cases, each beside a generated government page with the badge of the same"
+          " size in bytes (time ratio; work per character; verdict)")
+    for size in (100_000, 400_000):
+        typical = government_page(True, size)
+        typical_s = per_call(partial(check_page, typical, site), seconds)
+        text = typical.decode()
+        text_s = per_call(partial(check_page, text, site), seconds)
+        plain_s = per_call(partial(check_page, government_page(False, size), site), seconds)
+        print(f"\n{size // 1000} KB  typical page with the badge: {typical_s * 1e6:9.0f} µs"
+              f" as bytes, {text_s * 1e6:.0f} µs as text; without the badge"
+              f" {plain_s * 1e6:.0f} µs")
+        worst = 0.0
+        for name, build in WORST.items():
+            page = build(size)
+            check = per_call(partial(check_page, page, site), seconds)
+            verdict = check_page(page, site)
+            ratio = check / typical_s
+            worst = max(worst, ratio)
+            print(f"  {name[:50]:50} {check * 1e6:9.0f} µs {ratio:6.1f}x"
+                  f" {verdict.work / len(page):5.1f}/char  {verdict.reasons[0]}")
+        print(f"  worst: {worst:.1f}x the typical page"
+              f" ({'PASS' if worst <= 5 else 'MISS'}: target at most 5x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=0.3, help="time per measurement")
+    parser.add_argument("--worst-only", action="store_true", help="only the worst cases")
     args = parser.parse_args()
     site = SiteBadge(IDENTIFIER)
+    if args.worst_only:
+        worst_cases(site, args.seconds)
+        return
     pages: list[tuple[str, bytes]] = [
         ("generated 30 KB, no badge", government_page(False)),
         ("generated 30 KB, badge in footer", government_page(True)),
@@ -156,6 +236,7 @@ def main() -> None:
             f"BeautifulSoup(lxml) reference, {name}: {soup * 1e6:.0f} µs/page"
             f" ({soup / check:.0f}x the check)"
         )
+    worst_cases(site, args.seconds)
 
 
 if __name__ == "__main__":

@@ -444,9 +444,13 @@ FIXTURES: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...], str | None
                           "2 处"),
     "issued code then the decoded pair": (page(V1 + V2), "compliant",
                                           ("ok", "badge_duplicate"), (ID,), None),
-    "own and another site's live badges": (
+    # the last badge script to run fills the first span: the other site's badge shows
+    "own, then another site's live badge": (
         page(V1 + V1.replace("60425889", "60425880").replace(ID, OTHER_ID)),
-        "compliant", ("ok", "badge_duplicate"), (ID, OTHER_ID), None),
+        "non_compliant", ("badge_other_site", "badge_duplicate"), (ID, OTHER_ID), "覆盖"),
+    "another site's live badge, then own": (
+        page(V1.replace("60425889", "60425880").replace(ID, OTHER_ID) + V1),
+        "compliant", ("ok", "badge_duplicate"), (OTHER_ID, ID), None),
     "badge between a stray </body> and the last one": (
         "<html><head></head><body><div>header</div></body></html>"
         f"<div class='footer'>{V1}</div></body></html>",

@@ -4,16 +4,22 @@
 Chinese a webmaster understands. It imports neither Scrapy nor SQLAlchemy, so the crawler, the
 ``badgewatch check`` command and the browser check all share it.
 
-How it stays fast: almost every page carries no badge-like bytes at all, so the first step is
-one byte search for the core every badge literal shares (``onac`` in ``dcs.conac.cn``,
-``bszs.conac.cn``, ``_ideConac``, ``imgConac``: hosts and ids come from configuration), then
-for the literals themselves, matched in exact case (hosts as URLs print them, ids as
-``getElementById`` needs them; a host typed in capitals is not recognised). Only pages with a
-hit are decoded and scanned once for comments, raw-text elements and body boundaries; then only
-the regions around the hits are examined closely, recursing into JavaScript strings and
-``unescape`` arguments. No tree is built.
+How it stays fast, and linear on every page: almost every page carries no badge-like bytes at
+all, so the first step is one byte search for the core every badge literal shares (``onac`` in
+``dcs.conac.cn``, ``bszs.conac.cn``, ``_ideConac``, ``imgConac``: hosts and ids come from
+configuration), then for the literals themselves, matched in exact case (hosts as URLs print
+them, ids as ``getElementById`` needs them; a host typed in capitals is not recognised). Only
+pages with a hit are decoded and read once, with the HTML tokenizer's rules
+(``markup.scan_structure``): compiled expressions consume everything up to the next hit that
+can be a badge (a host followed by a path, an escape, a port or a quote and '+'; an id), so
+only the constructs holding one reach Python, each examined once (a construct already seen in
+the same context is replayed). Scripts are read the same way; strings and ``unescape``
+arguments are followed into markup, at most four ``document.write`` levels deep. No tree is
+built. ``PageVerdict.work`` counts what a check spent; ``tests/test_hostile_pages.py`` keeps
+it proportional to the page, and ``bench/check.py`` prints the worst pages beside typical ones.
 
-Decisions worth knowing (evidence: ``research/badge-formats.md`` and the corpus):
+Decisions worth knowing (evidence: ``research/badge-formats.md``, the corpus, and Chromium:
+``tests/test_badge_contexts.py`` renders each rule below):
 
 * A *live* badge is the registry's script, loaded from the configured script base, in markup
   that runs: the issued ``document.write(unescape(...))``, the decoded span + script, the bare
@@ -25,15 +31,39 @@ Decisions worth knowing (evidence: ``research/badge-formats.md`` and the corpus)
   otherwise it is ``badge_broken``. Markup assigned through ``innerHTML`` never runs its scripts:
   broken. The same rule applies to ``async``/``defer`` badge scripts. Whether it then shows
   at the bottom centre is the browser check's job.
+* The badge script fills the *first* ``<span id="_ideConac">`` of the page, so when several
+  badge scripts run, the last one wins: scripts run in page order while the page is parsed,
+  then the ``defer`` ones in page order; an ``async`` or script-inserted one runs when it has
+  loaded, before or after the others. If another site's badge runs last, or may, the page
+  shows (or may show) the other site's badge: ``badge_other_site``, even when our own code is
+  there too (our own surely last: ``ok`` with the ``badge_duplicate`` warning).
+* Where the code sits decides whether it runs. ``badge_inactive`` (it never runs, and the
+  message says where): comments, ``<noscript>``, ``<template>``, dead code (a ``<script>`` whose
+  type is not JavaScript, inline text of a ``<script src>``), ``nomodule`` scripts, an
+  attribute value (``<div data-x="<script src=…>">``, ``value=…``; a quote left open swallows
+  the rest of the page into one), the elements whose content is text (``<textarea>``,
+  ``<xmp>``, ``<title>``, ``<plaintext>``: shown as text; ``<iframe>``, ``<noembed>``,
+  ``<noframes>``, ``<style>``: not shown), ``<script src>`` inside ``<svg>`` (SVG scripts load
+  ``href``, not ``src``) and any ``<script>`` inside ``<math>``. An SVG script's inline code
+  does run, and so does ``<script href>`` in SVG; a breakout tag (``<p>``, ``<div>``,
+  ``<span>``…) or ``<foreignObject>`` makes what follows HTML again. ``srcdoc`` markup runs in
+  its frame. ``badge_broken`` (it runs but cannot show the badge): ``type="module"`` (deferred,
+  so ``document.write`` is refused, and fetched with CORS, which the registry's host is not
+  known to allow and our badge host, built to behave like it, does not), ``crossorigin``
+  (CORS again), ``integrity`` with a sha256/384/512 hash (checked
+  against a script the registry changes, and impossible without CORS; a value that is no hash
+  is ignored by browsers), and code nested more than four ``document.write`` levels deep.
 * A hard-coded copy of the rendered link or image, or a copy of the script hosted elsewhere,
   is ``badge_static_copy`` unless a live badge of this site is also present.
 * Trailing spaces inside the script URL are harmless (browsers strip them); broken escapes
-  (``%3E3C``), broken quotes and mismatched identifier digits are ``badge_broken``.
+  (``%3E3C``), broken quotes (a string directly after another operand on one line) and
+  mismatched identifier digits are ``badge_broken``. A script with a syntax error runs none of
+  its code.
 * A badge counts as inside the body when it is after ``<body>`` (or ``</head>``) and before the
   document's last ``</body>`` and last ``</html>``; several of those is the warning
-  ``markup_malformed``, never a failure by default.
-* "Dead code" means a ``<script>`` whose type is not JavaScript, or inline text of a
-  ``<script src>`` (browsers ignore it). Code behind ``if (false)`` is not recognised as dead.
+  ``markup_malformed``, never a failure by default, and then only the first ``<body>`` bounds
+  the body (browsers put what follows a stray ``</body>`` in the body too).
+* Code behind ``if (false)`` is not recognised as dead.
 * A copy of the script hosted elsewhere is only noticed when a badge host or the span id also
   appears on the page (the fast pre-scan looks for nothing else).
 """
@@ -44,22 +74,26 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from html import unescape as html_unescape
 from typing import Literal, NamedTuple
 from urllib.parse import urlsplit
 
 from badgewatch.config import BadgeConfig
 from crawler.checks.markup import (
-    JsLex,
-    JsToken,
+    STEP,
+    TEXT_ELEMENTS,
+    Region,
     Structure,
     ascii_compatible,
     attributes,
     decode_page,
-    enclosing_tag,
     has_bad_percent,
+    js_group_end,
+    js_group_strings,
+    js_spots,
     js_string_value,
+    js_syntax_error,
     js_unescape,
-    lex_js,
     scan_structure,
     sniff_encoding,
     tag_clean,
@@ -113,10 +147,21 @@ class BadgePatterns:
     identifier_prefix: str
     script_host: str
     certificate_host: str
+    image_host: str
     trigger_bytes: tuple[bytes, ...]
     trigger_text: tuple[str, ...]
     prefilter_bytes: tuple[bytes, ...]
     prefilter_text: tuple[str, ...]
+    # where a badge can be: a host followed by a path, an escape, a port or a quote, or an id
+    # (a host in passing, "dcs.conac.cn 标识服务", is not); see _strong_hits
+    hits: re.Pattern[str]
+    # what a tag must contain to be a badge at all: a script or image URL's base, the
+    # certificate host, the span or image id (a bare host or id in passing is no badge);
+    # url_text is the same without the span id
+    strong_text: tuple[str, ...]
+    url_text: tuple[str, ...]
+    # a <script> start tag naming a copy of the script (``CA…21 digits.js``), as a pattern
+    script_note: str
     script_url: re.Pattern[str]
     script_url_loose: re.Pattern[str]
     script_copy: re.Pattern[str]
@@ -157,10 +202,32 @@ class BadgePatterns:
             identifier_prefix=config.identifier_prefix,
             script_host=script_host,
             certificate_host=cert_host,
+            image_host=image_host,
             trigger_bytes=tuple(t.encode("ascii") for t in triggers),
             trigger_text=triggers,
             prefilter_bytes=tuple(t.encode("ascii") for t in _prefilter(triggers)),
             prefilter_text=_prefilter(triggers),
+            hits=_strong_hits(
+                _prefilter(triggers),
+                hosts=tuple(dict.fromkeys(t for t in (script_host, cert_host, image_host) if t)),
+                ids=tuple(dict.fromkeys(t for t in (config.span_id, config.image_id) if t)),
+            ),
+            strong_text=tuple(
+                dict.fromkeys(
+                    t for t in (script_host + script_path.rstrip("/"), cert_host,
+                                image_host + image_path.rstrip("/"), config.span_id,
+                                config.image_id)
+                    if t
+                )
+            ),
+            url_text=tuple(
+                dict.fromkeys(
+                    t for t in (script_host + script_path.rstrip("/"), cert_host,
+                                image_host + image_path.rstrip("/"), config.image_id)
+                    if t
+                )
+            ),
+            script_note=rf"{prefix}\d{{{_IDENTIFIER_DIGITS}}}\.js",
             script_url=re.compile(
                 rf"{script_base}/{digits}/({prefix}(\d{{{_IDENTIFIER_DIGITS}}}))\.js"
                 r"(?:[?#][^\s\"'<>]*)?",
@@ -193,6 +260,17 @@ class BadgePatterns:
     def certificate_urls(self, text: str) -> Iterator[re.Match[str]]:
         return _anchored(self.certificate_url, self.certificate_host, text)
 
+    def image_urls(self, text: str) -> Iterator[re.Match[str]]:
+        return _anchored(self.image_url, self.image_host, text)
+
+    def script_url_at(self, text: str, pos: int) -> re.Match[str] | None:
+        """The badge script URL (loosely) whose host covers ``pos``, if any."""
+        return _url_covering(self.script_url_loose, self.script_host, text, pos)
+
+    def certificate_url_at(self, text: str, pos: int) -> re.Match[str] | None:
+        """The certificate URL whose host covers ``pos``, if any."""
+        return _url_covering(self.certificate_url, self.certificate_host, text, pos)
+
 
 def _prefilter(triggers: tuple[str, ...]) -> tuple[str, ...]:
     """The fewest needles whose absence proves every trigger absent: the longest substring
@@ -207,18 +285,55 @@ def _prefilter(triggers: tuple[str, ...]) -> tuple[str, ...]:
     return triggers
 
 
+def _strong_hits(
+    prefilter: tuple[str, ...], *, hosts: tuple[str, ...], ids: tuple[str, ...]
+) -> re.Pattern[str]:
+    """The hits worth stopping for: a badge host followed by what starts a path or a port, an
+    escaped slash, or a closing quote and '+' (a URL built in pieces), or the span or image
+    id. With a common core (``onac``) the pattern starts with it, so the search runs at the
+    speed of a literal search and the rest is checked without leaving C."""
+    forms = [(host, r"(?:[/\\%:]|[\"']\s*+\+)") for host in hosts] + [(name, "") for name in ids]
+    if len(prefilter) == 1:
+        core = prefilter[0]
+        branches = []
+        for literal, after in forms:
+            before, _, rest = literal.partition(core)
+            behind = f"(?<={re.escape(before + core)})" if before else ""
+            branches.append(f"{behind}{re.escape(rest)}{after}")
+        return re.compile(re.escape(core) + "(?:" + "|".join(branches) + ")")
+    return re.compile("|".join(re.escape(literal) + after for literal, after in forms))
+
+
 def _anchored(rx: re.Pattern[str], host: str, text: str) -> Iterator[re.Match[str]]:
     """``rx.finditer(text)`` for a URL pattern on ``host``, but driven by ``str.find`` of the
     host: a case-insensitive pattern with an optional scheme has no literal prefix, and
-    scanning every position with it costs more than the rest of the check."""
+    scanning every position with it costs more than the rest of the check. The URL is tried
+    only where it can start: ``https://``, ``http://`` or ``//`` before the host."""
     pos = text.find(host)
     while pos >= 0:
-        m = rx.search(text, max(0, pos - 8), pos + len(host) + 512)
-        if m is not None and m.start() <= pos:
+        m = _url_at_host(rx, text, pos)
+        if m is not None:
             yield m
             pos = text.find(host, max(m.end(), pos + 1))
         else:
             pos = text.find(host, pos + 1)
+
+
+def _url_at_host(rx: re.Pattern[str], text: str, pos: int) -> re.Match[str] | None:
+    for scheme in (8, 7, 2):  # https://, http://, //
+        if pos >= scheme:
+            m = rx.match(text, pos - scheme)
+            if m is not None:
+                return m
+    return None
+
+
+def _url_covering(rx: re.Pattern[str], host: str, text: str, pos: int) -> re.Match[str] | None:
+    at = text.find(host, max(0, pos - len(host) + 1), pos + len(host))
+    if at < 0 or at > pos:
+        return None
+    m = _url_at_host(rx, text, at)
+    return m if m is not None and m.start() <= pos < m.end() else None
 
 
 @lru_cache(maxsize=1)
@@ -280,6 +395,7 @@ DEFAULT_POLICY = Policy()
 
 Form = Literal["script", "docwrite", "injected", "scripted", "link", "image", "script_copy",
                "unknown"]
+Runs = Literal["parse", "defer", "async"]
 State = Literal["live", "static", "inactive", "broken"]
 
 
@@ -290,9 +406,13 @@ class BadgeFound:
     ``form``: script (``<script src>`` in markup), docwrite (written by ``document.write``),
     injected (inserted by script after load), scripted (in a script string whose use could not
     be followed), link / image (hard-coded rendered badge), script_copy (the script hosted
-    elsewhere), unknown (the badge URL outside any form that runs). ``why`` names what made it
-    inactive or broken. ``offset`` is a character offset in the decoded page (for nested forms,
-    the start of the enclosing script construct)."""
+    elsewhere), unknown (the badge URL in broken or too deeply nested code: only a browser can
+    tell what runs). A badge in content that never runs is named by what it is (script, link,
+    image). ``why`` names what made it inactive or broken. ``offset`` is a character offset
+    in the decoded page (for nested forms, the start of the enclosing script construct).
+    ``runs``: when a live script runs: ``parse`` (while the page is parsed, in page order),
+    ``defer`` (after parsing, in page order), ``async`` (as soon as it has loaded: async, or
+    inserted by script)."""
 
     form: Form
     state: State
@@ -301,6 +421,7 @@ class BadgeFound:
     certificate: str | None
     offset: int
     in_body: bool
+    runs: Runs = "parse"
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,7 +429,9 @@ class PageVerdict:
     """The outcome for one page. ``reasons`` lists the deciding code(s) first, then warnings.
     ``offset``/``in_body`` locate the badge behind the first reason (a character offset in the
     decoded page). ``encoding`` is the codec used, or None when the page needed no decoding
-    (text input, or no badge-like bytes at all)."""
+    (text input, or no badge-like bytes at all). ``work`` is what the check spent: characters
+    read by each of its passes plus the steps it took in Python, which tests and
+    ``bench/check.py`` use to show that it grows in proportion to the page."""
 
     verdict: Verdict
     reasons: tuple[str, ...]
@@ -319,6 +442,7 @@ class PageVerdict:
     in_body: bool | None = None
     encoding: str | None = None
     badges: tuple[BadgeFound, ...] = ()
+    work: int = 0
 
     @property
     def compliant(self) -> bool:
@@ -367,72 +491,135 @@ _INJECT_METHODS = frozenset(
 )
 _INERT_PROPERTIES = ("innerHTML", "outerHTML")
 _JS_TYPES = frozenset(
-    {"", "text/javascript", "application/javascript", "module", "text/ecmascript",
+    {"", "text/javascript", "application/javascript", "text/ecmascript",
      "application/ecmascript", "application/x-javascript", "text/jscript", "text/livescript",
      "text/x-javascript", "text/javascript1.0", "text/javascript1.1", "text/javascript1.2",
      "text/javascript1.3", "text/javascript1.4", "text/javascript1.5", "text/x-ecmascript"}
 )
-_LINK_CLOSE = re.compile(r"</a[\s>]", re.I)
-_UNESCAPE_CALL = re.compile(r"unescape\s*\(")
-_IDENT_EXPR = re.compile(r"[A-Za-z_$][\w$]*(?:\s*\.\s*[A-Za-z_$][\w$]*)*")
+# A hash Chromium checks (anything else in ``integrity`` is ignored, and the script runs).
+_INTEGRITY_HASH = re.compile(r"(?:sha256|sha384|sha512)-[A-Za-z0-9+/_-]+={0,2}(?:\?\S*)?")
+# Why the content of a construct never runs (the keys of _INACTIVE_TEXT).
+_REGION_WHY = {
+    "comment": "comment",
+    "noscript": "noscript",
+    "math-script": "math",
+    **{name: name for name in TEXT_ELEMENTS},
+}
+_LINK_CLOSE = re.compile(r"</a[\t\n\f\r />]", re.I)
+_UNESCAPE_CALL = re.compile(r"unescape\s*+\(")
+_IDENT_EXPR = re.compile(r"[A-Za-z_$][\w$]*+(?:\s*+\.\s*+[A-Za-z_$][\w$]*+)*+")
 _WORD_END = re.compile(r"([A-Za-z_$][\w$]*)\s*$")
-_CONCAT_GAP = re.compile(r"\s*\+\s*(?:[A-Za-z_$][\w$.]*\s*\+\s*)*")
+_SPACE = re.compile(r"\s*+")
+# Markup in a script in a string is one level of html() and one of js(); the issued code
+# written by a script that is itself written by a script (the deepest form seen on real pages)
+# needs five. Eight allows four levels of document.write; what is nested deeper is read once,
+# flat, and judged broken ("nested"): each level re-reads its text, so the depth bounds the
+# work. Content that never runs is not nested into at all.
+_MAX_DEPTH = 8
+# How far back from a string the code deciding where it goes is looked for.
+_CONSUMER_WINDOW = 512
 
 
 class _Ctx(NamedTuple):
     """Where a piece of text sits: why it cannot run (if so), how its markup gets into the page,
-    and which page offset to report for anything found in it. (A NamedTuple with hand-written
-    derivations: ``dataclasses.replace`` is measurably slow on this path.)"""
+    which page offset to report for anything found in it, and whether its script runs only
+    after the page is parsed (a module). (A NamedTuple with hand-written derivations:
+    ``dataclasses.replace`` is measurably slow on this path.)"""
 
     inactive: str | None = None
     broken: str | None = None
     mode: Mode = "markup"
     origin: int | None = None
+    late: bool = False
 
     def off(self, why: str) -> _Ctx:
         """Inside something that never runs (the first reason sticks)."""
-        return _Ctx(self.inactive or why, self.broken, self.mode, self.origin)
+        return _Ctx(self.inactive or why, self.broken, self.mode, self.origin, self.late)
 
     def fail(self, why: str) -> _Ctx:
         """Inside code that cannot run as written (the first reason sticks)."""
-        return _Ctx(self.inactive, self.broken or why, self.mode, self.origin)
+        return _Ctx(self.inactive, self.broken or why, self.mode, self.origin, self.late)
 
     def into(self, mode: Mode, origin: int) -> _Ctx:
         """Markup that reaches the page through ``mode``, reported at ``origin``."""
-        return _Ctx(self.inactive, self.broken, _combine(self.mode, mode), origin)
+        return _Ctx(self.inactive, self.broken, _combine(self.mode, mode), origin, self.late)
+
+    def at(self, origin: int, *, late: bool = False) -> _Ctx:
+        """What is found inside is reported at ``origin`` (a <script> tag)."""
+        return _Ctx(self.inactive, self.broken, self.mode, origin, late)
 
 
 _TOP = _Ctx()
-# Real pages nest markup in scripts in strings at most three or four levels deep; the limit
-# only stops pathological input (a line of slashes is a comment in a comment in a comment…).
-_MAX_DEPTH = 24
 
 
-@dataclass(slots=True)
-class _Found:
+class _Found(NamedTuple):
     form: Form
     state: State
     why: str | None
     identifier: str | None
     certificate: str | None
     offset: int
-    deferred: bool = False
+    runs: Runs = "parse"
+
+
+class _Seen(NamedTuple):
+    """What looking at a construct gave: its findings (offsets relative to the construct
+    when ``relative``) and whether it set the placeholder."""
+
+    found: tuple[_Found, ...]
+    placeholder: bool
+    relative: bool
+
+
+# Constructs up to this size are remembered by their text (the memory is at most the page).
+_MEMO_SIZE = 65536
+
+
+class _LinkEnds:
+    """The next ``</a`` after a position in one text, searched forward only (a page of
+    certificate links without ``</a>`` must not search to its end for each)."""
+
+    __slots__ = ("at", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.at = -1
+
+    def after(self, pos: int) -> int:
+        if self.at < pos:
+            found = _LINK_CLOSE.search(self.text, pos)
+            self.at = len(self.text) if found is None else found.start()
+        return self.at
 
 
 class _Scanner:
     """Collects every badge-like thing in a page, recursing from markup into scripts, from
-    scripts into strings and ``unescape`` arguments, and back into markup."""
+    scripts into strings and ``unescape`` arguments, and back into markup. ``work`` adds up
+    the characters each pass read and ``STEP`` for each step (see ``PageVerdict.work``)."""
 
     def __init__(self, patterns: BadgePatterns) -> None:
         self.p = patterns
         self.found: list[_Found] = []
         self.placeholder = False  # a live <span id="_ideConac"> exists somewhere
         self.depth = 0  # nesting of html()/js() calls; pathological nesting stops at _MAX_DEPTH
+        self.work = 0
+        self.memo: dict[tuple[object, ...], _Seen] = {}
 
     # -- helpers ------------------------------------------------------------------------------
 
     def _has_trigger(self, text: str) -> bool:
+        self.work += len(text)
         return any(t in text for t in self.p.trigger_text)
+
+    def _may_hold_badge(self, text: str, *, code: bool = False) -> bool:
+        """Whether ``text`` names anything a badge is made of (a script or image URL's base,
+        the certificate host, the span or image id); most hits are a host or an id in passing,
+        and this is cheap. In ``code`` the URL may still be escaped or cut into pieces
+        joined by '+', so there it is whether a hit is in it at all."""
+        self.work += len(text)
+        if code:
+            return self.p.hits.search(text) is not None
+        return any(s in text for s in self.p.strong_text)
 
     @staticmethod
     def _at(base: int, pos: int, ctx: _Ctx) -> int:
@@ -448,13 +635,14 @@ class _Scanner:
         why: str | None = None,
         identifier: str | None = None,
         certificate: str | None = None,
-        deferred: bool = False,
+        runs: Runs = "parse",
     ) -> None:
+        self.work += STEP
         if ctx.inactive:
-            state, why, deferred = "inactive", ctx.inactive, False
+            state, why, runs = "inactive", ctx.inactive, "parse"
         elif ctx.broken and state in ("live", "broken"):
-            state, why, deferred = "broken", why or ctx.broken, False
-        self.found.append(_Found(form, state, why, identifier, certificate, offset, deferred))
+            state, why, runs = "broken", why or ctx.broken, "parse"
+        self.found.append(_Found(form, state, why, identifier, certificate, offset, runs))
 
     def _identifier_in(self, url: str) -> str | None:
         match = self.p.script_copy.search(url)
@@ -470,8 +658,11 @@ class _Scanner:
         st: Structure | None = None,
     ) -> None:
         """Find badges in a piece of markup (the page, a comment, a decoded string)."""
+        if ctx.inactive:
+            self._inactive(text, base, ctx)
+            return
         if self.depth >= _MAX_DEPTH:
-            self._raw(text, self._at(base, 0, ctx), ctx, "syntax", "unknown")
+            self._raw(text, self._at(base, 0, ctx), ctx, "nested", "unknown")
             return
         self.depth += 1
         try:
@@ -481,112 +672,176 @@ class _Scanner:
 
     def _html(self, text: str, base: int, ctx: _Ctx, st: Structure | None) -> None:
         if st is None:
-            st = scan_structure(text)
-        hits: set[int] = set()
-        for trigger in self.p.trigger_text:
-            pos = text.find(trigger)
-            while pos >= 0:
-                hits.add(pos)
-                pos = text.find(trigger, pos + 1)
-        for raw in st.regions:  # copies of the script hosted elsewhere
-            if (
-                raw.kind == "script"
-                and text.find(".js", raw.start, raw.content_start) >= 0
-                and self.p.script_copy.search(text, raw.start, raw.content_start)
-            ):
-                hits.add(raw.start)
-        positions = sorted(hits)
-        done_regions: set[int] = set()
-        done_tags: set[int] = set()
+            st = scan_structure(text, self.p.hits, self.p.script_note)
+        self.work += st.work
+        links = _LinkEnds(text)
         link_until = -1
-        for pos in positions:
-            here = ctx
-            if st.templates and not ctx.inactive and st.in_template(pos):
-                here = ctx.off("template")
-            region = st.region_at(pos)
-            if region is not None:
-                if region.start in done_regions:
+        for region in st.regions:
+            self.work += STEP
+            here = ctx.off("template") if region.template else ctx
+            at = base + region.start
+            key: tuple[object, ...] | None = None
+            if region.kind != "tag" and region.end - region.start <= _MEMO_SIZE:
+                # a page of the same construct again and again: look at it once (not a tag:
+                # cheap to look at, and an image inside a certificate link is that link's)
+                key = (region.kind, region.name, region.closed, here, self.depth,
+                       text[region.start : region.end])
+                self.work += region.end - region.start
+                seen = self.memo.get(key)
+                if seen is not None:
+                    self._replay(seen, at)
                     continue
-                done_regions.add(region.start)
-                if region.kind == "comment":
-                    self.html(
-                        text[region.content_start : region.content_end],
-                        base + region.content_start,
-                        here.off("comment"),
-                    )
-                elif region.kind == "noscript":
-                    self.html(
-                        text[region.content_start : region.content_end],
-                        base + region.content_start,
-                        here.off("noscript"),
-                    )
-                elif region.kind == "script":
-                    self._script(text, region.start, region.content_start,
-                                 region.content_end, base, here)
-                continue
-            tag = enclosing_tag(text, pos)
-            if tag is None or tag[0] in done_tags:
-                continue
-            done_tags.add(tag[0])
-            link_until = self._tag(text, tag, base, here, link_until)
+            before, placeholder = len(self.found), self.placeholder
+            until = self._region(text, region, base, here, links, link_until)
+            if key is not None and until == link_until:  # (a link moves link_until: no)
+                relative = here.origin is None
+                found = tuple(
+                    f._replace(offset=f.offset - at) if relative else f
+                    for f in self.found[before:]
+                )
+                self.memo[key] = _Seen(found, self.placeholder and not placeholder, relative)
+            link_until = until
 
-    def _tag(
-        self, text: str, tag: tuple[int, str, int], base: int, ctx: _Ctx,
+    def _region(
+        self, text: str, region: Region, base: int, ctx: _Ctx, links: _LinkEnds,
         link_until: int,
     ) -> int:
-        """A start tag holding a hit: a certificate link, the badge image or the span."""
-        start, name, end = tag
-        attrs = attributes(text[start:end])
-        at = self._at(base, start, ctx)
-        for value in attrs.values():
-            cert = self.p.certificate_url.search(value)
-            if cert is not None:
-                self._add("link", "static", ctx, at, certificate=cert.group(1).upper())
-                close = _LINK_CLOSE.search(text, end)
-                return len(text) if close is None else close.start()
-        if attrs.get("id") == self.p.span_id and not ctx.inactive:
-            self.placeholder = True
-        if name == "img" and start >= link_until and (
-            attrs.get("id") == self.p.image_id
-            or self.p.image_url.search(attrs.get("src", "")) is not None
-        ):
-            self._add("image", "static", ctx, at)
+        """One construct holding a hit; returns where a certificate link's ``</a>`` is."""
+        kind = region.kind
+        if kind == "tag":
+            return self._tag(text, region, base, ctx, links, link_until)
+        if kind == "script":
+            self._script(text, region, base, ctx)
+        elif kind == "svg-script":
+            self._svg_script(text, region, base, ctx)
+        else:
+            if kind in TEXT_ELEMENTS and region.content_start > region.start:
+                # the start tag of <iframe>, <textarea>…: srcdoc, or a URL in a value
+                opening = Region("tag", region.start, region.content_start,
+                                 region.start, region.content_start, region.name)
+                link_until = self._tag(text, opening, base, ctx, links, link_until)
+            start = region.start if kind == "math-script" else region.content_start
+            end = region.end if kind == "math-script" else region.content_end
+            self.html(text[start:end], base + start, ctx.off(_REGION_WHY[kind]))
         return link_until
 
-    def _script(
-        self, text: str, start: int, content_start: int, content_end: int,
-        base: int, ctx: _Ctx,
-    ) -> None:
-        open_tag = text[start:content_start]
+    def _replay(self, seen: _Seen, at: int) -> None:
+        """What an identical construct in the same context gave, at this one's place."""
+        self.work += STEP * (1 + len(seen.found))
+        for f in seen.found:
+            self.found.append(f._replace(offset=f.offset + at) if seen.relative else f)
+        if seen.placeholder:
+            self.placeholder = True
+
+    def _tag(
+        self, text: str, region: Region, base: int, ctx: _Ctx, links: _LinkEnds,
+        link_until: int,
+    ) -> int:
+        """A start tag holding a hit: a certificate link, the badge image, the span, srcdoc,
+        or a badge script's URL in an attribute value (where it never runs)."""
+        start, end, name = region.start, region.end, region.name
+        tag = text[start:end]
+        self.work += len(tag)
+        if not any(s in tag for s in self.p.url_text) and (
+            self.p.span_id not in tag or self.placeholder or ctx.inactive
+        ):
+            return link_until  # a host in passing, or the span id once more: nothing new
+        attrs = attributes(tag)
+        at = self._at(base, start, ctx)
+        if name == "iframe" and "srcdoc" in attrs:
+            srcdoc = html_unescape(attrs["srcdoc"])
+            if self._has_trigger(srcdoc):
+                self.html(srcdoc, 0, ctx.into("markup", at))
+            return link_until
+        cert = next(self.p.certificate_urls(tag), None)
+        if cert is not None:
+            self._add("link", "static", ctx, at, certificate=cert.group(1).upper())
+            return links.after(end)
+        if attrs.get("id") == self.p.span_id and not ctx.inactive:
+            self.placeholder = True
+        if name == "img":
+            if start >= link_until and (
+                attrs.get("id") == self.p.image_id
+                or self.p.image_url.search(attrs.get("src", "")) is not None
+            ):
+                self._add("image", "static", ctx, at)
+            return link_until
+        attribute = ctx.off("attribute")
+        for m in self.p.script_urls(tag):
+            self._add("script", "inactive", attribute, at,
+                      identifier=self._identifier_in(m.group()))
+        return link_until
+
+    def _script(self, text: str, region: Region, base: int, ctx: _Ctx) -> None:
+        open_tag = text[region.start : region.content_start]
         attrs = attributes(open_tag)
+        self.work += len(open_tag)
+        script_type = attrs.get("type", "").split(";")[0].strip().lower()
+        module = script_type == "module"
+        if not ctx.inactive:
+            if "nomodule" in attrs:
+                ctx = ctx.off("nomodule")
+            elif script_type not in _JS_TYPES and not module:
+                ctx = ctx.off("dead_code")
+        at = self._at(base, region.start, ctx)
+        src = attrs.get("src")
+        if src is not None:
+            self._script_src(src, open_tag, attrs, at, ctx, module=module)
+        content = text[region.content_start : region.content_end]
+        if content and self._may_hold_badge(content, code=True):
+            inner = ctx if src is None else ctx.off("dead_code")
+            if inner.origin is None:  # report what is found inside at the <script> tag
+                inner = inner.at(at, late=module)
+            self.js(content, base + region.content_start, inner)
+
+    def _svg_script(self, text: str, region: Region, base: int, ctx: _Ctx) -> None:
+        """A <script> inside <svg>: it runs its text and loads ``href`` (not ``src``)."""
+        open_tag = text[region.start : region.content_start]
+        attrs = attributes(open_tag)
+        at = self._at(base, region.start, ctx)
+        if not region.closed:
+            ctx = ctx.off("svg")  # something ended the <svg> first: the script never ran
         script_type = attrs.get("type", "").split(";")[0].strip().lower()
         if not ctx.inactive and script_type not in _JS_TYPES:
             ctx = ctx.off("dead_code")
-        at = self._at(base, start, ctx)
-        src = attrs.get("src")
-        if src is not None:
-            self._script_src(src, open_tag, attrs, at, ctx)
-        if content_end > content_start and self._has_trigger(text[content_start:content_end]):
-            inner = ctx if src is None else ctx.off("dead_code")
-            if inner.origin is None:  # report what is found inside at the <script> tag
-                inner = _Ctx(inner.inactive, inner.broken, inner.mode, at)
-            self.js(text[content_start:content_end], base + content_start, inner)
+        href = attrs.get("href", attrs.get("xlink:href"))
+        if href is not None:
+            self._script_src(href, open_tag, attrs, at, ctx)
+        elif "src" in attrs:
+            self._inactive(open_tag, region.start + base, ctx.off("svg"))
+        content = text[region.content_start : region.content_end]
+        if content and self._may_hold_badge(content, code=True):
+            code = html_unescape(content.replace("<![CDATA[", "").replace("]]>", ""))
+            self.js(code, base + region.content_start, ctx.at(at) if ctx.origin is None else ctx)
 
     def _script_src(
-        self, src: str, open_tag: str, attrs: dict[str, str], at: int, ctx: _Ctx
+        self, src: str, open_tag: str, attrs: dict[str, str], at: int, ctx: _Ctx,
+        *, module: bool = False,
     ) -> None:
         form = _FORM_OF_MODE[ctx.mode]
         url = self.p.script_url.fullmatch(src.strip())
         if url is not None:
             identifier = url.group(5).upper()
+            why = None
             if not _path_matches(url):
-                self._add(form, "broken", ctx, at, why="url", identifier=identifier)
+                why = "url"
+            elif ctx.mode == "inert":
+                why = "inert"
+            elif module:
+                why = "module"
+            elif any(_INTEGRITY_HASH.fullmatch(t) for t in attrs.get("integrity", "").split()):
+                why = "integrity"
+            elif "crossorigin" in attrs:
+                why = "cors"
+            if why is not None:
+                self._add(form, "broken", ctx, at, why=why, identifier=identifier)
                 return
-            if ctx.mode == "inert":
-                self._add(form, "broken", ctx, at, why="inert", identifier=identifier)
-                return
-            deferred = ctx.mode == "injected" or "async" in attrs or "defer" in attrs
-            self._add(form, "live", ctx, at, identifier=identifier, deferred=deferred)
+            runs: Runs = "parse"
+            if ctx.mode == "injected" or "async" in attrs:
+                runs = "async"
+            elif "defer" in attrs:
+                runs = "defer"
+            self._add(form, "live", ctx, at, identifier=identifier, runs=runs)
             return
         loose = next(self.p.script_urls(src), None)
         copy = self.p.script_copy.search(src)
@@ -603,8 +858,11 @@ class _Scanner:
 
     def js(self, src: str, base: int, ctx: _Ctx) -> None:
         """Find badges in a script: ``unescape`` calls, strings that carry markup, comments."""
+        if ctx.inactive:
+            self._inactive(src, base, ctx)
+            return
         if self.depth >= _MAX_DEPTH:
-            self._raw(src, self._at(base, 0, ctx), ctx, "syntax", "unknown")
+            self._raw(src, self._at(base, 0, ctx), ctx, "nested", "unknown")
             return
         self.depth += 1
         try:
@@ -613,74 +871,97 @@ class _Scanner:
             self.depth -= 1
 
     def _js(self, src: str, base: int, ctx: _Ctx) -> None:
-        lex = lex_js(src)
-        if lex.error and not ctx.inactive and not ctx.broken:
-            ctx = ctx.fail("syntax")
-        handled: list[tuple[int, int]] = []
+        self.work += 2 * len(src)  # the syntax pass and the pass over the hits
+        error = js_syntax_error(src)
+        if error is not None:  # none of it runs: every badge in it is broken
+            self._raw(src, self._at(base, 0, ctx), ctx.fail(error), error, "unknown")
+            return
+        resume = 0
+        for spot in js_spots(src, self.p.hits):
+            self.work += STEP
+            if spot.start < resume:
+                continue  # inside an unescape call or broken code already read
+            if spot.kind == "comment":
+                body_start = spot.start + (4 if src.startswith("<!--", spot.start) else 2)
+                body_end = spot.end - 2 if src.startswith("/*", spot.start) else spot.end
+                self.js(src[body_start:body_end], base + body_start, ctx.off("js_comment"))
+            elif spot.kind == "group":
+                resume = self._group(src, spot.start, spot.end, base, ctx)
+            else:
+                resume = self._code(src, spot.start, resume, base, ctx)
 
-        for call in _unescape_calls(src):
-            if lex.token_at(call.start()) is not None:
-                continue
-            at = self._at(base, call.start(), ctx)
-            args = _call_arguments(src, lex, call.end())
-            if args is None:  # the argument is not a clean string expression: broken quotes
-                stop = _line_end(src, call.end())
-                if not self._has_trigger(src[call.start() : stop]):
-                    stop = min(len(src), call.end() + 2000)
-                if self._has_trigger(src[call.start() : stop]):
-                    self._raw(src[call.start() : stop], at, ctx, "quote",
-                              _FORM_OF_MODE[_combine(ctx.mode, "docwrite")])
-                    handled.append((call.start(), stop))
-                continue
-            values, end = args
-            raw = "".join(values)
-            if not self._has_trigger(raw):
-                handled.append((call.start(), end))
-                continue
-            fragment = js_unescape(raw)
-            fctx = ctx.into(_consumer(src, lex, call.start()), at)
-            if has_bad_percent(raw) or not tag_clean(fragment):
-                fctx = fctx.fail("escape")
-            before = len(self.found)
-            self.html(fragment, 0, fctx)
-            if len(self.found) == before:
-                self._loose_string(fragment, at, fctx)
-            handled.append((call.start(), end))
+    def _group(self, src: str, start: int, end: int, base: int, ctx: _Ctx) -> int:
+        """A run of strings holding a hit: an ``unescape`` argument, or markup (or a URL) the
+        script writes somewhere. Returns where reading goes on."""
+        call = _unescape_before(src, start)
+        if call is not None:
+            return self._unescape(src, call, base, ctx)
+        strings = js_group_strings(src, start, end)
+        self.work += end - start
+        value = "".join(js_string_value(s) for s in strings)
+        if not self._may_hold_badge(value):
+            return end
+        at = self._at(base, start, ctx)
+        consumer = _consumer(src, start)
+        fctx = ctx.into(consumer, at)
+        if consumer == "docwrite" and ctx.late:
+            fctx = fctx.fail("module")
+        before = len(self.found)
+        self.html(value, 0, fctx)
+        if len(self.found) == before:
+            self._loose_string(value, at, fctx)
+        return end
 
-        for first, last in _string_groups(src, lex):
-            if _overlaps(handled, first.start, last.end):
-                continue
-            if not self._has_trigger(src[first.start : last.end]):
-                continue
-            value = "".join(
-                js_string_value(src[t.start : t.end])
-                for t in lex.tokens
-                if first.start <= t.start < last.end and t.kind != "comment"
-            )
-            at = self._at(base, first.start, ctx)
-            fctx = ctx.into(_consumer(src, lex, first.start), at)
-            before = len(self.found)
-            self.html(value, 0, fctx)
-            if len(self.found) == before:
-                self._loose_string(value, at, fctx)
-            handled.append((first.start, last.end))
+    def _unescape(self, src: str, call: int, base: int, ctx: _Ctx) -> int:
+        """``unescape(...)`` at ``call``: the issued code's form."""
+        opening = _UNESCAPE_CALL.match(src, call)
+        assert opening is not None
+        at = self._at(base, call, ctx)
+        args = _call_arguments(src, opening.end())
+        if args is None:  # the argument is not a clean string expression: broken quotes
+            stop = _line_end(src, opening.end())
+            if not self._has_trigger(src[call:stop]):
+                stop = min(len(src), opening.end() + 2000)
+            self._raw(src[call:stop], at, ctx, "quote",
+                      _FORM_OF_MODE[_combine(ctx.mode, "docwrite")])
+            return stop
+        values, end = args
+        self.work += end - call
+        raw = "".join(values)
+        if not self._has_trigger(raw):
+            return end
+        fragment = js_unescape(raw)
+        consumer = _consumer(src, call)
+        fctx = ctx.into(consumer, at)
+        if consumer == "docwrite" and ctx.late:
+            fctx = fctx.fail("module")
+        if has_bad_percent(raw) or not tag_clean(fragment):
+            fctx = fctx.fail("escape")
+        before = len(self.found)
+        self.html(fragment, 0, fctx)
+        if len(self.found) == before:
+            self._loose_string(fragment, at, fctx)
+        return end
 
-        for token in lex.tokens:
-            if token.kind != "comment" or _overlaps(handled, token.start, token.end):
-                continue
-            if not self._has_trigger(src[token.start : token.end]):
-                continue
-            body_start = token.start + (4 if src.startswith("<!--", token.start) else 2)
-            body_end = token.end - 2 if src.startswith("/*", token.start) else token.end
-            self.js(src[body_start:body_end], base + body_start,
-                    ctx.off("js_comment"))
-            handled.append((token.start, token.end))
-
-        for finder in (self.p.script_urls, self.p.certificate_urls):
-            for m in finder(src):
-                if _overlaps(handled, m.start(), m.end()):
-                    continue
+    def _code(self, src: str, hit: int, searched: int, base: int, ctx: _Ctx) -> int:
+        """A hit in code, outside any string: the argument of an ``unescape`` call whose
+        quotes broke, or a badge URL written as code (a syntax error). ``searched``: how far
+        an earlier hit already looked for the call. Returns where reading goes on."""
+        low = max(searched, hit - _CONSUMER_WINDOW)
+        low = max(low, src.rfind("\n", low, hit) + 1, src.rfind("\r", low, hit) + 1)
+        self.work += hit - low
+        call = src.rfind("unescape", low, hit)
+        opening = _UNESCAPE_CALL.match(src, call) if call >= 0 else None
+        if opening is not None:
+            args = _call_arguments(src, opening.end())
+            if args is None or args[1] > hit:
+                return self._unescape(src, call, base, ctx)
+        resume = hit + 1
+        for m in (self.p.script_url_at(src, hit), self.p.certificate_url_at(src, hit)):
+            if m is not None:
                 self._raw(m.group(), self._at(base, m.start(), ctx), ctx, "syntax", "unknown")
+                resume = max(resume, m.end())
+        return resume
 
     def _loose_string(self, value: str, at: int, ctx: _Ctx) -> None:
         """A badge URL in a script string without markup around it: a certificate link built
@@ -691,16 +972,32 @@ class _Scanner:
                           identifier=m.group(5).upper())
             else:
                 self._add("injected", "live", ctx, at, identifier=m.group(5).upper(),
-                          deferred=True)
+                          runs="async")
         for m in self.p.certificate_urls(value):
             self._add("link", "static", ctx, at, certificate=m.group(1).upper())
 
     def _raw(self, raw: str, at: int, ctx: _Ctx, why: str, form: Form) -> None:
-        """Badge URLs in text that is not in any runnable form (broken code, comments)."""
+        """Badge URLs in text that is not in any runnable form (broken code)."""
+        self.work += len(raw)
         for m in self.p.script_urls(raw):
             self._add(form, "broken", ctx, at, why=why, identifier=self._identifier_in(m.group()))
         for m in self.p.certificate_urls(raw):
             self._add("link", "broken", ctx, at, why=why, certificate=m.group(1).upper())
+
+    def _inactive(self, text: str, base: int, ctx: _Ctx) -> None:
+        """Content that never runs (a comment, <noscript>, a text element, dead code): what
+        matters is only which badges it names, however they are written, so it is searched
+        for badge URLs once instead of being parsed."""
+        if not self._may_hold_badge(text):
+            return
+        for m in self.p.script_urls(text):
+            self._add("script", "inactive", ctx, self._at(base, m.start(), ctx),
+                      identifier=self._identifier_in(m.group()))
+        for m in self.p.certificate_urls(text):
+            self._add("link", "inactive", ctx, self._at(base, m.start(), ctx),
+                      certificate=m.group(1).upper())
+        for m in self.p.image_urls(text):
+            self._add("image", "inactive", ctx, self._at(base, m.start(), ctx))
 
 
 def _path_matches(url: re.Match[str]) -> bool:
@@ -708,24 +1005,8 @@ def _path_matches(url: re.Match[str]) -> bool:
     return "".join(url.group(1, 2, 3, 4)) == url.group(6)[:17]
 
 
-def _unescape_calls(src: str) -> Iterator[re.Match[str]]:
-    """``unescape(`` calls, found with ``str.find`` (a look-behind defeats the regex prefix
-    scan) and not as the tail of a longer name."""
-    pos = src.find("unescape")
-    while pos >= 0:
-        if pos == 0 or not (src[pos - 1].isalnum() or src[pos - 1] in "_$"):
-            m = _UNESCAPE_CALL.match(src, pos)
-            if m is not None:
-                yield m
-        pos = src.find("unescape", pos + 8)
-
-
 def _combine(outer: Mode, inner: Mode) -> Mode:
     return outer if _MODE_RANK[outer] >= _MODE_RANK[inner] else inner
-
-
-def _overlaps(ranges: list[tuple[int, int]], start: int, end: int) -> bool:
-    return any(s < end and start < e for s, e in ranges)
 
 
 def _line_end(src: str, pos: int) -> int:
@@ -733,64 +1014,85 @@ def _line_end(src: str, pos: int) -> int:
     return min(stops) if stops else len(src)
 
 
-def _skip_space(src: str, pos: int, lex: JsLex) -> int:
-    n = len(src)
-    while pos < n:
-        if src[pos].isspace():
-            pos += 1
+def _unescape_before(src: str, start: int) -> int | None:
+    """The ``unescape(`` call whose argument the string at ``start`` opens (names joined by
+    ``+`` may come first), looked for in a short stretch before it."""
+    low = max(0, start - _CONSUMER_WINDOW)
+    i = start
+    for _ in range(32):
+        i = _skip_back_space(src, i, low)
+        if i > low and src[i - 1] == "(":
+            j = _skip_back_space(src, i - 1, low) - 8
+            if j >= low and src.startswith("unescape", j) and (
+                j == 0 or not _is_name_char(src[j - 1])
+            ):
+                return j
+            return None
+        if i > low and src[i - 1] == "+":
+            i = k = _skip_back_space(src, i - 1, low)
+            while k > low and (_is_name_char(src[k - 1]) or src[k - 1] == "."):
+                k -= 1
+            if k == i:
+                return None
+            i = k
             continue
-        token = lex.token_at(pos)
-        if token is not None and token.kind == "comment" and token.start == pos:
-            pos = token.end
-            continue
-        break
-    return pos
+        return None
+    return None
 
 
-def _call_arguments(src: str, lex: JsLex, pos: int) -> tuple[list[str], int] | None:
+def _is_name_char(char: str) -> bool:
+    return char.isalnum() or char in "_$"
+
+
+def _skip_back_space(text: str, i: int, low: int = 0) -> int:
+    while i > low and text[i - 1].isspace():
+        i -= 1
+    return i
+
+
+def _call_arguments(src: str, pos: int) -> tuple[list[str], int] | None:
     """The string values of a call's single argument made of string literals and names joined
     by ``+`` (names contribute nothing), and the end of the call; None if it is anything else,
     which for a badge means its quotes were broken."""
     values: list[str] = []
-    while True:
-        pos = _skip_space(src, pos, lex)
-        token = lex.token_at(pos)
-        if token is not None and token.start == pos and token.kind in ("string", "template"):
-            values.append(js_string_value(src[token.start : token.end]))
-            pos = token.end
+    for _ in range(len(src)):
+        pos = _SPACE.match(src, pos).end()  # type: ignore[union-attr]
+        if pos < len(src) and src[pos] in "\"'`":
+            end = js_group_end(src, pos)
+            if end <= pos or end > len(src):
+                return None
+            values.extend(js_string_value(s) for s in js_group_strings(src, pos, end))
+            pos = end
         else:
             name = _IDENT_EXPR.match(src, pos)
             if name is None:
                 return None
             pos = name.end()
-        pos = _skip_space(src, pos, lex)
+        pos = _SPACE.match(src, pos).end()  # type: ignore[union-attr]
         if src.startswith("+", pos):
             pos += 1
             continue
         if src.startswith(")", pos):
             return values, pos + 1
         return None
+    return None
 
 
-def _consumer(src: str, lex: JsLex, start: int) -> Mode:
+def _consumer(src: str, start: int) -> Mode:
     """How the expression starting at ``start`` reaches the page: the argument of
-    ``document.write``, of a jQuery insertion, an ``innerHTML`` assignment, or unknown."""
+    ``document.write``, of a jQuery insertion, an ``innerHTML`` assignment, or unknown. Only
+    a short stretch before it is read."""
+    low = max(0, start - _CONSUMER_WINDOW)
     i = start
-    while True:
-        while i > 0 and src[i - 1].isspace():
-            i -= 1
-        if i > 0 and src[i - 1] == "+":
-            i -= 1
-            while i > 0 and src[i - 1].isspace():
-                i -= 1
-            token = lex.token_at(i - 1) if i > 0 else None
-            if token is not None and token.end == i and token.kind != "comment":
-                i = token.start
-                continue
-            word = _WORD_END.search(src, max(0, i - 64), i)
-            if word is not None:
-                i = word.start()
-                continue
+    for _ in range(64):
+        i = _skip_back_space(src, i, low)
+        if i > low and src[i - 1] == "+":
+            i = _skip_back_space(src, i - 1, low)
+            before = _operand_start(src, low, i)
+            if before is None:
+                break
+            i = before
+            continue
         break
     if i == 0:
         return "indirect"
@@ -817,31 +1119,48 @@ def _consumer(src: str, lex: JsLex, start: int) -> Mode:
     return "indirect"
 
 
-def _string_groups(src: str, lex: JsLex) -> Iterable[tuple[JsToken, JsToken]]:
-    """Runs of string literals joined by ``+`` (with names between), as (first, last)."""
-    group: list[JsToken] = []
-    for token in lex.tokens:
-        if token.kind == "comment":
-            continue
-        if group and _CONCAT_GAP.fullmatch(src, group[-1].end, token.start):
-            group.append(token)
-            continue
-        if group:
-            yield group[0], group[-1]
-        group = [token]
-    if group:
-        yield group[0], group[-1]
+def _operand_start(src: str, low: int, i: int) -> int | None:
+    """Start of the operand (a string literal or a name) ending at ``i``, or None."""
+    if i <= low:
+        return None
+    quote = src[i - 1]
+    if quote in "\"'`":
+        j = i - 1
+        while True:
+            j = src.rfind(quote, low, j)
+            if j < 0:
+                return None
+            slashes = 0
+            while j - slashes - 1 >= low and src[j - slashes - 1] == "\\":
+                slashes += 1
+            if slashes % 2 == 0:
+                return j
+    word = _WORD_END.search(src, max(low, i - 64), i)
+    return word.start() if word is not None else None
 
 
 # ---------------------------------------------------------------------------------------------
 # The check
 
+# Where an inactive badge sits, as the sentence "网站标识代码位于…" goes on.
 _INACTIVE_TEXT = {
-    "comment": "HTML 注释（<!-- -->）",
-    "noscript": "<noscript> 标签",
-    "template": "<template> 标签",
-    "js_comment": "脚本注释（// 或 /* */）",
-    "dead_code": "不会执行的脚本（type 不是 JavaScript，或写在带 src 的 <script> 内）",
+    "comment": "HTML 注释（<!-- -->）中",
+    "noscript": "<noscript> 标签中",
+    "template": "<template> 标签中",
+    "js_comment": "脚本注释（// 或 /* */）中",
+    "dead_code": "不会执行的脚本中（type 不是 JavaScript，或写在带 src 的 <script> 内）",
+    "nomodule": "带 nomodule 属性的 <script> 中（现代浏览器不执行这类脚本）",
+    "attribute": "HTML 标签的属性值中（例如 data-…=\"…\"、value=\"…\"），只是一段文字",
+    "svg": "<svg> 图形中（SVG 里的 <script> 不按 src 加载脚本）",
+    "math": "<math> 公式中（其中的 <script> 不是脚本）",
+    "textarea": "<textarea> 中，作为文字显示",
+    "xmp": "<xmp> 中，作为文字显示",
+    "plaintext": "<plaintext> 之后，作为文字显示",
+    "title": "<title> 中，作为网页标题文字",
+    "iframe": "<iframe> 与 </iframe> 之间（浏览器不显示这里的内容）",
+    "noembed": "<noembed> 中（浏览器不显示这里的内容）",
+    "noframes": "<noframes> 中（浏览器不显示这里的内容）",
+    "style": "<style> 样式表中",
 }
 _BROKEN_TEXT = {
     "escape": "转义字符在复制时被改动（例如 %3E3C），代码无法还原成标识脚本",
@@ -851,6 +1170,13 @@ _BROKEN_TEXT = {
     "deferred": "标识脚本在页面加载后才由脚本插入，而页面中没有 <span id=\"{span}\"> 占位，"
     "标识无法显示",
     "inert": "标识脚本通过 innerHTML 等方式插入，浏览器不会执行这样插入的脚本",
+    "module": "标识代码写在 type=\"module\" 的脚本中：模块脚本在页面解析完后才运行，不能用 "
+    "document.write 写出标识，而且按跨域方式请求标识脚本，会被浏览器拦截",
+    "integrity": "标识脚本带有 integrity 校验值：浏览器要求标识服务器允许跨域读取、内容与校验值"
+    "完全一致，否则拒绝执行（标识脚本由注册管理中心维护，会更新）",
+    "nested": "标识代码套在超过四层的 document.write 等脚本中，无法确认能否执行",
+    "cors": "标识脚本带有 crossorigin 属性：浏览器按跨域方式请求，标识服务器不允许跨域读取，"
+    "浏览器拒绝执行",
 }
 
 
@@ -887,17 +1213,17 @@ def _quick_malformed(body: bytes | str) -> bool | None:
     for m in rx.finditer(body):  # type: ignore[arg-type]
         kind = m.lastindex or 0
         counts[kind - 1] += 1
+        if counts[kind - 1] > 1:
+            return None
         if kind == 2:
             last_html = m.end()
-    if max(counts) > 1:
-        return None
     if last_html >= 0 and not tail_is_quiet(body, last_html):
         return None
     return False
 
 
-_BOUNDARY_TEXT = re.compile(r"<(?=[/bB])(?:(/body)|(/html)[^>]*>|(body)(?=[\s/>]))", re.I)
-_BOUNDARY_BYTES = re.compile(rb"<(?=[/bB])(?:(/body)|(/html)[^>]*>|(body)(?=[\s/>]))", re.I)
+_BOUNDARY_TEXT = re.compile(r"<(?=[/bB])(?:(/body)|(/html)[^>]*+>|(body)(?=[\s/>]))", re.I)
+_BOUNDARY_BYTES = re.compile(rb"<(?=[/bB])(?:(/body)|(/html)[^>]*+>|(body)(?=[\s/>]))", re.I)
 
 
 def check_page(
@@ -919,36 +1245,55 @@ def check_page(
             not any(t in body for t in patterns.prefilter_bytes)
             or not any(t in body for t in patterns.trigger_bytes)
         ):
+            work = 3 * len(body)  # the needle searches and the boundary pass
             malformed = _quick_malformed(body)
             if malformed is None:
                 text, encoding = decode_page(body, charset)
-                malformed = scan_structure(text).malformed
-            return _decide(site, policy, [], malformed, False, encoding)
+                plain = scan_structure(text)
+                malformed, work = plain.malformed, work + plain.work
+            return _decide(site, policy, [], malformed, False, encoding, work)
         text, encoding = decode_page(body, charset)
     else:
         text = body
+    work = len(text)
     if not any(t in text for t in patterns.prefilter_text) or not any(
         t in text for t in patterns.trigger_text
     ):
+        work += 2 * len(text)
         malformed = _quick_malformed(text)
         if malformed is None:
-            malformed = scan_structure(text).malformed
-        return _decide(site, policy, [], malformed, False, encoding)
+            plain = scan_structure(text)
+            malformed, work = plain.malformed, work + plain.work
+        return _decide(site, policy, [], malformed, False, encoding, work)
 
-    structure = scan_structure(text)
+    structure = scan_structure(text, patterns.hits, patterns.script_note)
     scanner = _Scanner(patterns)
     scanner.html(text, 0, _TOP, structure)
     badges: list[BadgeFound] = []
     for f in scanner.found:
-        state, why = f.state, f.why
-        if state == "live" and f.deferred and not scanner.placeholder:
-            state, why = "broken", "deferred"
+        state, why, runs = f.state, f.why, f.runs
+        if state == "live" and runs != "parse" and not scanner.placeholder:
+            state, why, runs = "broken", "deferred", "parse"
         badges.append(
             BadgeFound(f.form, state, why, f.identifier, f.certificate, f.offset,
-                       structure.inside_body(f.offset))
+                       structure.inside_body(f.offset), runs)
         )
     badges.sort(key=lambda b: b.offset)
-    return _decide(site, policy, badges, structure.malformed, scanner.placeholder, encoding)
+    return _decide(site, policy, badges, structure.malformed, scanner.placeholder, encoding,
+                   work + scanner.work + len(badges))
+
+
+def _may_run_last(badges: list[BadgeFound]) -> list[BadgeFound]:
+    """The live badge scripts that may run last, and so fill the page's first
+    ``<span id="_ideConac">`` with their badge: the last of those that run in order (while
+    the page is parsed, then the ``defer`` ones), and every one that runs as soon as it has
+    loaded (``async``, or inserted by script), which may be before or after the others."""
+    running = [b for b in badges if b.state == "live" and b.form in _LIVE_FORMS]
+    maybe = [b for b in running if b.runs == "async"]
+    ordered = [b for b in running if b.runs != "async"]
+    if ordered:
+        maybe.append(max(ordered, key=lambda b: (b.runs == "defer", b.offset)))
+    return maybe
 
 
 def _decide(
@@ -958,13 +1303,19 @@ def _decide(
     malformed: bool,
     placeholder: bool,
     encoding: str | None,
+    work: int,
 ) -> PageVerdict:
     own = [b for b in badges if _mine(b, site)]
     others = [b for b in badges if not _mine(b, site)]
     shown_others = [b for b in others if b.state in ("live", "static")]
     decisive: BadgeFound | None = None
     own_ok = [b for b in own if _problem(b) == "ok"]
-    if own_ok:
+    last = next((b for b in _may_run_last(badges) if not _mine(b, site)), None)
+    overwritten = bool(own_ok) and last is not None
+    if overwritten:
+        main = {"badge_other_site"}
+        decisive = last
+    elif own_ok:
         main = {"ok"}
         decisive = own_ok[0]
     elif own:
@@ -995,13 +1346,15 @@ def _decide(
     return PageVerdict(
         verdict=verdict,
         reasons=tuple(reasons),
-        message=_message(reasons, site, own, others, len(shown), placeholder),
+        message=_message(reasons, site, own, others, len(shown), placeholder,
+                         last if overwritten else None),
         identifiers=_unique(b.identifier for b in badges),
         certificates=_unique(b.certificate for b in badges),
         offset=decisive.offset if decisive else None,
         in_body=decisive.in_body if decisive else None,
         encoding=encoding,
         badges=tuple(badges),
+        work=work,
     )
 
 
@@ -1012,6 +1365,7 @@ def _message(
     others: list[BadgeFound],
     shown: int,
     placeholder: bool,
+    overwriting: BadgeFound | None,
 ) -> str:
     """Chinese text for the webmaster: what is wrong, then what to do."""
     span = site.patterns.span_id
@@ -1030,6 +1384,12 @@ def _message(
             if placeholder:
                 text += f"页面中只有空的 <span id=\"{span}\"> 占位，缺少标识脚本。"
             parts.append(text)
+        elif reason == "badge_other_site" and overwriting is not None:
+            parts.append(
+                f"页面上显示的网站标识属于其他网站（{overwriting.identifier}）：本网站的标识代码"
+                f"（{site.identifier}）之后还有其他网站的标识代码，后运行的会覆盖本网站的标识。"
+                "请删除其他网站的标识代码，只保留本网站的。"
+            )
         elif reason == "badge_other_site":
             names = "、".join(_unique(b.identifier or b.certificate for b in others)) or "未知"
             parts.append(
@@ -1038,11 +1398,12 @@ def _message(
             )
         elif reason == "badge_inactive":
             where = "、".join(
-                _unique(_INACTIVE_TEXT.get(b.why or "", "注释") for b in own
+                _unique(_INACTIVE_TEXT.get(b.why or "", "注释中") for b in own
                         if b.state == "inactive")
             )
+            space = " " if where.startswith("<") else ""
             parts.append(
-                f"网站标识代码位于{where}中，浏览器不会执行，页面上看不到标识。"
+                f"网站标识代码位于{space}{where}，浏览器不会执行，页面上看不到标识。"
                 "请去掉注释或外层标签，把代码放在正常的页面内容中。"
             )
         elif reason == "badge_outside_body":

@@ -1,21 +1,26 @@
-"""Cheap, linear views of a page's markup: how to decode it, where its comments and raw-text
-elements are, where its body ends, and how a piece of inline JavaScript splits into strings and
-comments.
+"""Cheap, linear views of a page's markup: how to decode it, which constructs hold a hit and
+what they are (a comment, a script, an element whose content is text, a tag's attributes, a
+script inside <svg>), where its body ends, and where in a piece of JavaScript a hit sits.
 
 Why not a full HTML parser: the badge check runs on every page of tens of millions a night and
-only needs to know the *context* of a few hits (is this inside a comment? a ``<script>``? after
-the last ``</body>``?). The HTML tokenizer decides those contexts with a handful of rules that a
-single left-to-right scan reproduces; the expensive part of parsing (building a tree) is not
-needed. Everything here is pure and stdlib-only.
+only needs to know the *context* of a few hits. The HTML tokenizer decides those contexts with
+a handful of states (data, tag and attribute values, comment, raw text, script data with its
+escape states, foreign content) that a single left-to-right pass reproduces; the expensive part
+of parsing (building a tree) is not needed. The pass is driven by compiled expressions with
+possessive quantifiers, so it cannot backtrack and reads each character a bounded number of
+times whatever the page holds. Everything here is pure and stdlib-only.
 """
 
 from __future__ import annotations
 
-import bisect
 import codecs
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from functools import lru_cache
+from itertools import repeat
+from operator import add, methodcaller
+from typing import NamedTuple, TypeAlias
 
 # ---------------------------------------------------------------------------------------------
 # Decoding
@@ -123,245 +128,597 @@ def decode_page(body: bytes, http_charset: str | None = None) -> tuple[str, str]
 
 # ---------------------------------------------------------------------------------------------
 # HTML structure
+#
+# One left-to-right pass with the HTML tokenizer's rules. The stretches that cannot matter are
+# consumed by one compiled expression each (text, ordinary tags with their quoted attributes,
+# complete comments, scripts and raw-text elements); only what can matter stops it: a
+# construct holding a hit (the caller's needles), the tags that bound head and body, a
+# <template>, <svg> and <math>, and anything left open at the end of the page. The expressions
+# use possessive quantifiers only, so none of them can backtrack: every character is read a
+# bounded number of times, whatever the page. (Python 3.11+.)
 
-# Elements whose content the tokenizer does not parse as markup. <noscript> is raw text in a
+# What one step taken in Python (an event, a region, a finding) counts for in ``work``: about
+# what reading this many characters in a compiled expression costs.
+STEP = 50
+_HTML_SPACE = "\t\n\f\r "
+_AFTER_NAME = r"(?=[\t\n\f\r />])"  # what ends a tag name
+# The attributes of a tag after its name, as the tokenizer reads them: a '>' inside a quoted
+# value does not end the tag, a quote opens a value only after '=', and a value left open runs
+# to the end of the page (the browser then drops the tag and everything after it).
+_ATTRS = (
+    r"(?:[\t\n\f\r ]++|/(?!>)|[^\t\n\f\r />][^\t\n\f\r />=]*+"
+    r"""(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+(?:"[^"]*+(?:"|\Z)|'[^']*+(?:'|\Z)|[^\t\n\f\r >]++))?+"""
+    r")*+"
+)
+# The same for skipping, faster: everything but '=' and '>' in one run (names, spaces,
+# slashes, a quote inside a name), and a value after an '=' that follows a name directly. It
+# gives the same extent as _ATTRS wherever it matches; where it does not (a value left open,
+# an '=' after a space or a quote), the skip stops and the tag is read with _ATTRS.
+_SKIP_ATTRS = (
+    r"(?:[^>=]++|(?<=[^\t\n\f\r /\"'=>])=[\t\n\f\r ]*+"
+    r"""(?:"[^"]*+"|'[^']*+'|(?!["'])[^\t\n\f\r >]*+))*+"""
+)
+_NAME = r"[A-Za-z][^\t\n\f\r />]*+"
+_COMMENT = r"<!--(?:-?>|[^-]*+(?:-(?!-!?>)[^-]*+)*+--!?>)"
+_CDATA = r"<!\[CDATA\[(?:[^\]]++|\](?!\]>))*+\]\]>"
+
+
+def _ci(name: str) -> str:
+    return f"(?i:{name})"
+
+
+def _script_data(end_name: str = "script") -> str:
+    """Script content up to its end tag, with the tokenizer's escape states: after ``<!--`` a
+    ``<script>`` opens a "double-escaped" stretch in which ``</script>`` does not end the
+    element (``<script><!-- document.write('<script></script>') --></script>`` is one
+    script)."""
+    name, after = _ci(end_name), _AFTER_NAME
+    double = rf"(?:[^<-]++|-(?!->)|<(?!/{name}{after}))*+(?:</{name}{after})?+"
+    escaped = (
+        rf"(?:[^<-]++|-(?!->)|<(?!/{name}{after}|{name}{after})|<{name}{after}{double})*+"
+        r"(?:-->)?+"
+    )
+    return rf"(?:[^<]++|<(?!/{name}{after}|!--)|<!(?=--){escaped})*+"
+
+
+def _element(name: str, content: str, note: str | None = None) -> str:
+    """A whole element: start tag, ``content``, end tag (which must be there)."""
+    ci, after = _ci(name), _AFTER_NAME
+    guard = f"(?![^>]*?{note})" if note else ""
+    return rf"<{ci}{after}{guard}{_SKIP_ATTRS}>{content}</{ci}{after}{_SKIP_ATTRS}>"
+
+
+# Elements whose content the tokenizer reads as text (HTML namespace). <noscript> is one in a
 # browser with scripting on, which is the browser the badge targets.
 RAW_TEXT = frozenset(
     {"script", "style", "noscript", "textarea", "title", "xmp", "iframe", "noembed", "noframes"}
 )
-# Shaped for speed: the look-ahead rejects most '<' on their first letter, and only the end
-# tags that matter outside raw text are listed (raw-text end tags are found from their start).
-_SPECIAL = re.compile(
-    r"<(?=[!?/bhinpstxBHINPSTX])(?:(!--)|([!?])"
-    r"|/(body|head|html|template)(?=[\s/>])"
-    r"|(s(?:cript|tyle)|no(?:script|embed|frames)|t(?:emplate|extarea|itle)|xmp|iframe"
-    r"|plaintext|body|head|html)(?=[\s/>]))",
-    re.I,
-)
-# The rest of a start tag after its name, following the tokenizer's attribute rules closely
-# enough that a '>' inside a quoted value does not end the tag. It always matches.
-_TAG_REST = re.compile(
-    r"""(?:[\s/]+|[^\s/>][^\s/>=]*(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]*))?)*(?:>|\Z)"""
-)
-_ATTR = re.compile(r"""([^\s/>=][^\s/>=]*)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]*)))?""")
-_CLOSERS: dict[str, re.Pattern[str]] = {
-    name: re.compile(rf"</{name}[\s/>]", re.I) for name in RAW_TEXT | {"template"}
+# Elements whose content shows as text, or not at all, however it looks like markup.
+TEXT_ELEMENTS = frozenset(RAW_TEXT - {"script", "noscript"} | {"plaintext"})
+# Start tags that end <svg> and <math> content (the HTML standard's list; <font> only with
+# color, face or size), and the end tags that do the same.
+_BREAKOUT = frozenset({
+    "b", "big", "blockquote", "body", "br", "center", "code", "dd", "div", "dl", "dt", "em",
+    "embed", "h1", "h2", "h3", "h4", "h5", "h6", "head", "hr", "i", "img", "li", "listing",
+    "menu", "meta", "nobr", "ol", "p", "pre", "ruby", "s", "small", "span", "strong", "strike",
+    "sub", "sup", "table", "tt", "u", "ul", "var",
+})
+_BREAKOUT_END = frozenset({"br", "p"})
+# Elements inside <svg> / <math> whose content is HTML again.
+_INTEGRATION = {
+    "svg": frozenset({"foreignobject", "desc", "title"}),
+    "math": frozenset({"mi", "mo", "mn", "ms", "mtext", "annotation-xml"}),
 }
-_TAG_NAME = re.compile(r"<([A-Za-z][^\s/>]*)")
+
+
+_Trie: TypeAlias = dict[str, "_Trie"]
+
+
+def _alternation(names: Iterable[str]) -> str:
+    """The names as one expression shaped like a trie (``b(?:ig|lockquote|ody|r)?…``): the
+    regular expression engine tries alternatives one by one, so a flat list of fifty tag
+    names would cost fifty comparisons at every '<'. Used before an ``_AFTER_NAME`` check,
+    so a name that is a prefix of another needs no ordering."""
+    tree: _Trie = {}
+    for name in names:
+        node = tree
+        for char in name:
+            node = node.setdefault(char, {})
+        node[""] = {}
+    return _trie(tree)
+
+
+def _trie(node: _Trie) -> str:
+    branches = [re.escape(char) + _trie(child) for char, child in sorted(node.items()) if char]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    return f"(?:{body})?" if "" in node else body
+
+
+_BOGUS = r"<(?:!(?!--)|\?|/(?![A-Za-z]))[^>]*+>"
+_FOREIGN_STOP = _BREAKOUT | {"font", "svg", "math", "script"} | _INTEGRATION["svg"] | _INTEGRATION[
+    "math"
+]
+_FOREIGN_STOP_END = _BREAKOUT_END | {"svg", "math", "script", "body", "html"}
+
+
+def _ordinary_tag(stop: Iterable[str], stop_end: Iterable[str]) -> str:
+    """Text, or a start or end tag not named in ``stop`` / ``stop_end``, as one branch each:
+    the first alternatives of every skip, since they are nearly everything a page holds (a
+    failed alternative at every '<' is measurably slow)."""
+    return (
+        rf"[^<]++|<(?:/(?!{_ci(_alternation(stop_end))}{_AFTER_NAME})"
+        rf"|(?!{_ci(_alternation(stop))}{_AFTER_NAME})){_NAME}{_SKIP_ATTRS}>"
+    )
+
+
+# Inside <svg>/<math>: comments, CDATA sections, and every tag but those that change the mode.
+_FOREIGN_UNITS = [
+    _ordinary_tag(_FOREIGN_STOP, _FOREIGN_STOP_END),
+    "<(?=[^A-Za-z!/?])",
+    _COMMENT,
+    _CDATA,
+    r"<(?:!(?!--|\[CDATA\[)|\?|/(?![A-Za-z]))[^>]*+>",
+]
+
+
+def _island(name: str) -> str:
+    """A whole <svg> or <math> with nothing in it that matters (no script, no integration
+    point, no nested one): up to its end tag, or up to the tag that ends foreign content."""
+    ci, after = _ci(name), _AFTER_NAME
+    breakout = rf"(?=<{_ci(_alternation(_BREAKOUT))}{after}|</{_ci('p|br')}{after})"
+    return (
+        rf"<{ci}{after}{_SKIP_ATTRS}(?:(?<=/)>|(?<!/)>(?:{'|'.join(_FOREIGN_UNITS)})*+"
+        rf"(?:</{ci}{after}{_SKIP_ATTRS}>|{breakout}))"
+    )
+
+
+@lru_cache(maxsize=64)
+def _skip(mode: str, note: str | None, done: frozenset[str] = frozenset()) -> re.Pattern[str]:
+    """The expression that consumes, from a position in data state, everything that cannot
+    matter in ``mode``; used with ``endpos`` at the next hit, so a construct holding the hit
+    is left for the caller. Modes: ``plain`` (only the body boundaries matter), ``html``,
+    ``html-ip`` (HTML inside an SVG/MathML integration point), ``foreign`` (<svg>, <math>).
+    ``note`` marks <script> start tags that must stop it even without a hit; ``done`` names
+    the boundary tags seen as often as they matter (``body``, ``/body``, ``/html``,
+    ``/head``), which no longer stop it."""
+    bogus = _BOGUS
+    if mode == "foreign":
+        return re.compile("(?:" + "|".join(_FOREIGN_UNITS) + ")*+")
+    raw = [_element("script", _script_data(), note)] + [
+        _element(name, rf"(?:[^<]++|<(?!/{_ci(name)}{_AFTER_NAME}))*+")
+        for name in ("style", "title", "noscript", "textarea", "iframe", "xmp", "noembed",
+                     "noframes")
+    ]
+    stop = RAW_TEXT | {"plaintext"} | ({"body"} - done)
+    stop_end = frozenset({"body", "html"} - {name[1:] for name in done})
+    if mode != "plain":
+        stop |= {"template", "svg", "math"}
+        stop_end |= {"template"} | ({"head"} - {name[1:] for name in done})
+    if mode == "html-ip":
+        stop_end |= _INTEGRATION["svg"] | _INTEGRATION["math"]
+    parts = [_ordinary_tag(stop, stop_end), "<(?=[^A-Za-z!/?])", _COMMENT, bogus, *raw]
+    if mode != "plain":
+        parts += [_island("svg"), _island("math")]
+    if mode == "html":
+        # a template holding no hit and no other template is inert: consume it whole
+        inner = [_ordinary_tag(RAW_TEXT | {"plaintext", "template"}, {"template"}),
+                 "<(?=[^A-Za-z!/?])", _COMMENT, bogus, *raw]
+        parts.append(_element("template", "(?:" + "|".join(inner) + ")*+"))
+    return re.compile("(?:" + "|".join(parts) + ")*+")
+
+
+@lru_cache(maxsize=64)
+def _skips(
+    note: str | None, done: frozenset[str] = frozenset()
+) -> dict[str, Callable[..., re.Match[str] | None]]:
+    return {mode: _skip(mode, None if mode == "plain" else note, done).match
+            for mode in ("plain", "html", "html-ip", "foreign")}
+
+
+# A whole tag from its '<': end-tag slash, name, self-closing slash (to the end if left open).
+_TAG = re.compile(r"<(/?)(" + _NAME + ")" + _ATTRS + r"(/?)(?:>|\Z)")
+# Start tags the HTML-mode pass stops at for what they are, not for a hit.
+_SPECIAL_START = RAW_TEXT | {"plaintext", "template", "body", "svg", "math"}
+_SCRIPT_DATA = re.compile(_script_data())
+_RAW_DATA = {
+    name: re.compile(rf"(?:[^<]++|<(?!/{_ci(name)}{_AFTER_NAME}))*+")
+    for name in RAW_TEXT - {"script"}
+}
+_COMMENT_END = re.compile(r"--!?>")
 
 
 class Region(NamedTuple):
-    """A stretch of the page the tokenizer does not read as markup: a comment or the content of
-    a raw-text element. ``start``/``end`` cover the whole construct, tags included."""
+    """A construct the caller has to look at: one holding a hit, or a noted <script>.
 
-    kind: str  # "comment" or a RAW_TEXT element name
+    ``kind`` is ``comment`` (bogus comments included), a raw-text element's name, ``plaintext``,
+    ``tag`` (a start tag whose attributes hold the hit), ``svg-script`` or ``math-script`` (a
+    <script> in foreign content, whose content is markup). ``start``/``end`` cover the whole
+    construct; ``content_start``/``content_end`` its content (for a tag, the tag itself).
+    ``name`` is the tag name; ``template`` is set inside a <template>; ``closed`` is False for
+    a foreign script that some other tag ended before its ``</script>``."""
+
+    kind: str
     start: int
     end: int
     content_start: int
     content_end: int
+    name: str = ""
+    template: bool = False
+    closed: bool = True
 
 
 @dataclass(slots=True)
 class Structure:
-    """What one linear scan of the page learns: non-markup regions, inert ``<template>`` ranges
-    and the positions of the tags that delimit head and body (only those read as markup)."""
+    """What one pass over the page learns: the constructs holding hits, in page order, and the
+    tags that bound head and body (those read as markup; inside a <template> they do not
+    count). ``work`` counts the characters the pass read plus ``STEP`` for each step."""
 
     regions: list[Region] = field(default_factory=list)
-    templates: list[tuple[int, int]] = field(default_factory=list)
-    head_open: int | None = None
-    head_close: int | None = None
-    body_open: list[int] = field(default_factory=list)
-    body_close: list[int] = field(default_factory=list)
-    html_close: list[int] = field(default_factory=list)
+    body_open: int | None = None  # the first <body>
+    # the last </body>, and the end of the last </html>; with more than one the page is
+    # malformed anyway, and only the first <body> bounds the body (browsers put what follows
+    # a stray </body> in the body too)
+    body_close: int | None = None
+    html_close: int | None = None
+    head_close: int | None = None  # the first </head>
+    repeated: bool = False  # more than one <body>, </body> or </html>
     content_after_html: bool = False
-    _starts: list[int] = field(default_factory=list)
-
-    def region_at(self, pos: int) -> Region | None:
-        """The comment or raw-text element containing ``pos``, if any."""
-        i = bisect.bisect_right(self._starts, pos) - 1
-        if i >= 0:
-            region = self.regions[i]
-            if region.start <= pos < region.end:
-                return region
-        return None
-
-    def in_template(self, pos: int) -> bool:
-        return any(start <= pos < end for start, end in self.templates)
+    work: int = 0
 
     def inside_body(self, pos: int) -> bool:
         """Whether ``pos`` is in the page's body: after ``<body>`` (or after ``</head>`` when the
         body tag is implied; anywhere for a fragment without either) and before the document's
         last ``</body>`` and last ``</html>``."""
-        if self.body_open:
-            if pos < self.body_open[0]:
+        if self.body_open is not None:
+            if pos < self.body_open:
                 return False
         elif self.head_close is not None and pos < self.head_close:
             return False
-        if self.body_close and pos > self.body_close[-1]:
+        if self.body_close is not None and pos > self.body_close:
             return False
-        return not (self.html_close and pos > self.html_close[-1])
+        return not (self.html_close is not None and pos > self.html_close)
 
     @property
     def malformed(self) -> bool:
         """Several bodies or documents in one page, or markup after ``</html>``."""
-        return (
-            len(self.body_open) > 1
-            or len(self.body_close) > 1
-            or len(self.html_close) > 1
-            or self.content_after_html
-        )
+        return self.repeated or self.content_after_html
 
 
-def tag_end(text: str, pos: int) -> int:
-    """End (exclusive) of the start or end tag whose name ends at ``pos``."""
-    match = _TAG_REST.match(text, pos)
-    assert match is not None  # the pattern accepts any input
-    return match.end()
+class _Hits:
+    """The next hit at or after a position: one search of the caller's pattern, repeated only
+    once the position has passed the hit found last (positions only ever increase)."""
+
+    __slots__ = ("next_at", "rx", "text", "work")
+
+    def __init__(self, text: str, rx: re.Pattern[str]) -> None:
+        self.text = text
+        self.rx = rx
+        self.next_at = -1
+        self.work = 0
+
+    def after(self, pos: int) -> int:
+        if self.next_at < pos:
+            found = self.rx.search(self.text, pos)
+            self.next_at = len(self.text) if found is None else found.start()
+            self.work += self.next_at - pos
+        return self.next_at
 
 
-def scan_structure(text: str) -> Structure:
-    """One left-to-right pass over the page recording comments, raw-text elements, templates
-    and the head/body/html boundary tags, as the HTML tokenizer would see them. Lower-casing a
-    CJK page would cost more than the scan itself, so the patterns ignore case instead."""
+@dataclass(slots=True)
+class _Frame:
+    """An open <svg>/<math> (``depth`` counts nested ones of the same name), or an HTML
+    integration point inside one (``kind`` "html", ``name`` its tag), and the foreign
+    <script> open in it."""
+
+    kind: str
+    name: str
+    depth: int = 1
+    script: tuple[int, int] | None = None  # (start, content start) of an open <script>
+    script_hit: bool = False
+
+
+def scan_structure(
+    text: str, hits_rx: re.Pattern[str] | None = None, note: str | None = None
+) -> Structure:
+    """One pass over ``text`` as the HTML tokenizer reads it, recording the constructs that
+    hold a match of ``hits_rx`` (and <script> elements whose start tag matches ``note``) and
+    the head/body boundaries. Without ``hits_rx`` only the boundaries are wanted, and
+    <template>, <svg> and <math> are not followed."""
     st = Structure()
+    regions = st.regions
     n = len(text)
+    frames: list[_Frame] = []
+    templates = 0
+    body_opens = body_closes = html_closes = 0
+    done: frozenset[str] = frozenset()
+    skips = _skips(note, done)
+    plain = hits_rx is None
+    search = hits_rx.search if hits_rx is not None else None
+    h = -1  # the next hit at or after pos (n: none)
     pos = 0
-    template_stack: list[int] = []
-    search = _SPECIAL.search
-    while True:
-        m = search(text, pos)
-        if m is None:
+    steps = 0
+    while pos < n:
+        steps += 1
+        if h < pos:
+            if search is None:
+                h = n
+            else:
+                found = search(text, pos)
+                h = n if found is None else found.start()
+                st.work += h - pos
+        if frames:
+            frame: _Frame | None = frames[-1]
+            mode = "html-ip" if frame.kind == "html" else "foreign"  # type: ignore[union-attr]
+        else:
+            frame = None
+            mode = "plain" if plain else "html"
+        p = skips[mode](text, pos, h).end()  # type: ignore[union-attr]
+        st.work += p - pos
+        if p >= n:
             break
-        start = m.start()
-        group = m.lastindex
-        if group == 1:  # <!-- comment -->
-            body = m.end()
-            if text.startswith(">", body) or text.startswith("->", body):  # <!--> and <!--->
-                end = body + (1 if text[body] == ">" else 2)
-                st.regions.append(Region("comment", start, end, body, body))
-                pos = end
-                continue
-            close = text.find("-->", body)
-            if close < 0:
-                st.regions.append(Region("comment", start, n, body, n))
-                break
-            st.regions.append(Region("comment", start, close + 3, body, close))
-            pos = close + 3
-            continue
-        if group == 2:  # <!DOCTYPE>, <![CDATA[...]>, <?php ...?>: bogus comments end at '>'
-            close = text.find(">", m.end())
-            pos = n if close < 0 else close + 1
-            continue
-        closing = group == 3
-        name = m.group(group or 0).lower()
-        end = tag_end(text, m.end())
-        if closing:
-            if name == "body":
-                st.body_close.append(start)
-            elif name == "html":
-                st.html_close.append(end)
-            elif name == "head" and st.head_close is None:
-                st.head_close = start
-            elif name == "template" and template_stack:
-                st.templates.append((template_stack.pop(), end))
+        if p == h:  # a hit in text: the rest of this text run is text too
+            if frame is not None and frame.script is not None:
+                frame.script_hit = True
+            lt = text.find("<", h)
+            end = n if lt < 0 else lt
+            st.work += end - h
             pos = end
             continue
-        if name in RAW_TEXT:
-            closer = _CLOSERS[name].search(text, end)
-            if closer is None:
-                st.regions.append(Region(name, start, n, end, n))
-                break
-            close_end = tag_end(text, closer.start() + 2 + len(name))
-            st.regions.append(Region(name, start, close_end, end, closer.start()))
-            pos = close_end
+        tag = _TAG.match(text, p)
+        if tag is not None:
+            name = tag.group(2).lower()
+            end = tag.end()
+            closing = bool(tag.group(1))
+            if mode == "html" and not closing and name not in _SPECIAL_START:
+                # an ordinary start tag holding the hit, or left open at the end
+                if h < end:
+                    regions.append(Region("tag", p, end, p, end, name, templates > 0))
+                st.work += end - p
+                pos = end
+                continue
+            self_closing = bool(tag.group(3))
+            if mode == "foreign":
+                assert frame is not None
+                after = _foreign_tag(st, frames, frame, text, p, end, name, closing,
+                                     self_closing, h)
+            else:
+                after = _html_tag(st, frames, text, p, end, name, closing, self_closing, h,
+                                  mode, templates)
+                if name == "template" and not plain:
+                    templates = templates + 1 if not closing else max(0, templates - 1)
+            if after != p and templates == 0 and name in ("body", "html", "head"):
+                seen = done
+                if name == "body" and not closing:
+                    body_opens += 1
+                    if st.body_open is None:
+                        st.body_open = p
+                    elif not plain:
+                        done |= {"body"}
+                elif name == "body":
+                    body_closes += 1
+                    st.body_close = p if body_closes == 1 else None
+                    if body_closes > 1:
+                        done |= {"/body"}
+                elif name == "html" and closing:
+                    html_closes += 1
+                    st.html_close = end if html_closes == 1 else None
+                    if html_closes > 1:
+                        done |= {"/html"}
+                elif name == "head" and closing and st.head_close is None:
+                    st.head_close = p
+                    done |= {"/head"}
+                if plain and (body_opens > 1 or body_closes > 1 or html_closes > 1):
+                    break  # malformed: all that was wanted
+                if done is not seen:
+                    skips = _skips(note, done)
+            st.work += max(after, end) - p
+            pos = after
             continue
-        if name == "plaintext":  # everything after it is text
-            st.regions.append(Region("plaintext", start, n, end, n))
-            break
-        if name == "template":
-            template_stack.append(start)
-        elif name == "body":
-            st.body_open.append(start)
-        elif name == "head" and st.head_open is None:
-            st.head_open = start
+        end = _other_construct(st, frame, text, p, h, mode, templates > 0)
+        st.work += end - p
         pos = end
-    st.templates.extend((s, n) for s in template_stack)
-    st._starts = [r.start for r in st.regions]
-    if st.html_close:
-        st.content_after_html = _has_content(text, st.html_close[-1], st)
+    st.work += STEP * (steps + len(regions))
+    st.repeated = body_opens > 1 or body_closes > 1 or html_closes > 1
+    if st.html_close is not None:
+        st.content_after_html = not tail_is_quiet(text, st.html_close)
+        st.work += n - st.html_close
     return st
 
 
-def _has_content(text: str, pos: int, st: Structure) -> bool:
-    """Anything but whitespace and comments from ``pos`` on."""
+def _other_construct(
+    st: Structure, frame: _Frame | None, text: str, p: int, hit: int, mode: str,
+    in_template: bool,
+) -> int:
+    """A comment, CDATA section or bogus comment the pass stopped at (it holds the hit or is
+    left open); returns its end. A '<' that starts nothing (at the very end) is text."""
     n = len(text)
-    while pos < n:
-        if text[pos].isspace():
-            pos += 1
-            continue
-        region = st.region_at(pos)
-        if region is not None and region.kind == "comment" and region.start == pos:
-            pos = region.end
-            continue
-        return True
-    return False
+    if text.startswith("<!--", p):
+        end, content_end = _comment_bounds(text, p)
+        if hit < end:
+            st.regions.append(Region("comment", p, end, p + 4, content_end,
+                                     template=in_template))
+        return end
+    if mode == "foreign" and text.startswith("<![CDATA[", p):  # text in foreign content
+        close = text.find("]]>", p + 9)
+        end = n if close < 0 else close + 3
+        if frame is not None and frame.script is not None and hit < end:
+            frame.script_hit = True
+        return end
+    if text.startswith(("<!", "<?", "</"), p):  # <!DOCTYPE>, <?php ?>, </ >: to the next '>'
+        gt = text.find(">", p)
+        end = n if gt < 0 else gt + 1
+        if hit < end:
+            st.regions.append(Region("comment", p, end, p + 2, end - 1 if gt >= 0 else n,
+                                     template=in_template))
+        return end
+    return p + 1
+
+
+def _comment_bounds(text: str, start: int) -> tuple[int, int]:
+    """End and content end of the comment opening at ``start`` (``<!-->`` and ``<!--->`` are
+    empty comments; ``--!>`` closes one too); the end of the page if it never closes."""
+    body = start + 4
+    if text.startswith(">", body):
+        return body + 1, body
+    if text.startswith("->", body):
+        return body + 2, body
+    close = _COMMENT_END.search(text, body)
+    if close is None:
+        return len(text), len(text)
+    return close.end(), close.start()
+
+
+def _html_tag(
+    st: Structure, frames: list[_Frame], text: str, start: int, tag_end: int, name: str,
+    closing: bool, self_closing: bool, hit: int, mode: str, templates: int,
+) -> int:
+    """A tag the HTML-mode pass stopped at; returns where to go on."""
+    n = len(text)
+    in_template = templates > 0
+    if closing:
+        frame = frames[-1] if frames else None
+        if frame is not None and frame.kind == "html" and name == frame.name:
+            frames.pop()
+        return tag_end
+    if name == "script":
+        data = _SCRIPT_DATA.match(text, tag_end)
+        assert data is not None
+        content_end = data.end()
+        end = _end_tag(text, content_end)
+        st.regions.append(Region("script", start, end, tag_end, content_end, name, in_template))
+        return end
+    if name in RAW_TEXT:
+        data = _RAW_DATA[name].match(text, tag_end)
+        assert data is not None
+        content_end = data.end()
+        end = _end_tag(text, content_end)
+        if hit < end:
+            st.regions.append(Region(name, start, end, tag_end, content_end, name, in_template))
+        return end
+    if name == "plaintext":
+        st.regions.append(Region("plaintext", start, n, tag_end, n, name, in_template))
+        return n
+    if hit < tag_end:  # the hit is in this start tag's attributes
+        st.regions.append(Region("tag", start, tag_end, start, tag_end, name, in_template))
+    if mode != "plain" and name in ("svg", "math") and not self_closing:
+        frames.append(_Frame(name, name))
+    return tag_end
+
+
+def _foreign_tag(
+    st: Structure, frames: list[_Frame], frame: _Frame, text: str, start: int, tag_end: int,
+    name: str, closing: bool, self_closing: bool, hit: int,
+) -> int:
+    """A tag inside <svg>/<math>; returns where to go on (``start`` again when the tag ends
+    the foreign content and must be read as HTML)."""
+    if closing:
+        if name in _BREAKOUT_END:
+            _leave_foreign(st, frames, start)
+            return start
+        if name == "script" and frame.script is not None:
+            _close_script(st, frame, text, start, tag_end)
+        elif name == frame.name:
+            frame.depth -= 1
+            if frame.depth == 0:
+                _pop_frame(st, frames, start)
+        return tag_end
+    if name in _BREAKOUT or (name == "font" and _font_breaks_out(text[start:tag_end])):
+        _leave_foreign(st, frames, start)
+        return start
+    if hit < tag_end and name != "script":
+        st.regions.append(Region("tag", start, tag_end, start, tag_end, name))
+    if self_closing:
+        if name == "script":
+            st.regions.append(Region(f"{frame.kind}-script", start, tag_end, tag_end, tag_end,
+                                     name))
+        return tag_end
+    if name == frame.name:
+        frame.depth += 1
+    elif name == "script":
+        frame.script = (start, tag_end)
+        frame.script_hit = hit < tag_end
+    elif name in _INTEGRATION[frame.kind] and (
+        name != "annotation-xml" or _html_annotation(text[start:tag_end])
+    ):
+        frames.append(_Frame("html", name))
+    return tag_end
+
+
+def _close_script(st: Structure, frame: _Frame, text: str, close: int, end: int) -> None:
+    assert frame.script is not None
+    start, content_start = frame.script
+    if frame.script_hit:
+        st.regions.append(Region(f"{frame.kind}-script", start, end, content_start, close,
+                                 "script"))
+    frame.script, frame.script_hit = None, False
+
+
+def _pop_frame(st: Structure, frames: list[_Frame], at: int) -> None:
+    """Close the innermost <svg>/<math>; a foreign <script> still open in it never runs."""
+    frame = frames.pop()
+    if frame.script is not None and frame.script_hit:
+        start, content_start = frame.script
+        st.regions.append(Region(f"{frame.kind}-script", start, at, content_start, at,
+                                 "script", closed=False))
+
+
+def _leave_foreign(st: Structure, frames: list[_Frame], at: int) -> None:
+    """A tag ends the foreign content: every <svg>/<math> up to the nearest integration point
+    closes."""
+    while frames and frames[-1].kind != "html":
+        _pop_frame(st, frames, at)
+
+
+def _font_breaks_out(tag: str) -> bool:
+    return bool({"color", "face", "size"} & attributes(tag).keys())
+
+
+def _html_annotation(tag: str) -> bool:
+    encoding = attributes(tag).get("encoding", "").strip().lower()
+    return encoding in ("text/html", "application/xhtml+xml")
+
+
+def _end_tag(text: str, pos: int) -> int:
+    """End of the end tag at ``pos`` (the end of the page when there is none)."""
+    tag = _TAG.match(text, pos)
+    return len(text) if tag is None else tag.end()
 
 
 def tail_is_quiet(data: bytes | str, pos: int) -> bool:
-    """Whether only whitespace and complete comments follow ``pos`` (the fast path's test for
-    content after ``</html>``); a loop, so a long tail cannot make a regex backtrack."""
+    """Whether only whitespace and complete comments follow ``pos`` (the test for content
+    after ``</html>``); a loop, so a long tail cannot make a regex backtrack."""
     text = data if isinstance(data, str) else data.decode("latin-1")
     n = len(text)
     while True:
-        while pos < n and text[pos] in " \t\r\n\f":
+        while pos < n and text[pos] in _HTML_SPACE:
             pos += 1
         if pos >= n:
             return True
         if not text.startswith("<!--", pos):
             return False
-        close = text.find("-->", pos + 4)
-        if close < 0:
+        end, content_end = _comment_bounds(text, pos)
+        if content_end >= n:  # never closed
             return False
-        pos = close + 3
+        pos = end
 
 
-def start_tag_at(text: str, pos: int) -> tuple[str, int] | None:
-    """If a start tag begins at ``pos``: its lower-case name and end."""
-    match = _TAG_NAME.match(text, pos)
-    if match is None:
-        return None
-    return match.group(1).lower(), tag_end(text, match.end())
-
-
-def enclosing_tag(text: str, pos: int) -> tuple[int, str, int] | None:
-    """The start tag ``pos`` sits in, as (start, lower-case name, end), or None for text."""
-    lt = text.rfind("<", 0, pos + 1)
-    while lt >= 0:
-        found = start_tag_at(text, lt)
-        if found is not None:
-            name, end = found
-            return (lt, name, end) if end > pos else None
-        # '<' inside an attribute value of the real tag: keep looking left, a little
-        if pos - lt > 2048:
-            return None
-        lt = text.rfind("<", 0, lt)
-    return None
+_ATTR = re.compile(
+    r"([^\t\n\f\r />][^\t\n\f\r />=]*+)(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+"
+    r"""(?:"([^"]*+)(?:"|\Z)|'([^']*+)(?:'|\Z)|([^\t\n\f\r >]++)))?+"""
+)
+_TAG_NAME = re.compile(r"<(" + _NAME + ")")
 
 
 def attributes(tag: str) -> dict[str, str]:
     """Attributes of a start tag (first occurrence wins, names lower-cased, values raw)."""
     found = _TAG_NAME.match(tag)
-    rest = tag[found.end() :] if found else tag
     attrs: dict[str, str] = {}
-    for m in _ATTR.finditer(rest):
-        name = m.group(1).lower()
+    for raw_name, double, single, bare in _ATTR.findall(tag, found.end() if found else 0):
+        name = raw_name.lower()
         if name not in attrs:
-            value = m.group(2)
-            if value is None:
-                value = m.group(3)
-            if value is None:
-                value = m.group(4) or ""
-            attrs[name] = value
+            attrs[name] = double or single or bare
     return attrs
 
 
@@ -371,135 +728,197 @@ def tag_clean(fragment: str) -> bool:
     return _ONLY_TAGS.fullmatch(fragment) is not None
 
 
-_ONLY_TAGS = re.compile(r"(?:\s*<[^<>]*>)*\s*")
+_ONLY_TAGS = re.compile(r"(?:\s*+<[^<>]*+>)*+\s*+")
 
 # ---------------------------------------------------------------------------------------------
 # JavaScript
+#
+# The same idea as for HTML: one expression consumes whole units of a script (strings and the
+# runs of strings joined by '+', comments, regular expression literals, names, numbers,
+# punctuation), used with ``endpos`` at the next hit, so only the units holding a hit, and the
+# places where the script cannot be read, reach Python. A '/' starts a regular expression after
+# punctuation or a keyword and is a division after an operand, as the old lexer decided.
+
+_JS_BREAK = "\n\r\u2028\u2029"
+_JS_STRINGS = (
+    r'"(?:[^"\\\n\r]++|\\(?:\r\n|[\s\S]))*+"',
+    r"'(?:[^'\\\n\r]++|\\(?:\r\n|[\s\S]))*+'",
+    r"`(?:[^`\\]++|\\[\s\S])*+`",
+)
+_JS_STR = "|".join(_JS_STRINGS)
+# Between two strings of one concatenation: '+', or names joined by '+' (they add nothing).
+_JS_GAP = r"\s*+\+\s*+(?:[A-Za-z_$][\w$.]*+\s*+\+\s*+)*+"
+# A regular expression literal; one that never closes takes the rest of its line (JavaScript
+# cannot read past it either), so a line of '(/[' is read once, not once per '/'.
+_JS_RX = (
+    r"/(?![*/])(?:(?:[^/\\\[\n\r]++|\\[^\n\r]|\[(?:[^\]\\\n\r]++|\\[^\n\r])*+\])++/[A-Za-z]*+"
+    r"|[^\n\r\u2028\u2029]*+)"
+)
+_JS_AFTER_OPERAND = r"\s*+(?:/(?![*/])\s*+)?+"
+_JS_AFTER_OPERATOR = rf"\s*+(?:{_JS_RX}{_JS_AFTER_OPERAND})?+"
+_JS_KEYWORDS = "return|typeof|case|do|else|in|of|new|delete|void|throw|instanceof|yield|await"
+# Words a name may follow on the same line (declarations, statements, contextual keywords),
+# and the operator words a name may be followed by.
+_JS_BEFORE_NAME = (
+    "var|let|const|function|class|extends|async|get|set|static|import|export|default|from|as"
+    "|break|continue|if|for|while|with|switch|try|catch|finally"
+)
+_JS_NAME = r"[A-Za-z_$\u0080-\uffff][\w$\u0080-\uffff]*+"
+_JS_NEXT_NAME = rf"(?!(?:in|of|instanceof|from|as)(?![\w$])){_JS_NAME}"
 
 
-class JsToken(NamedTuple):
-    """A string, template literal or comment in a script; everything else is code."""
+def _js_units(strict: bool) -> str:
+    """One unit of a script. ``strict`` (the syntax pass): an operand must not be followed on
+    the same line by a quoted string, so the pass stops there and sees the error."""
+    guard = rf"(?![ \t]*+(?:[\"']|{_JS_NEXT_NAME}))" if strict else ""
+    string_guard = r"(?![ \t]*+[\"'])" if strict else ""
+    return "|".join((
+        # a run of strings joined by '+', which must not go on past where it stops
+        rf"(?:{_JS_STR})(?:{_JS_GAP}(?:{_JS_STR}))*+(?!{_JS_GAP}[\"'`]){guard}"
+        rf"{_JS_AFTER_OPERAND}",
+        rf"//[^{_JS_BREAK}]*+(?=[{_JS_BREAK}])",
+        r"/\*(?:[^*]++|\*(?!/))*+\*/",
+        rf"<!--[^{_JS_BREAK}]*+(?=[{_JS_BREAK}])",  # an HTML-like comment, to the line end
+        rf"(?:{_JS_KEYWORDS})(?![\w$]){_JS_AFTER_OPERATOR}",
+        rf"(?:{_JS_BEFORE_NAME})(?![\w$]){_JS_AFTER_OPERAND}",
+        rf"{_JS_NAME}{guard}{_JS_AFTER_OPERAND}",
+        rf"[0-9][\w.]*+{guard}{_JS_AFTER_OPERAND}",
+        rf"[)\]]{string_guard}{_JS_AFTER_OPERAND}",
+        rf"(?:[(,=:\[!&|?{{}};+*%>~^.]|<(?!!--)|-(?!->)){_JS_AFTER_OPERATOR}",
+        rf"\s++{_JS_AFTER_OPERATOR}",
+        r"/(?![*/])",
+        r"[^\"'`/<\-\w$)\]\u0080-\uffff]",  # anything else, never a piece of an operand
+    ))
 
-    kind: str  # "string" | "template" | "comment"
+
+_JS_SKIP = re.compile(f"(?:{_js_units(False)})*+")
+_JS_START = re.compile(f"{_JS_AFTER_OPERATOR}(?:{_js_units(False)})*+")  # may open with /re/
+_JS_CHECK = re.compile(f"(?:{_js_units(True)})*+")
+_JS_CHECK_START = re.compile(f"{_JS_AFTER_OPERATOR}(?:{_js_units(True)})*+")
+# ``document.write('<span id='_ideConac'>…')``: quotes broken in copying leave an operand
+# directly followed by a string or a name on the same line, which does not parse; so does
+# markup read as script. (A backquote may follow: that is a tagged template.)
+_JS_JUXTAPOSED = re.compile(
+    rf"(?:{_JS_NAME}|[0-9][\w.]*+|{_JS_STR})[ \t]*+(?:[\"']|{_JS_NEXT_NAME})"
+    rf"|[)\]][ \t]*+[\"']"
+)
+_JS_STRING = {quote: re.compile(rx) for quote, rx in zip("\"'`", _JS_STRINGS, strict=True)}
+_JS_GAP_RX = re.compile(_JS_GAP)
+_LINE_END = re.compile(f"[{_JS_BREAK}]")
+
+
+class JsSpot(NamedTuple):
+    """Where a hit sits in a script: ``group`` (a run of strings joined by '+'; ``end`` is its
+    end), ``comment`` (``end`` its end), or ``code`` (``start`` is the hit)."""
+
+    kind: str
     start: int
     end: int
 
 
-@dataclass(slots=True)
-class JsLex:
-    tokens: list[JsToken]
-    error: bool  # an unterminated string, template or comment: the whole script fails to run
-    _starts: list[int] = field(default_factory=list)
-
-    def token_at(self, pos: int) -> JsToken | None:
-        i = bisect.bisect_right(self._starts, pos) - 1
-        if i >= 0:
-            token = self.tokens[i]
-            if token.start <= pos < token.end:
-                return token
-        return None
+def _line_end(src: str, pos: int) -> int:
+    match = _LINE_END.search(src, pos)
+    return match.start() if match else len(src)
 
 
-_JS_NEXT = re.compile(r"""["'`/]|<!--|-->""")
-_JS_STRING = {
-    '"': re.compile(r'"(?:[^"\\\n\r]|\\(?:\r\n|[\s\S]))*"'),
-    "'": re.compile(r"'(?:[^'\\\n\r]|\\(?:\r\n|[\s\S]))*'"),
-    "`": re.compile(r"`(?:[^`\\]|\\[\s\S])*`"),
-}
-_JS_REGEX = re.compile(r"/(?![*/])(?:[^/\\\[\n\r]|\\.|\[(?:[^\]\\\n\r]|\\.)*\])+/[A-Za-z]*")
-_LINE_END = re.compile(r"[\n\r\u2028\u2029]")
-_REGEX_AFTER = frozenset("(,=:[!&|?{};+-*%<>~^")
-_REGEX_KEYWORDS = frozenset(
-    {"return", "typeof", "case", "do", "else", "in", "of", "new", "delete", "void", "throw",
-     "instanceof", "yield", "await"}
-)
-_WORD_BEFORE = re.compile(r"[A-Za-z_$][\w$]*$")
+def _at_line_start(src: str, pos: int) -> bool:
+    i = pos - 1
+    while i >= 0 and src[i] in " \t":
+        i -= 1
+    return i < 0 or src[i] in _JS_BREAK
 
 
-def _line_end(src: str, pos: int, end: int) -> int:
-    match = _LINE_END.search(src, pos, end)
-    return match.start() if match else end
+def _js_stop(src: str, pos: int) -> tuple[str, int]:
+    """What stopped the script pass at ``pos``: ("string" | "comment" | "code" | "error",
+    where it ends). ``code`` is a '-->' that is not a comment, read as the operator it is."""
+    if src.startswith(("//", "<!--"), pos) or (
+        src.startswith("-->", pos) and _at_line_start(src, pos)
+    ):
+        return "comment", _line_end(src, pos)
+    if src.startswith("/*", pos):
+        close = src.find("*/", pos + 2)
+        return ("error", len(src)) if close < 0 else ("comment", close + 2)
+    quote = src[pos]
+    if quote in _JS_STRING:
+        match = _JS_STRING[quote].match(src, pos)
+        return ("error", len(src)) if match is None else ("string", match.end())
+    return "code", pos + 1
 
 
-def lex_js(src: str, start: int = 0, end: int | None = None) -> JsLex:
-    """Split ``src[start:end]`` into strings, template literals and comments, skipping regular
-    expression literals, so a hit can be placed in code, a string or a comment. HTML-like
-    comments (``<!--`` and a leading ``-->``) are line comments in classic scripts."""
-    if end is None:
-        end = len(src)
-    tokens: list[JsToken] = []
-    error = False
-    pos = start
+def js_syntax_error(src: str) -> str | None:
+    """Why the script cannot parse, so none of it runs: ``quote`` for two operands side by
+    side on one line (quotes broken in copying, or markup read as script), ``syntax`` for a
+    string, template or block comment that never closes; None when it parses as far as this
+    reading can tell."""
+    pos = _JS_CHECK_START.match(src).end()  # type: ignore[union-attr]
+    n = len(src)
+    while pos < n:
+        side_by_side = _JS_JUXTAPOSED.match(src, pos)
+        if side_by_side is not None:
+            pair = side_by_side.group()
+            return "quote" if pair[0] in "\"'" or pair[-1] in "\"'" else "syntax"
+        kind, end = _js_stop(src, pos)
+        if kind == "error":
+            return "syntax"
+        pos = _JS_CHECK.match(src, end).end()  # type: ignore[union-attr]
+    return None
+
+
+def js_spots(src: str, hits_rx: re.Pattern[str]) -> Iterator[JsSpot]:
+    """The places in a script (without syntax errors) where ``hits_rx`` matches, one per
+    unit: a run of joined strings, a comment, or code."""
+    hits = _Hits(src, hits_rx)
+    n = len(src)
+    pos = 0
+    skip = _JS_START.match
+    while pos < n:
+        h = hits.after(pos)
+        if h >= n:
+            return
+        p = skip(src, pos, h).end()  # type: ignore[union-attr]
+        skip = _JS_SKIP.match
+        if p >= h:
+            yield JsSpot("code", h, h)
+            pos = h + 1
+            continue
+        if src[p] in _JS_STRING:
+            end = js_group_end(src, p)
+            if h < end:
+                yield JsSpot("group", p, end)
+            pos = end
+            continue
+        kind, end = _js_stop(src, p)
+        if kind == "comment" and h < end:
+            yield JsSpot("comment", p, end)
+        pos = end
+
+
+def js_group_end(src: str, start: int) -> int:
+    """End of the run of strings joined by '+' that starts at ``start``."""
+    end = start
     while True:
-        m = _JS_NEXT.search(src, pos, end)
-        if m is None:
-            break
-        at = m.start()
-        lead = m.group()
-        if lead in _JS_STRING:
-            sm = _JS_STRING[lead].match(src, at, end)
-            if sm is None:  # unterminated: a syntax error that stops the whole script
-                error = True
-                stop = end if lead == "`" else _line_end(src, at, end)
-                tokens.append(JsToken("template" if lead == "`" else "string", at, stop))
-                pos = stop
-                continue
-            tokens.append(JsToken("template" if lead == "`" else "string", at, sm.end()))
-            pos = sm.end()
-            continue
-        if lead == "<!--" or (lead == "-->" and _at_line_start(src, at, start)):
-            stop = _line_end(src, at, end)
-            tokens.append(JsToken("comment", at, stop))
-            pos = stop
-            continue
-        if lead == "-->":
-            pos = at + 3
-            continue
-        nxt = src[at + 1 : at + 2]
-        if nxt == "/":
-            stop = _line_end(src, at, end)
-            tokens.append(JsToken("comment", at, stop))
-            pos = stop
-            continue
-        if nxt == "*":
-            close = src.find("*/", at + 2, end)
-            if close < 0:
-                error = True
-                tokens.append(JsToken("comment", at, end))
-                break
-            tokens.append(JsToken("comment", at, close + 2))
-            pos = close + 2
-            continue
-        if _regex_allowed(src, at, start):
-            rm = _JS_REGEX.match(src, at, end)
-            if rm is not None:
-                pos = rm.end()
-                continue
-        pos = at + 1
-    return JsLex(tokens, error, [t.start for t in tokens])
+        quote = src[end] if end < len(src) else ""
+        match = _JS_STRING[quote].match(src, end) if quote in _JS_STRING else None
+        if match is None:
+            return end if end > start else len(src)
+        end = match.end()
+        gap = _JS_GAP_RX.match(src, end)
+        if gap is None or not src.startswith(('"', "'", "`"), gap.end()):
+            return end
+        end = gap.end()
 
 
-def _at_line_start(src: str, pos: int, start: int) -> bool:
-    i = pos - 1
-    while i >= start and src[i] in " \t":
-        i -= 1
-    return i < start or src[i] in "\n\r\u2028\u2029"
-
-
-def _regex_allowed(src: str, pos: int, start: int) -> bool:
-    """Whether a '/' at ``pos`` starts a regular expression rather than a division."""
-    i = pos - 1
-    while i >= start and src[i].isspace():
-        i -= 1
-    if i < start:
-        return True
-    char = src[i]
-    if char in _REGEX_AFTER:
-        return True
-    if char.isalnum() or char in "_$":
-        word = _WORD_BEFORE.search(src, max(start, i - 16), i + 1)
-        return word is not None and word.group() in _REGEX_KEYWORDS
-    return False
+def js_group_strings(src: str, start: int, end: int) -> list[str]:
+    """The string literals (quotes included) of the run between ``start`` and ``end``."""
+    out = []
+    pos = start
+    while pos < end:
+        match = _JS_STRING[src[pos]].match(src, pos)
+        assert match is not None
+        out.append(match.group())
+        gap = _JS_GAP_RX.match(src, match.end())
+        pos = end if gap is None else gap.end()
+    return out
 
 
 _JS_ESCAPE = re.compile(r"\\(u\{[0-9A-Fa-f]+\}|u[0-9A-Fa-f]{4}|x[0-9A-Fa-f]{2}|\r\n|[\s\S])")
@@ -524,15 +943,23 @@ def js_string_value(literal: str) -> str:
     return _JS_ESCAPE.sub(_js_escape, body)
 
 
-_PERCENT = re.compile(r"%(u[0-9A-Fa-f]{4}|[0-9A-Fa-f]{2})")
 _BAD_PERCENT = re.compile(r"%(?!u[0-9A-Fa-f]{4}|[0-9A-Fa-f]{2})")
 
 
+_PERCENT = re.compile(r"%(u[0-9A-Fa-f]{4}|[0-9A-Fa-f]{2})")
+_STRIP_U = methodcaller("lstrip", "u")
+
+
 def js_unescape(value: str) -> str:
-    """JavaScript's ``unescape``: ``%XX`` and ``%uXXXX``; anything else is kept as is."""
+    """JavaScript's ``unescape``: ``%XX`` and ``%uXXXX``; anything else is kept as is. Split
+    once, then decoded with ``map`` over built-ins, so an argument of a hundred thousand
+    escapes costs no Python call per escape."""
     if "%" not in value:
         return value
-    return _PERCENT.sub(lambda m: chr(int(m.group(1).lstrip("u"), 16)), value)
+    parts = _PERCENT.split(value)
+    texts, codes = parts[0::2], parts[1::2]
+    chars = map(chr, map(int, map(_STRIP_U, codes), repeat(16)))
+    return "".join(map(add, texts, chars)) + texts[-1]
 
 
 def has_bad_percent(value: str) -> bool:

@@ -1,0 +1,248 @@
+"""Pages built to make the check slow: it must stay linear in the page size on every input.
+
+Each case is built at two sizes, 100 KB and 400 KB. The check must give a sensible verdict at
+both, and the work it reports (``PageVerdict.work``: characters handed to each scanning pass
+plus the steps taken in Python) must grow with the page, not faster: four times the page, at
+most 4.6 times the work, and never more than ``WORK_PER_CHAR`` per character. The counts are
+deterministic; one CPU-time ratio (best of three, generous bound) guards what the counts cannot
+see, the regular expressions' own backtracking. A crawl with a 1 MB hostile page beside a
+normal site shows the stall is gone end to end.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from badgewatch.config import BadgeConfig
+from badgewatch.siteserver import government_page
+from crawler.checks import SiteBadge, check_page
+from tests.test_crawl import ascii_name, badge, by_domain, crawl_env, pages, register, run
+from workflow.issuance import issued_snippet, make_code
+
+__all__ = ["crawl_env"]  # the fixture, imported for this module's crawl test
+
+ID = "CA330000000604258890010"
+CERT = "0A87C46FEE4D331AE053022819ACDC8C"
+CODE = make_code(BadgeConfig(), ID, CERT)
+URL = CODE.script_url
+V1 = issued_snippet(BadgeConfig(), CODE)
+V3 = f'<script src="{URL}"></script>'
+CALL = V1.removeprefix('<script type="text/javascript">').removesuffix("</script>")
+SITE = SiteBadge(ID, CERT)
+SIZES = (100_000, 400_000)
+WORK_PER_CHAR = 40
+
+
+def fill(unit: str, size: int) -> str:
+    return unit * max(1, size // len(unit))
+
+
+def wrap(junk: str, tail: str = V1) -> str:
+    """The junk in a page body, the issued badge after it (in the footer)."""
+    return f"<html><head><title>t</title></head><body>{junk}<div>{tail}</div></body></html>"
+
+
+def nested_writes(levels: int, size: int) -> str:
+    """The bare script written by ``document.write("...")`` nested ``levels`` deep, with
+    ``size`` characters of text beside it at the innermost level."""
+    markup = f"<script src={URL}></script><p>{'x' * size}</p>"
+    for _ in range(levels):
+        quoted = markup.replace("\\", "\\\\").replace('"', '\\"').replace("</", "<\\/")
+        markup = f'<script>document.write("{quoted}");</script>'
+    return wrap(markup, "")
+
+
+# name: (build(size) -> page, the first reason expected)
+CASES: dict[str, tuple[Callable[[int], str], str]] = {
+    "unclosed tags named like the host": (
+        lambda n: wrap(fill("<dcs.conac.cn ", n) + ">"), "ok"),
+    "the issue's page: nothing but <dcs.conac.cn": (
+        lambda n: fill("<dcs.conac.cn ", n), "badge_missing"),
+    "closed tags named like the host": (lambda n: wrap(fill("<dcs.conac.cn>", n)), "ok"),
+    "the host in text": (lambda n: wrap(fill("dcs.conac.cn ", n)), "ok"),
+    "the host in text between tags": (lambda n: wrap(fill("<i>dcs.conac.cn</i>", n)), "ok"),
+    "the span id on every element": (lambda n: wrap(fill("<i id=_ideConac>", n)), "ok"),
+    "the host in attribute values": (lambda n: wrap(fill('<i a="dcs.conac.cn">', n)), "ok"),
+    "one tag with endless attributes": (
+        lambda n: wrap("<dcs.conac.cn" + fill(" a", n) + ">"), "ok"),
+    "an unclosed attribute quote": (
+        lambda n: wrap('<i a="' + fill("dcs.conac.cn ", n)), "badge_missing"),
+    # the comment never closes: the badge in the footer is inside it
+    "unclosed comments with the host": (
+        lambda n: wrap(fill("<!--dcs.conac.cn ", n)), "badge_inactive"),
+    "comments with the host": (lambda n: wrap(fill("<!--dcs.conac.cn-->", n)), "ok"),
+    "empty comments": (lambda n: wrap(fill("<!---->", n)), "ok"),
+    "commented-out snippets": (lambda n: wrap(fill(f"<!--{V3}-->", n)), "ok"),
+    # the first script runs to the badge's </script>: markup read as script does not parse
+    "unclosed scripts with the host": (
+        lambda n: wrap(fill("<script>dcs.conac.cn ", n)), "badge_broken"),
+    "scripts with the host": (lambda n: wrap(fill('<script>"dcs.conac.cn"</script>', n)), "ok"),
+    "many scripts, no closers": (lambda n: wrap(fill("<script>", n)), "badge_broken"),
+    "many small strings in one script": (
+        lambda n: wrap("<script>" + fill('"";', n) + CALL + "</script>", ""), "ok"),
+    "one long concatenation with the host": (
+        lambda n: wrap("<script>var a = " + fill('"dcs.conac.cn" + ', n) + '"";</script>'),
+        "ok"),
+    "many unescape calls with the host": (
+        lambda n: wrap("<script>" + fill('unescape("dcs.conac.cn");', n) + "</script>"), "ok"),
+    "many broken unescape calls on one line": (
+        lambda n: wrap("<script>" + fill("unescape(x dcs.conac.cn ", n) + "</script>"), "ok"),
+    "regular expressions that never close": (
+        lambda n: wrap("<script>" + fill("(/[", n) + "dcs.conac.cn</script>"), "ok"),
+    "line comments inside line comments": (
+        lambda n: wrap("<script>" + fill("// ", n) + URL + "\n</script>"), "ok"),
+    "unterminated strings on every line": (
+        lambda n: wrap("<script>" + fill("'dcs.conac.cn\n", n) + "</script>"), "ok"),
+    "percent escapes": (
+        lambda n: wrap('<script>document.write(unescape("' + fill("%3C", n)
+                       + 'dcs.conac.cn"));</script>'), "ok"),
+    "the bare script three writes deep": (lambda n: nested_writes(3, n), "ok"),
+    # deeper than the check follows (pages nest three or four at most): judged broken
+    "the bare script ten writes deep": (lambda n: nested_writes(10, n), "badge_broken"),
+    "many </body>": (lambda n: wrap(fill("</body>", n)), "ok"),
+    "nested templates": (
+        lambda n: wrap(fill("<template>", n // 2) + V1 + fill("</template>", n // 2), ""),
+        "badge_inactive"),
+    "svg islands broken by <div>": (lambda n: wrap(fill("<svg><div>", n)), "ok"),
+    "certificate links without </a>": (
+        lambda n: wrap(fill(f'<a href="//bszs.conac.cn/sitename?method=show&id={CERT}">', n)),
+        "ok"),
+    "static badge images": (
+        lambda n: wrap(fill('<img id="imgConac" src="//dcs.conac.cn/image/red.png">', n)),
+        "ok"),
+    "the issued code again and again": (lambda n: wrap(fill(V1, n)), "ok"),
+    # one script to the end of the page, and one line: a JavaScript comment holds the badge
+    "<!-- in scripts, with <script> inside": (
+        lambda n: wrap(fill("<script><!--<script>dcs.conac.cn", n)), "badge_inactive"),
+}
+
+
+def measure(build: Callable[[int], str]) -> list[tuple[int, int, str]]:
+    """(characters, work, first reason) at each size."""
+    out = []
+    for size in SIZES:
+        text = build(size)
+        verdict = check_page(text, SITE)
+        out.append((len(text), verdict.work, verdict.reasons[0]))
+    return out
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("name", list(CASES))
+def test_hostile_page_is_checked_in_linear_work(name: str) -> None:
+    build, expected = CASES[name]
+    (small_n, small_work, small_reason), (big_n, big_work, big_reason) = measure(build)
+    if expected:
+        assert small_reason == big_reason == expected
+    assert big_work <= WORK_PER_CHAR * big_n, (big_work, big_n)
+    assert big_work / small_work <= 1.15 * big_n / small_n, (small_work, big_work)
+
+
+def cpu_seconds(text: str) -> float:
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        check_page(text, SITE)
+        best = min(best, time.process_time() - start)
+    return best
+
+
+@pytest.mark.timeout(300)
+def test_hostile_pages_cost_cpu_in_proportion() -> None:
+    """What the work counts cannot see: the CPU time of four times the page stays near four
+    times, never the sixteen a quadratic pass would take."""
+    ratios = {}
+    for name, (build, _) in CASES.items():
+        small, big = (build(size) for size in SIZES)
+        ratios[name] = cpu_seconds(big) / max(cpu_seconds(small), 1e-4)
+    assert {name: r for name, r in ratios.items() if r > 8} == {}
+
+
+def test_work_is_reported_for_ordinary_pages() -> None:
+    page = government_page("首页", ["/a.html"], V1, size_kb=30)
+    verdict = check_page(page, SITE)
+    assert verdict.reasons == ("ok",)
+    assert 0 < verdict.work <= WORK_PER_CHAR * len(page)
+
+
+@pytest.mark.timeout(240)
+def test_a_hostile_page_does_not_stall_the_crawl(
+    crawl_env: dict[str, str], tmp_path: Path, serve_site
+) -> None:
+    """1 MB of ``<dcs.conac.cn `` on one site's page; the crawl finishes and both sites, that
+    one and a normal one, get their verdicts."""
+    hostile_routes = pages(2, lambda i: badge(1))
+    hostile_routes["/p/1.html"] = "<html><body>" + fill("<dcs.conac.cn ", 1_000_000)
+    hostile = serve_site(hostile_routes, names=["恶意.政务"])
+    normal = serve_site(pages(3, lambda i: badge(2)), names=["正常.政务"])
+    register(crawl_env, tmp_path, [(1, "恶意.政务", hostile.ip, None),
+                                   (2, "正常.政务", normal.ip, None)])
+    result = run(crawl_env, "crawl", "--json", code=None)
+    data = json.loads(result.output)
+    assert data["run"]["state"] == "finished", result.output
+    sites = by_domain(result.output)
+    assert sites[ascii_name("正常.政务")]["status"] == "compliant"
+    bad = sites[ascii_name("恶意.政务")]
+    assert bad["status"] == "non_compliant"
+    assert bad["reasons"] == ["badge_missing"]
+    assert bad["pages_failing"] == 1
+
+
+SPAN = '<span id="_ideConac"></span>'
+PATH = "33/000/0000/60425889"
+# Badges the fast path must still find: it stops only where a host is followed by a path, an
+# escape, a port or a quote and '+', or at an id.
+STILL_FOUND = {
+    "the URL built from pieces": (
+        f"{SPAN}<script>var s = document.createElement('script');"
+        f's.src = "http://" + "dcs.conac.cn" + "/js/{PATH}/{ID}.js";'
+        "document.body.appendChild(s);</script>"),
+    "slashes escaped in a JSON-style string": (
+        f"<div class='f'></div><script>$('.f').append(\"<span id=\\\"_ideConac\\\"><\\/span>"
+        f"<script src=\\\"http:\\/\\/dcs.conac.cn\\/js\\/{PATH.replace('/', chr(92) + '/')}"
+        f"\\/{ID}.js\\\"><\\/script>\");</script>"),
+    "slashes percent-encoded in the issued code": V1.replace(
+        "http://dcs.conac.cn/js/", "http:%2F%2Fdcs.conac.cn%2Fjs/"),
+    "a port after the host": V1.replace("dcs.conac.cn/", "dcs.conac.cn:80/"),
+}
+
+
+@pytest.mark.parametrize("name", list(STILL_FOUND))
+def test_the_fast_path_still_finds(name: str) -> None:
+    verdict = check_page(wrap("", STILL_FOUND[name]), SITE)
+    assert verdict.reasons[0] == "ok", verdict.message
+    assert verdict.identifiers == (ID,)
+
+
+def test_a_remembered_construct_is_not_replayed_in_another_context() -> None:
+    """The same placeholder span inside a <template> (inert) and outside it: only the second
+    lets the async badge script fill it."""
+    inert = wrap("", f"<template>{SPAN}</template><script async src='{URL}'></script>")
+    assert check_page(inert, SITE).reasons == ("badge_broken",)
+    live = wrap("", f"<template>{SPAN}</template>{SPAN}<script async src='{URL}'></script>")
+    assert check_page(live, SITE).reasons == ("ok",)
+
+
+def test_a_remembered_image_depends_on_the_link_around_it() -> None:
+    """The badge image inside a certificate link is that link's image; the same image outside
+    any link is a second hard-coded badge."""
+    image = '<img src="//dcs.conac.cn/image/red.png">'
+    link = f'<a href="//bszs.conac.cn/sitename?method=show&amp;id={CERT}">{image}</a>'
+    assert check_page(wrap("", link), SITE).reasons == ("badge_static_copy",)
+    assert check_page(wrap("", link + image), SITE).reasons == (
+        "badge_static_copy", "badge_duplicate")
+
+
+def test_a_remembered_construct_is_not_replayed_at_another_depth() -> None:
+    """The same script text once at the top and once nested five document.write levels deep:
+    the nested one is past the depth the check follows."""
+    deep = nested_writes(5, 10).removeprefix("<html><head><title>t</title></head><body>")
+    deep = deep.removesuffix("<div></div></body></html>")
+    verdict = check_page(wrap(f"<script src={URL}></script>{deep}", ""), SITE)
+    assert verdict.reasons == ("ok",)
+    assert [b.why for b in verdict.badges] == [None, "nested"]
