@@ -52,7 +52,8 @@ Decisions worth knowing (evidence: ``research/badge-formats.md``, the corpus, an
   known to allow and our badge host, built to behave like it, does not), ``crossorigin``
   (CORS again), ``integrity`` with a sha256/384/512 hash (checked
   against a script the registry changes, and impossible without CORS; a value that is no hash
-  is ignored by browsers), and code nested more than four ``document.write`` levels deep.
+  is ignored by browsers). A badge nested more than four ``document.write`` levels deep is
+  not followed: it gets the benefit of the doubt and the page is left to the rendered check.
 * A hard-coded copy of the rendered link or image, or a copy of the script hosted elsewhere,
   is ``badge_static_copy`` unless a live badge of this site is also present.
 * Trailing spaces inside the script URL are harmless (browsers strip them); broken escapes
@@ -387,6 +388,12 @@ class Policy:
     def from_codes(cls, codes: Iterable[str]) -> Policy:
         return cls(frozenset(codes))
 
+    @classmethod
+    def from_setting(cls, codes: Iterable[str] | None) -> Policy:
+        """``[crawl] failing_reasons``: None is the default policy. The crawl, ``check`` and
+        ``recheck`` all judge pages by this one reading of the setting."""
+        return DEFAULT_POLICY if codes is None else cls.from_codes(codes)
+
 
 DEFAULT_POLICY = Policy()
 
@@ -513,8 +520,9 @@ _SPACE = re.compile(r"\s*+")
 # Markup in a script in a string is one level of html() and one of js(); the issued code
 # written by a script that is itself written by a script (the deepest form seen on real pages)
 # needs five. Eight allows four levels of document.write; what is nested deeper is read once,
-# flat, and judged broken ("nested"): each level re-reads its text, so the depth bounds the
-# work. Content that never runs is not nested into at all.
+# flat: each level re-reads its text, so the depth bounds the work. A badge found there is
+# given the benefit of the doubt (form "unknown", why "nested"): the page is always in the
+# site's render sample, and the browser decides. Content that never runs is not nested into.
 _MAX_DEPTH = 8
 # How far back from a string the code deciding where it goes is looked for.
 _CONSUMER_WINDOW = 512
@@ -662,7 +670,7 @@ class _Scanner:
             self._inactive(text, base, ctx)
             return
         if self.depth >= _MAX_DEPTH:
-            self._raw(text, self._at(base, 0, ctx), ctx, "nested", "unknown")
+            self._raw(text, self._at(base, 0, ctx), ctx, "nested", "unknown", state="live")
             return
         self.depth += 1
         try:
@@ -862,7 +870,7 @@ class _Scanner:
             self._inactive(src, base, ctx)
             return
         if self.depth >= _MAX_DEPTH:
-            self._raw(src, self._at(base, 0, ctx), ctx, "nested", "unknown")
+            self._raw(src, self._at(base, 0, ctx), ctx, "nested", "unknown", state="live")
             return
         self.depth += 1
         try:
@@ -976,11 +984,14 @@ class _Scanner:
         for m in self.p.certificate_urls(value):
             self._add("link", "static", ctx, at, certificate=m.group(1).upper())
 
-    def _raw(self, raw: str, at: int, ctx: _Ctx, why: str, form: Form) -> None:
-        """Badge URLs in text that is not in any runnable form (broken code)."""
+    def _raw(
+        self, raw: str, at: int, ctx: _Ctx, why: str, form: Form, *, state: State = "broken"
+    ) -> None:
+        """Badge URLs in text that is not in any runnable form (broken code), or nested past
+        what the check follows (``state="live"``: undecided, left to the browser)."""
         self.work += len(raw)
         for m in self.p.script_urls(raw):
-            self._add(form, "broken", ctx, at, why=why, identifier=self._identifier_in(m.group()))
+            self._add(form, state, ctx, at, why=why, identifier=self._identifier_in(m.group()))
         for m in self.p.certificate_urls(raw):
             self._add("link", "broken", ctx, at, why=why, certificate=m.group(1).upper())
 
@@ -1174,7 +1185,6 @@ _BROKEN_TEXT = {
     "document.write 写出标识，而且按跨域方式请求标识脚本，会被浏览器拦截",
     "integrity": "标识脚本带有 integrity 校验值：浏览器要求标识服务器允许跨域读取、内容与校验值"
     "完全一致，否则拒绝执行（标识脚本由注册管理中心维护，会更新）",
-    "nested": "标识代码套在超过四层的 document.write 等脚本中，无法确认能否执行",
     "cors": "标识脚本带有 crossorigin 属性：浏览器按跨域方式请求，标识服务器不允许跨域读取，"
     "浏览器拒绝执行",
 }
