@@ -101,6 +101,16 @@ def test_url_against_registered_domain(tmp_path, sqlite_url, dns_config, serve_s
     bare = check(site.url("/bare.html", name="样板.政务"), "--site", "样板.政务", "--json", env=env)
     assert bare.exit_code == 3
     assert json.loads(bare.output)["reasons"] == ["badge_missing"]
+    # [crawl] failing_reasons decides for `check` as for the crawl, on a URL and on a file
+    lenient = {**env, "BADGEWATCH_CRAWL_FAILING_REASONS": '["badge_other_site"]'}
+    bare_url = check(site.url("/bare.html", name="样板.政务"), "--site", "样板.政务", "--json",
+                     env=lenient)
+    assert bare_url.exit_code == 0, bare_url.output
+    assert json.loads(bare_url.output)["reasons"] == ["badge_missing"]
+    bare_file = tmp_path / "bare.html"
+    bare_file.write_text(government_page("无标识", [], "", size_kb=4), encoding="utf-8")
+    assert check(str(bare_file), "--site", IDENT, env=lenient).exit_code == 0
+    assert check(str(bare_file), "--site", IDENT, env=env).exit_code == 3
     down = check(site.url("/down.html", name="样板.政务"), "--site", IDENT, "--json", env=env)
     assert json.loads(down.output)["verdict"] == "not_checked"
     assert json.loads(down.output)["reasons"] == ["fetch_error"]

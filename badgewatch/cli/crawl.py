@@ -316,13 +316,14 @@ def _fetch_and_check(url: str, hosts: frozenset[str], badge: Any) -> dict[str, A
 
 def _check_target(target: str, badge: Any, site_hosts: frozenset[str]) -> dict[str, Any]:
     """The verdict for a file or a URL; a page that cannot be fetched is not checked."""
-    from crawler.checks.badge import check_page
+    from crawler.checks.badge import Policy, check_page
 
     if "://" not in target:
         path = Path(target)
         if not path.is_file():
             fail(f"PATH_OR_URL: {target} is not a file or an http(s) URL", bad_input=True)
-        verdict = check_page(path.read_bytes(), badge)
+        policy = Policy.from_setting(runtime().config.crawl.failing_reasons)
+        verdict = check_page(path.read_bytes(), badge, policy)
         return {key: verdict.to_dict()[key] for key in VERDICT_KEYS}
     url, host = _request_target(target)
     return _fetch_and_check(url, site_hosts | {host}, badge)

@@ -13,7 +13,8 @@ from scrapy import Request, Spider
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from crawler.checks.badge import PageVerdict, SiteBadge, check_page, fetch_failed
+from badgewatch.config import Config
+from crawler.checks.badge import PageVerdict, Policy, SiteBadge, check_page, fetch_failed
 from crawler.middlewares import SITE_HOSTS
 from crawler.pages import fetch_reason, is_html, read_page
 
@@ -50,7 +51,9 @@ class PageSpider(Spider):
             self.verdict = fetch_failed(f"不是 HTML 页面（Content-Type: {shown}）")
         else:
             page = read_page(response.body, content_type)
-            self.verdict = check_page(page.text, self.badge)
+            config: Config = self.settings["BADGEWATCH_CONFIG"]
+            policy = Policy.from_setting(config.crawl.failing_reasons)
+            self.verdict = check_page(page.text, self.badge, policy)
         yield from ()
 
     def on_error(self, failure: Failure) -> None:

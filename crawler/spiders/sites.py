@@ -101,11 +101,7 @@ class SitesSpider(Spider):
         config = self.config
         jobs = self.jobs
         patterns = BadgePatterns.from_config(config.badge)
-        self.policy: Policy = (
-            Policy.from_codes(config.crawl.failing_reasons)
-            if config.crawl.failing_reasons is not None
-            else Policy()
-        )
+        self.policy = Policy.from_setting(config.crawl.failing_reasons)
         resolver = make_resolver(config.dns)
         if config.render.enabled:
             hosts = {host for job in jobs for host in job.hosts}
