@@ -72,6 +72,7 @@ Decisions worth knowing (evidence: ``research/badge-formats.md``, the corpus, an
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -83,6 +84,7 @@ from badgewatch.config import BadgeConfig
 from crawler.checks.markup import (
     STEP,
     TEXT_ELEMENTS,
+    HitPatterns,
     Region,
     Structure,
     ascii_compatible,
@@ -99,6 +101,7 @@ from crawler.checks.markup import (
     sniff_encoding,
     tag_clean,
     tail_is_quiet,
+    walk_structure,
 )
 
 Verdict = Literal["compliant", "non_compliant", "not_checked"]
@@ -156,6 +159,9 @@ class BadgePatterns:
     # where a badge can be: a host followed by a path, an escape, a port or a quote, or an id
     # (a host in passing, "dcs.conac.cn 标识服务", is not); see _strong_hits
     hits: re.Pattern[str]
+    # the same without the span id: once a live placeholder span is known, another span id
+    # alone can change nothing in markup
+    url_hits: re.Pattern[str]
     # what a tag must contain to be a badge at all: a script or image URL's base, the
     # certificate host, the span or image id (a bare host or id in passing is no badge);
     # url_text is the same without the span id
@@ -212,6 +218,11 @@ class BadgePatterns:
                 _prefilter(triggers),
                 hosts=tuple(dict.fromkeys(t for t in (script_host, cert_host, image_host) if t)),
                 ids=tuple(dict.fromkeys(t for t in (config.span_id, config.image_id) if t)),
+            ),
+            url_hits=_strong_hits(
+                _prefilter(triggers),
+                hosts=tuple(dict.fromkeys(t for t in (script_host, cert_host, image_host) if t)),
+                ids=tuple(t for t in (config.image_id,) if t and t != config.span_id),
             ),
             strong_text=tuple(
                 dict.fromkeys(
@@ -310,19 +321,22 @@ def _anchored(rx: re.Pattern[str], host: str, text: str) -> Iterator[re.Match[st
     host: a case-insensitive pattern with an optional scheme has no literal prefix, and
     scanning every position with it costs more than the rest of the check. The URL is tried
     only where it can start: ``https://``, ``http://`` or ``//`` before the host."""
-    pos = text.find(host)
+    anchor = "//" + host  # every form has it: https://, http://, //
+    pos = text.find(anchor)
     while pos >= 0:
-        m = _url_at_host(rx, text, pos)
+        m = _url_at_host(rx, text, pos + 2)
         if m is not None:
             yield m
-            pos = text.find(host, max(m.end(), pos + 1))
+            pos = text.find(anchor, max(m.end(), pos + 3) - 2)
         else:
-            pos = text.find(host, pos + 1)
+            pos = text.find(anchor, pos + 1)
 
 
 def _url_at_host(rx: re.Pattern[str], text: str, pos: int) -> re.Match[str] | None:
+    """The URL whose host starts at ``pos``, tried from its longest possible start."""
     for scheme in (8, 7, 2):  # https://, http://, //
-        if pos >= scheme:
+        if pos >= scheme and (scheme == 2 or text[pos - scheme : pos - 2].lower() in
+                              ("https:", "http:")):
             m = rx.match(text, pos - scheme)
             if m is not None:
                 return m
@@ -570,13 +584,52 @@ class _Found(NamedTuple):
     runs: Runs = "parse"
 
 
+class _Logged(NamedTuple):
+    """A finding as recorded: it stands for ``times`` findings, the first at its offset, the
+    last ``span`` characters further (one construct repeated)."""
+
+    found: _Found
+    times: int = 1
+    span: int = 0
+
+
 class _Seen(NamedTuple):
     """What looking at a construct gave: its findings (offsets relative to the construct
     when ``relative``) and whether it set the placeholder."""
 
-    found: tuple[_Found, ...]
+    found: tuple[_Logged, ...]
     placeholder: bool
     relative: bool
+
+
+# Findings of one group listed one by one in ``PageVerdict.badges``; beyond, only the first
+# and the last of them (a page with more is made of the same badge again and again).
+_LISTED = 8
+
+
+class _Group:
+    """Findings that differ in nothing the verdict reads: the same form, state, reason,
+    identifier, certificate and running order, between the same two body boundaries (so
+    inside the body or not alike). The verdict reads the first, the last and how many."""
+
+    __slots__ = ("count", "first", "first_seq", "last", "last_seq", "listed")
+
+    def __init__(self, first: _Found, last: _Found, count: int, seq: int) -> None:
+        self.first, self.last, self.count = first, last, count
+        self.first_seq = self.last_seq = seq
+        self.listed: list[tuple[_Found, int]] = [(first, seq)] if count == 1 else []
+
+    def entries(self) -> list[tuple[_Found, int, int]]:
+        """(finding, sequence, how many it stands for): the listed ones, the first and the
+        last; together they stand for all."""
+        out = {(seq, False): f for f, seq in self.listed}
+        first, last = (self.first_seq, False), (self.last_seq, True)
+        out.setdefault(first, self.first)
+        if self.last.offset != self.first.offset and (self.last_seq, False) not in out:
+            out[last] = self.last
+        weights = dict.fromkeys(out, 1)
+        weights[last if last in out else first] += self.count - len(out)
+        return [(f, key[0], weights[key]) for key, f in out.items()]
 
 
 # Constructs up to this size are remembered by their text (the memory is at most the page).
@@ -607,11 +660,18 @@ class _Scanner:
 
     def __init__(self, patterns: BadgePatterns) -> None:
         self.p = patterns
-        self.found: list[_Found] = []
+        # every finding in the order found (what a construct gave, whether a string gave any),
+        # and the same grouped (what the verdict reads): a page of a thousand identical-kind
+        # badges costs one group
+        self.log: list[_Logged] = []
+        self.groups: dict[tuple[object, ...], _Group] = {}
+        self.boundaries: list[int] = []  # the page's, where inside_body may change
         self.placeholder = False  # a live <span id="_ideConac"> exists somewhere
+        self.hits = HitPatterns(patterns.hits)
         self.depth = 0  # nesting of html()/js() calls; pathological nesting stops at _MAX_DEPTH
         self.work = 0
         self.memo: dict[tuple[object, ...], _Seen] = {}
+        self.images_seen = 0  # badge images met in markup: whether a stretch of it holds any
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -650,7 +710,26 @@ class _Scanner:
             state, why, runs = "inactive", ctx.inactive, "parse"
         elif ctx.broken and state in ("live", "broken"):
             state, why, runs = "broken", why or ctx.broken, "parse"
-        self.found.append(_Found(form, state, why, identifier, certificate, offset, runs))
+        self._record(_Found(form, state, why, identifier, certificate, offset, runs))
+
+    def _record(self, f: _Found, times: int = 1, span: int = 0) -> None:
+        """Log a finding that stands for ``times`` (the last ``span`` characters after it)."""
+        seq = len(self.log)
+        self.log.append(_Logged(f, times, span))
+        key = (f.form, f.state, f.why, f.identifier, f.certificate, f.runs,
+               bisect_right(self.boundaries, f.offset))
+        group = self.groups.get(key)
+        last = f if not span else f._replace(offset=f.offset + span)
+        if group is None:
+            self.groups[key] = _Group(f, last, times, seq)
+            return
+        group.count += times
+        if times == 1 and len(group.listed) < _LISTED and group.count == len(group.listed) + 1:
+            group.listed.append((f, seq))
+        if f.offset < group.first.offset:
+            group.first, group.first_seq = f, seq
+        if last.offset > group.last.offset:
+            group.last, group.last_seq = last, seq
 
     def _identifier_in(self, url: str) -> str | None:
         match = self.p.script_copy.search(url)
@@ -680,15 +759,38 @@ class _Scanner:
 
     def _html(self, text: str, base: int, ctx: _Ctx, st: Structure | None) -> None:
         if st is None:
-            st = scan_structure(text, self.p.hits, self.p.script_note)
-        self.work += st.work
+            st = Structure()
         links = _LinkEnds(text)
         link_until = -1
-        for region in st.regions:
+        walk = walk_structure(st, text, self.hits, self.p.script_note)
+        # where a construct starts: the log, link_until and the images seen so far
+        marks: dict[int, tuple[int, int, int]] = {}
+        answer: bool | None = None
+        while True:
+            try:
+                region = walk.send(answer)
+            except StopIteration:
+                break
+            answer = None
             self.work += STEP
+            if region.kind == "repeat":
+                mark = marks.get(region.start)
+                answer = mark is not None and self._same_copies(mark, region, link_until)
+                if answer:
+                    assert mark is not None
+                    self._copies(mark[0], region, ctx.origin is None)
+                    if link_until != mark[1]:  # a link in it: where the last copy's ends
+                        link_until = (
+                            link_until + (region.repeat - 1) * region.stride
+                            if link_until <= region.end
+                            else links.after(region.start + region.repeat * region.stride)
+                        )
+                continue
             here = ctx.off("template") if region.template else ctx
             at = base + region.start
             key: tuple[object, ...] | None = None
+            before, placeholder = len(self.log), self.placeholder
+            marks[region.start] = (before, link_until, self.images_seen)
             if region.kind != "tag" and region.end - region.start <= _MEMO_SIZE:
                 # a page of the same construct again and again: look at it once (not a tag:
                 # cheap to look at, and an image inside a certificate link is that link's)
@@ -699,16 +801,23 @@ class _Scanner:
                 if seen is not None:
                     self._replay(seen, at)
                     continue
-            before, placeholder = len(self.found), self.placeholder
             until = self._region(text, region, base, here, links, link_until)
             if key is not None and until == link_until:  # (a link moves link_until: no)
                 relative = here.origin is None
                 found = tuple(
-                    f._replace(offset=f.offset - at) if relative else f
-                    for f in self.found[before:]
+                    e._replace(found=e.found._replace(offset=e.found.offset - at))
+                    if relative else e
+                    for e in self.log[before:]
                 )
                 self.memo[key] = _Seen(found, self.placeholder and not placeholder, relative)
             link_until = until
+        self.work += st.work
+
+    def _placeholder_found(self) -> None:
+        """A live placeholder span exists: from now on a span id alone stops no walk (it could
+        only set this again; inside <svg> and <math> every hit still stops it)."""
+        self.placeholder = True
+        self.hits.rx = self.p.url_hits
 
     def _region(
         self, text: str, region: Region, base: int, ctx: _Ctx, links: _LinkEnds,
@@ -733,13 +842,35 @@ class _Scanner:
             self.html(text[start:end], base + start, ctx.off(_REGION_WHY[kind]))
         return link_until
 
+    def _same_copies(
+        self, mark: tuple[int, int, int], region: Region, link_until: int
+    ) -> bool:
+        """Whether each copy of the stretch read since ``mark`` gives what it gave: only a
+        badge image depends on more than the copy's text, on the certificate link it may be
+        in; so with images, no link from before the stretch may reach into it and none of
+        its own into the next copy."""
+        if self.images_seen == mark[2]:
+            return True
+        return mark[1] <= region.start and link_until <= region.end
+
+    def _copies(self, before: int, region: Region, relative: bool) -> None:
+        """The copies of a stretch that follows itself: what the first gave (logged from
+        ``before`` on), ``stride`` characters further each time (the same place when reported
+        at an enclosing construct)."""
+        copies, stride = region.repeat - 1, region.stride if relative else 0
+        given = self.log[before:]
+        self.work += STEP * (1 + len(given))
+        for f, times, span in given:
+            self._record(f._replace(offset=f.offset + stride), times * copies,
+                         span + (copies - 1) * stride)
+
     def _replay(self, seen: _Seen, at: int) -> None:
         """What an identical construct in the same context gave, at this one's place."""
         self.work += STEP * (1 + len(seen.found))
-        for f in seen.found:
-            self.found.append(f._replace(offset=f.offset + at) if seen.relative else f)
+        for f, times, span in seen.found:
+            self._record(f._replace(offset=f.offset + at) if seen.relative else f, times, span)
         if seen.placeholder:
-            self.placeholder = True
+            self._placeholder_found()
 
     def _tag(
         self, text: str, region: Region, base: int, ctx: _Ctx, links: _LinkEnds,
@@ -766,13 +897,15 @@ class _Scanner:
             self._add("link", "static", ctx, at, certificate=cert.group(1).upper())
             return links.after(end)
         if attrs.get("id") == self.p.span_id and not ctx.inactive:
-            self.placeholder = True
+            self._placeholder_found()
         if name == "img":
-            if start >= link_until and (
+            if (
                 attrs.get("id") == self.p.image_id
                 or self.p.image_url.search(attrs.get("src", "")) is not None
             ):
-                self._add("image", "static", ctx, at)
+                self.images_seen += 1
+                if start >= link_until:
+                    self._add("image", "static", ctx, at)
             return link_until
         attribute = ctx.off("attribute")
         for m in self.p.script_urls(tag):
@@ -914,9 +1047,9 @@ class _Scanner:
         fctx = ctx.into(consumer, at)
         if consumer == "docwrite" and ctx.late:
             fctx = fctx.fail("module")
-        before = len(self.found)
+        before = len(self.log)
         self.html(value, 0, fctx)
-        if len(self.found) == before:
+        if len(self.log) == before:
             self._loose_string(value, at, fctx)
         return end
 
@@ -945,9 +1078,9 @@ class _Scanner:
             fctx = fctx.fail("module")
         if has_bad_percent(raw) or not tag_clean(fragment):
             fctx = fctx.fail("escape")
-        before = len(self.found)
+        before = len(self.log)
         self.html(fragment, 0, fctx)
-        if len(self.found) == before:
+        if len(self.log) == before:
             self._loose_string(fragment, at, fctx)
         return end
 
@@ -1276,21 +1409,23 @@ def check_page(
             malformed, work = plain.malformed, work + plain.work
         return _decide(site, policy, [], malformed, False, encoding, work)
 
-    structure = scan_structure(text, patterns.hits, patterns.script_note)
+    structure = Structure()
     scanner = _Scanner(patterns)
+    scanner.boundaries = structure.boundaries
     scanner.html(text, 0, _TOP, structure)
-    badges: list[BadgeFound] = []
-    for f in scanner.found:
-        state, why, runs = f.state, f.why, f.runs
-        if state == "live" and runs != "parse" and not scanner.placeholder:
-            state, why, runs = "broken", "deferred", "parse"
-        badges.append(
-            BadgeFound(f.form, state, why, f.identifier, f.certificate, f.offset,
-                       structure.inside_body(f.offset), runs)
-        )
-    badges.sort(key=lambda b: b.offset)
-    return _decide(site, policy, badges, structure.malformed, scanner.placeholder, encoding,
-                   work + scanner.work + len(badges))
+    entries: list[tuple[int, int, BadgeFound, int]] = []
+    for group in scanner.groups.values():
+        for f, seq, weight in group.entries():
+            state, why, runs = f.state, f.why, f.runs
+            if state == "live" and runs != "parse" and not scanner.placeholder:
+                state, why, runs = "broken", "deferred", "parse"
+            found = BadgeFound(f.form, state, why, f.identifier, f.certificate, f.offset,
+                               structure.inside_body(f.offset), runs)
+            entries.append((f.offset, seq, found, weight))
+    entries.sort()
+    return _decide(site, policy, [e[2] for e in entries], structure.malformed,
+                   scanner.placeholder, encoding, work + scanner.work + len(entries),
+                   [e[3] for e in entries])
 
 
 def _may_run_last(badges: list[BadgeFound]) -> list[BadgeFound]:
@@ -1314,7 +1449,10 @@ def _decide(
     placeholder: bool,
     encoding: str | None,
     work: int,
+    weights: list[int] | None = None,
 ) -> PageVerdict:
+    """The verdict on what was found; ``weights``: how many findings each entry of
+    ``badges`` stands for (one each when None)."""
     own = [b for b in badges if _mine(b, site)]
     others = [b for b in badges if not _mine(b, site)]
     shown_others = [b for b in others if b.state in ("live", "static")]
@@ -1341,12 +1479,12 @@ def _decide(
         decisive = (shown_others or others)[0]
     elif decisive is None and own:
         decisive = next(b for b in own if _problem(b) == reasons[0])
-    shown = [
-        b for b in badges
+    shown = sum(
+        weight for b, weight in zip(badges, weights or [1] * len(badges), strict=True)
         if (b.state == "live" and b.form in _LIVE_FORMS)
         or (b.state == "static" and b.form in ("link", "image"))
-    ]
-    if len(shown) > 1:
+    )
+    if shown > 1:
         reasons.append("badge_duplicate")
     if malformed:
         reasons.append("markup_malformed")
@@ -1356,7 +1494,7 @@ def _decide(
     return PageVerdict(
         verdict=verdict,
         reasons=tuple(reasons),
-        message=_message(reasons, site, own, others, len(shown), placeholder,
+        message=_message(reasons, site, own, others, shown, placeholder,
                          last if overwritten else None),
         identifiers=_unique(b.identifier for b in badges),
         certificates=_unique(b.certificate for b in badges),

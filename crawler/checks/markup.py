@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import repeat
@@ -163,8 +163,12 @@ _COMMENT = r"<!--(?:-?>|[^-]*+(?:-(?!-!?>)[^-]*+)*+--!?>)"
 _CDATA = r"<!\[CDATA\[(?:[^\]]++|\](?!\]>))*+\]\]>"
 
 
-def _ci(name: str) -> str:
-    return f"(?i:{name})"
+def _ci(names: str) -> str:
+    """Tag names (an expression of literal names, ``(?:``, ``|`` and ``?``) matched in any
+    case, as ``[sS][cC]…``: a character class is checked without entering the branch it
+    starts, where ``(?i:…)`` is not, and the expressions try many branches at every '<'."""
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isascii() and c.isalpha() else c
+                   for c in names)
 
 
 def _script_data(end_name: str = "script") -> str:
@@ -179,6 +183,11 @@ def _script_data(end_name: str = "script") -> str:
         r"(?:-->)?+"
     )
     return rf"(?:[^<]++|<(?!/{name}{after}|!--)|<!(?=--){escaped})*+"
+
+
+def _raw_text(name: str) -> str:
+    """The content of a raw-text element up to its end tag (unrolled, as in ``_units``)."""
+    return rf"[^<]*+(?:<(?!/{_ci(name)}{_AFTER_NAME})[^<]*+)*+"
 
 
 def _element(name: str, content: str, note: str | None = None) -> str:
@@ -237,6 +246,10 @@ def _trie(node: _Trie) -> str:
 
 
 _BOGUS = r"<(?:!(?!--)|\?|/(?![A-Za-z]))[^>]*+>"
+# A '<' that starts nothing is text (not at the very end: there the pass stops and the caller
+# decides); text is read with it, so a page of '<<<<' is one run, not a unit per '<'.
+_LONE_LT = "<(?=[^A-Za-z!/?])"
+_TEXT = r"[^<]*+(?:<(?=[^A-Za-z!/?])[^<]*+)*+"
 _FOREIGN_STOP = _BREAKOUT | {"font", "svg", "math", "script"} | _INTEGRATION["svg"] | _INTEGRATION[
     "math"
 ]
@@ -244,19 +257,34 @@ _FOREIGN_STOP_END = _BREAKOUT_END | {"svg", "math", "script", "body", "html"}
 
 
 def _ordinary_tag(stop: Iterable[str], stop_end: Iterable[str]) -> str:
-    """Text, or a start or end tag not named in ``stop`` / ``stop_end``, as one branch each:
-    the first alternatives of every skip, since they are nearly everything a page holds (a
-    failed alternative at every '<' is measurably slow)."""
+    """A start or end tag not named in ``stop`` / ``stop_end``: the first unit of every skip,
+    since tags are nearly everything a page holds besides text (a failed alternative at
+    every '<' is measurably slow)."""
     return (
-        rf"[^<]++|<(?:/(?!{_ci(_alternation(stop_end))}{_AFTER_NAME})"
+        rf"<(?:/(?!{_ci(_alternation(stop_end))}{_AFTER_NAME})"
         rf"|(?!{_ci(_alternation(stop))}{_AFTER_NAME})){_NAME}{_SKIP_ATTRS}>"
     )
+
+
+def _units(units: Iterable[str]) -> str:
+    """Text and any number of ``units`` (each starting with '<'), in the unrolled form
+    ``[^<]*+(?:<(?:a|b|…)[^<]*+)*+``: it matches what ``(?:[^<]++|<a|<b|…)*+`` matches, but
+    a '<' no longer fails a text alternative first and re-reads itself in every unit, which
+    makes it about three times faster on markup made of short tags."""
+    tails = []
+    for unit in units:
+        assert unit.startswith("<"), unit
+        if unit != _LONE_LT:
+            tails.append(unit[1:])
+    return rf"{_TEXT}(?:<(?:{'|'.join(tails)}){_TEXT})*+"
+
+
 
 
 # Inside <svg>/<math>: comments, CDATA sections, and every tag but those that change the mode.
 _FOREIGN_UNITS = [
     _ordinary_tag(_FOREIGN_STOP, _FOREIGN_STOP_END),
-    "<(?=[^A-Za-z!/?])",
+    _LONE_LT,
     _COMMENT,
     _CDATA,
     r"<(?:!(?!--|\[CDATA\[)|\?|/(?![A-Za-z]))[^>]*+>",
@@ -269,7 +297,7 @@ def _island(name: str) -> str:
     ci, after = _ci(name), _AFTER_NAME
     breakout = rf"(?=<{_ci(_alternation(_BREAKOUT))}{after}|</{_ci('p|br')}{after})"
     return (
-        rf"<{ci}{after}{_SKIP_ATTRS}(?:(?<=/)>|(?<!/)>(?:{'|'.join(_FOREIGN_UNITS)})*+"
+        rf"<{ci}{after}{_SKIP_ATTRS}(?:(?<=/)>|(?<!/)>{_units(_FOREIGN_UNITS)}"
         rf"(?:</{ci}{after}{_SKIP_ATTRS}>|{breakout}))"
     )
 
@@ -279,18 +307,67 @@ def _skip(mode: str, note: str | None, done: frozenset[str] = frozenset()) -> re
     """The expression that consumes, from a position in data state, everything that cannot
     matter in ``mode``; used with ``endpos`` at the next hit, so a construct holding the hit
     is left for the caller. Modes: ``plain`` (only the body boundaries matter), ``html``,
-    ``html-ip`` (HTML inside an SVG/MathML integration point), ``foreign`` (<svg>, <math>).
-    ``note`` marks <script> start tags that must stop it even without a hit; ``done`` names
-    the boundary tags seen as often as they matter (``body``, ``/body``, ``/html``,
-    ``/head``), which no longer stop it."""
-    bogus = _BOGUS
+    ``template`` (HTML inside a <template>: start tags of nested ones are consumed too, and
+    counted by ``_template_starts``), ``html-ip`` (HTML inside an SVG/MathML integration
+    point), ``foreign`` (<svg>, <math>). ``note`` marks <script> start tags that must stop
+    it even without a hit; ``done`` names the boundary tags seen as often as they matter
+    (``body``, ``/body``, ``/html``, ``/head``), which no longer stop it."""
     if mode == "foreign":
-        return re.compile("(?:" + "|".join(_FOREIGN_UNITS) + ")*+")
-    raw = [_element("script", _script_data(), note)] + [
-        _element(name, rf"(?:[^<]++|<(?!/{_ci(name)}{_AFTER_NAME}))*+")
+        return re.compile(_units(_FOREIGN_UNITS))
+    if mode == "template":
+        return re.compile(_units([*_template_units(note), _TEMPLATE_START]))
+    return re.compile(_units(_html_units(mode, note, done)))
+
+
+# A <template> start tag.
+_TEMPLATE_START = rf"<{_ci('template')}{_AFTER_NAME}{_SKIP_ATTRS}>"
+
+
+def _raw_elements(note: str | None) -> list[str]:
+    return [_element("script", _script_data(), note)] + [
+        _element(name, _raw_text(name))
         for name in ("style", "title", "noscript", "textarea", "iframe", "xmp", "noembed",
                      "noframes")
     ]
+
+
+def _inert_template(note: str | None) -> str:
+    """A template holding no hit and no other template: nothing in it matters."""
+    inner = [_ordinary_tag(RAW_TEXT | {"plaintext", "template"}, {"template"}),
+             _LONE_LT, _COMMENT, _BOGUS, *_raw_elements(note)]
+    return _element("template", _units(inner))
+
+
+def _template_units(note: str | None) -> list[str]:
+    """What ``template`` mode consumes besides the start tags of nested templates: in a
+    <template> the body boundaries mean nothing, and only its end tag, the elements that
+    change how what follows is read and the hits matter."""
+    stop = RAW_TEXT | {"plaintext", "template", "svg", "math"}
+    return [_ordinary_tag(stop, {"template"}), _LONE_LT, _COMMENT, _BOGUS,
+            *_raw_elements(note), _island("svg"), _island("math"), _inert_template(note)]
+
+
+@lru_cache(maxsize=16)
+def _template_starts(note: str | None) -> Callable[[str, int, int], int]:
+    """How many start tags of nested templates the ``template`` skip consumed between two
+    positions: the same units, each match ending at one of them (found in one call)."""
+    rx = re.compile(f"{_units(_template_units(note))}({_TEMPLATE_START})?+")
+
+    def count(text: str, start: int, end: int) -> int:
+        found = rx.findall(text, start, end)
+        return len(found) - found.count("")
+
+    return count
+
+
+# </template> again and again, only text between (each closes one).
+_TEMPLATE_ENDS = re.compile(rf"(?:[^<]*+</{_ci('template')}[\t\n\f\r ]*+>)*+")
+
+
+def _html_units(mode: str, note: str | None, done: frozenset[str]) -> list[str]:
+    """The units of the ``plain``, ``html`` and ``html-ip`` skips."""
+    bogus = _BOGUS
+    raw = _raw_elements(note)
     stop = RAW_TEXT | {"plaintext"} | ({"body"} - done)
     stop_end = frozenset({"body", "html"} - {name[1:] for name in done})
     if mode != "plain":
@@ -298,15 +375,13 @@ def _skip(mode: str, note: str | None, done: frozenset[str] = frozenset()) -> re
         stop_end |= {"template"} | ({"head"} - {name[1:] for name in done})
     if mode == "html-ip":
         stop_end |= _INTEGRATION["svg"] | _INTEGRATION["math"]
-    parts = [_ordinary_tag(stop, stop_end), "<(?=[^A-Za-z!/?])", _COMMENT, bogus, *raw]
+    parts = [_ordinary_tag(stop, stop_end), _LONE_LT, _COMMENT, bogus, *raw]
     if mode != "plain":
         parts += [_island("svg"), _island("math")]
     if mode == "html":
         # a template holding no hit and no other template is inert: consume it whole
-        inner = [_ordinary_tag(RAW_TEXT | {"plaintext", "template"}, {"template"}),
-                 "<(?=[^A-Za-z!/?])", _COMMENT, bogus, *raw]
-        parts.append(_element("template", "(?:" + "|".join(inner) + ")*+"))
-    return re.compile("(?:" + "|".join(parts) + ")*+")
+        parts.append(_inert_template(note))
+    return parts
 
 
 @lru_cache(maxsize=64)
@@ -314,7 +389,7 @@ def _skips(
     note: str | None, done: frozenset[str] = frozenset()
 ) -> dict[str, Callable[..., re.Match[str] | None]]:
     return {mode: _skip(mode, None if mode == "plain" else note, done).match
-            for mode in ("plain", "html", "html-ip", "foreign")}
+            for mode in ("plain", "html", "template", "html-ip", "foreign")}
 
 
 # A whole tag from its '<': end-tag slash, name, self-closing slash (to the end if left open).
@@ -323,7 +398,7 @@ _TAG = re.compile(r"<(/?)(" + _NAME + ")" + _ATTRS + r"(/?)(?:>|\Z)")
 _SPECIAL_START = RAW_TEXT | {"plaintext", "template", "body", "svg", "math"}
 _SCRIPT_DATA = re.compile(_script_data())
 _RAW_DATA = {
-    name: re.compile(rf"(?:[^<]++|<(?!/{_ci(name)}{_AFTER_NAME}))*+")
+    name: re.compile(_raw_text(name))
     for name in RAW_TEXT - {"script"}
 }
 _COMMENT_END = re.compile(r"--!?>")
@@ -337,7 +412,9 @@ class Region(NamedTuple):
     <script> in foreign content, whose content is markup). ``start``/``end`` cover the whole
     construct; ``content_start``/``content_end`` its content (for a tag, the tag itself).
     ``name`` is the tag name; ``template`` is set inside a <template>; ``closed`` is False for
-    a foreign script that some other tag ended before its ``</script>``."""
+    a foreign script that some other tag ended before its ``</script>``. A ``repeat`` region
+    is no construct: it says that the stretch from ``start`` to ``end`` occurs ``repeat``
+    times in a row, every ``stride`` characters (see ``walk_structure``)."""
 
     kind: str
     start: int
@@ -347,6 +424,8 @@ class Region(NamedTuple):
     name: str = ""
     template: bool = False
     closed: bool = True
+    repeat: int = 1
+    stride: int = 0
 
 
 @dataclass(slots=True)
@@ -366,6 +445,9 @@ class Structure:
     repeated: bool = False  # more than one <body>, </body> or </html>
     content_after_html: bool = False
     work: int = 0
+    # where ``inside_body`` may change its answer, in page order: between two of these it
+    # gives the same answer whatever the rest of the page holds
+    boundaries: list[int] = field(default_factory=list)
 
     def inside_body(self, pos: int) -> bool:
         """Whether ``pos`` is in the page's body: after ``<body>`` (or after ``</head>`` when the
@@ -419,6 +501,55 @@ class _Frame:
     script_hit: bool = False
 
 
+class HitPatterns:
+    """What a structure walk stops at: ``full`` inside <svg> and <math> (and for the caller's
+    own passes), ``rx`` elsewhere. The caller may narrow ``rx`` while the walk goes on, when
+    what it has learnt makes some hits irrelevant (the walk yields each construct before it
+    searches past it). ``core``: a literal every hit contains (``onac``), if there is one;
+    text without it holds no hit, so comments separated by such text are read as one."""
+
+    __slots__ = ("comment_run", "full", "rx")
+
+    def __init__(self, rx: re.Pattern[str], core: str | None = None) -> None:
+        self.full = rx
+        self.rx = rx
+        self.comment_run = _comment_run(core)
+
+
+@lru_cache(maxsize=16)
+def _comment_run(core: str | None) -> re.Pattern[str]:
+    """Comments after a comment, each after text that holds no hit (whitespace only without a
+    ``core``): group 1 is the last of them."""
+    if core:
+        first, rest = re.escape(core[0]), re.escape(core[1:])
+        gap = rf"(?:[^<{first}]++|{first}(?!{rest}))*+"
+    else:
+        gap = r"[\t\n\f\r ]*+"
+    return re.compile(rf"(?:{gap}({_COMMENT}))*+")
+
+
+# A construct is looked for again at most this far after its end; fewer copies in a row than
+# _RUN_MIN are read one by one.
+_GAP_LIMIT = 256
+_RUN_MIN = 4
+
+
+def _block_of(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """Whether the page goes on with copies of the stretch from the construct at ``start`` to
+    its next occurrence (the construct, what follows it up to the next): (length, copies).
+    A page made of one piece of markup again and again is read once, not once per copy."""
+    unit = text[start:end]
+    again = text.find(unit, end, 2 * end - start + _GAP_LIMIT)
+    if again < 0:
+        return None
+    block = text[start:again]
+    period, copies, pos = again - start, 1, again
+    while text.startswith(block, pos):
+        copies += 1
+        pos += period
+    return (period, copies) if copies >= _RUN_MIN else None
+
+
 def scan_structure(
     text: str, hits_rx: re.Pattern[str] | None = None, note: str | None = None
 ) -> Structure:
@@ -427,35 +558,76 @@ def scan_structure(
     the head/body boundaries. Without ``hits_rx`` only the boundaries are wanted, and
     <template>, <svg> and <math> are not followed."""
     st = Structure()
+    for _ in walk_structure(st, text, None if hits_rx is None else HitPatterns(hits_rx), note):
+        pass
+    return st
+
+
+def walk_structure(
+    st: Structure, text: str, hits: HitPatterns | None, note: str | None = None
+) -> Generator[Region, bool | None, None]:
+    """``scan_structure`` as a generator: yields each construct as soon as the pass has found
+    it (and appends it to ``st.regions``); ``st`` is complete when it is exhausted. Between
+    two constructs the caller may narrow ``hits.rx``.
+
+    When the page goes on with copies of the stretch that starts at a construct (see
+    ``_block_of``) and the pass, having read the first copy, stands where the second starts
+    in the same state, it yields a ``repeat`` region (``start``/``end``: the first copy,
+    ``repeat``: how many copies it stands for, ``stride``: their length) and skips them if
+    the caller sends True: the caller then counts what the first gave once for each. Reading
+    a copy again could give nothing else: the same text, read from the same state, followed
+    by the same text. (The last copy is read: what follows it may differ.)"""
     regions = st.regions
+    yielded = 0
+    block: tuple[int, int, int, tuple[object, ...]] | None = None  # start, length, copies, state
     n = len(text)
     frames: list[_Frame] = []
     templates = 0
     body_opens = body_closes = html_closes = 0
     done: frozenset[str] = frozenset()
     skips = _skips(note, done)
-    plain = hits_rx is None
-    search = hits_rx.search if hits_rx is not None else None
+    plain = hits is None
     h = -1  # the next hit at or after pos (n: none)
+    searched_foreign = False  # whether h was searched for with the pattern for foreign content
     pos = 0
     steps = 0
     while pos < n:
         steps += 1
-        if h < pos:
-            if search is None:
-                h = n
-            else:
-                found = search(text, pos)
-                h = n if found is None else found.start()
-                st.work += h - pos
         if frames:
             frame: _Frame | None = frames[-1]
             mode = "html-ip" if frame.kind == "html" else "foreign"  # type: ignore[union-attr]
         else:
             frame = None
             mode = "plain" if plain else "html"
-        p = skips[mode](text, pos, h).end()  # type: ignore[union-attr]
+        skip = "template" if templates and mode == "html" else mode
+        if hits is not None and searched_foreign != bool(frames):
+            searched_foreign, h = bool(frames), -1  # the walk entered or left <svg>/<math>
+        if h < pos:
+            if hits is None:
+                h = n
+            else:
+                found = (hits.full if searched_foreign else hits.rx).search(text, pos)
+                h = n if found is None else found.start()
+                st.work += h - pos
+        p = skips[skip](text, pos, h).end()  # type: ignore[union-attr]
         st.work += p - pos
+        if skip == "template" and p > pos:
+            templates += _template_starts(note)(text, pos, p)
+            st.work += p - pos
+        # the state a copy of what starts here must find, to be read the same way
+        state = (
+            (templates, body_opens, body_closes, html_closes, done) if mode == "html" else None
+        )
+        if block is not None and p >= block[0] + block[1]:
+            start, period, count, first = block
+            block = None
+            if p == start + period and state == first:
+                # the last copy is read: what follows it may change how its end reads
+                copy = Region("repeat", start, p, start, p, repeat=count - 1, stride=period)
+                if (yield copy):
+                    pos = start + (count - 1) * period
+                    st.work += pos - p
+                    continue
         if p >= n:
             break
         if p == h:  # a hit in text: the rest of this text run is text too
@@ -477,6 +649,14 @@ def scan_structure(
                     regions.append(Region("tag", p, end, p, end, name, templates > 0))
                 st.work += end - p
                 pos = end
+                while yielded < len(regions):
+                    region = regions[yielded]
+                    yielded += 1
+                    yield region
+                    if block is None and state is not None and region.start == p:
+                        copies = _block_of(text, p, region.end)
+                        if copies is not None:
+                            block = (p, *copies, state)
                 continue
             self_closing = bool(tag.group(3))
             if mode == "foreign":
@@ -488,8 +668,18 @@ def scan_structure(
                                   mode, templates)
                 if name == "template" and not plain:
                     templates = templates + 1 if not closing else max(0, templates - 1)
+                    if closing and mode == "html":  # and the end tags right after it
+                        ends = _TEMPLATE_ENDS.match(text, after)
+                        assert ends is not None
+                        templates = max(0, templates - ends.group().count("<"))
+                        after = ends.end()
             if after != p and templates == 0 and name in ("body", "html", "head"):
                 seen = done
+                if name != "html" or closing:
+                    # inside_body compares with <body> and </head> (<), </body> (>) and the
+                    # end of </html> (>)
+                    st.boundaries.append(p + closing * (name == "body") if name != "html"
+                                         else end + 1)
                 if name == "body" and not closing:
                     body_opens += 1
                     if st.body_open is None:
@@ -515,16 +705,31 @@ def scan_structure(
                     skips = _skips(note, done)
             st.work += max(after, end) - p
             pos = after
-            continue
-        end = _other_construct(st, frame, text, p, h, mode, templates > 0)
-        st.work += end - p
-        pos = end
+        else:
+            before = len(regions)
+            end = _other_construct(st, frame, text, p, h, mode, templates > 0)
+            if hits is not None and mode == "html" and len(regions) > before and (
+                text.startswith("<!--", p)
+            ):
+                end = _extend_comment(st, text, end, hits)
+            st.work += end - p
+            pos = end
+        while yielded < len(regions):
+            region = regions[yielded]
+            yielded += 1
+            yield region
+            if block is None and state is not None and region.start == p:
+                copies = _block_of(text, p, region.end)
+                if copies is not None:
+                    block = (p, *copies, state)
+    while yielded < len(regions):
+        yield regions[yielded]
+        yielded += 1
     st.work += STEP * (steps + len(regions))
     st.repeated = body_opens > 1 or body_closes > 1 or html_closes > 1
     if st.html_close is not None:
         st.content_after_html = not tail_is_quiet(text, st.html_close)
         st.work += n - st.html_close
-    return st
 
 
 def _other_construct(
@@ -554,6 +759,20 @@ def _other_construct(
                                      template=in_template))
         return end
     return p + 1
+
+
+def _extend_comment(st: Structure, text: str, end: int, hits: HitPatterns) -> int:
+    """The comment just recorded, with the comments that follow it after text holding no
+    hit, as one region (what matters in comments is only which badge URLs they name, and
+    no URL runs from one comment into the next: each closes with '>'). Returns the end of
+    what the region covers."""
+    run = hits.comment_run.match(text, end)
+    assert run is not None
+    if run.end() == end:
+        return end
+    last_end, content_end = _comment_bounds(text, run.start(1))
+    st.regions[-1] = st.regions[-1]._replace(end=last_end, content_end=content_end)
+    return last_end
 
 
 def _comment_bounds(text: str, start: int) -> tuple[int, int]:
@@ -772,20 +991,23 @@ def _js_units(strict: bool) -> str:
     the same line by a quoted string, so the pass stops there and sees the error."""
     guard = rf"(?![ \t]*+(?:[\"']|{_JS_NEXT_NAME}))" if strict else ""
     string_guard = r"(?![ \t]*+[\"'])" if strict else ""
+    # The units that can start alike keep their order (a keyword before a name before a space
+    # beyond ASCII); the others are tried commonest first, which decides nothing but speed.
     return "|".join((
+        rf"(?:[(,=:\[!&|?{{}};+*%>~^.]|<(?!!--)|-(?!->)){_JS_AFTER_OPERATOR}",
+        rf"[\t\n\v\f\r \x1c-\x1f]\s*+{_JS_AFTER_OPERATOR}",
         # a run of strings joined by '+', which must not go on past where it stops
         rf"(?:{_JS_STR})(?:{_JS_GAP}(?:{_JS_STR}))*+(?!{_JS_GAP}[\"'`]){guard}"
         rf"{_JS_AFTER_OPERAND}",
-        rf"//[^{_JS_BREAK}]*+(?=[{_JS_BREAK}])",
-        r"/\*(?:[^*]++|\*(?!/))*+\*/",
-        rf"<!--[^{_JS_BREAK}]*+(?=[{_JS_BREAK}])",  # an HTML-like comment, to the line end
         rf"(?:{_JS_KEYWORDS})(?![\w$]){_JS_AFTER_OPERATOR}",
         rf"(?:{_JS_BEFORE_NAME})(?![\w$]){_JS_AFTER_OPERAND}",
         rf"{_JS_NAME}{guard}{_JS_AFTER_OPERAND}",
         rf"[0-9][\w.]*+{guard}{_JS_AFTER_OPERAND}",
         rf"[)\]]{string_guard}{_JS_AFTER_OPERAND}",
-        rf"(?:[(,=:\[!&|?{{}};+*%>~^.]|<(?!!--)|-(?!->)){_JS_AFTER_OPERATOR}",
-        rf"\s++{_JS_AFTER_OPERATOR}",
+        rf"\s++{_JS_AFTER_OPERATOR}",  # a space beyond ASCII that a name could not take
+        rf"//[^{_JS_BREAK}]*+(?=[{_JS_BREAK}])",
+        r"/\*(?:[^*]++|\*(?!/))*+\*/",
+        rf"<!--[^{_JS_BREAK}]*+(?=[{_JS_BREAK}])",  # an HTML-like comment, to the line end
         r"/(?![*/])",
         r"[^\"'`/<\-\w$)\]\u0080-\uffff]",  # anything else, never a piece of an operand
     ))
@@ -950,12 +1172,22 @@ _PERCENT = re.compile(r"%(u[0-9A-Fa-f]{4}|[0-9A-Fa-f]{2})")
 _STRIP_U = methodcaller("lstrip", "u")
 
 
+_PERCENT_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})++")
+
+
+def _percent_run(match: re.Match[str]) -> str:
+    return bytes.fromhex(match.group().replace("%", "")).decode("latin-1")
+
+
 def js_unescape(value: str) -> str:
-    """JavaScript's ``unescape``: ``%XX`` and ``%uXXXX``; anything else is kept as is. Split
-    once, then decoded with ``map`` over built-ins, so an argument of a hundred thousand
-    escapes costs no Python call per escape."""
+    """JavaScript's ``unescape``: ``%XX`` and ``%uXXXX``; anything else is kept as is. A run
+    of ``%XX`` is one ``bytes.fromhex`` (each is the code point XX), so an argument of a
+    hundred thousand escapes costs no Python call per escape; with ``%uXXXX``, split once
+    and decoded with ``map`` over built-ins."""
     if "%" not in value:
         return value
+    if "%u" not in value:
+        return _PERCENT_RUN.sub(_percent_run, value)
     parts = _PERCENT.split(value)
     texts, codes = parts[0::2], parts[1::2]
     chars = map(chr, map(int, map(_STRIP_U, codes), repeat(16)))
