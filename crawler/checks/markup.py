@@ -1104,6 +1104,13 @@ def js_spots(src: str, hits_rx: re.Pattern[str]) -> Iterator[JsSpot]:
             pos = h + 1
             continue
         if src[p] in _JS_STRING:
+            if _JS_STRING[src[p]].match(src, p) is None:
+                # a string that never closes, in a script without syntax errors: reading on
+                # from a hit inside a unit took a closing quote for an opening one (markup
+                # read as script); the hit is code, as it is
+                yield JsSpot("code", h, h)
+                pos = h + 1
+                continue
             end = js_group_end(src, p)
             if h < end:
                 yield JsSpot("group", p, end)
@@ -1135,8 +1142,10 @@ def js_group_strings(src: str, start: int, end: int) -> list[str]:
     out = []
     pos = start
     while pos < end:
-        match = _JS_STRING[src[pos]].match(src, pos)
-        assert match is not None
+        rx = _JS_STRING.get(src[pos])
+        match = None if rx is None else rx.match(src, pos)
+        if match is None:  # not a run of strings after all
+            break
         out.append(match.group())
         gap = _JS_GAP_RX.match(src, match.end())
         pos = end if gap is None else gap.end()
