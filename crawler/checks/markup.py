@@ -988,19 +988,27 @@ _JS_NEXT_NAME = rf"(?!(?:in|of|instanceof|from|as)(?![\w$])){_JS_NAME}"
 
 def _js_units(strict: bool) -> str:
     """One unit of a script. ``strict`` (the syntax pass): an operand must not be followed on
-    the same line by a quoted string, so the pass stops there and sees the error."""
+    the same line by a quoted string, so the pass stops there and sees the error.
+
+    Units that can start alike keep their order (a keyword before a name before a space
+    beyond ASCII); the others are tried commonest first, each led by a literal or a
+    character class (the engine skips such a branch at a glance). An operand followed by a
+    character that can neither join, divide nor juxtapose it is a unit on its own, without
+    the checks that follow an operand: those are most of a script's strings and names."""
     guard = rf"(?![ \t]*+(?:[\"']|{_JS_NEXT_NAME}))" if strict else ""
     string_guard = r"(?![ \t]*+[\"'])" if strict else ""
-    # The units that can start alike keep their order (a keyword before a name before a space
-    # beyond ASCII); the others are tried commonest first, which decides nothing but speed.
     return "|".join((
-        rf"(?:[(,=:\[!&|?{{}};+*%>~^.]|<(?!!--)|-(?!->)){_JS_AFTER_OPERATOR}",
+        rf"[(,=:\[!&|?{{}};+*%>~^.]{_JS_AFTER_OPERATOR}",
+        rf"<(?!!--){_JS_AFTER_OPERATOR}",
+        rf"-(?!->){_JS_AFTER_OPERATOR}",
         rf"[\t\n\v\f\r \x1c-\x1f]\s*+{_JS_AFTER_OPERATOR}",
+        *(rf"{string}(?=[;,)\]}}:?])" for string in _JS_STRINGS),
         # a run of strings joined by '+', which must not go on past where it stops
-        rf"(?:{_JS_STR})(?:{_JS_GAP}(?:{_JS_STR}))*+(?!{_JS_GAP}[\"'`]){guard}"
-        rf"{_JS_AFTER_OPERAND}",
-        rf"(?:{_JS_KEYWORDS})(?![\w$]){_JS_AFTER_OPERATOR}",
-        rf"(?:{_JS_BEFORE_NAME})(?![\w$]){_JS_AFTER_OPERAND}",
+        *(rf"{string}(?:{_JS_GAP}(?:{_JS_STR}))*+(?!{_JS_GAP}[\"'`]){guard}{_JS_AFTER_OPERAND}"
+          for string in _JS_STRINGS),
+        *(rf"{word}(?![\w$]){_JS_AFTER_OPERATOR}" for word in _JS_KEYWORDS.split("|")),
+        *(rf"{word}(?![\w$]){_JS_AFTER_OPERAND}" for word in _JS_BEFORE_NAME.split("|")),
+        rf"{_JS_NAME}(?=[;,()\[\]{{}}=.:?+*<>!&|%^~\-])",
         rf"{_JS_NAME}{guard}{_JS_AFTER_OPERAND}",
         rf"[0-9][\w.]*+{guard}{_JS_AFTER_OPERAND}",
         rf"[)\]]{string_guard}{_JS_AFTER_OPERAND}",
