@@ -92,9 +92,8 @@ from crawler.checks.markup import (
     decode_page,
     has_bad_percent,
     js_group_end,
-    js_group_strings,
+    js_group_value,
     js_spots,
-    js_string_value,
     js_syntax_error,
     js_unescape,
     scan_structure,
@@ -1092,9 +1091,8 @@ class _Scanner:
         call = _unescape_before(src, start)
         if call is not None:
             return self._unescape(src, call, base, ctx)
-        strings = js_group_strings(src, start, end)
         self.work += end - start
-        value = "".join(js_string_value(s) for s in strings)
+        value = js_group_value(src, start, end)
         if not self._may_hold_badge(value):
             return end
         at = self._at(base, start, ctx)
@@ -1258,7 +1256,7 @@ def _call_arguments(src: str, pos: int) -> tuple[list[str], int] | None:
             end = js_group_end(src, pos)
             if end <= pos or end > len(src):
                 return None
-            values.extend(js_string_value(s) for s in js_group_strings(src, pos, end))
+            values.append(js_group_value(src, pos, end))
             pos = end
         else:
             name = _IDENT_EXPR.match(src, pos)

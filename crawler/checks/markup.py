@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import repeat
+from itertools import chain, repeat
 from operator import add, methodcaller
 from typing import NamedTuple, TypeAlias
 
@@ -245,7 +245,7 @@ def _trie(node: _Trie) -> str:
     return f"(?:{body})?" if "" in node else body
 
 
-_BOGUS = r"<(?:!(?!--)|\?|/(?![A-Za-z]))[^>]*+>"
+_BOGUS_UNITS = [r"<!(?!--)[^>]*+>", r"<\?[^>]*+>", r"</(?![A-Za-z])[^>]*+>"]
 # A '<' that starts nothing is text (not at the very end: there the pass stops and the caller
 # decides); text is read with it, so a page of '<<<<' is one run, not a unit per '<'.
 _LONE_LT = "<(?=[^A-Za-z!/?])"
@@ -256,14 +256,24 @@ _FOREIGN_STOP = _BREAKOUT | {"font", "svg", "math", "script"} | _INTEGRATION["sv
 _FOREIGN_STOP_END = _BREAKOUT_END | {"svg", "math", "script", "body", "html"}
 
 
-def _ordinary_tag(stop: Iterable[str], stop_end: Iterable[str]) -> str:
-    """A start or end tag not named in ``stop`` / ``stop_end``: the first unit of every skip,
-    since tags are nearly everything a page holds besides text (a failed alternative at
-    every '<' is measurably slow)."""
-    return (
-        rf"<(?:/(?!{_ci(_alternation(stop_end))}{_AFTER_NAME})"
-        rf"|(?!{_ci(_alternation(stop))}{_AFTER_NAME})){_NAME}{_SKIP_ATTRS}>"
-    )
+def _ordinary_tags(stop: Iterable[str], stop_end: Iterable[str]) -> list[str]:
+    """A start or end tag not named in ``stop`` / ``stop_end``: the first units of every skip,
+    since tags are nearly everything a page holds besides text. One unit for end tags, one
+    for start tags whose first letter begins no stop name, one per letter that does; each is
+    led by a character or a class, which the engine checks without entering the unit."""
+    tree: _Trie = {}
+    for name in stop:
+        node = tree
+        for char in name:
+            node = node.setdefault(char, {})
+        node[""] = {}
+    rest = rf"[^\t\n\f\r />]*+{_SKIP_ATTRS}>"
+    free = "".join(c + c.upper() for c in "abcdefghijklmnopqrstuvwxyz" if c not in tree)
+    units = [rf"</(?!{_ci(_alternation(stop_end))}{_AFTER_NAME})[A-Za-z]{rest}",
+             rf"<[{free}]{rest}"]
+    for first, node in sorted(tree.items()):
+        units.append(rf"<{_ci(first)}(?!{_ci(_trie(node))}{_AFTER_NAME}){rest}")
+    return units
 
 
 def _units(units: Iterable[str]) -> str:
@@ -279,15 +289,15 @@ def _units(units: Iterable[str]) -> str:
     return rf"{_TEXT}(?:<(?:{'|'.join(tails)}){_TEXT})*+"
 
 
-
-
 # Inside <svg>/<math>: comments, CDATA sections, and every tag but those that change the mode.
 _FOREIGN_UNITS = [
-    _ordinary_tag(_FOREIGN_STOP, _FOREIGN_STOP_END),
+    *_ordinary_tags(_FOREIGN_STOP, _FOREIGN_STOP_END),
     _LONE_LT,
     _COMMENT,
     _CDATA,
-    r"<(?:!(?!--|\[CDATA\[)|\?|/(?![A-Za-z]))[^>]*+>",
+    r"<!(?!--|\[CDATA\[)[^>]*+>",
+    r"<\?[^>]*+>",
+    r"</(?![A-Za-z])[^>]*+>",
 ]
 
 
@@ -296,8 +306,8 @@ def _island(name: str) -> str:
     point, no nested one): up to its end tag, or up to the tag that ends foreign content."""
     ci, after = _ci(name), _AFTER_NAME
     breakout = rf"(?=<{_ci(_alternation(_BREAKOUT))}{after}|</{_ci('p|br')}{after})"
-    return (
-        rf"<{ci}{after}{_SKIP_ATTRS}(?:(?<=/)>|(?<!/)>{_units(_FOREIGN_UNITS)}"
+    return (  # (ended at once by a tag that ends foreign content: read as such, faster)
+        rf"<{ci}{after}{_SKIP_ATTRS}(?:(?<=/)>|(?<!/)>{breakout}|(?<!/)>{_units(_FOREIGN_UNITS)}"
         rf"(?:</{ci}{after}{_SKIP_ATTRS}>|{breakout}))"
     )
 
@@ -333,8 +343,8 @@ def _raw_elements(note: str | None) -> list[str]:
 
 def _inert_template(note: str | None) -> str:
     """A template holding no hit and no other template: nothing in it matters."""
-    inner = [_ordinary_tag(RAW_TEXT | {"plaintext", "template"}, {"template"}),
-             _LONE_LT, _COMMENT, _BOGUS, *_raw_elements(note)]
+    inner = [*_ordinary_tags(RAW_TEXT | {"plaintext", "template"}, {"template"}),
+             _LONE_LT, _COMMENT, *_BOGUS_UNITS, *_raw_elements(note)]
     return _element("template", _units(inner))
 
 
@@ -343,7 +353,7 @@ def _template_units(note: str | None) -> list[str]:
     <template> the body boundaries mean nothing, and only its end tag, the elements that
     change how what follows is read and the hits matter."""
     stop = RAW_TEXT | {"plaintext", "template", "svg", "math"}
-    return [_ordinary_tag(stop, {"template"}), _LONE_LT, _COMMENT, _BOGUS,
+    return [*_ordinary_tags(stop, {"template"}), _LONE_LT, _COMMENT, *_BOGUS_UNITS,
             *_raw_elements(note), _island("svg"), _island("math"), _inert_template(note)]
 
 
@@ -360,13 +370,15 @@ def _template_starts(note: str | None) -> Callable[[str, int, int], int]:
     return count
 
 
-# </template> again and again, only text between (each closes one).
+# </template> again and again, only text between (each closes one); <template> the same, its
+# attributes without quotes or '<' (each opens one).
 _TEMPLATE_ENDS = re.compile(rf"(?:[^<]*+</{_ci('template')}[\t\n\f\r ]*+>)*+")
+_TEMPLATE_STARTS = re.compile(
+    rf"(?:[^<]*+<{_ci('template')}(?:[\t\n\f\r ][^<>\"']*+)?+>)*+")
 
 
 def _html_units(mode: str, note: str | None, done: frozenset[str]) -> list[str]:
     """The units of the ``plain``, ``html`` and ``html-ip`` skips."""
-    bogus = _BOGUS
     raw = _raw_elements(note)
     stop = RAW_TEXT | {"plaintext"} | ({"body"} - done)
     stop_end = frozenset({"body", "html"} - {name[1:] for name in done})
@@ -375,7 +387,7 @@ def _html_units(mode: str, note: str | None, done: frozenset[str]) -> list[str]:
         stop_end |= {"template"} | ({"head"} - {name[1:] for name in done})
     if mode == "html-ip":
         stop_end |= _INTEGRATION["svg"] | _INTEGRATION["math"]
-    parts = [_ordinary_tag(stop, stop_end), _LONE_LT, _COMMENT, bogus, *raw]
+    parts = [*_ordinary_tags(stop, stop_end), _LONE_LT, _COMMENT, *_BOGUS_UNITS, *raw]
     if mode != "plain":
         parts += [_island("svg"), _island("math")]
     if mode == "html":
@@ -668,11 +680,13 @@ def walk_structure(
                                   mode, templates)
                 if name == "template" and not plain:
                     templates = templates + 1 if not closing else max(0, templates - 1)
-                    if closing and mode == "html":  # and the end tags right after it
-                        ends = _TEMPLATE_ENDS.match(text, after)
-                        assert ends is not None
-                        templates = max(0, templates - ends.group().count("<"))
-                        after = ends.end()
+                    if mode == "html" and after == end:  # and the same tags right after it
+                        run = (_TEMPLATE_ENDS if closing else _TEMPLATE_STARTS).match(
+                            text, after, max(after, h))
+                        assert run is not None
+                        count = run.group().count("<")
+                        templates = max(0, templates + (-count if closing else count))
+                        after = run.end()
             if after != p and templates == 0 and name in ("body", "html", "head"):
                 seen = done
                 if name != "html" or closing:
@@ -1033,6 +1047,10 @@ _JS_JUXTAPOSED = re.compile(
     rf"|[)\]][ \t]*+[\"']"
 )
 _JS_STRING = {quote: re.compile(rx) for quote, rx in zip("\"'`", _JS_STRINGS, strict=True)}
+_JS_STR_RX = re.compile(_JS_STR)
+_JS_GROUP = re.compile(f"(?:{_JS_STR})(?:{_JS_GAP}(?:{_JS_STR}))*+")
+# the bodies of strings without escapes (a string's body is in one of the groups)
+_JS_STR_BODY = re.compile(r'"([^"\\\n\r]*+)"|\'([^\'\\\n\r]*+)\'|`([^`\\]*+)`')
 _JS_GAP_RX = re.compile(_JS_GAP)
 _LINE_END = re.compile(f"[{_JS_BREAK}]")
 
@@ -1131,33 +1149,31 @@ def js_spots(src: str, hits_rx: re.Pattern[str]) -> Iterator[JsSpot]:
 
 
 def js_group_end(src: str, start: int) -> int:
-    """End of the run of strings joined by '+' that starts at ``start``."""
-    end = start
-    while True:
-        quote = src[end] if end < len(src) else ""
-        match = _JS_STRING[quote].match(src, end) if quote in _JS_STRING else None
-        if match is None:
-            return end if end > start else len(src)
-        end = match.end()
-        gap = _JS_GAP_RX.match(src, end)
-        if gap is None or not src.startswith(('"', "'", "`"), gap.end()):
-            return end
-        end = gap.end()
+    """End of the run of strings joined by '+' that starts at ``start`` (after the last '+'
+    when a string that never closes follows it; the end of the script when the first one
+    never closes). One expression, however many strings the run joins."""
+    run = _JS_GROUP.match(src, start)
+    if run is None:
+        return len(src)
+    gap = _JS_GAP_RX.match(src, run.end())
+    if gap is not None and src.startswith(('"', "'", "`"), gap.end()):
+        return gap.end()
+    return run.end()
 
 
 def js_group_strings(src: str, start: int, end: int) -> list[str]:
     """The string literals (quotes included) of the run between ``start`` and ``end``."""
-    out = []
-    pos = start
-    while pos < end:
-        rx = _JS_STRING.get(src[pos])
-        match = None if rx is None else rx.match(src, pos)
-        if match is None:  # not a run of strings after all
-            break
-        out.append(match.group())
-        gap = _JS_GAP_RX.match(src, match.end())
-        pos = end if gap is None else gap.end()
-    return out
+    if _JS_GROUP.match(src, start) is None:  # not a run of strings after all
+        return []
+    return _JS_STR_RX.findall(src, start, end)
+
+
+def js_group_value(src: str, start: int, end: int) -> str:
+    """The value of the run of strings between ``start`` and ``end``: its strings' values
+    joined; without escapes, their bodies taken in one call."""
+    if src.find("\\", start, end) < 0 and _JS_GROUP.match(src, start) is not None:
+        return "".join(chain.from_iterable(_JS_STR_BODY.findall(src, start, end)))
+    return "".join(map(js_string_value, js_group_strings(src, start, end)))
 
 
 _JS_ESCAPE = re.compile(r"\\(u\{[0-9A-Fa-f]+\}|u[0-9A-Fa-f]{4}|x[0-9A-Fa-f]{2}|\r\n|[\s\S])")
