@@ -77,6 +77,11 @@ CASES: dict[str, tuple[Callable[[int], str], str]] = {
     "placeholder spans, each different": (
         lambda n: wrap("".join(f'<span id="_ideConac" class="c{i}"></span>'
                                for i in range(n // 44))), "ok"),
+    # an id in passing matters only where a tag can have it as its id: the check looks ahead
+    "the span id in a class, every element different": (
+        lambda n: wrap("".join(f"<i class=_ideConac n={i}>" for i in range(n // 24))), "ok"),
+    "the image id in a title, every element different": (
+        lambda n: wrap("".join(f"<i title=imgConac n={i}>" for i in range(n // 24))), "ok"),
     "the host in attribute values": (lambda n: wrap(fill('<i a="dcs.conac.cn">', n)), "ok"),
     "one tag with endless attributes": (
         lambda n: wrap("<dcs.conac.cn" + fill(" a", n) + ">"), "ok"),
@@ -156,6 +161,9 @@ MORE_WORK = {
          "line comments inside line comments", "<!-- in scripts, with <script> inside",
          "percent escapes"),
         8),
+    # constructs that give nothing make the check look ahead once for where an id matters
+    **dict.fromkeys(("the span id in a class, every element different",
+                     "the image id in a title, every element different"), 7),
     "the bare script three writes deep": 22,
     "the bare script ten writes deep": 27,
 }

@@ -158,9 +158,11 @@ class BadgePatterns:
     # where a badge can be: a host followed by a path, an escape, a port or a quote, or an id
     # (a host in passing, "dcs.conac.cn 标识服务", is not); see _strong_hits
     hits: re.Pattern[str]
-    # the same without the span id: once a live placeholder span is known, another span id
-    # alone can change nothing in markup
-    url_hits: re.Pattern[str]
+    # the same without the span id (index 2), the image id (1) or both (3): hits that can
+    # change nothing in markup once a live placeholder is known, or when no tag ahead can
+    # have that id (id_forms, a superset of such tags) and no srcdoc ahead can hide one
+    narrowed: tuple[re.Pattern[str], ...]
+    id_forms: tuple[re.Pattern[str] | None, re.Pattern[str] | None]  # span id, image id
     # what a tag must contain to be a badge at all: a script or image URL's base, the
     # certificate host, the span or image id (a bare host or id in passing is no badge);
     # url_text is the same without the span id
@@ -233,11 +235,19 @@ class BadgePatterns:
                 hosts=tuple(dict.fromkeys(t for t in (script_host, cert_host, image_host) if t)),
                 ids=tuple(dict.fromkeys(t for t in (config.span_id, config.image_id) if t)),
             ),
-            url_hits=_strong_hits(
-                _prefilter(triggers),
-                hosts=tuple(dict.fromkeys(t for t in (script_host, cert_host, image_host) if t)),
-                ids=tuple(t for t in (config.image_id,) if t and t != config.span_id),
+            narrowed=tuple(
+                _strong_hits(
+                    _prefilter(triggers),
+                    hosts=tuple(
+                        dict.fromkeys(t for t in (script_host, cert_host, image_host) if t)),
+                    ids=tuple(dict.fromkeys(
+                        t for t, drop in ((config.span_id, span), (config.image_id, image))
+                        if t and not drop and not (span and t == config.span_id)
+                        and not (image and t == config.image_id))),
+                )
+                for span in (False, True) for image in (False, True)
             ),
+            id_forms=(_id_form(config.span_id), _id_form(config.image_id)),
             strong_text=tuple(
                 dict.fromkeys(
                     t for t in (script_host + script_path.rstrip("/"), cert_host,
@@ -291,6 +301,15 @@ class BadgePatterns:
     def certificate_url_at(self, text: str, pos: int) -> re.Match[str] | None:
         """The certificate URL whose host covers ``pos``, if any."""
         return _url_covering(self.certificate_url, self.certificate_host, text, pos)
+
+
+def _id_form(value: str) -> re.Pattern[str] | None:
+    """An ``id`` attribute with this value, or more (any ``…id = "value…``), in lower-cased
+    text: where a tag with that id may be; None for no value."""
+    if not value:
+        return None
+    space = "[\t\n\f\r ]*+"
+    return re.compile(rf"id{space}={space}[\"']?+{re.escape(value.lower())}")
 
 
 def _prefilter(triggers: tuple[str, ...]) -> tuple[str, ...]:
@@ -646,6 +665,8 @@ class _Group:
         return [(f, key[0], weights[key]) for key, f in out.items()]
 
 
+# Constructs in a row that give nothing before the walk asks whether an id still matters.
+_IDLE = 16
 # Constructs up to this size are remembered by their text (the memory is at most the page).
 _MEMO_SIZE = 65536
 
@@ -681,7 +702,9 @@ class _Scanner:
         self.groups: dict[tuple[object, ...], _Group] = {}
         self.boundaries: list[int] = []  # the page's, where inside_body may change
         self.placeholder = False  # a live <span id="_ideConac"> exists somewhere
-        self.hits = HitPatterns(patterns.hits)
+        # the walks under way (a string's markup is walked inside the page's), each with the
+        # hits it no longer stops at: the span id, the image id
+        self.walks: list[tuple[HitPatterns, list[bool]]] = []
         self.depth = 0  # nesting of html()/js() calls; pathological nesting stops at _MAX_DEPTH
         self.work = 0
         self.memo: dict[tuple[object, ...], _Seen] = {}
@@ -817,10 +840,26 @@ class _Scanner:
             st = Structure()
         links = _LinkEnds(text)
         link_until = -1
-        walk = walk_structure(st, text, self.hits, self.p.script_note)
+        hits = HitPatterns(self.p.hits, self.p.prefilter_text[0]
+                           if len(self.p.prefilter_text) == 1 else None)
+        dropped = [self.placeholder, False]
+        hits.rx = hits.wide = self.p.narrowed[2 * dropped[0]]
+        self.walks.append((hits, dropped))
+        try:
+            self._walk(text, base, ctx, st, hits, dropped, links, link_until)
+        finally:
+            self.walks.pop()
+        self.work += st.work
+
+    def _walk(
+        self, text: str, base: int, ctx: _Ctx, st: Structure, hits: HitPatterns,
+        dropped: list[bool], links: _LinkEnds, link_until: int,
+    ) -> None:
+        walk = walk_structure(st, text, hits, self.p.script_note)
         # where a construct starts: the log, link_until and the images seen so far
         marks: dict[int, tuple[int, int, int]] = {}
         answer: bool | None = None
+        idle, recheck = 0, 0  # constructs in a row that gave nothing; see _narrow
         while True:
             try:
                 region = walk.send(answer)
@@ -857,6 +896,12 @@ class _Scanner:
                     self._replay(seen, at)
                     continue
             until = self._region(text, region, base, here, links, link_until)
+            if len(self.log) > before or self.placeholder != placeholder:
+                idle = 0
+            else:
+                idle += 1
+                if idle >= _IDLE and region.end >= recheck and not all(dropped):
+                    idle, recheck = 0, self._narrow(text, region.end, hits, dropped)
             if key is not None and until == link_until:  # (a link moves link_until: no)
                 relative = here.origin is None
                 found = tuple(
@@ -865,13 +910,45 @@ class _Scanner:
                 )
                 self.memo[key] = _Seen(found, self.placeholder and not placeholder, relative)
             link_until = until
-        self.work += st.work
 
     def _placeholder_found(self) -> None:
         """A live placeholder span exists: from now on a span id alone stops no walk (it could
         only set this again; inside <svg> and <math> every hit still stops it)."""
         self.placeholder = True
-        self.hits.rx = self.p.url_hits
+        for hits, dropped in self.walks:
+            dropped[0] = True
+            hits.wide = self.p.narrowed[2 + dropped[1]]
+            hits.rx = self.p.narrowed[3] if hits.until else hits.wide
+
+    def _narrow(self, text: str, pos: int, hits: HitPatterns, dropped: list[bool]) -> int:
+        """The walk keeps meeting constructs that give nothing: whether the span id and the
+        image id can still matter in the rest of ``text``. An id alone matters only in a
+        tag with that id (or in a srcdoc, where markup hides); up to the first such place
+        ahead it stops the walk no more, and with none ahead, never. Returns where to look
+        again. (A tag with an id is also read for an image URL in any case: with one ahead,
+        ids keep mattering.)"""
+        n = len(text)
+        rest = text[pos:]
+        low = rest.lower()  # (searched for literals: much faster than in any case)
+        host = self.p.image_host
+        self.work += 3 * len(rest)  # lower-cased once, searched for literals
+        if len(low) != len(rest) or (host and low.count(host) != rest.count(host)):
+            return n
+        srcdoc = low.find("srcdoc")
+        ahead = [n if srcdoc < 0 else pos + srcdoc] * 2
+        for i, form in enumerate(self.p.id_forms):
+            if not dropped[i] and form is not None:
+                found = form.search(low, 0, ahead[i] - pos)
+                if found is not None:
+                    ahead[i] = pos + found.start()
+        for i in (0, 1):
+            dropped[i] = dropped[i] or ahead[i] == n
+        hits.wide = self.p.narrowed[2 * dropped[0] + dropped[1]]
+        hits.rx, hits.until = hits.wide, 0
+        if not all(dropped):  # drop both until the first place an id may matter
+            hits.rx, hits.until = self.p.narrowed[3], min(
+                a for a, gone in zip(ahead, dropped, strict=True) if not gone)
+        return hits.until or n
 
     def _region(
         self, text: str, region: Region, base: int, ctx: _Ctx, links: _LinkEnds,

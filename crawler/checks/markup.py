@@ -515,17 +515,27 @@ class _Frame:
 
 class HitPatterns:
     """What a structure walk stops at: ``full`` inside <svg> and <math> (and for the caller's
-    own passes), ``rx`` elsewhere. The caller may narrow ``rx`` while the walk goes on, when
-    what it has learnt makes some hits irrelevant (the walk yields each construct before it
-    searches past it). ``core``: a literal every hit contains (``onac``), if there is one;
-    text without it holds no hit, so comments separated by such text are read as one."""
+    own passes), ``rx`` elsewhere before ``until``, ``wide`` from there on. The caller may
+    narrow ``rx`` and ``wide`` while the walk goes on, when what it has learnt makes some
+    hits irrelevant (the walk yields each construct before it searches past it). ``core``:
+    a literal every hit contains (``onac``), if there is one; text without it holds no hit,
+    so comments separated by such text are read as one."""
 
-    __slots__ = ("comment_run", "full", "rx")
+    __slots__ = ("comment_run", "full", "rx", "until", "wide")
 
     def __init__(self, rx: re.Pattern[str], core: str | None = None) -> None:
-        self.full = rx
-        self.rx = rx
+        self.full = self.rx = self.wide = rx
+        self.until = 0
         self.comment_run = _comment_run(core)
+
+    def next_hit(self, text: str, pos: int, foreign: bool) -> re.Match[str] | None:
+        """The first hit at or after ``pos``."""
+        if foreign:
+            return self.full.search(text, pos)
+        if pos < self.until:
+            found = self.rx.search(text, pos, self.until)
+            return found if found is not None else self.wide.search(text, self.until)
+        return self.wide.search(text, pos)
 
 
 @lru_cache(maxsize=16)
@@ -618,7 +628,7 @@ def walk_structure(
             if hits is None:
                 h = n
             else:
-                found = (hits.full if searched_foreign else hits.rx).search(text, pos)
+                found = hits.next_hit(text, pos, searched_foreign)
                 h = n if found is None else found.start()
                 st.work += h - pos
         p = skips[skip](text, pos, h).end()  # type: ignore[union-attr]
