@@ -90,12 +90,11 @@ from crawler.checks.markup import (
     ascii_compatible,
     attributes,
     decode_page,
-    has_bad_percent,
-    js_group_end,
+    js_group,
     js_group_value,
     js_spots,
     js_syntax_error,
-    js_unescape,
+    js_unescape_checked,
     scan_structure,
     sniff_encoding,
     tag_clean,
@@ -1169,7 +1168,7 @@ class _Scanner:
         if call is not None:
             return self._unescape(src, call, base, ctx)
         self.work += end - start
-        value = js_group_value(src, start, end)
+        value = js_group_value(src, start, end, closes=True)  # (a spot of js_spots)
         if not self._may_hold_badge(value):
             return end
         at = self._at(base, start, ctx)
@@ -1201,12 +1200,12 @@ class _Scanner:
         raw = "".join(values)
         if not self._has_trigger(raw):
             return end
-        fragment = js_unescape(raw)
+        fragment, bad_percent = js_unescape_checked(raw)
         consumer = _consumer(src, call)
         fctx = ctx.into(consumer, at)
         if consumer == "docwrite" and ctx.late:
             fctx = fctx.fail("module")
-        if has_bad_percent(raw) or not tag_clean(fragment):
+        if bad_percent or not tag_clean(fragment):
             fctx = fctx.fail("escape")
         before = len(self.log)
         self.html(fragment, 0, fctx)
@@ -1330,10 +1329,10 @@ def _call_arguments(src: str, pos: int) -> tuple[list[str], int] | None:
     for _ in range(len(src)):
         pos = _SPACE.match(src, pos).end()  # type: ignore[union-attr]
         if pos < len(src) and src[pos] in "\"'`":
-            end = js_group_end(src, pos)
+            end, closes = js_group(src, pos)
             if end <= pos or end > len(src):
                 return None
-            values.append(js_group_value(src, pos, end))
+            values.append(js_group_value(src, pos, end, closes=closes))
             pos = end
         else:
             name = _IDENT_EXPR.match(src, pos)

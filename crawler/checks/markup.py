@@ -1140,14 +1140,14 @@ def js_spots(src: str, hits_rx: re.Pattern[str]) -> Iterator[JsSpot]:
             pos = h + 1
             continue
         if src[p] in _JS_STRING:
-            if _JS_STRING[src[p]].match(src, p) is None:
+            end, closes = js_group(src, p)
+            if not closes:
                 # a string that never closes, in a script without syntax errors: reading on
                 # from a hit inside a unit took a closing quote for an opening one (markup
                 # read as script); the hit is code, as it is
                 yield JsSpot("code", h, h)
                 pos = h + 1
                 continue
-            end = js_group_end(src, p)
             if h < end:
                 yield JsSpot("group", p, end)
             pos = end
@@ -1158,32 +1158,31 @@ def js_spots(src: str, hits_rx: re.Pattern[str]) -> Iterator[JsSpot]:
         pos = end
 
 
-def js_group_end(src: str, start: int) -> int:
+def js_group(src: str, start: int) -> tuple[int, bool]:
     """End of the run of strings joined by '+' that starts at ``start`` (after the last '+'
     when a string that never closes follows it; the end of the script when the first one
-    never closes). One expression, however many strings the run joins."""
+    never closes), and whether its first string closes. One expression, however many
+    strings the run joins."""
     run = _JS_GROUP.match(src, start)
     if run is None:
-        return len(src)
+        return len(src), False
     gap = _JS_GAP_RX.match(src, run.end())
     if gap is not None and src.startswith(('"', "'", "`"), gap.end()):
-        return gap.end()
-    return run.end()
+        return gap.end(), True
+    return run.end(), True
 
 
-def js_group_strings(src: str, start: int, end: int) -> list[str]:
-    """The string literals (quotes included) of the run between ``start`` and ``end``."""
-    if _JS_GROUP.match(src, start) is None:  # not a run of strings after all
-        return []
-    return _JS_STR_RX.findall(src, start, end)
-
-
-def js_group_value(src: str, start: int, end: int) -> str:
+def js_group_value(src: str, start: int, end: int, *, closes: bool | None = None) -> str:
     """The value of the run of strings between ``start`` and ``end``: its strings' values
-    joined; without escapes, their bodies taken in one call."""
-    if src.find("\\", start, end) < 0 and _JS_GROUP.match(src, start) is not None:
+    joined; without escapes, their bodies taken in one call. ``closes``: whether its first
+    string closes, if known (nothing when it does not)."""
+    if closes is None:
+        closes = _JS_GROUP.match(src, start) is not None
+    if not closes:
+        return ""
+    if src.find("\\", start, end) < 0:
         return "".join(chain.from_iterable(_JS_STR_BODY.findall(src, start, end)))
-    return "".join(map(js_string_value, js_group_strings(src, start, end)))
+    return "".join(map(js_string_value, _JS_STR_RX.findall(src, start, end)))
 
 
 _JS_ESCAPE = re.compile(r"\\(u\{[0-9A-Fa-f]+\}|u[0-9A-Fa-f]{4}|x[0-9A-Fa-f]{2}|\r\n|[\s\S])")
@@ -1240,3 +1239,20 @@ def js_unescape(value: str) -> str:
 def has_bad_percent(value: str) -> bool:
     """A '%' that is not a valid escape: a snippet cut or mangled while copying."""
     return _BAD_PERCENT.search(value) is not None
+
+
+def js_unescape_checked(value: str) -> tuple[str, bool]:
+    """``js_unescape(value)`` and ``has_bad_percent(value)`` in one pass when the value has
+    no ``%u``: each '%' then either starts one of the runs decoded, or is no escape."""
+    if "%" not in value:
+        return value, False
+    if "%u" in value:
+        return js_unescape(value), has_bad_percent(value)
+    escapes = 0
+
+    def run(match: re.Match[str]) -> str:
+        nonlocal escapes
+        escapes += (match.end() - match.start()) // 3
+        return _percent_run(match)
+
+    return _PERCENT_RUN.sub(run, value), value.count("%") != escapes
