@@ -387,9 +387,10 @@ def _html_units(mode: str, note: str | None, done: frozenset[str]) -> list[str]:
         stop_end |= {"template"} | ({"head"} - {name[1:] for name in done})
     if mode == "html-ip":
         stop_end |= _INTEGRATION["svg"] | _INTEGRATION["math"]
-    parts = [*_ordinary_tags(stop, stop_end), _LONE_LT, _COMMENT, *_BOGUS_UNITS, *raw]
-    if mode != "plain":
+    parts = _ordinary_tags(stop, stop_end)
+    if mode != "plain":  # (no unit starts like another: their order decides only speed)
         parts += [_island("svg"), _island("math")]
+    parts += [_LONE_LT, _COMMENT, *_BOGUS_UNITS, *raw]
     if mode == "html":
         # a template holding no hit and no other template is inert: consume it whole
         parts.append(_inert_template(note))
