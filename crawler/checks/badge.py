@@ -77,7 +77,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from html import unescape as html_unescape
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, TypeAlias
 from urllib.parse import urlsplit
 
 from badgewatch.config import BadgeConfig
@@ -616,13 +616,9 @@ def _moved(f: _Found, delta: int) -> _Found:
     return _Found(f.form, f.state, f.why, f.identifier, f.certificate, f.offset + delta, f.runs)
 
 
-class _Logged(NamedTuple):
-    """A finding as recorded: it stands for ``times`` findings, the first at its offset, the
-    last ``span`` characters further (one construct repeated)."""
-
-    found: _Found
-    times: int = 1
-    span: int = 0
+# A finding as recorded: (the finding, how many it stands for, how much further the last of
+# them is). A plain tuple: one is made for every finding, and a NamedTuple costs a call.
+_Logged: TypeAlias = tuple[_Found, int, int]
 
 
 class _Seen(NamedTuple):
@@ -792,7 +788,7 @@ class _Scanner:
     def _record(self, f: _Found, times: int = 1, span: int = 0) -> None:
         """Log a finding that stands for ``times`` (the last ``span`` characters after it)."""
         seq = len(self.log)
-        self.log.append(_Logged(f, times, span))
+        self.log.append((f, times, span))
         key = (f.form, f.state, f.why, f.identifier, f.certificate, f.runs,
                bisect_right(self.boundaries, f.offset))
         group = self.groups.get(key)
@@ -904,8 +900,8 @@ class _Scanner:
             if key is not None and until == link_until:  # (a link moves link_until: no)
                 relative = here.origin is None
                 found = tuple(
-                    _Logged(_moved(e.found, -at), e.times, e.span) if relative else e
-                    for e in self.log[before:]
+                    (_moved(f, -at), times, span) if relative else (f, times, span)
+                    for f, times, span in self.log[before:]
                 )
                 self.memo[key] = _Seen(found, self.placeholder and not placeholder, relative)
             link_until = until

@@ -660,6 +660,19 @@ def walk_structure(
             end = n if lt < 0 else lt
             st.work += end - h
             pos = end
+            if hits is not None and skip == "html" and block is None:
+                # and so, often, the next hit: read on while the hits are in text
+                match = skips[skip]
+                while pos < n:
+                    found = hits.next_hit(text, pos, False)
+                    h = n if found is None else found.start()
+                    p = match(text, pos, h).end()  # type: ignore[union-attr]
+                    st.work += (h - pos) + (p - pos) + STEP
+                    if p != h or h >= n:
+                        break
+                    lt = text.find("<", h)
+                    st.work += (n if lt < 0 else lt) - h
+                    pos = n if lt < 0 else lt
             continue
         tag = _TAG.match(text, p)
         if tag is not None:
