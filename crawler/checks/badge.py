@@ -662,7 +662,10 @@ class _Group:
 
 # Constructs in a row that give nothing before the walk asks whether an id still matters.
 _IDLE = 16
-# Constructs up to this size are remembered by their text (the memory is at most the page).
+# Constructs up to this size are remembered by their text (the memory is at most the page);
+# after this many in a row that were not seen before, no more (each costs a key and a copy,
+# and a page of copies in a row is read once anyway, see walk_structure).
+_MEMO_GIVE_UP = 256
 _MEMO_SIZE = 65536
 
 
@@ -703,6 +706,7 @@ class _Scanner:
         self.depth = 0  # nesting of html()/js() calls; pathological nesting stops at _MAX_DEPTH
         self.work = 0
         self.memo: dict[tuple[object, ...], _Seen] = {}
+        self.memo_misses = 0  # in a row: past _MEMO_GIVE_UP, constructs are not remembered
         self.images_seen = 0  # badge images met in markup: whether a stretch of it holds any
 
     # -- helpers ------------------------------------------------------------------------------
@@ -880,7 +884,8 @@ class _Scanner:
             key: tuple[object, ...] | None = None
             before, placeholder = len(self.log), self.placeholder
             marks[region.start] = (before, link_until, self.images_seen)
-            if region.kind != "tag" and region.end - region.start <= _MEMO_SIZE:
+            if (region.kind != "tag" and region.end - region.start <= _MEMO_SIZE
+                    and self.memo_misses < _MEMO_GIVE_UP):
                 # a page of the same construct again and again: look at it once (not a tag:
                 # cheap to look at, and an image inside a certificate link is that link's)
                 key = (region.kind, region.name, region.closed, here, self.depth,
@@ -888,8 +893,10 @@ class _Scanner:
                 self.work += region.end - region.start
                 seen = self.memo.get(key)
                 if seen is not None:
+                    self.memo_misses = 0
                     self._replay(seen, at)
                     continue
+                self.memo_misses += 1
             until = self._region(text, region, base, here, links, link_until)
             if len(self.log) > before or self.placeholder != placeholder:
                 idle = 0
