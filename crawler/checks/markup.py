@@ -247,9 +247,9 @@ def _trie(node: _Trie) -> str:
 
 _BOGUS_UNITS = [r"<!(?!--)[^>]*+>", r"<\?[^>]*+>", r"</(?![A-Za-z])[^>]*+>"]
 # A '<' that starts nothing is text (not at the very end: there the pass stops and the caller
-# decides); text is read with it, so a page of '<<<<' is one run, not a unit per '<'.
+# decides); text is read with it, a run of '<<<<' in one step (and a tag's '<' fails at once).
 _LONE_LT = "<(?=[^A-Za-z!/?])"
-_TEXT = r"[^<]*+(?:(?:<++(?=[^A-Za-z!/?<])|<+(?=<))[^<]*+)*+"  # ('<<<<' as one run)
+_TEXT = r"[^<]*+(?:<(?=[^A-Za-z!/?])(?:<*+(?=[^A-Za-z!/?<])|<*(?=<))?+[^<]*+)*+"
 _FOREIGN_STOP = _BREAKOUT | {"font", "svg", "math", "script"} | _INTEGRATION["svg"] | _INTEGRATION[
     "math"
 ]
