@@ -149,6 +149,16 @@ CASES: dict[str, tuple[Callable[[int], str], str]] = {
     # one script to the end of the page, and one line: a JavaScript comment holds the badge
     "<!-- in scripts, with <script> inside": (
         lambda n: wrap(fill("<script><!--<script>dcs.conac.cn", n)), "badge_inactive"),
+    # distinct badges, a different one every 60-100 characters: each must be looked at
+    "static badge images, each different": (
+        lambda n: wrap("".join(f'<img alt={i} id="imgConac" src="//dcs.conac.cn/image/red.png">'
+                               for i in range(n // 62))), "ok"),
+    "certificate links, each different": (
+        lambda n: wrap("".join(f'<a href="//bszs.conac.cn/sitename?method=show&id={i:032X}">'
+                               for i in range(n // 83))), "ok"),
+    "badge scripts, each different": (
+        lambda n: wrap("".join(f'<script src="{URL}?{i}"></script>' for i in range(n // 100))),
+        "ok"),
 }
 
 # Cases that need more than a few passes, and why: a script holding a hit is read twice more
@@ -161,6 +171,9 @@ MORE_WORK = {
          "line comments inside line comments", "<!-- in scripts, with <script> inside",
          "percent escapes"),
         8),
+    # distinct badges: each is a finding, a step in Python
+    **dict.fromkeys(("static badge images, each different",
+                     "certificate links, each different", "badge scripts, each different"), 7),
     # constructs that give nothing make the check look ahead once for where an id matters
     **dict.fromkeys(("the span id in a class, every element different",
                      "the image id in a title, every element different"), 7),

@@ -10,12 +10,18 @@ all, so the first step is one byte search for the core every badge literal share
 configuration), then for the literals themselves, matched in exact case (hosts as URLs print
 them, ids as ``getElementById`` needs them; a host typed in capitals is not recognised). Only
 pages with a hit are decoded and read once, with the HTML tokenizer's rules
-(``markup.scan_structure``): compiled expressions consume everything up to the next hit that
+(``markup.walk_structure``): compiled expressions consume everything up to the next hit that
 can be a badge (a host followed by a path, an escape, a port or a quote and '+'; an id), so
 only the constructs holding one reach Python, each examined once (a construct already seen in
 the same context is replayed). Scripts are read the same way; strings and ``unescape``
 arguments are followed into markup, at most four ``document.write`` levels deep. No tree is
-built. ``PageVerdict.work`` counts what a check spent; ``tests/test_hostile_pages.py`` keeps
+built. A hostile page can put a hit every few characters, so the hits that can no longer
+change the verdict stop nothing: once a live placeholder span is known, a span id alone; an id
+in passing where no tag ahead can have it as its id. A stretch of markup repeated is read
+once and counted for every copy, adjacent comments are read as one, and findings that differ
+in nothing the verdict reads are kept as one group (first, last, how many). What still costs
+a step in Python per construct is a page of distinct badges, each of which the verdict must
+know. ``PageVerdict.work`` counts what a check spent; ``tests/test_hostile_pages.py`` keeps
 it proportional to the page, and ``bench/check.py`` prints the worst pages beside typical ones.
 
 Decisions worth knowing (evidence: ``research/badge-formats.md``, the corpus, and Chromium:
@@ -477,9 +483,14 @@ class PageVerdict:
     """The outcome for one page. ``reasons`` lists the deciding code(s) first, then warnings.
     ``offset``/``in_body`` locate the badge behind the first reason (a character offset in the
     decoded page). ``encoding`` is the codec used, or None when the page needed no decoding
-    (text input, or no badge-like bytes at all). ``work`` is what the check spent: characters
-    read by each of its passes plus the steps it took in Python, which tests and
-    ``bench/check.py`` use to show that it grows in proportion to the page."""
+    (text input, or no badge-like bytes at all). ``badges`` lists what was found in page
+    order, but of findings that differ in nothing the verdict reads (form, state, reason,
+    identifier, certificate, running order, inside the body or not) at most eight one by one,
+    then only the first and the last: a pathological page of the same badge a thousand times
+    lists ten, and its message still counts them all; every identifier and certificate is in
+    ``identifiers``/``certificates``. ``work`` is what the check spent: characters read by each
+    of its passes plus the steps it took in Python, which tests and ``bench/check.py`` use to
+    show that it grows in proportion to the page."""
 
     verdict: Verdict
     reasons: tuple[str, ...]
