@@ -1029,14 +1029,17 @@ class _Scanner:
             self.p.span_id not in tag or self.placeholder or ctx.inactive
         ):
             return link_until  # a host in passing, or the span id once more: nothing new
-        attrs = attributes(tag)
         at = self._at(base, start, ctx)
+        cert = self.p.certificate_scan.search(tag)
+        if cert is not None and name != "iframe":  # (attributes matter to an iframe only)
+            self._add("link", "static", ctx, at, certificate=cert.group(1).upper())
+            return links.after(end)
+        attrs = attributes(tag)
         if name == "iframe" and "srcdoc" in attrs:
             srcdoc = html_unescape(attrs["srcdoc"])
             if self._has_trigger(srcdoc):
                 self.html(srcdoc, 0, ctx.into("markup", at))
             return link_until
-        cert = self.p.certificate_scan.search(tag)
         if cert is not None:
             self._add("link", "static", ctx, at, certificate=cert.group(1).upper())
             return links.after(end)
