@@ -656,11 +656,30 @@ class _Group:
     def __init__(self, first: _Found, last: _Found, count: int, seq: int) -> None:
         self.first, self.last, self.count = first, last, count
         self.first_seq = self.last_seq = seq
-        self.listed: list[tuple[_Found, int]] = [(first, seq)] if count == 1 else []
+        # the findings listed one by one, made when a second comes (most groups hold one);
+        # None: the first alone if it stood for one finding
+        self.listed: list[tuple[_Found, int]] | None = None
+
+    def add(self, f: _Found, last: _Found, times: int, seq: int) -> None:
+        """Another finding (standing for ``times``, the last of them ``last``)."""
+        if self.listed is None:
+            self.listed = [(self.first, self.first_seq)] if self.count == 1 else []
+        listed = self.listed
+        self.count += times
+        if times == 1 and len(listed) < _LISTED and self.count == len(listed) + 1:
+            listed.append((f, seq))
+        if f.offset < self.first.offset:
+            self.first, self.first_seq = f, seq
+        if last.offset > self.last.offset:
+            self.last, self.last_seq = last, seq
 
     def entries(self) -> list[tuple[_Found, int, int]]:
         """(finding, sequence, how many it stands for): the listed ones, the first and the
         last; together they stand for all."""
+        if self.listed is None:
+            if self.last.offset == self.first.offset:
+                return [(self.first, self.first_seq, self.count)]
+            return [(self.first, self.first_seq, 1), (self.last, self.last_seq, self.count - 1)]
         out = {(seq, False): f for f, seq in self.listed}
         first, last = (self.first_seq, False), (self.last_seq, True)
         out.setdefault(first, self.first)
@@ -708,6 +727,9 @@ class _Scanner:
         # and the same grouped (what the verdict reads): a page of a thousand identical-kind
         # badges costs one group
         self.log: list[_Logged] = []
+        self.recorded = 0  # findings recorded so far (logged or not)
+        self.keeping = 0  # while above 0 the log keeps what is recorded (a construct to
+        # remember, a stretch that may be copied): most findings need no log
         self.groups: dict[tuple[object, ...], _Group] = {}
         self.boundaries: list[int] = []  # the page's, where inside_body may change
         self.placeholder = False  # a live <span id="_ideConac"> exists somewhere
@@ -802,22 +824,18 @@ class _Scanner:
 
     def _record(self, f: _Found, times: int = 1, span: int = 0) -> None:
         """Log a finding that stands for ``times`` (the last ``span`` characters after it)."""
-        seq = len(self.log)
-        self.log.append((f, times, span))
+        seq = self.recorded
+        self.recorded += 1
+        if self.keeping:
+            self.log.append((f, times, span))
         key = (f.form, f.state, f.why, f.identifier, f.certificate, f.runs,
                bisect_right(self.boundaries, f.offset))
         group = self.groups.get(key)
         last = f if not span else _moved(f, span)
         if group is None:
             self.groups[key] = _Group(f, last, times, seq)
-            return
-        group.count += times
-        if times == 1 and len(group.listed) < _LISTED and group.count == len(group.listed) + 1:
-            group.listed.append((f, seq))
-        if f.offset < group.first.offset:
-            group.first, group.first_seq = f, seq
-        if last.offset > group.last.offset:
-            group.last, group.last_seq = last, seq
+        else:
+            group.add(f, last, times, seq)
 
     def _identifier_in(self, url: str) -> str | None:
         match = self.p.script_copy.search(url)
@@ -870,59 +888,79 @@ class _Scanner:
         marks: dict[int, tuple[int, int, int]] = {}
         answer: bool | None = None
         idle, recheck = 0, 0  # constructs in a row that gave nothing; see _narrow
-        while True:
-            try:
-                region = walk.send(answer)
-            except StopIteration:
-                break
-            answer = None
-            self.work += STEP
-            if region.kind == "repeat":
-                mark = marks.get(region.start)
-                answer = mark is not None and self._same_copies(mark, region, link_until)
-                if answer:
-                    assert mark is not None
-                    self._copies(mark[0], region, ctx.origin is None)
-                    if link_until != mark[1]:  # a link in it: where the last copy's ends
-                        link_until = (
-                            link_until + (region.repeat - 1) * region.stride
-                            if link_until <= region.end
-                            else links.after(region.start + region.repeat * region.stride)
-                        )
-                continue
-            here = ctx.off("template") if region.template else ctx
-            at = base + region.start
-            key: tuple[object, ...] | None = None
-            before, placeholder = len(self.log), self.placeholder
-            marks[region.start] = (before, link_until, self.images_seen)
-            if (region.kind != "tag" and region.end - region.start <= _MEMO_SIZE
-                    and self.memo_misses < _MEMO_GIVE_UP):
-                # a page of the same construct again and again: look at it once (not a tag:
-                # cheap to look at, and an image inside a certificate link is that link's)
-                key = (region.kind, region.name, region.closed, here, self.depth,
-                       text[region.start : region.end])
-                self.work += region.end - region.start
-                seen = self.memo.get(key)
-                if seen is not None:
-                    self.memo_misses = 0
-                    self._replay(seen, at)
+        copying = False  # a stretch that may be copied is being read: the log keeps it
+        try:
+            while True:
+                try:
+                    region = walk.send(answer)
+                except StopIteration:
+                    break
+                answer = None
+                self.work += STEP
+                if region.kind == "repeat":
+                    mark = marks.get(region.start)
+                    answer = mark is not None and self._same_copies(mark, region, link_until)
+                    if answer:
+                        assert mark is not None
+                        self._copies(mark[0], region, ctx.origin is None)
+                        if link_until != mark[1]:  # a link in it: where the last copy's ends
+                            link_until = (
+                                link_until + (region.repeat - 1) * region.stride
+                                if link_until <= region.end
+                                else links.after(region.start + region.repeat * region.stride)
+                            )
+                    if copying:
+                        copying = False
+                        self.keeping -= 1
                     continue
-                self.memo_misses += 1
-            until = self._region(text, region, base, here, links, link_until)
-            if len(self.log) > before or self.placeholder != placeholder:
-                idle = 0
-            else:
-                idle += 1
-                if idle >= _IDLE and region.end >= recheck and not all(dropped):
-                    idle, recheck = 0, self._narrow(text, region.end, hits, dropped)
-            if key is not None and until == link_until:  # (a link moves link_until: no)
-                relative = here.origin is None
-                found = tuple(
-                    (_moved(f, -at), times, span) if relative else (f, times, span)
-                    for f, times, span in self.log[before:]
-                )
-                self.memo[key] = _Seen(found, self.placeholder and not placeholder, relative)
-            link_until = until
+                here = ctx.off("template") if region.template else ctx
+                at = base + region.start
+                key: tuple[object, ...] | None = None
+                before, placeholder = self.recorded, self.placeholder
+                if region.copied:
+                    if not copying:
+                        copying = True
+                        self.keeping += 1
+                    marks[region.start] = (len(self.log), link_until, self.images_seen)
+                if (region.kind != "tag" and region.end - region.start <= _MEMO_SIZE
+                        and self.memo_misses < _MEMO_GIVE_UP):
+                    # a page of the same construct again and again: look at it once (not a
+                    # tag: cheap to look at, and an image inside a certificate link is that
+                    # link's)
+                    key = (region.kind, region.name, region.closed, here, self.depth,
+                           text[region.start : region.end])
+                    self.work += region.end - region.start
+                    seen = self.memo.get(key)
+                    if seen is not None:
+                        self.memo_misses = 0
+                        self._replay(seen, at)
+                        continue
+                    self.memo_misses += 1
+                    self.keeping += 1
+                logged = len(self.log)
+                try:
+                    until = self._region(text, region, base, here, links, link_until)
+                finally:
+                    if key is not None:
+                        self.keeping -= 1
+                if self.recorded > before or self.placeholder != placeholder:
+                    idle = 0
+                else:
+                    idle += 1
+                    if idle >= _IDLE and region.end >= recheck and not all(dropped):
+                        idle, recheck = 0, self._narrow(text, region.end, hits, dropped)
+                if key is not None and until == link_until:  # (a link moves it: no)
+                    relative = here.origin is None
+                    found = tuple(
+                        (_moved(f, -at), times, span) if relative else (f, times, span)
+                        for f, times, span in self.log[logged:]
+                    )
+                    self.memo[key] = _Seen(found, self.placeholder and not placeholder,
+                                           relative)
+                link_until = until
+        finally:
+            if copying:
+                self.keeping -= 1
 
     def _placeholder_found(self) -> None:
         """A live placeholder span exists: from now on a span id alone stops no walk (it could
@@ -1193,9 +1231,9 @@ class _Scanner:
         fctx = ctx.into(consumer, at)
         if consumer == "docwrite" and ctx.late:
             fctx = fctx.fail("module")
-        before = len(self.log)
+        before = self.recorded
         self.html(value, 0, fctx)
-        if len(self.log) == before:
+        if self.recorded == before:
             self._loose_string(value, at, fctx)
         return end
 
@@ -1224,9 +1262,9 @@ class _Scanner:
             fctx = fctx.fail("module")
         if bad_percent or not tag_clean(fragment):
             fctx = fctx.fail("escape")
-        before = len(self.log)
+        before = self.recorded
         self.html(fragment, 0, fctx)
-        if len(self.log) == before:
+        if self.recorded == before:
             self._loose_string(fragment, at, fctx)
         return end
 

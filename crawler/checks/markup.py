@@ -427,7 +427,8 @@ class Region(NamedTuple):
     ``name`` is the tag name; ``template`` is set inside a <template>; ``closed`` is False for
     a foreign script that some other tag ended before its ``</script>``. A ``repeat`` region
     is no construct: it says that the stretch from ``start`` to ``end`` occurs ``repeat``
-    times in a row, every ``stride`` characters (see ``walk_structure``)."""
+    times in a row, every ``stride`` characters (see ``walk_structure``); ``copied`` marks a
+    construct where such a stretch may start."""
 
     kind: str
     start: int
@@ -439,6 +440,7 @@ class Region(NamedTuple):
     closed: bool = True
     repeat: int = 1
     stride: int = 0
+    copied: bool = False
 
 
 @dataclass(slots=True)
@@ -688,11 +690,12 @@ def walk_structure(
                 while yielded < len(regions):
                     region = regions[yielded]
                     yielded += 1
-                    yield region
                     if block is None and state is not None and region.start == p:
                         copies = _block_of(text, p, region.end)
                         if copies is not None:
                             block = (p, *copies, state)
+                            region = region._replace(copied=True)
+                    yield region
                 continue
             self_closing = bool(tag.group(3))
             if mode == "foreign":
@@ -755,11 +758,12 @@ def walk_structure(
         while yielded < len(regions):
             region = regions[yielded]
             yielded += 1
-            yield region
             if block is None and state is not None and region.start == p:
                 copies = _block_of(text, p, region.end)
                 if copies is not None:
                     block = (p, *copies, state)
+                    region = region._replace(copied=True)
+            yield region
     while yielded < len(regions):
         yield regions[yielded]
         yielded += 1
