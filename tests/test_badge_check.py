@@ -688,6 +688,13 @@ def test_patterns_come_from_configuration():
         b"<template><template>_ideConac",
         b"<a href='http://bszs.conac.cn/sitename?method=show&id=" + b"0" * 32 + b"'",
         "<p>网站标识 _ideConac ".encode() * 2000,
+        # markup read as script: a line the reading takes for an unclosed regular expression,
+        # a hit in it, then a quote that closes a string opens one when read from the hit
+        b'<script></p id="imgConac" s="x">\n"//bszs.conac.cn/"</script>',
+        b'<svg><desc><script></desc></svg><p>x</p><xmp><img id="imgConac" src="x.png"></xmp>'
+        b'\n<!--<a href="//bszs.conac.cn/sitename?method=show&amp;id=' + CERT.encode()
+        + b'"><img id="imgConac" src="x.png"></a>-->\n</body></html>',
+        b"<script>x = 1 </i title='_ideConac' a='b'>\n'dcs.conac.cn/js/' + y</script>",
     ],
 )
 def test_never_raises(body):

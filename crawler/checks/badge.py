@@ -10,12 +10,18 @@ all, so the first step is one byte search for the core every badge literal share
 configuration), then for the literals themselves, matched in exact case (hosts as URLs print
 them, ids as ``getElementById`` needs them; a host typed in capitals is not recognised). Only
 pages with a hit are decoded and read once, with the HTML tokenizer's rules
-(``markup.scan_structure``): compiled expressions consume everything up to the next hit that
+(``markup.walk_structure``): compiled expressions consume everything up to the next hit that
 can be a badge (a host followed by a path, an escape, a port or a quote and '+'; an id), so
 only the constructs holding one reach Python, each examined once (a construct already seen in
 the same context is replayed). Scripts are read the same way; strings and ``unescape``
 arguments are followed into markup, at most four ``document.write`` levels deep. No tree is
-built. ``PageVerdict.work`` counts what a check spent; ``tests/test_hostile_pages.py`` keeps
+built. A hostile page can put a hit every few characters, so the hits that can no longer
+change the verdict stop nothing: once a live placeholder span is known, a span id alone; an id
+in passing where no tag ahead can have it as its id. A stretch of markup repeated is read
+once and counted for every copy, adjacent comments are read as one, and findings that differ
+in nothing the verdict reads are kept as one group (first, last, how many). What still costs
+a step in Python per construct is a page of distinct badges, each of which the verdict must
+know. ``PageVerdict.work`` counts what a check spent; ``tests/test_hostile_pages.py`` keeps
 it proportional to the page, and ``bench/check.py`` prints the worst pages beside typical ones.
 
 Decisions worth knowing (evidence: ``research/badge-formats.md``, the corpus, and Chromium:
@@ -72,33 +78,34 @@ Decisions worth knowing (evidence: ``research/badge-formats.md``, the corpus, an
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from html import unescape as html_unescape
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, TypeAlias
 from urllib.parse import urlsplit
 
 from badgewatch.config import BadgeConfig
 from crawler.checks.markup import (
     STEP,
     TEXT_ELEMENTS,
+    HitPatterns,
     Region,
     Structure,
     ascii_compatible,
     attributes,
     decode_page,
-    has_bad_percent,
-    js_group_end,
-    js_group_strings,
+    js_group,
+    js_group_value,
     js_spots,
-    js_string_value,
     js_syntax_error,
-    js_unescape,
+    js_unescape_checked,
     scan_structure,
     sniff_encoding,
     tag_clean,
     tail_is_quiet,
+    walk_structure,
 )
 
 Verdict = Literal["compliant", "non_compliant", "not_checked"]
@@ -156,6 +163,11 @@ class BadgePatterns:
     # where a badge can be: a host followed by a path, an escape, a port or a quote, or an id
     # (a host in passing, "dcs.conac.cn 标识服务", is not); see _strong_hits
     hits: re.Pattern[str]
+    # the same without the span id (index 2), the image id (1) or both (3): hits that can
+    # change nothing in markup once a live placeholder is known, or when no tag ahead can
+    # have that id (id_forms, a superset of such tags) and no srcdoc ahead can hide one
+    narrowed: tuple[re.Pattern[str], ...]
+    id_forms: tuple[re.Pattern[str] | None, re.Pattern[str] | None]  # span id, image id
     # what a tag must contain to be a badge at all: a script or image URL's base, the
     # certificate host, the span or image id (a bare host or id in passing is no badge);
     # url_text is the same without the span id
@@ -168,6 +180,12 @@ class BadgePatterns:
     script_copy: re.Pattern[str]
     certificate_url: re.Pattern[str]
     image_url: re.Pattern[str]
+    # the same four URLs from their '//' on (host in exact case, the rest in any): a search
+    # for them starts with a literal, and runs at the speed of one (see url_start)
+    script_scan: re.Pattern[str]
+    script_scan_loose: re.Pattern[str]
+    certificate_scan: re.Pattern[str]
+    image_scan: re.Pattern[str]
     identifier: re.Pattern[str]
     certificate: re.Pattern[str]
 
@@ -179,8 +197,6 @@ class BadgePatterns:
         cert_host, cert_rest = _host_and_path(before)
         cert_rest_rx = re.escape(cert_rest).replace("&", "&(?:amp;)?")
         prefix = re.escape(config.identifier_prefix)
-        digits = "/".join(rf"(\d{{{n}}})" for n in _PATH_DIGITS)
-        script_base = _url_prefix(script_host) + re.escape(script_path.rstrip("/"))
         names = "|".join(
             re.escape(name)
             for name in (
@@ -190,6 +206,17 @@ class BadgePatterns:
                 config.image_institution_error,
             )
         )
+        digits = "/".join(rf"(\d{{{n}}})" for n in _PATH_DIGITS)
+        script_path_rx = re.escape(script_path.rstrip("/"))
+        script_base = _url_prefix(script_host) + script_path_rx
+        strict_rest = (rf"/{digits}/({prefix}(\d{{{_IDENTIFIER_DIGITS}}}))\.js"
+                       r"(?:[?#][^\s\"'<>]*)?")
+        loose_rest = r"/[^\s\"'<>()\\]*"
+        # the same, group 1 the first identifier in it, as script_copy finds it
+        loose_rest_id = (r"/(?:[^\s\"'<>()\\]*?(?-i:(?<![A-Za-z0-9])"
+                         rf"({prefix}\d{{{_IDENTIFIER_DIGITS}}}))(?=\.js))?[^\s\"'<>()\\]*")
+        cert_rest_full = cert_rest_rx + r"([0-9A-Fa-f]{32})" + re.escape(after)
+        image_rest = re.escape(image_path.rstrip("/")) + rf"/({names})"
         # Exact-case literals: hosts as URLs print them, ids as getElementById needs them.
         triggers = tuple(
             dict.fromkeys(
@@ -213,6 +240,19 @@ class BadgePatterns:
                 hosts=tuple(dict.fromkeys(t for t in (script_host, cert_host, image_host) if t)),
                 ids=tuple(dict.fromkeys(t for t in (config.span_id, config.image_id) if t)),
             ),
+            narrowed=tuple(
+                _strong_hits(
+                    _prefilter(triggers),
+                    hosts=tuple(
+                        dict.fromkeys(t for t in (script_host, cert_host, image_host) if t)),
+                    ids=tuple(dict.fromkeys(
+                        t for t, drop in ((config.span_id, span), (config.image_id, image))
+                        if t and not drop and not (span and t == config.span_id)
+                        and not (image and t == config.image_id))),
+                )
+                for span in (False, True) for image in (False, True)
+            ),
+            id_forms=(_id_form(config.span_id), _id_form(config.image_id)),
             strong_text=tuple(
                 dict.fromkeys(
                     t for t in (script_host + script_path.rstrip("/"), cert_host,
@@ -229,40 +269,35 @@ class BadgePatterns:
                 )
             ),
             script_note=rf"{prefix}\d{{{_IDENTIFIER_DIGITS}}}\.js",
-            script_url=re.compile(
-                rf"{script_base}/{digits}/({prefix}(\d{{{_IDENTIFIER_DIGITS}}}))\.js"
-                r"(?:[?#][^\s\"'<>]*)?",
-                re.I,
-            ),
-            script_url_loose=re.compile(rf"{script_base}/[^\s\"'<>()\\]*", re.I),
+            script_url=re.compile(script_base + strict_rest, re.I),
+            script_url_loose=re.compile(script_base + loose_rest, re.I),
             script_copy=re.compile(
                 rf"(?<![A-Za-z0-9])({prefix}\d{{{_IDENTIFIER_DIGITS}}})\.js"
             ),
-            certificate_url=re.compile(
-                _url_prefix(cert_host) + cert_rest_rx + r"([0-9A-Fa-f]{32})" + re.escape(after),
-                re.I,
-            ),
-            image_url=re.compile(
-                _url_prefix(image_host) + re.escape(image_path.rstrip("/")) + rf"/({names})",
-                re.I,
-            ),
+            certificate_url=re.compile(_url_prefix(cert_host) + cert_rest_full, re.I),
+            image_url=re.compile(_url_prefix(image_host) + image_rest, re.I),
+            script_scan=_scan(script_host, script_path_rx + strict_rest),
+            script_scan_loose=_scan(script_host, script_path_rx + loose_rest_id),
+            certificate_scan=_scan(cert_host, cert_rest_full),
+            image_scan=_scan(image_host, image_rest),
             identifier=re.compile(rf"{prefix}\d{{{_IDENTIFIER_DIGITS}}}"),
             certificate=re.compile(r"[0-9A-F]{32}"),
         )
 
     def script_urls(self, text: str) -> Iterator[re.Match[str]]:
-        """Badge script URLs (loosely: anything under the script base) in ``text``."""
-        return _anchored(self.script_url_loose, self.script_host, text)
+        """Badge script URLs (loosely: anything under the script base) in ``text``, each from
+        its '//' (``url_start`` gives where it starts)."""
+        return self.script_scan_loose.finditer(text)
 
     def strict_script_urls(self, text: str) -> Iterator[re.Match[str]]:
         """Well-formed badge script URLs (groups: path digits, identifier, its digits)."""
-        return _anchored(self.script_url, self.script_host, text)
+        return self.script_scan.finditer(text)
 
     def certificate_urls(self, text: str) -> Iterator[re.Match[str]]:
-        return _anchored(self.certificate_url, self.certificate_host, text)
+        return self.certificate_scan.finditer(text)
 
     def image_urls(self, text: str) -> Iterator[re.Match[str]]:
-        return _anchored(self.image_url, self.image_host, text)
+        return self.image_scan.finditer(text)
 
     def script_url_at(self, text: str, pos: int) -> re.Match[str] | None:
         """The badge script URL (loosely) whose host covers ``pos``, if any."""
@@ -271,6 +306,15 @@ class BadgePatterns:
     def certificate_url_at(self, text: str, pos: int) -> re.Match[str] | None:
         """The certificate URL whose host covers ``pos``, if any."""
         return _url_covering(self.certificate_url, self.certificate_host, text, pos)
+
+
+def _id_form(value: str) -> re.Pattern[str] | None:
+    """An ``id`` attribute with this value, or more (any ``…id = "value…``), in lower-cased
+    text: where a tag with that id may be; None for no value."""
+    if not value:
+        return None
+    space = "[\t\n\f\r ]*+"
+    return re.compile(rf"id{space}={space}[\"']?+{re.escape(value.lower())}")
 
 
 def _prefilter(triggers: tuple[str, ...]) -> tuple[str, ...]:
@@ -305,24 +349,27 @@ def _strong_hits(
     return re.compile("|".join(re.escape(literal) + after for literal, after in forms))
 
 
-def _anchored(rx: re.Pattern[str], host: str, text: str) -> Iterator[re.Match[str]]:
-    """``rx.finditer(text)`` for a URL pattern on ``host``, but driven by ``str.find`` of the
-    host: a case-insensitive pattern with an optional scheme has no literal prefix, and
-    scanning every position with it costs more than the rest of the check. The URL is tried
-    only where it can start: ``https://``, ``http://`` or ``//`` before the host."""
-    pos = text.find(host)
-    while pos >= 0:
-        m = _url_at_host(rx, text, pos)
-        if m is not None:
-            yield m
-            pos = text.find(host, max(m.end(), pos + 1))
-        else:
-            pos = text.find(host, pos + 1)
+def _scan(host: str, rest: str) -> re.Pattern[str]:
+    """A URL on ``host`` from its '//', the host in exact case (as URLs print it), the port
+    and the rest in any case."""
+    return re.compile("//" + re.escape(host) + rf"(?i:(?::\d+)?{rest})")
+
+
+def url_start(text: str, match: re.Match[str]) -> int:
+    """Where the URL found from its '//' starts: at its scheme if it has one."""
+    start = match.start()
+    if text[max(0, start - 6) : start].lower() == "https:":
+        return start - 6
+    if text[max(0, start - 5) : start].lower() == "http:":
+        return start - 5
+    return start
 
 
 def _url_at_host(rx: re.Pattern[str], text: str, pos: int) -> re.Match[str] | None:
+    """The URL whose host starts at ``pos``, tried from its longest possible start."""
     for scheme in (8, 7, 2):  # https://, http://, //
-        if pos >= scheme:
+        if pos >= scheme and (scheme == 2 or text[pos - scheme : pos - 2].lower() in
+                              ("https:", "http:")):
             m = rx.match(text, pos - scheme)
             if m is not None:
                 return m
@@ -436,9 +483,14 @@ class PageVerdict:
     """The outcome for one page. ``reasons`` lists the deciding code(s) first, then warnings.
     ``offset``/``in_body`` locate the badge behind the first reason (a character offset in the
     decoded page). ``encoding`` is the codec used, or None when the page needed no decoding
-    (text input, or no badge-like bytes at all). ``work`` is what the check spent: characters
-    read by each of its passes plus the steps it took in Python, which tests and
-    ``bench/check.py`` use to show that it grows in proportion to the page."""
+    (text input, or no badge-like bytes at all). ``badges`` lists what was found in page
+    order, but of findings that differ in nothing the verdict reads (form, state, reason,
+    identifier, certificate, running order, inside the body or not) at most eight one by one,
+    then only the first and the last: a pathological page of the same badge a thousand times
+    lists ten, and its message still counts them all; every identifier and certificate is in
+    ``identifiers``/``certificates``. ``work`` is what the check spent: characters read by each
+    of its passes plus the steps it took in Python, which tests and ``bench/check.py`` use to
+    show that it grows in proportion to the page."""
 
     verdict: Verdict
     reasons: tuple[str, ...]
@@ -570,16 +622,80 @@ class _Found(NamedTuple):
     runs: Runs = "parse"
 
 
+def _moved(f: _Found, delta: int) -> _Found:
+    """``f`` ``delta`` characters further (``_replace`` is measurably slow here)."""
+    return _Found(f.form, f.state, f.why, f.identifier, f.certificate, f.offset + delta, f.runs)
+
+
+# A finding as recorded: (the finding, how many it stands for, how much further the last of
+# them is). A plain tuple: one is made for every finding, and a NamedTuple costs a call.
+_Logged: TypeAlias = tuple[_Found, int, int]
+
+
 class _Seen(NamedTuple):
     """What looking at a construct gave: its findings (offsets relative to the construct
     when ``relative``) and whether it set the placeholder."""
 
-    found: tuple[_Found, ...]
+    found: tuple[_Logged, ...]
     placeholder: bool
     relative: bool
 
 
-# Constructs up to this size are remembered by their text (the memory is at most the page).
+# Findings of one group listed one by one in ``PageVerdict.badges``; beyond, only the first
+# and the last of them (a page with more is made of the same badge again and again).
+_LISTED = 8
+
+
+class _Group:
+    """Findings that differ in nothing the verdict reads: the same form, state, reason,
+    identifier, certificate and running order, between the same two body boundaries (so
+    inside the body or not alike). The verdict reads the first, the last and how many."""
+
+    __slots__ = ("count", "first", "first_seq", "last", "last_seq", "listed")
+
+    def __init__(self, first: _Found, last: _Found, count: int, seq: int) -> None:
+        self.first, self.last, self.count = first, last, count
+        self.first_seq = self.last_seq = seq
+        # the findings listed one by one, made when a second comes (most groups hold one);
+        # None: the first alone if it stood for one finding
+        self.listed: list[tuple[_Found, int]] | None = None
+
+    def add(self, f: _Found, last: _Found, times: int, seq: int) -> None:
+        """Another finding (standing for ``times``, the last of them ``last``)."""
+        if self.listed is None:
+            self.listed = [(self.first, self.first_seq)] if self.count == 1 else []
+        listed = self.listed
+        self.count += times
+        if times == 1 and len(listed) < _LISTED and self.count == len(listed) + 1:
+            listed.append((f, seq))
+        if f.offset < self.first.offset:
+            self.first, self.first_seq = f, seq
+        if last.offset > self.last.offset:
+            self.last, self.last_seq = last, seq
+
+    def entries(self) -> list[tuple[_Found, int, int]]:
+        """(finding, sequence, how many it stands for): the listed ones, the first and the
+        last; together they stand for all."""
+        if self.listed is None:
+            if self.last.offset == self.first.offset:
+                return [(self.first, self.first_seq, self.count)]
+            return [(self.first, self.first_seq, 1), (self.last, self.last_seq, self.count - 1)]
+        out = {(seq, False): f for f, seq in self.listed}
+        first, last = (self.first_seq, False), (self.last_seq, True)
+        out.setdefault(first, self.first)
+        if self.last.offset != self.first.offset and (self.last_seq, False) not in out:
+            out[last] = self.last
+        weights = dict.fromkeys(out, 1)
+        weights[last if last in out else first] += self.count - len(out)
+        return [(f, key[0], weights[key]) for key, f in out.items()]
+
+
+# Constructs in a row that give nothing before the walk asks whether an id still matters.
+_IDLE = 16
+# Constructs up to this size are remembered by their text (the memory is at most the page);
+# after this many in a row that were not seen before, no more (each costs a key and a copy,
+# and a page of copies in a row is read once anyway, see walk_structure).
+_MEMO_GIVE_UP = 256
 _MEMO_SIZE = 65536
 
 
@@ -607,11 +723,24 @@ class _Scanner:
 
     def __init__(self, patterns: BadgePatterns) -> None:
         self.p = patterns
-        self.found: list[_Found] = []
+        # every finding in the order found (what a construct gave, whether a string gave any),
+        # and the same grouped (what the verdict reads): a page of a thousand identical-kind
+        # badges costs one group
+        self.log: list[_Logged] = []
+        self.recorded = 0  # findings recorded so far (logged or not)
+        self.keeping = 0  # while above 0 the log keeps what is recorded (a construct to
+        # remember, a stretch that may be copied): most findings need no log
+        self.groups: dict[tuple[object, ...], _Group] = {}
+        self.boundaries: list[int] = []  # the page's, where inside_body may change
         self.placeholder = False  # a live <span id="_ideConac"> exists somewhere
+        # the walks under way (a string's markup is walked inside the page's), each with the
+        # hits it no longer stops at: the span id, the image id
+        self.walks: list[tuple[HitPatterns, list[bool]]] = []
         self.depth = 0  # nesting of html()/js() calls; pathological nesting stops at _MAX_DEPTH
         self.work = 0
         self.memo: dict[tuple[object, ...], _Seen] = {}
+        self.memo_misses = 0  # in a row: past _MEMO_GIVE_UP, constructs are not remembered
+        self.images_seen = 0  # badge images met in markup: whether a stretch of it holds any
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -650,7 +779,63 @@ class _Scanner:
             state, why, runs = "inactive", ctx.inactive, "parse"
         elif ctx.broken and state in ("live", "broken"):
             state, why, runs = "broken", why or ctx.broken, "parse"
-        self.found.append(_Found(form, state, why, identifier, certificate, offset, runs))
+        self._record(_Found(form, state, why, identifier, certificate, offset, runs))
+
+    def _add_urls(
+        self, form: Form, state: State, ctx: _Ctx, text: str, base: int,
+        urls: Iterator[re.Match[str]], *, group: int | None, certificates: bool = False,
+        why: str | None = None, at: int | None = None,
+    ) -> None:
+        """A finding for each badge URL found in ``text`` (its identifier or certificate in
+        ``group``; at its own place, or at ``at``), recorded as ``_add`` would one by one; but
+        those beyond the eighth of the same identity are counted at the end: text naming a
+        badge ten thousand times costs one count."""
+        rest: dict[str | None, list[Any]] = {}  # identity: the first match, the last, count
+        seen: dict[str | None, int] = {}
+        for m in urls:
+            identity = None if group is None else m.group(group)
+            n = seen.get(identity, 0)
+            seen[identity] = n + 1
+            if n >= _LISTED:
+                counted = rest.get(identity)
+                if counted is None:
+                    rest[identity] = [m, m, 1]
+                else:
+                    counted[1], counted[2] = m, counted[2] + 1
+                continue
+            offset = at if at is not None else self._at(base, url_start(text, m), ctx)
+            value = identity.upper() if identity is not None else None
+            if certificates:
+                self._add(form, state, ctx, offset, why=why, certificate=value)
+            else:
+                self._add(form, state, ctx, offset, why=why, identifier=value)
+        for identity, (first, last, count) in rest.items():
+            self.work += STEP
+            value = identity.upper() if identity is not None else None
+            offsets = [at if at is not None else self._at(base, url_start(text, m), ctx)
+                       for m in (first, last)]
+            f = _Found(form, state, why, None if certificates else value,
+                       value if certificates else None, offsets[0])
+            if ctx.inactive:
+                f = f._replace(state="inactive", why=ctx.inactive)
+            elif ctx.broken and state in ("live", "broken"):
+                f = f._replace(state="broken", why=why or ctx.broken)
+            self._record(f, count, offsets[1] - offsets[0])
+
+    def _record(self, f: _Found, times: int = 1, span: int = 0) -> None:
+        """Log a finding that stands for ``times`` (the last ``span`` characters after it)."""
+        seq = self.recorded
+        self.recorded += 1
+        if self.keeping:
+            self.log.append((f, times, span))
+        key = (f.form, f.state, f.why, f.identifier, f.certificate, f.runs,
+               bisect_right(self.boundaries, f.offset))
+        group = self.groups.get(key)
+        last = f if not span else _moved(f, span)
+        if group is None:
+            self.groups[key] = _Group(f, last, times, seq)
+        else:
+            group.add(f, last, times, seq)
 
     def _identifier_in(self, url: str) -> str | None:
         match = self.p.script_copy.search(url)
@@ -680,35 +865,141 @@ class _Scanner:
 
     def _html(self, text: str, base: int, ctx: _Ctx, st: Structure | None) -> None:
         if st is None:
-            st = scan_structure(text, self.p.hits, self.p.script_note)
-        self.work += st.work
+            st = Structure()
         links = _LinkEnds(text)
         link_until = -1
-        for region in st.regions:
-            self.work += STEP
-            here = ctx.off("template") if region.template else ctx
-            at = base + region.start
-            key: tuple[object, ...] | None = None
-            if region.kind != "tag" and region.end - region.start <= _MEMO_SIZE:
-                # a page of the same construct again and again: look at it once (not a tag:
-                # cheap to look at, and an image inside a certificate link is that link's)
-                key = (region.kind, region.name, region.closed, here, self.depth,
-                       text[region.start : region.end])
-                self.work += region.end - region.start
-                seen = self.memo.get(key)
-                if seen is not None:
-                    self._replay(seen, at)
+        hits = HitPatterns(self.p.hits, self.p.prefilter_text[0]
+                           if len(self.p.prefilter_text) == 1 else None)
+        dropped = [self.placeholder, False]
+        hits.rx = hits.wide = self.p.narrowed[2 * dropped[0]]
+        self.walks.append((hits, dropped))
+        try:
+            self._walk(text, base, ctx, st, hits, dropped, links, link_until)
+        finally:
+            self.walks.pop()
+        self.work += st.work
+
+    def _walk(
+        self, text: str, base: int, ctx: _Ctx, st: Structure, hits: HitPatterns,
+        dropped: list[bool], links: _LinkEnds, link_until: int,
+    ) -> None:
+        walk = walk_structure(st, text, hits, self.p.script_note)
+        # where a construct starts: the log, link_until and the images seen so far
+        marks: dict[int, tuple[int, int, int]] = {}
+        answer: bool | None = None
+        idle, recheck = 0, 0  # constructs in a row that gave nothing; see _narrow
+        copying = False  # a stretch that may be copied is being read: the log keeps it
+        try:
+            while True:
+                try:
+                    region = walk.send(answer)
+                except StopIteration:
+                    break
+                answer = None
+                self.work += STEP
+                if region.kind == "repeat":
+                    mark = marks.get(region.start)
+                    answer = mark is not None and self._same_copies(mark, region, link_until)
+                    if answer:
+                        assert mark is not None
+                        self._copies(mark[0], region, ctx.origin is None)
+                        if link_until != mark[1]:  # a link in it: where the last copy's ends
+                            link_until = (
+                                link_until + (region.repeat - 1) * region.stride
+                                if link_until <= region.end
+                                else links.after(region.start + region.repeat * region.stride)
+                            )
+                    if copying:
+                        copying = False
+                        self.keeping -= 1
                     continue
-            before, placeholder = len(self.found), self.placeholder
-            until = self._region(text, region, base, here, links, link_until)
-            if key is not None and until == link_until:  # (a link moves link_until: no)
-                relative = here.origin is None
-                found = tuple(
-                    f._replace(offset=f.offset - at) if relative else f
-                    for f in self.found[before:]
-                )
-                self.memo[key] = _Seen(found, self.placeholder and not placeholder, relative)
-            link_until = until
+                here = ctx.off("template") if region.template else ctx
+                at = base + region.start
+                key: tuple[object, ...] | None = None
+                before, placeholder = self.recorded, self.placeholder
+                if region.copied:
+                    if not copying:
+                        copying = True
+                        self.keeping += 1
+                    marks[region.start] = (len(self.log), link_until, self.images_seen)
+                if (region.kind != "tag" and region.end - region.start <= _MEMO_SIZE
+                        and self.memo_misses < _MEMO_GIVE_UP):
+                    # a page of the same construct again and again: look at it once (not a
+                    # tag: cheap to look at, and an image inside a certificate link is that
+                    # link's)
+                    key = (region.kind, region.name, region.closed, here, self.depth,
+                           text[region.start : region.end])
+                    self.work += region.end - region.start
+                    seen = self.memo.get(key)
+                    if seen is not None:
+                        self.memo_misses = 0
+                        self._replay(seen, at)
+                        continue
+                    self.memo_misses += 1
+                    self.keeping += 1
+                logged = len(self.log)
+                try:
+                    until = self._region(text, region, base, here, links, link_until)
+                finally:
+                    if key is not None:
+                        self.keeping -= 1
+                if self.recorded > before or self.placeholder != placeholder:
+                    idle = 0
+                else:
+                    idle += 1
+                    if idle >= _IDLE and region.end >= recheck and not all(dropped):
+                        idle, recheck = 0, self._narrow(text, region.end, hits, dropped)
+                if key is not None and until == link_until:  # (a link moves it: no)
+                    relative = here.origin is None
+                    found = tuple(
+                        (_moved(f, -at), times, span) if relative else (f, times, span)
+                        for f, times, span in self.log[logged:]
+                    )
+                    self.memo[key] = _Seen(found, self.placeholder and not placeholder,
+                                           relative)
+                link_until = until
+        finally:
+            if copying:
+                self.keeping -= 1
+
+    def _placeholder_found(self) -> None:
+        """A live placeholder span exists: from now on a span id alone stops no walk (it could
+        only set this again; inside <svg> and <math> every hit still stops it)."""
+        self.placeholder = True
+        for hits, dropped in self.walks:
+            dropped[0] = True
+            hits.wide = self.p.narrowed[2 + dropped[1]]
+            hits.rx = self.p.narrowed[3] if hits.until else hits.wide
+
+    def _narrow(self, text: str, pos: int, hits: HitPatterns, dropped: list[bool]) -> int:
+        """The walk keeps meeting constructs that give nothing: whether the span id and the
+        image id can still matter in the rest of ``text``. An id alone matters only in a
+        tag with that id (or in a srcdoc, where markup hides); up to the first such place
+        ahead it stops the walk no more, and with none ahead, never. Returns where to look
+        again. (A tag with an id is also read for an image URL in any case: with one ahead,
+        ids keep mattering.)"""
+        n = len(text)
+        rest = text[pos:]
+        low = rest.lower()  # (searched for literals: much faster than in any case)
+        host = self.p.image_host
+        self.work += 3 * len(rest)  # lower-cased once, searched for literals
+        if len(low) != len(rest) or (host and low.count(host) != rest.count(host)):
+            return n
+        srcdoc = low.find("srcdoc")
+        ahead = [n if srcdoc < 0 else pos + srcdoc] * 2
+        for i, form in enumerate(self.p.id_forms):
+            if not dropped[i] and form is not None:
+                found = form.search(low, 0, ahead[i] - pos)
+                if found is not None:
+                    ahead[i] = pos + found.start()
+        for i in (0, 1):
+            dropped[i] = dropped[i] or ahead[i] == n
+        hits.wide = self.p.narrowed[2 * dropped[0] + dropped[1]]
+        hits.rx, hits.until = hits.wide, 0
+        if not all(dropped):  # drop both until the first place an id may matter
+            hits.rx, hits.until = self.p.narrowed[3], min(
+                a for a, gone in zip(ahead, dropped, strict=True) if not gone)
+        return hits.until or n
 
     def _region(
         self, text: str, region: Region, base: int, ctx: _Ctx, links: _LinkEnds,
@@ -733,13 +1024,35 @@ class _Scanner:
             self.html(text[start:end], base + start, ctx.off(_REGION_WHY[kind]))
         return link_until
 
+    def _same_copies(
+        self, mark: tuple[int, int, int], region: Region, link_until: int
+    ) -> bool:
+        """Whether each copy of the stretch read since ``mark`` gives what it gave: only a
+        badge image depends on more than the copy's text, on the certificate link it may be
+        in; so with images, no link from before the stretch may reach into it and none of
+        its own into the next copy."""
+        if self.images_seen == mark[2]:
+            return True
+        return mark[1] <= region.start and link_until <= region.end
+
+    def _copies(self, before: int, region: Region, relative: bool) -> None:
+        """The copies of a stretch that follows itself: what the first gave (logged from
+        ``before`` on), ``stride`` characters further each time (the same place when reported
+        at an enclosing construct)."""
+        copies, stride = region.repeat - 1, region.stride if relative else 0
+        given = self.log[before:]
+        self.work += STEP * (1 + len(given))
+        for f, times, span in given:
+            self._record(_moved(f, stride), times * copies,
+                         span + (copies - 1) * stride)
+
     def _replay(self, seen: _Seen, at: int) -> None:
         """What an identical construct in the same context gave, at this one's place."""
         self.work += STEP * (1 + len(seen.found))
-        for f in seen.found:
-            self.found.append(f._replace(offset=f.offset + at) if seen.relative else f)
+        for f, times, span in seen.found:
+            self._record(_moved(f, at) if seen.relative else f, times, span)
         if seen.placeholder:
-            self.placeholder = True
+            self._placeholder_found()
 
     def _tag(
         self, text: str, region: Region, base: int, ctx: _Ctx, links: _LinkEnds,
@@ -750,29 +1063,34 @@ class _Scanner:
         start, end, name = region.start, region.end, region.name
         tag = text[start:end]
         self.work += len(tag)
-        if not any(s in tag for s in self.p.url_text) and (
+        if not any(map(tag.__contains__, self.p.url_text)) and (
             self.p.span_id not in tag or self.placeholder or ctx.inactive
         ):
             return link_until  # a host in passing, or the span id once more: nothing new
-        attrs = attributes(tag)
         at = self._at(base, start, ctx)
+        cert = self.p.certificate_scan.search(tag)
+        if cert is not None and name != "iframe":  # (attributes matter to an iframe only)
+            self._add("link", "static", ctx, at, certificate=cert.group(1).upper())
+            return links.after(end)
+        attrs = attributes(tag)
         if name == "iframe" and "srcdoc" in attrs:
             srcdoc = html_unescape(attrs["srcdoc"])
             if self._has_trigger(srcdoc):
                 self.html(srcdoc, 0, ctx.into("markup", at))
             return link_until
-        cert = next(self.p.certificate_urls(tag), None)
         if cert is not None:
             self._add("link", "static", ctx, at, certificate=cert.group(1).upper())
             return links.after(end)
         if attrs.get("id") == self.p.span_id and not ctx.inactive:
-            self.placeholder = True
+            self._placeholder_found()
         if name == "img":
-            if start >= link_until and (
+            if (
                 attrs.get("id") == self.p.image_id
                 or self.p.image_url.search(attrs.get("src", "")) is not None
             ):
-                self._add("image", "static", ctx, at)
+                self.images_seen += 1
+                if start >= link_until:
+                    self._add("image", "static", ctx, at)
             return link_until
         attribute = ctx.off("attribute")
         for m in self.p.script_urls(tag):
@@ -904,9 +1222,8 @@ class _Scanner:
         call = _unescape_before(src, start)
         if call is not None:
             return self._unescape(src, call, base, ctx)
-        strings = js_group_strings(src, start, end)
         self.work += end - start
-        value = "".join(js_string_value(s) for s in strings)
+        value = js_group_value(src, start, end, closes=True)  # (a spot of js_spots)
         if not self._may_hold_badge(value):
             return end
         at = self._at(base, start, ctx)
@@ -914,9 +1231,9 @@ class _Scanner:
         fctx = ctx.into(consumer, at)
         if consumer == "docwrite" and ctx.late:
             fctx = fctx.fail("module")
-        before = len(self.found)
+        before = self.recorded
         self.html(value, 0, fctx)
-        if len(self.found) == before:
+        if self.recorded == before:
             self._loose_string(value, at, fctx)
         return end
 
@@ -938,16 +1255,16 @@ class _Scanner:
         raw = "".join(values)
         if not self._has_trigger(raw):
             return end
-        fragment = js_unescape(raw)
+        fragment, bad_percent = js_unescape_checked(raw)
         consumer = _consumer(src, call)
         fctx = ctx.into(consumer, at)
         if consumer == "docwrite" and ctx.late:
             fctx = fctx.fail("module")
-        if has_bad_percent(raw) or not tag_clean(fragment):
+        if bad_percent or not tag_clean(fragment):
             fctx = fctx.fail("escape")
-        before = len(self.found)
+        before = self.recorded
         self.html(fragment, 0, fctx)
-        if len(self.found) == before:
+        if self.recorded == before:
             self._loose_string(fragment, at, fctx)
         return end
 
@@ -990,10 +1307,10 @@ class _Scanner:
         """Badge URLs in text that is not in any runnable form (broken code), or nested past
         what the check follows (``state="live"``: undecided, left to the browser)."""
         self.work += len(raw)
-        for m in self.p.script_urls(raw):
-            self._add(form, state, ctx, at, why=why, identifier=self._identifier_in(m.group()))
-        for m in self.p.certificate_urls(raw):
-            self._add("link", "broken", ctx, at, why=why, certificate=m.group(1).upper())
+        self._add_urls(form, state, ctx, raw, 0, self.p.script_urls(raw), group=1, why=why,
+                       at=at)
+        self._add_urls("link", "broken", ctx, raw, 0, self.p.certificate_urls(raw), group=1,
+                       certificates=True, why=why, at=at)
 
     def _inactive(self, text: str, base: int, ctx: _Ctx) -> None:
         """Content that never runs (a comment, <noscript>, a text element, dead code): what
@@ -1001,14 +1318,12 @@ class _Scanner:
         for badge URLs once instead of being parsed."""
         if not self._may_hold_badge(text):
             return
-        for m in self.p.script_urls(text):
-            self._add("script", "inactive", ctx, self._at(base, m.start(), ctx),
-                      identifier=self._identifier_in(m.group()))
-        for m in self.p.certificate_urls(text):
-            self._add("link", "inactive", ctx, self._at(base, m.start(), ctx),
-                      certificate=m.group(1).upper())
-        for m in self.p.image_urls(text):
-            self._add("image", "inactive", ctx, self._at(base, m.start(), ctx))
+        self._add_urls("script", "inactive", ctx, text, base, self.p.script_urls(text),
+                       group=1)
+        self._add_urls("link", "inactive", ctx, text, base, self.p.certificate_urls(text),
+                       group=1, certificates=True)
+        self._add_urls("image", "inactive", ctx, text, base, self.p.image_urls(text),
+                       group=None)
 
 
 def _path_matches(url: re.Match[str]) -> bool:
@@ -1069,10 +1384,10 @@ def _call_arguments(src: str, pos: int) -> tuple[list[str], int] | None:
     for _ in range(len(src)):
         pos = _SPACE.match(src, pos).end()  # type: ignore[union-attr]
         if pos < len(src) and src[pos] in "\"'`":
-            end = js_group_end(src, pos)
+            end, closes = js_group(src, pos)
             if end <= pos or end > len(src):
                 return None
-            values.extend(js_string_value(s) for s in js_group_strings(src, pos, end))
+            values.append(js_group_value(src, pos, end, closes=closes))
             pos = end
         else:
             name = _IDENT_EXPR.match(src, pos)
@@ -1276,21 +1591,23 @@ def check_page(
             malformed, work = plain.malformed, work + plain.work
         return _decide(site, policy, [], malformed, False, encoding, work)
 
-    structure = scan_structure(text, patterns.hits, patterns.script_note)
+    structure = Structure()
     scanner = _Scanner(patterns)
+    scanner.boundaries = structure.boundaries
     scanner.html(text, 0, _TOP, structure)
-    badges: list[BadgeFound] = []
-    for f in scanner.found:
-        state, why, runs = f.state, f.why, f.runs
-        if state == "live" and runs != "parse" and not scanner.placeholder:
-            state, why, runs = "broken", "deferred", "parse"
-        badges.append(
-            BadgeFound(f.form, state, why, f.identifier, f.certificate, f.offset,
-                       structure.inside_body(f.offset), runs)
-        )
-    badges.sort(key=lambda b: b.offset)
-    return _decide(site, policy, badges, structure.malformed, scanner.placeholder, encoding,
-                   work + scanner.work + len(badges))
+    entries: list[tuple[int, int, BadgeFound, int]] = []
+    for group in scanner.groups.values():
+        for f, seq, weight in group.entries():
+            state, why, runs = f.state, f.why, f.runs
+            if state == "live" and runs != "parse" and not scanner.placeholder:
+                state, why, runs = "broken", "deferred", "parse"
+            found = BadgeFound(f.form, state, why, f.identifier, f.certificate, f.offset,
+                               structure.inside_body(f.offset), runs)
+            entries.append((f.offset, seq, found, weight))
+    entries.sort()
+    return _decide(site, policy, [e[2] for e in entries], structure.malformed,
+                   scanner.placeholder, encoding, work + scanner.work + len(entries),
+                   [e[3] for e in entries])
 
 
 def _may_run_last(badges: list[BadgeFound]) -> list[BadgeFound]:
@@ -1314,7 +1631,10 @@ def _decide(
     placeholder: bool,
     encoding: str | None,
     work: int,
+    weights: list[int] | None = None,
 ) -> PageVerdict:
+    """The verdict on what was found; ``weights``: how many findings each entry of
+    ``badges`` stands for (one each when None)."""
     own = [b for b in badges if _mine(b, site)]
     others = [b for b in badges if not _mine(b, site)]
     shown_others = [b for b in others if b.state in ("live", "static")]
@@ -1341,12 +1661,12 @@ def _decide(
         decisive = (shown_others or others)[0]
     elif decisive is None and own:
         decisive = next(b for b in own if _problem(b) == reasons[0])
-    shown = [
-        b for b in badges
+    shown = sum(
+        weight for b, weight in zip(badges, weights or [1] * len(badges), strict=True)
         if (b.state == "live" and b.form in _LIVE_FORMS)
         or (b.state == "static" and b.form in ("link", "image"))
-    ]
-    if len(shown) > 1:
+    )
+    if shown > 1:
         reasons.append("badge_duplicate")
     if malformed:
         reasons.append("markup_malformed")
@@ -1356,7 +1676,7 @@ def _decide(
     return PageVerdict(
         verdict=verdict,
         reasons=tuple(reasons),
-        message=_message(reasons, site, own, others, len(shown), placeholder,
+        message=_message(reasons, site, own, others, shown, placeholder,
                          last if overwritten else None),
         identifiers=_unique(b.identifier for b in badges),
         certificates=_unique(b.certificate for b in badges),

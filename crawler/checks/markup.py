@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import repeat
+from itertools import chain, repeat
 from operator import add, methodcaller
 from typing import NamedTuple, TypeAlias
 
@@ -163,8 +163,12 @@ _COMMENT = r"<!--(?:-?>|[^-]*+(?:-(?!-!?>)[^-]*+)*+--!?>)"
 _CDATA = r"<!\[CDATA\[(?:[^\]]++|\](?!\]>))*+\]\]>"
 
 
-def _ci(name: str) -> str:
-    return f"(?i:{name})"
+def _ci(names: str) -> str:
+    """Tag names (an expression of literal names, ``(?:``, ``|`` and ``?``) matched in any
+    case, as ``[sS][cC]…``: a character class is checked without entering the branch it
+    starts, where ``(?i:…)`` is not, and the expressions try many branches at every '<'."""
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isascii() and c.isalpha() else c
+                   for c in names)
 
 
 def _script_data(end_name: str = "script") -> str:
@@ -179,6 +183,11 @@ def _script_data(end_name: str = "script") -> str:
         r"(?:-->)?+"
     )
     return rf"(?:[^<]++|<(?!/{name}{after}|!--)|<!(?=--){escaped})*+"
+
+
+def _raw_text(name: str) -> str:
+    """The content of a raw-text element up to its end tag (unrolled, as in ``_units``)."""
+    return rf"[^<]*+(?:<(?!/{_ci(name)}{_AFTER_NAME})[^<]*+)*+"
 
 
 def _element(name: str, content: str, note: str | None = None) -> str:
@@ -236,30 +245,59 @@ def _trie(node: _Trie) -> str:
     return f"(?:{body})?" if "" in node else body
 
 
-_BOGUS = r"<(?:!(?!--)|\?|/(?![A-Za-z]))[^>]*+>"
+_BOGUS_UNITS = [r"<!(?!--)[^>]*+>", r"<\?[^>]*+>", r"</(?![A-Za-z])[^>]*+>"]
+# A '<' that starts nothing is text (not at the very end: there the pass stops and the caller
+# decides); text is read with it, a run of '<<<<' in one step (and a tag's '<' fails at once).
+_LONE_LT = "<(?=[^A-Za-z!/?])"
+_TEXT = r"[^<]*+(?:<(?=[^A-Za-z!/?])(?:<*+(?=[^A-Za-z!/?<])|<*(?=<))?+[^<]*+)*+"
 _FOREIGN_STOP = _BREAKOUT | {"font", "svg", "math", "script"} | _INTEGRATION["svg"] | _INTEGRATION[
     "math"
 ]
 _FOREIGN_STOP_END = _BREAKOUT_END | {"svg", "math", "script", "body", "html"}
 
 
-def _ordinary_tag(stop: Iterable[str], stop_end: Iterable[str]) -> str:
-    """Text, or a start or end tag not named in ``stop`` / ``stop_end``, as one branch each:
-    the first alternatives of every skip, since they are nearly everything a page holds (a
-    failed alternative at every '<' is measurably slow)."""
-    return (
-        rf"[^<]++|<(?:/(?!{_ci(_alternation(stop_end))}{_AFTER_NAME})"
-        rf"|(?!{_ci(_alternation(stop))}{_AFTER_NAME})){_NAME}{_SKIP_ATTRS}>"
-    )
+def _ordinary_tags(stop: Iterable[str], stop_end: Iterable[str]) -> list[str]:
+    """A start or end tag not named in ``stop`` / ``stop_end``: the first units of every skip,
+    since tags are nearly everything a page holds besides text. One unit for end tags, one
+    for start tags whose first letter begins no stop name, one per letter that does; each is
+    led by a character or a class, which the engine checks without entering the unit."""
+    tree: _Trie = {}
+    for name in stop:
+        node = tree
+        for char in name:
+            node = node.setdefault(char, {})
+        node[""] = {}
+    rest = rf"[^\t\n\f\r />]*+{_SKIP_ATTRS}>"
+    free = "".join(c + c.upper() for c in "abcdefghijklmnopqrstuvwxyz" if c not in tree)
+    units = [rf"</(?!{_ci(_alternation(stop_end))}{_AFTER_NAME})[A-Za-z]{rest}",
+             rf"<[{free}]{rest}"]
+    for first, node in sorted(tree.items()):
+        units.append(rf"<{_ci(first)}(?!{_ci(_trie(node))}{_AFTER_NAME}){rest}")
+    return units
+
+
+def _units(units: Iterable[str]) -> str:
+    """Text and any number of ``units`` (each starting with '<'), in the unrolled form
+    ``[^<]*+(?:<(?:a|b|…)[^<]*+)*+``: it matches what ``(?:[^<]++|<a|<b|…)*+`` matches, but
+    a '<' no longer fails a text alternative first and re-reads itself in every unit, which
+    makes it about three times faster on markup made of short tags."""
+    tails = []
+    for unit in units:
+        assert unit.startswith("<"), unit
+        if unit != _LONE_LT:
+            tails.append(unit[1:])
+    return rf"{_TEXT}(?:<(?:{'|'.join(tails)}){_TEXT})*+"
 
 
 # Inside <svg>/<math>: comments, CDATA sections, and every tag but those that change the mode.
 _FOREIGN_UNITS = [
-    _ordinary_tag(_FOREIGN_STOP, _FOREIGN_STOP_END),
-    "<(?=[^A-Za-z!/?])",
+    *_ordinary_tags(_FOREIGN_STOP, _FOREIGN_STOP_END),
+    _LONE_LT,
     _COMMENT,
     _CDATA,
-    r"<(?:!(?!--|\[CDATA\[)|\?|/(?![A-Za-z]))[^>]*+>",
+    r"<!(?!--|\[CDATA\[)[^>]*+>",
+    r"<\?[^>]*+>",
+    r"</(?![A-Za-z])[^>]*+>",
 ]
 
 
@@ -268,8 +306,8 @@ def _island(name: str) -> str:
     point, no nested one): up to its end tag, or up to the tag that ends foreign content."""
     ci, after = _ci(name), _AFTER_NAME
     breakout = rf"(?=<{_ci(_alternation(_BREAKOUT))}{after}|</{_ci('p|br')}{after})"
-    return (
-        rf"<{ci}{after}{_SKIP_ATTRS}(?:(?<=/)>|(?<!/)>(?:{'|'.join(_FOREIGN_UNITS)})*+"
+    return (  # (ended at once by a tag that ends foreign content: read as such, faster)
+        rf"<{ci}{after}{_SKIP_ATTRS}(?:(?<=/)>|(?<!/)>{breakout}|(?<!/)>{_units(_FOREIGN_UNITS)}"
         rf"(?:</{ci}{after}{_SKIP_ATTRS}>|{breakout}))"
     )
 
@@ -279,18 +317,69 @@ def _skip(mode: str, note: str | None, done: frozenset[str] = frozenset()) -> re
     """The expression that consumes, from a position in data state, everything that cannot
     matter in ``mode``; used with ``endpos`` at the next hit, so a construct holding the hit
     is left for the caller. Modes: ``plain`` (only the body boundaries matter), ``html``,
-    ``html-ip`` (HTML inside an SVG/MathML integration point), ``foreign`` (<svg>, <math>).
-    ``note`` marks <script> start tags that must stop it even without a hit; ``done`` names
-    the boundary tags seen as often as they matter (``body``, ``/body``, ``/html``,
-    ``/head``), which no longer stop it."""
-    bogus = _BOGUS
+    ``template`` (HTML inside a <template>: start tags of nested ones are consumed too, and
+    counted by ``_template_starts``), ``html-ip`` (HTML inside an SVG/MathML integration
+    point), ``foreign`` (<svg>, <math>). ``note`` marks <script> start tags that must stop
+    it even without a hit; ``done`` names the boundary tags seen as often as they matter
+    (``body``, ``/body``, ``/html``, ``/head``), which no longer stop it."""
     if mode == "foreign":
-        return re.compile("(?:" + "|".join(_FOREIGN_UNITS) + ")*+")
-    raw = [_element("script", _script_data(), note)] + [
-        _element(name, rf"(?:[^<]++|<(?!/{_ci(name)}{_AFTER_NAME}))*+")
+        return re.compile(_units(_FOREIGN_UNITS))
+    if mode == "template":
+        return re.compile(_units([*_template_units(note), _TEMPLATE_START]))
+    return re.compile(_units(_html_units(mode, note, done)))
+
+
+# A <template> start tag.
+_TEMPLATE_START = rf"<{_ci('template')}{_AFTER_NAME}{_SKIP_ATTRS}>"
+
+
+def _raw_elements(note: str | None) -> list[str]:
+    return [_element("script", _script_data(), note)] + [
+        _element(name, _raw_text(name))
         for name in ("style", "title", "noscript", "textarea", "iframe", "xmp", "noembed",
                      "noframes")
     ]
+
+
+def _inert_template(note: str | None) -> str:
+    """A template holding no hit and no other template: nothing in it matters."""
+    inner = [*_ordinary_tags(RAW_TEXT | {"plaintext", "template"}, {"template"}),
+             _LONE_LT, _COMMENT, *_BOGUS_UNITS, *_raw_elements(note)]
+    return _element("template", _units(inner))
+
+
+def _template_units(note: str | None) -> list[str]:
+    """What ``template`` mode consumes besides the start tags of nested templates: in a
+    <template> the body boundaries mean nothing, and only its end tag, the elements that
+    change how what follows is read and the hits matter."""
+    stop = RAW_TEXT | {"plaintext", "template", "svg", "math"}
+    return [*_ordinary_tags(stop, {"template"}), _LONE_LT, _COMMENT, *_BOGUS_UNITS,
+            *_raw_elements(note), _island("svg"), _island("math"), _inert_template(note)]
+
+
+@lru_cache(maxsize=16)
+def _template_starts(note: str | None) -> Callable[[str, int, int], int]:
+    """How many start tags of nested templates the ``template`` skip consumed between two
+    positions: the same units, each match ending at one of them (found in one call)."""
+    rx = re.compile(f"{_units(_template_units(note))}({_TEMPLATE_START})?+")
+
+    def count(text: str, start: int, end: int) -> int:
+        found = rx.findall(text, start, end)
+        return len(found) - found.count("")
+
+    return count
+
+
+# </template> again and again, only text between (each closes one); <template> the same, its
+# attributes without quotes or '<' (each opens one).
+_TEMPLATE_ENDS = re.compile(rf"(?:[^<]*+</{_ci('template')}[\t\n\f\r ]*+>)*+")
+_TEMPLATE_STARTS = re.compile(
+    rf"(?:[^<]*+<{_ci('template')}(?:[\t\n\f\r ][^<>\"']*+)?+>)*+")
+
+
+def _html_units(mode: str, note: str | None, done: frozenset[str]) -> list[str]:
+    """The units of the ``plain``, ``html`` and ``html-ip`` skips."""
+    raw = _raw_elements(note)
     stop = RAW_TEXT | {"plaintext"} | ({"body"} - done)
     stop_end = frozenset({"body", "html"} - {name[1:] for name in done})
     if mode != "plain":
@@ -298,15 +387,14 @@ def _skip(mode: str, note: str | None, done: frozenset[str] = frozenset()) -> re
         stop_end |= {"template"} | ({"head"} - {name[1:] for name in done})
     if mode == "html-ip":
         stop_end |= _INTEGRATION["svg"] | _INTEGRATION["math"]
-    parts = [_ordinary_tag(stop, stop_end), "<(?=[^A-Za-z!/?])", _COMMENT, bogus, *raw]
-    if mode != "plain":
+    parts = _ordinary_tags(stop, stop_end)
+    if mode != "plain":  # (no unit starts like another: their order decides only speed)
         parts += [_island("svg"), _island("math")]
+    parts += [_LONE_LT, _COMMENT, *_BOGUS_UNITS, *raw]
     if mode == "html":
         # a template holding no hit and no other template is inert: consume it whole
-        inner = [_ordinary_tag(RAW_TEXT | {"plaintext", "template"}, {"template"}),
-                 "<(?=[^A-Za-z!/?])", _COMMENT, bogus, *raw]
-        parts.append(_element("template", "(?:" + "|".join(inner) + ")*+"))
-    return re.compile("(?:" + "|".join(parts) + ")*+")
+        parts.append(_inert_template(note))
+    return parts
 
 
 @lru_cache(maxsize=64)
@@ -314,7 +402,7 @@ def _skips(
     note: str | None, done: frozenset[str] = frozenset()
 ) -> dict[str, Callable[..., re.Match[str] | None]]:
     return {mode: _skip(mode, None if mode == "plain" else note, done).match
-            for mode in ("plain", "html", "html-ip", "foreign")}
+            for mode in ("plain", "html", "template", "html-ip", "foreign")}
 
 
 # A whole tag from its '<': end-tag slash, name, self-closing slash (to the end if left open).
@@ -323,7 +411,7 @@ _TAG = re.compile(r"<(/?)(" + _NAME + ")" + _ATTRS + r"(/?)(?:>|\Z)")
 _SPECIAL_START = RAW_TEXT | {"plaintext", "template", "body", "svg", "math"}
 _SCRIPT_DATA = re.compile(_script_data())
 _RAW_DATA = {
-    name: re.compile(rf"(?:[^<]++|<(?!/{_ci(name)}{_AFTER_NAME}))*+")
+    name: re.compile(_raw_text(name))
     for name in RAW_TEXT - {"script"}
 }
 _COMMENT_END = re.compile(r"--!?>")
@@ -337,7 +425,10 @@ class Region(NamedTuple):
     <script> in foreign content, whose content is markup). ``start``/``end`` cover the whole
     construct; ``content_start``/``content_end`` its content (for a tag, the tag itself).
     ``name`` is the tag name; ``template`` is set inside a <template>; ``closed`` is False for
-    a foreign script that some other tag ended before its ``</script>``."""
+    a foreign script that some other tag ended before its ``</script>``. A ``repeat`` region
+    is no construct: it says that the stretch from ``start`` to ``end`` occurs ``repeat``
+    times in a row, every ``stride`` characters (see ``walk_structure``); ``copied`` marks a
+    construct where such a stretch may start."""
 
     kind: str
     start: int
@@ -347,6 +438,9 @@ class Region(NamedTuple):
     name: str = ""
     template: bool = False
     closed: bool = True
+    repeat: int = 1
+    stride: int = 0
+    copied: bool = False
 
 
 @dataclass(slots=True)
@@ -366,6 +460,9 @@ class Structure:
     repeated: bool = False  # more than one <body>, </body> or </html>
     content_after_html: bool = False
     work: int = 0
+    # where ``inside_body`` may change its answer, in page order: between two of these it
+    # gives the same answer whatever the rest of the page holds
+    boundaries: list[int] = field(default_factory=list)
 
     def inside_body(self, pos: int) -> bool:
         """Whether ``pos`` is in the page's body: after ``<body>`` (or after ``</head>`` when the
@@ -419,6 +516,65 @@ class _Frame:
     script_hit: bool = False
 
 
+class HitPatterns:
+    """What a structure walk stops at: ``full`` inside <svg> and <math> (and for the caller's
+    own passes), ``rx`` elsewhere before ``until``, ``wide`` from there on. The caller may
+    narrow ``rx`` and ``wide`` while the walk goes on, when what it has learnt makes some
+    hits irrelevant (the walk yields each construct before it searches past it). ``core``:
+    a literal every hit contains (``onac``), if there is one; text without it holds no hit,
+    so comments separated by such text are read as one."""
+
+    __slots__ = ("comment_run", "full", "rx", "until", "wide")
+
+    def __init__(self, rx: re.Pattern[str], core: str | None = None) -> None:
+        self.full = self.rx = self.wide = rx
+        self.until = 0
+        self.comment_run = _comment_run(core)
+
+    def next_hit(self, text: str, pos: int, foreign: bool) -> re.Match[str] | None:
+        """The first hit at or after ``pos``."""
+        if foreign:
+            return self.full.search(text, pos)
+        if pos < self.until:
+            found = self.rx.search(text, pos, self.until)
+            return found if found is not None else self.wide.search(text, self.until)
+        return self.wide.search(text, pos)
+
+
+@lru_cache(maxsize=16)
+def _comment_run(core: str | None) -> re.Pattern[str]:
+    """Comments after a comment, each after text that holds no hit (whitespace only without a
+    ``core``): group 1 is the last of them."""
+    if core:
+        first, rest = re.escape(core[0]), re.escape(core[1:])
+        gap = rf"(?:[^<{first}]++|{first}(?!{rest}))*+"
+    else:
+        gap = r"[\t\n\f\r ]*+"
+    return re.compile(rf"(?:{gap}({_COMMENT}))*+")
+
+
+# A construct is looked for again at most this far after its end; fewer copies in a row than
+# _RUN_MIN are read one by one.
+_GAP_LIMIT = 256
+_RUN_MIN = 4
+
+
+def _block_of(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """Whether the page goes on with copies of the stretch from the construct at ``start`` to
+    its next occurrence (the construct, what follows it up to the next): (length, copies).
+    A page made of one piece of markup again and again is read once, not once per copy."""
+    unit = text[start:end]
+    again = text.find(unit, end, 2 * end - start + _GAP_LIMIT)
+    if again < 0:
+        return None
+    block = text[start:again]
+    period, copies, pos = again - start, 1, again
+    while text.startswith(block, pos):
+        copies += 1
+        pos += period
+    return (period, copies) if copies >= _RUN_MIN else None
+
+
 def scan_structure(
     text: str, hits_rx: re.Pattern[str] | None = None, note: str | None = None
 ) -> Structure:
@@ -427,35 +583,76 @@ def scan_structure(
     the head/body boundaries. Without ``hits_rx`` only the boundaries are wanted, and
     <template>, <svg> and <math> are not followed."""
     st = Structure()
+    for _ in walk_structure(st, text, None if hits_rx is None else HitPatterns(hits_rx), note):
+        pass
+    return st
+
+
+def walk_structure(
+    st: Structure, text: str, hits: HitPatterns | None, note: str | None = None
+) -> Generator[Region, bool | None, None]:
+    """``scan_structure`` as a generator: yields each construct as soon as the pass has found
+    it (and appends it to ``st.regions``); ``st`` is complete when it is exhausted. Between
+    two constructs the caller may narrow ``hits.rx``.
+
+    When the page goes on with copies of the stretch that starts at a construct (see
+    ``_block_of``) and the pass, having read the first copy, stands where the second starts
+    in the same state, it yields a ``repeat`` region (``start``/``end``: the first copy,
+    ``repeat``: how many copies it stands for, ``stride``: their length) and skips them if
+    the caller sends True: the caller then counts what the first gave once for each. Reading
+    a copy again could give nothing else: the same text, read from the same state, followed
+    by the same text. (The last copy is read: what follows it may differ.)"""
     regions = st.regions
+    yielded = 0
+    block: tuple[int, int, int, tuple[object, ...]] | None = None  # start, length, copies, state
     n = len(text)
     frames: list[_Frame] = []
     templates = 0
     body_opens = body_closes = html_closes = 0
     done: frozenset[str] = frozenset()
     skips = _skips(note, done)
-    plain = hits_rx is None
-    search = hits_rx.search if hits_rx is not None else None
+    plain = hits is None
     h = -1  # the next hit at or after pos (n: none)
+    searched_foreign = False  # whether h was searched for with the pattern for foreign content
     pos = 0
     steps = 0
     while pos < n:
         steps += 1
-        if h < pos:
-            if search is None:
-                h = n
-            else:
-                found = search(text, pos)
-                h = n if found is None else found.start()
-                st.work += h - pos
         if frames:
             frame: _Frame | None = frames[-1]
             mode = "html-ip" if frame.kind == "html" else "foreign"  # type: ignore[union-attr]
         else:
             frame = None
             mode = "plain" if plain else "html"
-        p = skips[mode](text, pos, h).end()  # type: ignore[union-attr]
+        skip = "template" if templates and mode == "html" else mode
+        if hits is not None and searched_foreign != bool(frames):
+            searched_foreign, h = bool(frames), -1  # the walk entered or left <svg>/<math>
+        if h < pos:
+            if hits is None:
+                h = n
+            else:
+                found = hits.next_hit(text, pos, searched_foreign)
+                h = n if found is None else found.start()
+                st.work += h - pos
+        p = skips[skip](text, pos, h).end()  # type: ignore[union-attr]
         st.work += p - pos
+        if skip == "template" and p > pos:
+            templates += _template_starts(note)(text, pos, p)
+            st.work += p - pos
+        # the state a copy of what starts here must find, to be read the same way
+        state = (
+            (templates, body_opens, body_closes, html_closes, done) if mode == "html" else None
+        )
+        if block is not None and p >= block[0] + block[1]:
+            start, period, count, first = block
+            block = None
+            if p == start + period and state == first:
+                # the last copy is read: what follows it may change how its end reads
+                copy = Region("repeat", start, p, start, p, repeat=count - 1, stride=period)
+                if (yield copy):
+                    pos = start + (count - 1) * period
+                    st.work += pos - p
+                    continue
         if p >= n:
             break
         if p == h:  # a hit in text: the rest of this text run is text too
@@ -465,6 +662,19 @@ def scan_structure(
             end = n if lt < 0 else lt
             st.work += end - h
             pos = end
+            if hits is not None and skip == "html" and block is None:
+                # and so, often, the next hit: read on while the hits are in text
+                match = skips[skip]
+                while pos < n:
+                    found = hits.next_hit(text, pos, False)
+                    h = n if found is None else found.start()
+                    p = match(text, pos, h).end()  # type: ignore[union-attr]
+                    st.work += (h - pos) + (p - pos) + STEP
+                    if p != h or h >= n:
+                        break
+                    lt = text.find("<", h)
+                    st.work += (n if lt < 0 else lt) - h
+                    pos = n if lt < 0 else lt
             continue
         tag = _TAG.match(text, p)
         if tag is not None:
@@ -477,6 +687,15 @@ def scan_structure(
                     regions.append(Region("tag", p, end, p, end, name, templates > 0))
                 st.work += end - p
                 pos = end
+                while yielded < len(regions):
+                    region = regions[yielded]
+                    yielded += 1
+                    if block is None and state is not None and region.start == p:
+                        copies = _block_of(text, p, region.end)
+                        if copies is not None:
+                            block = (p, *copies, state)
+                            region = region._replace(copied=True)
+                    yield region
                 continue
             self_closing = bool(tag.group(3))
             if mode == "foreign":
@@ -488,8 +707,20 @@ def scan_structure(
                                   mode, templates)
                 if name == "template" and not plain:
                     templates = templates + 1 if not closing else max(0, templates - 1)
+                    if mode == "html" and after == end:  # and the same tags right after it
+                        run = (_TEMPLATE_ENDS if closing else _TEMPLATE_STARTS).match(
+                            text, after, max(after, h))
+                        assert run is not None
+                        count = run.group().count("<")
+                        templates = max(0, templates + (-count if closing else count))
+                        after = run.end()
             if after != p and templates == 0 and name in ("body", "html", "head"):
                 seen = done
+                if name != "html" or closing:
+                    # inside_body compares with <body> and </head> (<), </body> (>) and the
+                    # end of </html> (>)
+                    st.boundaries.append(p + closing * (name == "body") if name != "html"
+                                         else end + 1)
                 if name == "body" and not closing:
                     body_opens += 1
                     if st.body_open is None:
@@ -515,16 +746,32 @@ def scan_structure(
                     skips = _skips(note, done)
             st.work += max(after, end) - p
             pos = after
-            continue
-        end = _other_construct(st, frame, text, p, h, mode, templates > 0)
-        st.work += end - p
-        pos = end
+        else:
+            before = len(regions)
+            end = _other_construct(st, frame, text, p, h, mode, templates > 0)
+            if hits is not None and mode == "html" and len(regions) > before and (
+                text.startswith("<!--", p)
+            ):
+                end = _extend_comment(st, text, end, hits)
+            st.work += end - p
+            pos = end
+        while yielded < len(regions):
+            region = regions[yielded]
+            yielded += 1
+            if block is None and state is not None and region.start == p:
+                copies = _block_of(text, p, region.end)
+                if copies is not None:
+                    block = (p, *copies, state)
+                    region = region._replace(copied=True)
+            yield region
+    while yielded < len(regions):
+        yield regions[yielded]
+        yielded += 1
     st.work += STEP * (steps + len(regions))
     st.repeated = body_opens > 1 or body_closes > 1 or html_closes > 1
     if st.html_close is not None:
         st.content_after_html = not tail_is_quiet(text, st.html_close)
         st.work += n - st.html_close
-    return st
 
 
 def _other_construct(
@@ -554,6 +801,20 @@ def _other_construct(
                                      template=in_template))
         return end
     return p + 1
+
+
+def _extend_comment(st: Structure, text: str, end: int, hits: HitPatterns) -> int:
+    """The comment just recorded, with the comments that follow it after text holding no
+    hit, as one region (what matters in comments is only which badge URLs they name, and
+    no URL runs from one comment into the next: each closes with '>'). Returns the end of
+    what the region covers."""
+    run = hits.comment_run.match(text, end)
+    assert run is not None
+    if run.end() == end:
+        return end
+    last_end, content_end = _comment_bounds(text, run.start(1))
+    st.regions[-1] = st.regions[-1]._replace(end=last_end, content_end=content_end)
+    return last_end
 
 
 def _comment_bounds(text: str, start: int) -> tuple[int, int]:
@@ -769,23 +1030,34 @@ _JS_NEXT_NAME = rf"(?!(?:in|of|instanceof|from|as)(?![\w$])){_JS_NAME}"
 
 def _js_units(strict: bool) -> str:
     """One unit of a script. ``strict`` (the syntax pass): an operand must not be followed on
-    the same line by a quoted string, so the pass stops there and sees the error."""
+    the same line by a quoted string, so the pass stops there and sees the error.
+
+    Units that can start alike keep their order (a keyword before a name before a space
+    beyond ASCII); the others are tried commonest first, each led by a literal or a
+    character class (the engine skips such a branch at a glance). An operand followed by a
+    character that can neither join, divide nor juxtapose it is a unit on its own, without
+    the checks that follow an operand: those are most of a script's strings and names."""
     guard = rf"(?![ \t]*+(?:[\"']|{_JS_NEXT_NAME}))" if strict else ""
     string_guard = r"(?![ \t]*+[\"'])" if strict else ""
     return "|".join((
+        rf"[(,=:\[!&|?{{}};+*%>~^.]{_JS_AFTER_OPERATOR}",
+        rf"<(?!!--){_JS_AFTER_OPERATOR}",
+        rf"-(?!->){_JS_AFTER_OPERATOR}",
+        rf"[\t\n\v\f\r \x1c-\x1f]\s*+{_JS_AFTER_OPERATOR}",
+        *(rf"{string}(?=[;,)\]}}:?])" for string in _JS_STRINGS),
         # a run of strings joined by '+', which must not go on past where it stops
-        rf"(?:{_JS_STR})(?:{_JS_GAP}(?:{_JS_STR}))*+(?!{_JS_GAP}[\"'`]){guard}"
-        rf"{_JS_AFTER_OPERAND}",
-        rf"//[^{_JS_BREAK}]*+(?=[{_JS_BREAK}])",
-        r"/\*(?:[^*]++|\*(?!/))*+\*/",
-        rf"<!--[^{_JS_BREAK}]*+(?=[{_JS_BREAK}])",  # an HTML-like comment, to the line end
-        rf"(?:{_JS_KEYWORDS})(?![\w$]){_JS_AFTER_OPERATOR}",
-        rf"(?:{_JS_BEFORE_NAME})(?![\w$]){_JS_AFTER_OPERAND}",
+        *(rf"{string}(?:{_JS_GAP}(?:{_JS_STR}))*+(?!{_JS_GAP}[\"'`]){guard}{_JS_AFTER_OPERAND}"
+          for string in _JS_STRINGS),
+        *(rf"{word}(?![\w$]){_JS_AFTER_OPERATOR}" for word in _JS_KEYWORDS.split("|")),
+        *(rf"{word}(?![\w$]){_JS_AFTER_OPERAND}" for word in _JS_BEFORE_NAME.split("|")),
+        rf"{_JS_NAME}(?=[;,()\[\]{{}}=.:?+*<>!&|%^~\-])",
         rf"{_JS_NAME}{guard}{_JS_AFTER_OPERAND}",
         rf"[0-9][\w.]*+{guard}{_JS_AFTER_OPERAND}",
         rf"[)\]]{string_guard}{_JS_AFTER_OPERAND}",
-        rf"(?:[(,=:\[!&|?{{}};+*%>~^.]|<(?!!--)|-(?!->)){_JS_AFTER_OPERATOR}",
-        rf"\s++{_JS_AFTER_OPERATOR}",
+        rf"\s++{_JS_AFTER_OPERATOR}",  # a space beyond ASCII that a name could not take
+        rf"//[^{_JS_BREAK}]*+(?=[{_JS_BREAK}])",
+        r"/\*(?:[^*]++|\*(?!/))*+\*/",
+        rf"<!--[^{_JS_BREAK}]*+(?=[{_JS_BREAK}])",  # an HTML-like comment, to the line end
         r"/(?![*/])",
         r"[^\"'`/<\-\w$)\]\u0080-\uffff]",  # anything else, never a piece of an operand
     ))
@@ -803,6 +1075,10 @@ _JS_JUXTAPOSED = re.compile(
     rf"|[)\]][ \t]*+[\"']"
 )
 _JS_STRING = {quote: re.compile(rx) for quote, rx in zip("\"'`", _JS_STRINGS, strict=True)}
+_JS_STR_RX = re.compile(_JS_STR)
+_JS_GROUP = re.compile(f"(?:{_JS_STR})(?:{_JS_GAP}(?:{_JS_STR}))*+")
+# the bodies of strings without escapes (a string's body is in one of the groups)
+_JS_STR_BODY = re.compile(r'"([^"\\\n\r]*+)"|\'([^\'\\\n\r]*+)\'|`([^`\\]*+)`')
 _JS_GAP_RX = re.compile(_JS_GAP)
 _LINE_END = re.compile(f"[{_JS_BREAK}]")
 
@@ -882,7 +1158,14 @@ def js_spots(src: str, hits_rx: re.Pattern[str]) -> Iterator[JsSpot]:
             pos = h + 1
             continue
         if src[p] in _JS_STRING:
-            end = js_group_end(src, p)
+            end, closes = js_group(src, p)
+            if not closes:
+                # a string that never closes, in a script without syntax errors: reading on
+                # from a hit inside a unit took a closing quote for an opening one (markup
+                # read as script); the hit is code, as it is
+                yield JsSpot("code", h, h)
+                pos = h + 1
+                continue
             if h < end:
                 yield JsSpot("group", p, end)
             pos = end
@@ -893,32 +1176,31 @@ def js_spots(src: str, hits_rx: re.Pattern[str]) -> Iterator[JsSpot]:
         pos = end
 
 
-def js_group_end(src: str, start: int) -> int:
-    """End of the run of strings joined by '+' that starts at ``start``."""
-    end = start
-    while True:
-        quote = src[end] if end < len(src) else ""
-        match = _JS_STRING[quote].match(src, end) if quote in _JS_STRING else None
-        if match is None:
-            return end if end > start else len(src)
-        end = match.end()
-        gap = _JS_GAP_RX.match(src, end)
-        if gap is None or not src.startswith(('"', "'", "`"), gap.end()):
-            return end
-        end = gap.end()
+def js_group(src: str, start: int) -> tuple[int, bool]:
+    """End of the run of strings joined by '+' that starts at ``start`` (after the last '+'
+    when a string that never closes follows it; the end of the script when the first one
+    never closes), and whether its first string closes. One expression, however many
+    strings the run joins."""
+    run = _JS_GROUP.match(src, start)
+    if run is None:
+        return len(src), False
+    gap = _JS_GAP_RX.match(src, run.end())
+    if gap is not None and src.startswith(('"', "'", "`"), gap.end()):
+        return gap.end(), True
+    return run.end(), True
 
 
-def js_group_strings(src: str, start: int, end: int) -> list[str]:
-    """The string literals (quotes included) of the run between ``start`` and ``end``."""
-    out = []
-    pos = start
-    while pos < end:
-        match = _JS_STRING[src[pos]].match(src, pos)
-        assert match is not None
-        out.append(match.group())
-        gap = _JS_GAP_RX.match(src, match.end())
-        pos = end if gap is None else gap.end()
-    return out
+def js_group_value(src: str, start: int, end: int, *, closes: bool | None = None) -> str:
+    """The value of the run of strings between ``start`` and ``end``: its strings' values
+    joined; without escapes, their bodies taken in one call. ``closes``: whether its first
+    string closes, if known (nothing when it does not)."""
+    if closes is None:
+        closes = _JS_GROUP.match(src, start) is not None
+    if not closes:
+        return ""
+    if src.find("\\", start, end) < 0:
+        return "".join(chain.from_iterable(_JS_STR_BODY.findall(src, start, end)))
+    return "".join(map(js_string_value, _JS_STR_RX.findall(src, start, end)))
 
 
 _JS_ESCAPE = re.compile(r"\\(u\{[0-9A-Fa-f]+\}|u[0-9A-Fa-f]{4}|x[0-9A-Fa-f]{2}|\r\n|[\s\S])")
@@ -950,12 +1232,22 @@ _PERCENT = re.compile(r"%(u[0-9A-Fa-f]{4}|[0-9A-Fa-f]{2})")
 _STRIP_U = methodcaller("lstrip", "u")
 
 
+_PERCENT_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})++")
+
+
+def _percent_run(match: re.Match[str]) -> str:
+    return bytes.fromhex(match.group().replace("%", "")).decode("latin-1")
+
+
 def js_unescape(value: str) -> str:
-    """JavaScript's ``unescape``: ``%XX`` and ``%uXXXX``; anything else is kept as is. Split
-    once, then decoded with ``map`` over built-ins, so an argument of a hundred thousand
-    escapes costs no Python call per escape."""
+    """JavaScript's ``unescape``: ``%XX`` and ``%uXXXX``; anything else is kept as is. A run
+    of ``%XX`` is one ``bytes.fromhex`` (each is the code point XX), so an argument of a
+    hundred thousand escapes costs no Python call per escape; with ``%uXXXX``, split once
+    and decoded with ``map`` over built-ins."""
     if "%" not in value:
         return value
+    if "%u" not in value:
+        return _PERCENT_RUN.sub(_percent_run, value)
     parts = _PERCENT.split(value)
     texts, codes = parts[0::2], parts[1::2]
     chars = map(chr, map(int, map(_STRIP_U, codes), repeat(16)))
@@ -965,3 +1257,20 @@ def js_unescape(value: str) -> str:
 def has_bad_percent(value: str) -> bool:
     """A '%' that is not a valid escape: a snippet cut or mangled while copying."""
     return _BAD_PERCENT.search(value) is not None
+
+
+def js_unescape_checked(value: str) -> tuple[str, bool]:
+    """``js_unescape(value)`` and ``has_bad_percent(value)`` in one pass when the value has
+    no ``%u``: each '%' then either starts one of the runs decoded, or is no escape."""
+    if "%" not in value:
+        return value, False
+    if "%u" in value:
+        return js_unescape(value), has_bad_percent(value)
+    escapes = 0
+
+    def run(match: re.Match[str]) -> str:
+        nonlocal escapes
+        escapes += (match.end() - match.start()) // 3
+        return _percent_run(match)
+
+    return _PERCENT_RUN.sub(run, value), value.count("%") != escapes
