@@ -23,13 +23,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from badgewatch.badgehost import BadgeHost, Registration
 from badgewatch.config import BadgeConfig, Config, load_config
-from badgewatch.localdns import LocalDnsServer
 from badgewatch.resolver import make_resolver
 from badgewatch.runtime import Runtime, utcnow
-from badgewatch.sinks import LocalHttpSink, LocalSmtpSink
-from badgewatch.siteserver import IpPool, SiteServer, government_page
 from crawler.jobs import jobs_for
 from crawler.launch import follow, start_run
 from crawler.status import site_summary
@@ -42,6 +38,10 @@ from reports.paths import LATEST
 from store.db import transaction
 from store.migrate import upgrade
 from store.models import CrawlRun, Office, OfficeLevel, RunState, Site
+from testbed.badgehost import BadgeHost, Registration
+from testbed.localdns import LocalDnsServer
+from testbed.sinks import LocalHttpSink, LocalSmtpSink
+from testbed.siteserver import IpPool, SiteServer, government_page
 from workflow.documents import render_form, render_letter
 from workflow.fields import display_domain
 from workflow.form import parse_form

@@ -45,12 +45,12 @@ from crawl_farm import OFFICE_CODE, OFFICE_NAME, Farm, FarmError, Nginx, build_f
 from sqlalchemy import func, select  # noqa: E402
 
 from badgewatch.config import load_config  # noqa: E402
-from badgewatch.localdns import LocalDnsServer  # noqa: E402
 from crawler.jobs import jobs_for  # noqa: E402
 from crawler.launch import follow, start_run  # noqa: E402
 from store.db import make_engine, session_factory, transaction  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
 from store.models import CrawlRun, Office, OfficeLevel, PageResult, RunState, SiteCheck  # noqa: E402
+from testbed.localdns import LocalDnsServer  # noqa: E402
 from workflow.importer import COLUMNS, import_sites  # noqa: E402
 from workflow.workdays import WorkCalendar  # noqa: E402
 

@@ -1,10 +1,10 @@
 """The site farm of ``bench/crawl.py``: generated government sites, served by nginx on loopback.
 
-Each site is a directory of static pages built with :func:`badgewatch.siteserver.government_page`
+Each site is a directory of static pages built with :func:`testbed.siteserver.government_page`
 (about 30 KB, the site's own issued badge code in the footer of most pages), with a robots.txt
 and a sitemap.xml. nginx serves every site on port 80 of its own loopback address, one
 ``server`` per site, from a private configuration; the names resolve through a
-:class:`badgewatch.localdns.LocalDnsServer`.
+:class:`testbed.localdns.LocalDnsServer`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Self
 
 from badgewatch.config import BadgeConfig
-from badgewatch.siteserver import ascii_host, government_page
+from testbed.siteserver import ascii_host, government_page
 from workflow.fields import gov_domain
 from workflow.issuance import issued_snippet, make_code
 

@@ -45,10 +45,7 @@ if str(ROOT) not in sys.path:
 from playwright.async_api import async_playwright  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
-from badgewatch.badgehost import BadgeHost, Registration  # noqa: E402
 from badgewatch.config import BadgeConfig, Config, DnsConfig, RenderConfig  # noqa: E402
-from badgewatch.localdns import LocalDnsServer  # noqa: E402
-from badgewatch.siteserver import IpPool, SiteServer, government_page  # noqa: E402
 from crawler.checks.badge import BadgePatterns, SiteBadge  # noqa: E402
 from crawler.render.browser import (  # noqa: E402
     Renderer,
@@ -56,6 +53,9 @@ from crawler.render.browser import (  # noqa: E402
     browser_addresses,
     host_resolver_rules,
 )
+from testbed.badgehost import BadgeHost, Registration  # noqa: E402
+from testbed.localdns import LocalDnsServer  # noqa: E402
+from testbed.siteserver import IpPool, SiteServer, government_page  # noqa: E402
 from workflow.issuance import issued_snippet, make_code  # noqa: E402
 
 TARGET_RATE = 8.0  # renders/s

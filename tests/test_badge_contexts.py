@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from badgewatch.badgehost import Registration
 from badgewatch.config import BadgeConfig, DnsConfig
-from badgewatch.siteserver import Route
 from crawler.checks import BadgePatterns, SiteBadge, check_page
+from testbed.badgehost import Registration
+from testbed.siteserver import Route
 from workflow.issuance import decoded_snippet, issued_snippet, make_code
 
 ID = "CA330000000604258890010"

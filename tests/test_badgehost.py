@@ -20,11 +20,11 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
-from badgewatch.badgehost import IMAGE_SIZE, BadgeHost, Registration
 from badgewatch.config import BadgeConfig, DnsConfig
-from badgewatch.pngs import SIGNATURE, png_size
 from badgewatch.resolver import lookup, make_resolver
-from badgewatch.siteserver import Route, government_page
+from testbed.badgehost import IMAGE_SIZE, BadgeHost, Registration
+from testbed.pngs import SIGNATURE, png_size
+from testbed.siteserver import Route, government_page
 from tests.servers.badges import BEACON_HOST, BEACON_PATH, LiveBadgeHost
 from tests.servers.sites import ServeSite
 from workflow.issuance import certificate_url, issued_snippet, make_code, script_url

@@ -10,7 +10,7 @@ from click.testing import CliRunner, Result
 
 from badgewatch.cli.main import cli
 from badgewatch.config import BadgeConfig
-from badgewatch.siteserver import Route, government_page
+from testbed.siteserver import Route, government_page
 from workflow.issuance import issued_snippet, make_code
 
 IDENT = "CA330000000604258890010"

@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from badgewatch.cli.main import cli
 from badgewatch.config import BadgeConfig
-from badgewatch.siteserver import Route, government_page, redirect
 from store.db import make_engine, session_factory, transaction
 from store.models import CrawlRun, PageResult, RunState, SiteCheck
+from testbed.siteserver import Route, government_page, redirect
 from workflow.issuance import decoded_snippet, issued_snippet, make_code
 
 HEADER = "unit,office,site_name,domain,english_domain,ipv4,ipv6,site_id,certificate,notified_on"

@@ -14,8 +14,8 @@ from urllib.parse import quote
 
 import pytest
 
-from badgewatch.siteserver import Route, government_page
 from crawler.urls import LinkFilter, request_url
+from testbed.siteserver import Route, government_page
 from tests.crawling import crawl_site, last_check
 from tests.test_crawl import badge, crawl_env, register
 

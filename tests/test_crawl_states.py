@@ -16,9 +16,9 @@ from sqlalchemy import select
 from badgewatch import localtime
 from badgewatch.cli.main import cli
 from badgewatch.config import Config
-from badgewatch.siteserver import government_page
 from store.db import make_engine, session_factory, transaction
 from store.models import Site, SiteStateChange
+from testbed.siteserver import government_page
 from tests.test_crawl import HEADER, ascii_name, badge, identifier, pages
 from workflow.workdays import WorkCalendar
 

@@ -31,7 +31,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from badgewatch.cli.main import cli
 from badgewatch.config import load_config
 from badgewatch.runtime import Runtime, utcnow
-from badgewatch.siteserver import Route, SiteServer, government_page
 from crawler.jobs import jobs_for
 from crawler.launch import follow, start_run
 from crawler.results import ResultWriter, create_run, reap_stale_runs, stop_run
@@ -49,6 +48,7 @@ from store.models import (
     SiteSource,
     Unit,
 )
+from testbed.siteserver import Route, SiteServer, government_page
 from tests.factories import add_offices
 from tests.test_crawl import badge, register
 

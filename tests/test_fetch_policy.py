@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import pytest
 
-from badgewatch.siteserver import Route, government_page, redirect
+from testbed.siteserver import Route, government_page, redirect
 from tests.crawling import badgewatch, crawl_site, last_check
 from tests.test_crawl import ascii_name, badge, crawl_env, identifier, register
 

@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from badgewatch.config import BadgeConfig
-from badgewatch.siteserver import government_page
 from crawler.checks import SiteBadge, check_page
 from crawler.render.stage import SiteSample
+from testbed.siteserver import government_page
 from tests.test_crawl import ascii_name, badge, by_domain, crawl_env, pages, register, run
 from workflow.issuance import issued_snippet, make_code
 

@@ -13,7 +13,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from badgewatch.localdns import LocalDnsServer
+from testbed.localdns import LocalDnsServer
 
 HANDAN = "xn--ve4aqf.xn--zfr164b"  # 邯郸.政务
 

@@ -20,9 +20,9 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from badgewatch.cli.main import cli
-from badgewatch.siteserver import Route, government_page
 from store.db import make_engine, session_factory, transaction
 from store.models import CrawlJob, Site, SiteCheck
+from testbed.siteserver import Route, government_page
 from tests.test_crawl import badge, identifier
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from playwright.async_api import async_playwright
 
-from badgewatch.badgehost import Registration
 from badgewatch.config import Config, DnsConfig
-from badgewatch.pngs import png_size
 from crawler.checks.badge import BadgePatterns, SiteBadge
 from crawler.render.browser import Renderer, RenderOutcome, browser_addresses
+from testbed.badgehost import Registration
+from testbed.pngs import png_size
 from workflow.issuance import issued_snippet, make_code
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -228,7 +228,7 @@ def test_badge_host_down_is_not_a_failure(render_config, serve_site, badge_host)
 
 
 def test_hanging_page_does_not_stall(render_config, serve_site) -> None:
-    from badgewatch.siteserver import Route
+    from testbed.siteserver import Route
 
     site = serve_site({"/": Route(action="hang"), "/ok": page(snippet(render_config))},
                       names=[NAME])

@@ -26,10 +26,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from badgewatch.config import Config
-from badgewatch.localdns import LocalDnsServer
-from badgewatch.siteserver import IpPool, Route, SiteServer
 from crawler.checks.badge import BadgePatterns, SiteBadge
 from crawler.render.browser import Renderer, RenderOutcome, browser_addresses
+from testbed.localdns import LocalDnsServer
+from testbed.siteserver import IpPool, Route, SiteServer
 from tests.test_render import CERT, IDENT, NAME, page, render_config, snippet
 from workflow.issuance import script_url
 
@@ -196,7 +196,7 @@ def test_a_badge_host_that_fails_or_hangs_is_not_checked(render_config, serve_si
     """A 5xx answer is the badge host's failure; a script that never comes is a timeout. An
     identifier the host does not know (404, an HTML page the browser refuses to run) is the
     host's answer too: whether the page carries this site's code is the static check's job."""
-    from badgewatch.badgehost import Registration
+    from testbed.badgehost import Registration
 
     other, other_cert = "CA330000000604258900010", "1800CB4DBB7B99F0E06310291AAC09C6"
     badge_host.register(Registration(other, other_cert, "单位", "网站", "另一.政务"))

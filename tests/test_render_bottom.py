@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from badgewatch.config import Config
-from badgewatch.siteserver import government_page
+from testbed.siteserver import government_page
 from tests.test_render import NAME, render_config, snippet
 from tests.test_render_blocked import render_all
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from badgewatch.badgehost import Registration
 from badgewatch.config import BadgeConfig, Config, DnsConfig
-from badgewatch.siteserver import Route
 from crawler.checks.badge import SiteBadge
 from crawler.render.browser import Renderer, RenderOutcome, browser_addresses
+from testbed.badgehost import Registration
+from testbed.siteserver import Route
 from tests.conftest import CORPUS
 from tests.test_badge_check import CORPUS_TABLE
 

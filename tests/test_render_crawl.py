@@ -14,11 +14,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from badgewatch.badgehost import Registration
 from badgewatch.cli.main import cli
-from badgewatch.siteserver import Route
 from store.db import make_engine, session_factory, transaction
 from store.models import PageRender, SiteCheck
+from testbed.badgehost import Registration
+from testbed.siteserver import Route
 from tests.test_render import CERT, IDENT, page, snippet
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "render-crawl"

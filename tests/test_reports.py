@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from badgewatch.cli.main import cli
 from badgewatch.config import Config, PathsConfig, ReportsConfig
-from badgewatch.pngs import encode_rgb
 from badgewatch.runtime import Runtime
 from monitor.deadlines import apply_check
 from monitor.notices import office_digests
@@ -37,6 +36,7 @@ from store.models import (
     Site,
     SiteStatus,
 )
+from testbed.pngs import encode_rgb
 from tests.test_deadlines import CALENDAR, add_check, add_site, add_unit, at
 
 D1, D2, D3 = date(2026, 10, 8), date(2026, 10, 9), date(2026, 10, 13)

@@ -9,7 +9,7 @@ from selectolax.lexbor import LexborHTMLParser
 from w3lib.url import safe_url_string
 
 from badgewatch.cli.main import cli
-from badgewatch.siteserver import government_page
+from testbed.siteserver import government_page
 from tests.test_render_crawl import set_ip
 
 NAME = "恶意标题.政务"

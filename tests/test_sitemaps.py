@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from badgewatch.config import ConfigError, load_config
-from badgewatch.siteserver import Route, government_page
+from testbed.siteserver import Route, government_page
 from tests.crawling import crawl_site, last_check
 from tests.test_crawl import ascii_name, badge, crawl_env, register
 

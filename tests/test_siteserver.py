@@ -15,7 +15,7 @@ from html.parser import HTMLParser
 import pytest
 
 from badgewatch.resolver import lookup, make_resolver
-from badgewatch.siteserver import (
+from testbed.siteserver import (
     IpPool,
     PoolExhausted,
     Route,

@@ -1,7 +1,7 @@
 """The badge host for tests: our own badge script, images and certificate page, named in DNS.
 
 Loaded as a pytest plugin by ``tests/conftest.py``. ``badge_host`` is a started
-:class:`badgewatch.badgehost.BadgeHost` for ``badge_config`` on a fresh 127.0.0.x, with a beacon
+:class:`testbed.badgehost.BadgeHost` for ``badge_config`` on a fresh 127.0.0.x, with a beacon
 sink ("recv1.badges.test", answering ``/gs.gif``) on another; both names are published in the
 session's DNS server until the test ends. Tests register the sites they need.
 """
@@ -12,10 +12,10 @@ from collections.abc import Iterable, Iterator
 
 import pytest
 
-from badgewatch.badgehost import BadgeHost, Registration
 from badgewatch.config import BadgeConfig
-from badgewatch.localdns import LocalDnsServer
-from badgewatch.siteserver import IpPool, Route, SiteServer
+from testbed.badgehost import BadgeHost, Registration
+from testbed.localdns import LocalDnsServer
+from testbed.siteserver import IpPool, Route, SiteServer
 
 __all__ = ["BEACON_HOST", "BEACON_PATH", "TRANSPARENT_GIF", "LiveBadgeHost"]
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from badgewatch.config import DnsConfig
-from badgewatch.localdns import LocalDnsServer
+from testbed.localdns import LocalDnsServer
 
 
 @pytest.fixture(scope="session")

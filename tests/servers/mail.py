@@ -1,7 +1,7 @@
 """Real loopback servers for notification tests: an SMTP server and an HTTP SMS/webhook gateway.
 
 Loaded as a pytest plugin by ``tests/conftest.py``. The servers themselves are the product's
-``badgewatch.sinks``; here they live for the whole session (starting them is the slow part) and
+``testbed.sinks``; here they live for the whole session (starting them is the slow part) and
 the function-scoped fixtures hand them out emptied, so each test sees only what it sent.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from badgewatch.config import SmsConfig, SmtpConfig
-from badgewatch.sinks import LocalHttpSink, LocalSmtpSink, free_port
+from testbed.sinks import LocalHttpSink, LocalSmtpSink, free_port
 
 __all__ = [
     "SMTP_PASSWORD",

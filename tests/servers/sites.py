@@ -1,7 +1,7 @@
 """Websites on loopback for the crawler tests: each on port 80 of its own address, named in DNS.
 
 Loaded as a pytest plugin by ``tests/conftest.py``. ``serve_site(routes, names=[...])`` starts a
-:class:`badgewatch.siteserver.SiteServer` on a fresh 127.0.0.x, publishes its names in the
+:class:`testbed.siteserver.SiteServer` on a fresh 127.0.0.x, publishes its names in the
 session's DNS server, and takes both down after the test.
 """
 
@@ -12,8 +12,8 @@ from typing import Protocol
 
 import pytest
 
-from badgewatch.localdns import LocalDnsServer
-from badgewatch.siteserver import IpPool, Route, SiteServer
+from testbed.localdns import LocalDnsServer
+from testbed.siteserver import IpPool, Route, SiteServer
 
 __all__ = ["ServeSite"]
 

@@ -26,8 +26,8 @@ from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
 from badgewatch.config import BadgeConfig
-from badgewatch.pngs import encode_rgb
-from badgewatch.siteserver import HTML, NOT_FOUND, Route, SiteServer, ascii_host
+from testbed.pngs import encode_rgb
+from testbed.siteserver import HTML, NOT_FOUND, Route, SiteServer, ascii_host
 from workflow.issuance import script_url
 
 Kind = Literal["party", "institution"]

@@ -3,7 +3,7 @@
 The crawler must meet real sites, hostile ones included, without port hacks: each site here
 listens on port 80 of its own loopback address (127.0.0.2, 127.0.0.3, …; Linux routes all of
 127.0.0.0/8 to ``lo``) and its names, ``.政务`` and English, come from
-:class:`badgewatch.localdns.LocalDnsServer`. A site is a table of :class:`Route` answers that a
+:class:`testbed.localdns.LocalDnsServer`. A site is a table of :class:`Route` answers that a
 test can change while it runs; a route can be slow, trickle, reset the connection, hang, or send
 gzip, so every failure path of a fetcher can be exercised for real.
 
