@@ -390,7 +390,7 @@ class ReportsConfig(_Section):
         return _http_url(value) if value is not None else None
 
 
-SECRET_KEY_ENV = "BADGEWATCH_WEB_SECRET_KEY"
+SECRET_KEY_ENV = "BADGEWATCH_WEB_SECRET_KEY"  # noqa: S105 - the variable's name, not a secret
 MIN_SECRET_KEY_LENGTH = 32
 
 
