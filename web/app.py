@@ -63,7 +63,11 @@ def create_app(
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
     )
     app.extensions[EXTENSION] = WebState(
-        config=config, sessions=runtime.sessions, calendar=runtime.calendar, clock=clock
+        config=config,
+        engine=runtime.engine,
+        sessions=runtime.sessions,
+        calendar=runtime.calendar,
+        clock=clock,
     )
     if web.trusted_proxies:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]

@@ -9,6 +9,7 @@ from typing import cast
 from zoneinfo import ZoneInfo
 
 from flask import current_app, request
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from badgewatch import localtime
@@ -23,6 +24,7 @@ class WebState:
     """Built once by ``create_app``; the clock is a parameter so tests can move time."""
 
     config: Config
+    engine: Engine
     sessions: sessionmaker[Session]
     calendar: WorkCalendar
     clock: Callable[[], datetime]
@@ -34,6 +36,9 @@ class WebState:
     @property
     def zone(self) -> ZoneInfo:
         return self.config.calendar.zone
+
+    def close(self) -> None:
+        self.engine.dispose()
 
     def now(self) -> datetime:
         return self.clock()
