@@ -58,9 +58,13 @@ def _unit(session: Session, name: str, office: Office) -> Unit:
     return unit
 
 
+_HASHES: list[str] = []
+
+
 def _person(session: Session, login: str, role: Role, **place: object) -> User:
-    user = User(name=f"{login}的姓名", role=role, login=login,
-                password_hash=hash_password(PASSWORD), **place)
+    if not _HASHES:  # argon2 is slow by design: one hash serves every test person
+        _HASHES.append(hash_password(PASSWORD))
+    user = User(name=f"{login}的姓名", role=role, login=login, password_hash=_HASHES[0], **place)
     session.add(user)
     return user
 

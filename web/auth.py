@@ -46,8 +46,6 @@ def login() -> str | Response:
     target = request.args.get("next")
     if g.user is not None and request.method == "GET":
         return redirect(safe_next(target))
-    if g.get("session_expired"):
-        flash("登录已超时，请重新登录。")
     problem = None
     if form.validate_on_submit():
         problem = _attempt(form.login.data or "", form.password.data or "")

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import abort, current_app, g, redirect, request, url_for
+from flask import abort, current_app, flash, g, redirect, request, url_for
 from sqlalchemy import Select, false, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -83,6 +83,8 @@ def check_request() -> Response | None:
         return None
     user: User | None = g.user
     if user is None:
+        if g.get("session_expired"):
+            flash("登录已超时，请重新登录。")
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     if user.role not in access.roles:
         abort(404)

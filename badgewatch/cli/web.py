@@ -54,6 +54,8 @@ def serve(config: Config, *, secret_key: str | None) -> None:
             self.cfg.set("workers", config.web.workers)
             self.cfg.set("accesslog", "-")
             self.cfg.set("proc_name", "badgewatch-web")
+            if "control_socket_disable" in self.cfg.settings:  # gunicorn 25.1+: one per user
+                self.cfg.set("control_socket_disable", True)  # not shared by two servers
 
         def load(self) -> Any:
             return create_app(config, secret_key=secret_key)
