@@ -18,7 +18,6 @@ from web import sessions
 from web.permissions import access_of
 
 
-
 @pytest.fixture
 def db_url(sqlite_url: str) -> str:
     """The database backend is not what these tests are about: SQLite is enough."""
