@@ -17,8 +17,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from badgewatch.config import Config
-from tests.webapp import PASSWORD, SECRET, World, populate
 from testbed.sinks import free_port
+from tests.webapp import PASSWORD, SECRET, World, populate
 
 BADGEWATCH = Path(sys.executable).with_name("badgewatch")
 
