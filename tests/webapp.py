@@ -12,18 +12,9 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from badgewatch.config import Config, load_config
+from store import models
 from store.db import make_engine, session_factory, transaction
-from store.models import (
-    Application,
-    ApplicationKind,
-    AppState,
-    Office,
-    Role,
-    Site,
-    SiteSource,
-    Unit,
-    User,
-)
+from store.models import AppState, Office, Role, Unit, User
 from tests.factories import add_offices, form_data
 from web.accounts import hash_password
 from web.app import create_app
@@ -71,9 +62,9 @@ def _person(session: Session, login: str, role: Role, **place: object) -> User:
 
 def _application(
     session: Session, unit: Unit, office: Office, site_name: str, state: AppState, n: int
-) -> Application:
-    application = Application(
-        unit=unit, office=office, kind=ApplicationKind.NEW, state=state, site_name=site_name,
+) -> models.Application:
+    application = models.Application(
+        unit=unit, office=office, kind=models.ApplicationKind.NEW, state=state, site_name=site_name,
         domain=f"site{n}.xn--zfr164b", form=form_data(name=site_name),
         created_at=START - timedelta(days=10 - n), updated_at=START - timedelta(days=10 - n),
         submitted_on=date(2026, 11, 20 + n), office_review_due=date(2026, 11, 27 + n),
@@ -109,12 +100,12 @@ def populate(url: str) -> World:
                                      AppState.OFFICE_APPROVED, 3),
         }
         sites = {
-            "xh": Site(unit=xh_unit, office=offices["330106"], name="西湖区政府网",
+            "xh": models.Site(unit=xh_unit, office=offices["330106"], name="西湖区政府网",
                        domain="xihu.xn--zfr164b", ipv4="127.0.0.31", identifier="CA60000001",
-                       source=SiteSource.IMPORTED, created_at=START),
-            "nb": Site(unit=nb_unit, office=offices["330200"], name="宁波大数据网站",
+                       source=models.SiteSource.IMPORTED, created_at=START),
+            "nb": models.Site(unit=nb_unit, office=offices["330200"], name="宁波大数据网站",
                        domain="nb.xn--zfr164b", ipv4="127.0.0.32", identifier="CA60000002",
-                       source=SiteSource.IMPORTED, created_at=START),
+                       source=models.SiteSource.IMPORTED, created_at=START),
         }
         session.add_all(sites.values())
         session.flush()

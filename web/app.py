@@ -19,7 +19,7 @@ from badgewatch.templating import HTML_OPTIONS
 from store.db import transaction
 from web import sessions
 from web.context import EXTENSION, WebState, state
-from web.permissions import ROLE_LABELS, check_request, public
+from web.permissions import ROLE_LABELS, check_request, place_name, public
 
 # No inline script or style anywhere: pages load /static/*.css and, later, /static/*.js.
 CONTENT_SECURITY_POLICY = (
@@ -105,6 +105,7 @@ def demo_secret_key() -> str:
 def _load_user() -> None:
     """``g.user`` from the session cookie; an expired session is ended on the way."""
     g.user = None
+    g.place = ""
     g.session_expired = False
     token = request.cookies.get(sessions.COOKIE)
     if not token:
@@ -114,6 +115,7 @@ def _load_user() -> None:
         found = sessions.find(db, token, st.now(), st.web)
         if found.session is not None:
             g.user = found.session.user
+            g.place = place_name(db, g.user)
     g.session_expired = found.expired
 
 
@@ -146,7 +148,11 @@ def _cookies_set(response: Response) -> set[str]:
 
 def _page_context() -> dict[str, object]:
     user = g.get("user")
-    return {"user": user, "role_label": ROLE_LABELS[user.role] if user is not None else ""}
+    return {
+        "user": user,
+        "role_label": ROLE_LABELS[user.role] if user is not None else "",
+        "place": g.get("place", ""),
+    }
 
 
 ERROR_TEXTS = {

@@ -23,7 +23,7 @@ from sqlalchemy import Select, false, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from store.models import Application, Office, Role, Site, User
+from store.models import Application, Office, Role, Site, Unit, User
 
 V = TypeVar("V", bound=Callable[..., Any])
 
@@ -89,6 +89,18 @@ def check_request() -> Response | None:
     if user.role not in access.roles:
         abort(404)
     return None
+
+
+def place_name(session: Session, user: User) -> str:
+    """Where a person works, as the header shows it: their unit, or their office's code and
+    name; empty for CONAC and operators."""
+    if user.unit_id is not None:
+        unit = session.get(Unit, user.unit_id)
+        return unit.name if unit else ""
+    if user.office_id is not None:
+        office = session.get(Office, user.office_id)
+        return f"{office.code} {office.name}" if office else ""
+    return ""
 
 
 def office_subtree(office_id: int) -> Select[tuple[int]]:

@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from flask import g
+
 from badgewatch import localtime
-from store.models import Application
-from web.context import WebState
+from store.db import transaction
+from store.models import Application, AppState
+from web.context import WebState, state
+from web.permissions import visible_applications
 from workflow.form import KIND_LABELS
 from workflow.machine import STATE_LABELS
 from workflow.workdays import CalendarError
@@ -62,3 +66,18 @@ def _days_left(st: WebState, today: date, deadline: date | None) -> int | None:
         return st.calendar.workdays_between(today, deadline)
     except CalendarError:
         return None
+
+
+def listed(
+    *, waiting: AppState | None = None, due: str | None = None, newest_first: bool = False
+) -> list[ApplicationRow]:
+    """The applications the person of this request may see (those ``waiting`` in one state),
+    by the ``due`` deadline (else by their last change), oldest first unless ``newest_first``."""
+    st = state()
+    query = visible_applications(g.user)
+    if waiting is not None:
+        query = query.where(Application.state == waiting)
+    column = getattr(Application, due) if due else Application.updated_at
+    query = query.order_by(column.desc() if newest_first else column, Application.id)
+    with transaction(st.sessions) as db:
+        return application_rows(list(db.scalars(query)), st, due=due)

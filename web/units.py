@@ -6,10 +6,10 @@ from flask import Blueprint, g, render_template
 
 from monitor.notices import STATE_NAMES
 from store.db import transaction
-from store.models import Application, Role, Site, Unit
+from store.models import Role, Site
 from web.context import state
-from web.permissions import allow, visible_applications, visible_sites
-from web.rows import application_rows
+from web.permissions import allow, visible_sites
+from web.rows import listed
 
 bp = Blueprint("units", __name__, url_prefix="/unit")
 
@@ -17,18 +17,11 @@ bp = Blueprint("units", __name__, url_prefix="/unit")
 @bp.route("/")
 @allow(Role.UNIT_HANDLER)
 def index() -> str:
-    st = state()
-    with transaction(st.sessions) as db:
-        unit = db.get(Unit, g.user.unit_id)
-        applications = list(db.scalars(
-            visible_applications(g.user).order_by(Application.created_at.desc(), Application.id)
-        ))
-        rows = application_rows(applications, st)
+    with transaction(state().sessions) as db:
         sites = list(db.scalars(visible_sites(g.user).order_by(Site.name, Site.id)))
     return render_template(
         "unit_home.html",
-        unit_name=unit.name if unit else "",
-        applications=rows,
+        applications=listed(newest_first=True),
         sites=sites,
         state_names=STATE_NAMES,
     )
