@@ -84,32 +84,6 @@ def test_each_role_reaches_its_own_pages_only(app: Flask, login: str, path: str,
     assert client.get(path).status_code == status
 
 
-@pytest.mark.parametrize(
-    ("login", "application", "status"),
-    [
-        ("hz-office", "hz", 200),
-        ("nb-office", "hz", 404),  # an office reviewer of another office
-        ("hz-office", "nb", 404),
-        ("hz-unit", "hz", 200),
-        ("hz-unit", "nb", 404),  # another unit's
-        ("nb-unit", "hz", 404),
-        ("conac", "nb", 200),
-        ("operator", "hz", 404),
-    ],
-)
-def test_applications_outside_ones_reach_answer_404(
-    app: Flask, world: World, login: str, application: str, status: int
-) -> None:
-    client = app.test_client()
-    log_in(client, login)
-    response = client.get(f"/applications/{world.applications[application]}")
-    assert response.status_code == status
-    missing = client.get("/applications/999999")
-    assert missing.status_code == 404
-    if status == 404:  # the same answer as for one that does not exist
-        assert response.get_data() == missing.get_data()
-
-
 def test_lists_hold_only_what_one_may_see(app: Flask) -> None:
     client = app.test_client()
     log_in(client, "hz-office")
@@ -121,23 +95,6 @@ def test_lists_hold_only_what_one_may_see(app: Flask) -> None:
     page = client.get("/unit/").get_data(as_text=True)
     assert "宁波大数据网" in page and "宁波大数据网站" in page
     assert "杭州" not in page and "西湖区政府网" not in page
-
-
-def test_office_sees_the_sites_of_its_subtree(app: Flask, world: World) -> None:
-    from web.permissions import visible_sites
-
-    with transaction(app.extensions["badgewatch"].sessions) as db:
-        from store.models import User
-
-        def names(login: str) -> set[str]:
-            user = db.scalar(select(User).where(User.login == login))
-            assert user is not None
-            return {site.name for site in db.scalars(visible_sites(user))}
-
-        assert names("hz-office") == {"西湖区政府网"}  # 西湖区 is beneath 杭州
-        assert names("nb-office") == {"宁波大数据网站"}
-        assert names("hz-unit") == set()
-        assert names("conac") == {"西湖区政府网", "宁波大数据网站"}
 
 
 def test_anonymous_is_sent_to_login(app: Flask) -> None:
