@@ -133,6 +133,11 @@ APP_STATE_LABELS: Mapping[AppState, str] = {
     AppState.MATERIALS_REJECTED: "纸质材料不通过，需重新提交申请",
 }
 
+KIND_LABELS: Mapping[ApplicationKind, str] = {
+    ApplicationKind.NEW: "新开办网站申请",
+    ApplicationKind.REREVIEW: "已开办网站复核",
+}
+
 VERDICT_LABELS: Mapping[str, str] = {
     "compliant": "合规",
     "non_compliant": "不合规",
@@ -216,7 +221,7 @@ REGISTRY: Mapping[str, Reason] = {
             "markup",
             "warning",
             "页面上有多处网站标识",
-            "只保留一处（页面底部中间）",
+            "只保留页面底部中间的一处",
         ),
         Reason(
             "markup_malformed",
