@@ -575,6 +575,21 @@ def _block_of(text: str, start: int, end: int) -> tuple[int, int] | None:
     return (period, copies) if copies >= _RUN_MIN else None
 
 
+_Block: TypeAlias = tuple[int, int, int, tuple[object, ...]]  # start, length, copies, state
+
+
+def _copy_start(
+    text: str, p: int, region: Region, block: _Block | None, state: tuple[object, ...] | None
+) -> tuple[Region, _Block | None]:
+    """A construct the walk found at ``p``, marked ``copied`` when the page goes on with copies
+    of the stretch it starts (the walk remembers one such stretch at a time, in ``block``)."""
+    if block is None and state is not None and region.start == p:
+        copies = _block_of(text, p, region.end)
+        if copies is not None:
+            return region._replace(copied=True), (p, *copies, state)
+    return region, block
+
+
 def scan_structure(
     text: str, hits_rx: re.Pattern[str] | None = None, note: str | None = None
 ) -> Structure:
@@ -604,7 +619,7 @@ def walk_structure(
     by the same text. (The last copy is read: what follows it may differ.)"""
     regions = st.regions
     yielded = 0
-    block: tuple[int, int, int, tuple[object, ...]] | None = None  # start, length, copies, state
+    block: _Block | None = None
     n = len(text)
     frames: list[_Frame] = []
     templates = 0
@@ -688,13 +703,8 @@ def walk_structure(
                 st.work += end - p
                 pos = end
                 while yielded < len(regions):
-                    region = regions[yielded]
+                    region, block = _copy_start(text, p, regions[yielded], block, state)
                     yielded += 1
-                    if block is None and state is not None and region.start == p:
-                        copies = _block_of(text, p, region.end)
-                        if copies is not None:
-                            block = (p, *copies, state)
-                            region = region._replace(copied=True)
                     yield region
                 continue
             self_closing = bool(tag.group(3))
@@ -756,13 +766,8 @@ def walk_structure(
             st.work += end - p
             pos = end
         while yielded < len(regions):
-            region = regions[yielded]
+            region, block = _copy_start(text, p, regions[yielded], block, state)
             yielded += 1
-            if block is None and state is not None and region.start == p:
-                copies = _block_of(text, p, region.end)
-                if copies is not None:
-                    block = (p, *copies, state)
-                    region = region._replace(copied=True)
             yield region
     while yielded < len(regions):
         yield regions[yielded]
