@@ -79,7 +79,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from html import unescape as html_unescape
@@ -840,6 +840,13 @@ class _Scanner:
         st: Structure | None = None,
     ) -> None:
         """Find badges in a piece of markup (the page, a comment, a decoded string)."""
+        self._nested(self._html, text, base, ctx, st)
+
+    def _nested(
+        self, read: Callable[..., None], text: str, base: int, ctx: _Ctx, *more: Any
+    ) -> None:
+        """``read`` the piece one level deeper; what never runs is only inactive, and a piece
+        nested beyond what the check follows is left to the browser."""
         if ctx.inactive:
             self._inactive(text, base, ctx)
             return
@@ -848,7 +855,7 @@ class _Scanner:
             return
         self.depth += 1
         try:
-            self._html(text, base, ctx, st)
+            read(text, base, ctx, *more)
         finally:
             self.depth -= 1
 
@@ -1173,17 +1180,7 @@ class _Scanner:
 
     def js(self, src: str, base: int, ctx: _Ctx) -> None:
         """Find badges in a script: ``unescape`` calls, strings that carry markup, comments."""
-        if ctx.inactive:
-            self._inactive(src, base, ctx)
-            return
-        if self.depth >= _MAX_DEPTH:
-            self._raw(src, self._at(base, 0, ctx), ctx, "nested", "unknown", state="live")
-            return
-        self.depth += 1
-        try:
-            self._js(src, base, ctx)
-        finally:
-            self.depth -= 1
+        self._nested(self._js, src, base, ctx)
 
     def _js(self, src: str, base: int, ctx: _Ctx) -> None:
         self.work += 2 * len(src)  # the syntax pass and the pass over the hits
