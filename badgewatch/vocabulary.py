@@ -114,6 +114,18 @@ STATE_PROBLEMS: Mapping[MonitorState, str] = {
 }
 """The main problem of a site whose check found no page reasons, said as a problem."""
 
+STATE_NOTES: Mapping[MonitorState, tuple[str, str]] = {
+    MonitorState.UNREACHABLE: (
+        "网站无法访问，本次未能检查网站标识，不计为不合规。",
+        "请确认网站能够从互联网正常访问。",
+    ),
+    MonitorState.DNS_MISMATCH: (
+        "网站域名解析到的地址与登记的地址不一致，本次未检查网站标识。",
+        "请核对域名解析设置，或按规定办理网站信息变更。",
+    ),
+}
+"""What a state that says nothing about the badge means for the site, and what to do."""
+
 LEVEL_LABELS: Mapping[OfficeLevel, str] = {
     OfficeLevel.CENTRAL: "中央",
     OfficeLevel.PROVINCE: "省级",
@@ -186,7 +198,7 @@ REGISTRY: Mapping[str, Reason] = {
             "markup",
             "failure",
             "页面上的网站标识属于其他网站",
-            "删除其他网站的标识代码，只保留本网站收到的网站标识代码",
+            "删除其他网站的标识代码，改用本网站收到的网站标识代码",
         ),
         Reason(
             "badge_inactive",

@@ -26,6 +26,7 @@ from badgewatch.vocabulary import (
     LEVEL_LABELS,
     NOT_FAILURES,
     STATE_LABELS,
+    STATE_NOTES,
     STATE_PROBLEMS,
     reason_advice,
     reason_counts,
@@ -127,6 +128,11 @@ class SiteRow:
     def state_problem(self) -> str:
         """The problem a state without page reasons names (unreachable, DNS mismatch)."""
         return STATE_PROBLEMS.get(self.state, "")
+
+    @property
+    def state_note(self) -> tuple[str, str] | None:
+        """What such a state means for the site, and what to do."""
+        return STATE_NOTES.get(self.state)
 
     @property
     def failing(self) -> bool:
