@@ -228,13 +228,18 @@ def _alternation(names: Iterable[str]) -> str:
     regular expression engine tries alternatives one by one, so a flat list of fifty tag
     names would cost fifty comparisons at every '<'. Used before an ``_AFTER_NAME`` check,
     so a name that is a prefix of another needs no ordering."""
+    return _trie(_trie_of(names))
+
+
+def _trie_of(names: Iterable[str]) -> _Trie:
+    """The names by letter: each node maps a next letter to the rest; "" ends a name."""
     tree: _Trie = {}
     for name in names:
         node = tree
         for char in name:
             node = node.setdefault(char, {})
         node[""] = {}
-    return _trie(tree)
+    return tree
 
 
 def _trie(node: _Trie) -> str:
@@ -261,12 +266,7 @@ def _ordinary_tags(stop: Iterable[str], stop_end: Iterable[str]) -> list[str]:
     since tags are nearly everything a page holds besides text. One unit for end tags, one
     for start tags whose first letter begins no stop name, one per letter that does; each is
     led by a character or a class, which the engine checks without entering the unit."""
-    tree: _Trie = {}
-    for name in stop:
-        node = tree
-        for char in name:
-            node = node.setdefault(char, {})
-        node[""] = {}
+    tree = _trie_of(stop)
     rest = rf"[^\t\n\f\r />]*+{_SKIP_ATTRS}>"
     free = "".join(c + c.upper() for c in "abcdefghijklmnopqrstuvwxyz" if c not in tree)
     units = [rf"</(?!{_ci(_alternation(stop_end))}{_AFTER_NAME})[A-Za-z]{rest}",
