@@ -16,10 +16,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from badgewatch.config import Config, load_config, web_secret_key
 from badgewatch.runtime import Runtime, utcnow
 from badgewatch.templating import HTML_OPTIONS
+from badgewatch.vocabulary import ROLE_LABELS
 from store.db import transaction
 from web import sessions
 from web.context import EXTENSION, WebState, state
-from web.permissions import ROLE_LABELS, check_request, place_name, public
+from web.permissions import check_request, place_name, public
 
 # No inline script or style anywhere: pages load /static/*.css and, later, /static/*.js.
 CONTENT_SECURITY_POLICY = (

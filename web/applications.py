@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, g, render_template
 
+from badgewatch.vocabulary import APP_STATE_LABELS
 from store.db import transaction
 from store.models import Role
 from web.context import state
 from web.permissions import allow, application_or_404
 from web.rows import application_rows
-from workflow.machine import EVENT_LABELS, STATE_LABELS
+from workflow.machine import EVENT_LABELS
 
 bp = Blueprint("applications", __name__, url_prefix="/applications")
 
@@ -27,7 +28,7 @@ def show(application_id: int) -> str:
             {
                 "at": st.local_text(step.at),
                 "event": _EVENTS.get(step.event, step.event),
-                "state": STATE_LABELS[step.to_state],
+                "state": APP_STATE_LABELS[step.to_state],
                 "reason": step.reason or "",
             }
             for step in application.transitions

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from flask import Blueprint, render_template
 from sqlalchemy import select
 
+from badgewatch.vocabulary import ROLE_LABELS
 from store.db import transaction
 from store.models import Office, Role, Unit, User
 from web.context import state
-from web.permissions import ROLE_LABELS, allow
+from web.permissions import allow
 
 bp = Blueprint("operators", __name__, url_prefix="/operator")
 

@@ -27,15 +27,6 @@ from store.models import Application, Office, Role, Site, Unit, User
 
 V = TypeVar("V", bound=Callable[..., Any])
 
-ROLE_LABELS: dict[Role, str] = {
-    Role.UNIT_HANDLER: "单位经办人",
-    Role.OFFICE_REVIEWER: "编办审核人员",
-    Role.CONAC_REVIEWER: "CONAC 复审人员",
-    Role.OPERATOR: "系统运维人员",
-    Role.SYSTEM: "系统",
-}
-
-
 @dataclass(frozen=True)
 class Access:
     """Who may reach a view: anyone (``public``) or a logged-in person in one of ``roles``."""

@@ -8,12 +8,11 @@ from datetime import date
 from flask import g
 
 from badgewatch import localtime
+from badgewatch.vocabulary import APP_STATE_LABELS, KIND_LABELS
 from store.db import transaction
 from store.models import Application, AppState
 from web.context import WebState, state
 from web.permissions import visible_applications
-from workflow.form import KIND_LABELS
-from workflow.machine import STATE_LABELS
 from workflow.workdays import CalendarError
 
 
@@ -44,7 +43,7 @@ def application_rows(
                 site_name=application.site_name,
                 domain=application.domain,
                 unit=application.unit.name,
-                state=STATE_LABELS[application.state],
+                state=APP_STATE_LABELS[application.state],
                 kind=KIND_LABELS[application.kind],
                 applied_on=(
                     application.submitted_on.isoformat()

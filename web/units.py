@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, render_template
 
-from monitor.notices import STATE_NAMES
+from badgewatch.vocabulary import STATE_LABELS
 from store.db import transaction
 from store.models import Role, Site
 from web.context import state
@@ -23,5 +23,5 @@ def index() -> str:
         "unit_home.html",
         applications=listed(newest_first=True),
         sites=sites,
-        state_names=STATE_NAMES,
+        state_names=STATE_LABELS,
     )
