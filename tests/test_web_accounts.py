@@ -142,3 +142,24 @@ def test_an_unmigrated_database_stops_the_web_command(tmp_path: Path) -> None:
            "BADGEWATCH_RENDER_ENABLED": "false", "BADGEWATCH_WEB_SECRET_KEY": SECRET}
     result = run(env, "web", code=1)
     assert "badgewatch db upgrade" in result.output
+
+
+def test_the_demo_accounts_log_in_to_their_home_pages(sqlite_url: str) -> None:
+    from badgewatch.cli.demo import DEMO_UNIT, add_demo_accounts
+    from store.models import Unit
+    from tests.factories import add_offices
+
+    engine = make_engine(sqlite_url)
+    factory = session_factory(engine)
+    with transaction(factory) as db:
+        db.add(Unit(name=DEMO_UNIT, office=add_offices(db)["330100"]))
+    accounts = add_demo_accounts(factory)
+    engine.dispose()
+    assert [login for login, _, _ in accounts] == ["unit", "office", "conac", "operator"]
+    app = make_app(sqlite_url, Clock())
+    for login, password, _ in accounts:
+        client = app.test_client()
+        log_in(client, login, password)
+        page = client.get("/", follow_redirects=True)
+        assert page.status_code == 200 and "<h2>首页</h2>" in page.get_data(as_text=True)
+    app.extensions["badgewatch"].close()

@@ -82,7 +82,6 @@ def create_app(
     app.register_error_handler(HTTPException, _http_error)
     app.add_url_rule("/static/<name>", "static", _stylesheet)
     app.context_processor(_page_context)
-    app.jinja_env.filters["beijing"] = lambda moment: state().local_text(moment)
 
     from web import applications, auth, conac, home, offices, operators, units  # noqa: PLC0415
 

@@ -6,6 +6,7 @@ import secrets
 from pathlib import Path
 
 import click
+from sqlalchemy.orm import Session, sessionmaker
 
 from badgewatch.cli.main import fail, runtime, translate_errors
 
@@ -52,12 +53,8 @@ def command(out: Path, serve_web: bool) -> None:
 def _serve_web(database: Path) -> None:
     """The web application on the demo's database, on loopback, with a secret key of this run
     and one account per role (new passwords each run, printed)."""
-    from sqlalchemy import select
-
     from badgewatch.cli.web import serve
-    from store.db import make_engine, session_factory, transaction
-    from store.models import Office, Role, Unit, User
-    from web.accounts import hash_password
+    from store.db import make_engine, session_factory
     from web.app import demo_secret_key
 
     base = runtime().config
@@ -67,22 +64,36 @@ def _serve_web(database: Path) -> None:
         "web": base.web.model_copy(update={"bind": f"127.0.0.1:{port}", "public_url": None}),
     })
     engine = make_engine(config.database.url)
-    lines = []
-    with transaction(session_factory(engine)) as session:
+    accounts = add_demo_accounts(session_factory(engine))
+    engine.dispose()
+    click.echo(f"\nweb application: http://{config.web.bind}/ (Ctrl-C stops)")
+    click.echo("  用户名    密码")
+    for login, password, label in accounts:
+        click.echo(f"  {login:<9} {password}   {label}")
+    serve(config, secret_key=demo_secret_key())
+
+
+def add_demo_accounts(factory: sessionmaker[Session]) -> list[tuple[str, str, str]]:
+    """One web account per role on the demo's data: (login, new password, who they are)."""
+    from sqlalchemy import select
+
+    from store.db import transaction
+    from store.models import Office, Role, Unit, User
+    from web.accounts import hash_password
+
+    made = []
+    with transaction(factory) as session:
         unit = session.scalar(select(Unit).where(Unit.name == DEMO_UNIT))
         office = session.scalar(select(Office).where(Office.code == DEMO_OFFICE))
+        if unit is None or office is None:
+            fail(f"the demo's database has no unit {DEMO_UNIT} or no office {DEMO_OFFICE}")
         for login, role, label in DEMO_ACCOUNTS:
             password = secrets.token_urlsafe(9)
             session.add(User(
                 name=f"演示{login}", role=Role(role), login=login,
                 password_hash=hash_password(password),
-                unit_id=unit.id if unit and role == "unit_handler" else None,
-                office_id=office.id if office and role == "office_reviewer" else None,
+                unit_id=unit.id if role == "unit_handler" else None,
+                office_id=office.id if role == "office_reviewer" else None,
             ))
-            lines.append(f"  {login:<9} {password}   {label}")
-    engine.dispose()
-    click.echo(f"\nweb application: http://{config.web.bind}/ (Ctrl-C stops)")
-    click.echo("  用户名    密码")
-    for line in lines:
-        click.echo(line)
-    serve(config, secret_key=demo_secret_key())
+            made.append((login, password, label))
+    return made
