@@ -163,3 +163,43 @@ def test_the_demo_accounts_log_in_to_their_home_pages(sqlite_url: str) -> None:
         page = client.get("/", follow_redirects=True)
         assert page.status_code == 200 and "<h2>首页</h2>" in page.get_data(as_text=True)
     app.extensions["badgewatch"].close()
+
+
+def test_changing_ones_password_in_the_browser(sqlite_url: str) -> None:
+    from html import unescape
+
+    from tests.webapp import PASSWORD, csrf_token, populate
+
+    populate(sqlite_url)
+    app = make_app(sqlite_url, Clock())
+    elsewhere, here = app.test_client(), app.test_client()
+    log_in(elsewhere, "hz-office")
+    log_in(here, "hz-office")
+
+    def change(current: str, new: str, repeat: str) -> tuple[int, str]:
+        page = here.get("/account/password").get_data(as_text=True)
+        response = here.post("/account/password", data={
+            "csrf_token": csrf_token(page), "current": current, "new": new, "repeat": repeat})
+        return response.status_code, unescape(response.get_data(as_text=True))
+
+    status, page = change("wrong one!!", "a new long one", "a new long one")
+    assert status == 200 and "当前密码不正确" in page
+    status, page = change(PASSWORD, "short", "short")
+    assert "密码至少需要 10 个字符。" in page
+    assert 'aria-describedby="new-errors"' in page  # the error sits beside its field
+    status, page = change(PASSWORD, "a new long one", "another long one")
+    assert "两次输入的新密码不一致" in page
+    assert here.post("/account/password", data={  # no CSRF token: refused
+        "current": PASSWORD, "new": "a new long one", "repeat": "a new long one"}
+    ).status_code == 400
+
+    status, _ = change(PASSWORD, "a new long one", "a new long one")
+    assert status == 302
+    assert "密码已修改" in here.get("/office/").get_data(as_text=True)  # this session stays
+    assert elsewhere.get("/office/").status_code == 302  # the other one ended
+    assert "用户名或密码错误" in log_in(app.test_client(), "hz-office").get_data(as_text=True)
+    assert log_in(app.test_client(), "hz-office", "a new long one").status_code == 302  # type: ignore[attr-defined]
+    with transaction(app.extensions["badgewatch"].sessions) as db:
+        entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "user.passwd"))
+        assert entry is not None and entry.actor == "hz-office" and entry.address == "127.0.0.1"
+    app.extensions["badgewatch"].close()

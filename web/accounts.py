@@ -33,6 +33,11 @@ def password_long_enough(password: str) -> bool:
     return len(password) >= MIN_PASSWORD_LENGTH
 
 
+def password_rule_text() -> str:
+    """The rule as the web pages say it."""
+    return f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符。"
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 

@@ -83,10 +83,19 @@ def create_app(
     app.add_url_rule("/static/<name>", "static", _stylesheet)
     app.context_processor(_page_context)
 
-    from web import applications, auth, conac, home, offices, operators, units  # noqa: PLC0415
+    from web import (  # noqa: PLC0415
+        account,
+        applications,
+        auth,
+        conac,
+        home,
+        offices,
+        operators,
+        units,
+    )
 
-    for blueprint in (auth.bp, home.bp, applications.bp, units.bp, offices.bp, conac.bp,
-                      operators.bp):
+    for blueprint in (auth.bp, account.bp, home.bp, applications.bp, units.bp, offices.bp,
+                      conac.bp, operators.bp):
         app.register_blueprint(blueprint)
     return app
 

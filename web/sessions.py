@@ -71,6 +71,9 @@ def end(session: Session, token: str) -> None:
     session.execute(delete(WebSession).where(WebSession.id == _row_id(token)))
 
 
-def end_all(session: Session, user_id: int) -> None:
-    """Every session of a user (their password changed)."""
-    session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+def end_all(session: Session, user_id: int, *, keep: str | None = None) -> None:
+    """Every session of a user (their password changed), but the one of token ``keep``."""
+    query = delete(WebSession).where(WebSession.user_id == user_id)
+    if keep is not None:
+        query = query.where(WebSession.id != _row_id(keep))
+    session.execute(query)
