@@ -202,4 +202,10 @@ def test_changing_ones_password_in_the_browser(sqlite_url: str) -> None:
     with transaction(app.extensions["badgewatch"].sessions) as db:
         entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "user.passwd"))
         assert entry is not None and entry.actor == "hz-office" and entry.address == "127.0.0.1"
+    # guessing the current password is locked out like guessing at 登录
+    for _ in range(5):
+        status, page = change("a wrong guess", "whatever long", "whatever long")
+    assert "已暂时锁定" in page and "2026-12-01 09:15（北京时间）" in page
+    assert "已暂时锁定" in log_in(app.test_client(), "hz-office", "a new long one").get_data(
+        as_text=True)
     app.extensions["badgewatch"].close()

@@ -10,7 +10,7 @@ from wtforms.validators import DataRequired, EqualTo, ValidationError
 
 from store.db import transaction
 from store.models import Role, User
-from web import accounts, audit, sessions
+from web import accounts, audit, lockout, sessions
 from web.context import client_address, state
 from web.permissions import allow
 
@@ -37,16 +37,25 @@ def password() -> str | Response:
     form = PasswordForm()
     if form.validate_on_submit():
         st = state()
+        address = client_address()
         with transaction(st.sessions) as db:
             user = db.get(User, g.user.id)
-            assert user is not None  # the session's own user
-            if not accounts.verify_password(user.password_hash, form.current.data or ""):
-                form.current.errors.append("当前密码不正确")
+            assert user is not None and user.login is not None  # the session's own user
+            # Guessing the current password counts as failed logins, and is locked out alike.
+            lifts = lockout.check(db, user.login, address, st.now(), st.web)
+            if lifts is not None:
+                form.current.errors.append(lockout.message(lifts, st.zone))
+            elif not accounts.verify_password(user.password_hash, form.current.data or ""):
+                lockout.fail(db, user.login, address, st.now(), st.web)
+                lifts = lockout.check(db, user.login, address, st.now(), st.web)
+                form.current.errors.append(
+                    lockout.message(lifts, st.zone) if lifts is not None else "当前密码不正确"
+                )
             else:
                 user.password_hash = accounts.hash_password(form.new.data or "")
                 sessions.end_all(db, user.id, keep=request.cookies.get(sessions.COOKIE))
                 audit.record(db, action="user.passwd", now=st.now(), user=user,
-                             address=client_address(), object_type="user", object_id=user.id)
+                             address=address, object_type="user", object_id=user.id)
         if not form.current.errors:
             flash("密码已修改，您在其他地方的登录已退出。")
             return redirect(url_for("home.index"))

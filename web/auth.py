@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
@@ -65,7 +64,7 @@ def _attempt(typed: str, password: str) -> str | None:
         if lifts is not None:
             audit.record(db, action="login.locked", now=now, user=None, actor=login_name,
                          address=address)
-            return _locked_text(lifts)
+            return lockout.message(lifts, st.zone)
         user = db.scalar(select(User).where(User.login == login_name))
         good = accounts.verify_password(user.password_hash if user else None, password)
         if user is None or not good or user.role is Role.SYSTEM:
@@ -73,7 +72,7 @@ def _attempt(typed: str, password: str) -> str | None:
             audit.record(db, action="login.failed", now=now, user=None, actor=login_name,
                          address=address)
             lifts = lockout.check(db, login_name, address, now, st.web)
-            return _locked_text(lifts) if lifts is not None else "用户名或密码错误。"
+            return lockout.message(lifts, st.zone) if lifts is not None else "用户名或密码错误。"
         if user.password_hash and accounts.needs_rehash(user.password_hash):
             user.password_hash = accounts.hash_password(password)
         lockout.succeed(db, login_name)
@@ -85,10 +84,6 @@ def _attempt(typed: str, password: str) -> str | None:
     g.new_session_token = token
     session.pop("csrf_token", None)  # a new CSRF token with the new session
     return None
-
-
-def _locked_text(lifts: datetime) -> str:
-    return f"登录失败次数过多，已暂时锁定，请于 {state().local_text(lifts)}（北京时间）后再试。"
 
 
 @bp.route("/logout", methods=["POST"])

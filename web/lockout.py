@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from badgewatch import localtime
 from badgewatch.config import WebConfig
 from store.models import LoginFailure
 
@@ -86,6 +88,11 @@ def fail(session: Session, login: str, address: str, now: datetime, web: WebConf
 def succeed(session: Session, login: str) -> None:
     """A good password clears the login's failures (the address keeps its own)."""
     session.execute(delete(LoginFailure).where(LoginFailure.login == login))
+
+
+def message(lifts: datetime, zone: ZoneInfo) -> str:
+    """What the page says while locked: when the lock lifts, in Beijing time."""
+    return f"登录失败次数过多，已暂时锁定，请于 {localtime.text(lifts, zone)}（北京时间）后再试。"
 
 
 def _times(session: Session, which: object, since: datetime) -> list[datetime]:
