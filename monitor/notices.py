@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from badgewatch import localtime
 from badgewatch.config import Config
-from monitor.deadlines import FAILING_STATES, evaluate_site, working_day_before
+from badgewatch.domains import display_domain
 from notify.outbox import enqueue
 from reports.paths import office_report_url
 from store.models import (
@@ -47,7 +47,7 @@ from store.models import (
     Unit,
     User,
 )
-from workflow.fields import display_domain
+from workflow.deadlines import FAILING_STATES, evaluate_site, working_day_before
 from workflow.workdays import WorkCalendar
 
 logger = logging.getLogger(__name__)

@@ -33,7 +33,6 @@ from sqlalchemy.orm import Session
 from badgewatch import localtime
 from badgewatch.config import Config
 from badgewatch.templating import html_environment
-from monitor.deadlines import FAILING_STATES
 from monitor.notices import STATE_NAMES, cn_date, cn_time, reason_text
 from reports.charts import trend_svg
 from reports.data import (
@@ -49,6 +48,7 @@ from reports.data import (
     tree_trend,
 )
 from store.models import MonitorState, Office
+from workflow.deadlines import FAILING_STATES
 from workflow.workdays import WorkCalendar
 
 CARD_ORDER = (

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from badgewatch import localtime
-from monitor.deadlines import FAILING_STATES, standing
+from badgewatch.domains import display_domain
 from monitor.notices import NOT_FAILURES, STATE_NAMES, display_url, reason_counts, reason_text
 from store.models import (
     MonitorState,
@@ -35,7 +35,7 @@ from store.models import (
     SiteStatus,
     Unit,
 )
-from workflow.fields import display_domain
+from workflow.deadlines import FAILING_STATES, standing
 from workflow.workdays import WorkCalendar
 
 NO_VERDICT = (MonitorState.UNREACHABLE, MonitorState.DNS_MISMATCH, MonitorState.UNCHECKED)

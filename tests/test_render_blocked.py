@@ -28,6 +28,7 @@ from cryptography.x509.oid import NameOID
 from badgewatch.config import Config
 from crawler.checks.badge import BadgePatterns, SiteBadge
 from crawler.render.browser import Renderer, RenderOutcome, browser_addresses
+from crawler.settings import badge_spec
 from testbed.localdns import LocalDnsServer
 from testbed.siteserver import IpPool, Route, SiteServer
 from tests.test_render import CERT, IDENT, NAME, page, render_config, snippet
@@ -54,7 +55,7 @@ def script_tag(config: Config, attributes: str) -> str:
 
 def render_all(config: Config, urls: dict[str, str]) -> dict[str, RenderOutcome]:
     """Render every page through one Renderer, as the crawl's render stage does."""
-    site = SiteBadge(IDENT, CERT, BadgePatterns.from_config(config.badge))
+    site = SiteBadge(IDENT, CERT, BadgePatterns.from_spec(badge_spec(config.badge)))
     hosts = {urlsplit(url).hostname or "" for url in urls.values()}
 
     async def go() -> list[RenderOutcome]:

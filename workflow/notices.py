@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from badgewatch.config import BadgeConfig
-from workflow.fields import display_domain
+from badgewatch.domains import display_domain
 from workflow.issuance import BadgeCode, decoded_snippet, issued_snippet
 
 
