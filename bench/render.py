@@ -53,7 +53,6 @@ from crawler.render.browser import (  # noqa: E402
     browser_addresses,
     host_resolver_rules,
 )
-from crawler.settings import badge_spec  # noqa: E402
 from testbed.badgehost import BadgeHost, Registration  # noqa: E402
 from testbed.localdns import LocalDnsServer  # noqa: E402
 from testbed.siteserver import IpPool, SiteServer, government_page  # noqa: E402
@@ -423,7 +422,7 @@ async def run_renderer(
     run = Run("Renderer.render")
     hosts = {u.split("/")[2] for u in urls}
     renderer = Renderer.from_config(config, browser_addresses(config, hosts))
-    site = SiteBadge(IDENTIFIER, CERTIFICATE, BadgePatterns.from_spec(badge_spec(config.badge)))
+    site = SiteBadge(IDENTIFIER, CERTIFICATE, BadgePatterns.from_spec(config.badge.spec()))
     tally = Tally(run)
     meter: Meter | None = None
 

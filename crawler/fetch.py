@@ -18,7 +18,7 @@ from scrapy.crawler import CrawlerProcess
 
 from badgewatch.config import load_config
 from crawler.checks.badge import BadgePatterns, SiteBadge, fetch_failed
-from crawler.settings import badge_spec, crawl_settings
+from crawler.settings import crawl_settings
 from crawler.spiders.page import PageSpider
 
 PR_SET_PDEATHSIG = 1
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     _die_with_parent()
 
     config = load_config()
-    patterns = BadgePatterns.from_spec(badge_spec(config.badge))
+    patterns = BadgePatterns.from_spec(config.badge.spec())
     badge = SiteBadge(args.identifier, args.certificate, patterns)
     settings = crawl_settings(config)
     settings.update(LOG_LEVEL="ERROR", LOGSTATS_INTERVAL=0.0)

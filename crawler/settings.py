@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Any
 
-from badgewatch.config import BadgeConfig, Config
-from crawler.checks.badge import BadgeSpec
+from badgewatch.config import Config
 
 BOT_NAME = "badgewatch"
 SPIDER_MODULES = ["crawler.spiders"]
@@ -62,8 +60,3 @@ def crawl_settings(config: Config) -> dict[str, Any]:
         "LOGSTATS_INTERVAL": 60.0,
         "BADGEWATCH_CONFIG": config,
     }
-
-
-def badge_spec(badge: BadgeConfig) -> BadgeSpec:
-    """The page check's view of ``[badge]``: the fields it reads, as a plain frozen value."""
-    return BadgeSpec(**{f.name: getattr(badge, f.name) for f in fields(BadgeSpec)})

@@ -13,14 +13,12 @@ from badgewatch.config import BadgeConfig
 from crawler.checks import (
     REASONS,
     BadgePatterns,
-    BadgeSpec,
     Policy,
     SiteBadge,
     check_page,
     fetch_failed,
 )
 from crawler.checks.markup import codec_for_label, decode_page
-from crawler.settings import badge_spec
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
@@ -656,11 +654,6 @@ def test_site_badge_validates_and_normalises():
         SiteBadge(ID, "not-hex")
 
 
-def test_the_check_defaults_are_the_configuration_defaults():
-    """The check's own defaults (``SiteBadge`` without patterns) are those of ``[badge]``."""
-    assert badge_spec(BadgeConfig()) == BadgeSpec()
-
-
 def test_patterns_come_from_configuration():
     """Another deployment issues its own badges: nothing about the national host is built in."""
     config = BadgeConfig(
@@ -671,7 +664,7 @@ def test_patterns_come_from_configuration():
         span_id="_ideX",
         image_id="imgX",
     )
-    patterns = BadgePatterns.from_spec(badge_spec(config))
+    patterns = BadgePatterns.from_spec(config.spec())
     ident = "ZJ330000000604258890010"
     url = f"//badge.example.org/static/js/33/000/0000/60425889/{ident}.js"
     site = SiteBadge(ident, patterns=patterns)

@@ -17,7 +17,6 @@ import pytest
 
 from badgewatch.config import BadgeConfig, DnsConfig
 from crawler.checks import BadgePatterns, SiteBadge, check_page
-from crawler.settings import badge_spec
 from testbed.badgehost import Registration
 from testbed.siteserver import Route
 from workflow.issuance import decoded_snippet, issued_snippet, make_code
@@ -242,7 +241,7 @@ def test_chromium_agrees_with_the_static_check(
          for i, name in enumerate(names)},
         names=["contexts.test"],
     )
-    patterns = SiteBadge(ID, CERT, BadgePatterns.from_spec(badge_spec(badge_config)))
+    patterns = SiteBadge(ID, CERT, BadgePatterns.from_spec(badge_config.spec()))
     for name in names:
         assert check_page(rows[name][0], patterns).reasons == rows[name][1], name
     rules = ", ".join(

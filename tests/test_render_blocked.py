@@ -28,7 +28,6 @@ from cryptography.x509.oid import NameOID
 from badgewatch.config import Config
 from crawler.checks.badge import BadgePatterns, SiteBadge
 from crawler.render.browser import Renderer, RenderOutcome, browser_addresses
-from crawler.settings import badge_spec
 from testbed.localdns import LocalDnsServer
 from testbed.siteserver import IpPool, Route, SiteServer
 from tests.test_render import CERT, IDENT, NAME, page, render_config, snippet
@@ -55,7 +54,7 @@ def script_tag(config: Config, attributes: str) -> str:
 
 def render_all(config: Config, urls: dict[str, str]) -> dict[str, RenderOutcome]:
     """Render every page through one Renderer, as the crawl's render stage does."""
-    site = SiteBadge(IDENT, CERT, BadgePatterns.from_spec(badge_spec(config.badge)))
+    site = SiteBadge(IDENT, CERT, BadgePatterns.from_spec(config.badge.spec()))
     hosts = {urlsplit(url).hostname or "" for url in urls.values()}
 
     async def go() -> list[RenderOutcome]:

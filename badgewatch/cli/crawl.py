@@ -341,11 +341,10 @@ def check(target: str, site_ref: str, render: bool, as_json: bool) -> None:
     A URL is fetched as the crawl fetches it: the site's own hosts, the address policy of
     [crawl], the same time and size limits and decoding."""
     from crawler.checks.badge import BadgePatterns, SiteBadge
-    from crawler.settings import badge_spec
     from workflow.fields import IDENTIFIER_RE
 
     rt = runtime()
-    patterns = BadgePatterns.from_spec(badge_spec(rt.config.badge))
+    patterns = BadgePatterns.from_spec(rt.config.badge.spec())
     hosts: frozenset[str] = frozenset()
     if IDENTIFIER_RE.match(site_ref.strip().upper()):
         badge = SiteBadge(site_ref, None, patterns)

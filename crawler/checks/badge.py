@@ -86,6 +86,7 @@ from html import unescape as html_unescape
 from typing import Any, Literal, NamedTuple, TypeAlias
 from urllib.parse import urlsplit
 
+from badgewatch.badgespec import BadgeSpec
 from crawler.checks.markup import (
     STEP,
     TEXT_ELEMENTS,
@@ -142,24 +143,6 @@ def _host_and_path(url: str) -> tuple[str, str]:
 def _url_prefix(host: str) -> str:
     """Scheme-insensitive start of a URL on ``host``: http, https or protocol-relative."""
     return rf"(?:https?:)?//{re.escape(host)}(?::\d+)?"
-
-
-@dataclass(frozen=True, slots=True)
-class BadgeSpec:
-    """What names the badge host, as the check reads it: ``[badge]`` of the configuration
-    (``crawler.settings.badge_spec`` builds it), a plain value so the check needs no pydantic.
-    The defaults are the national registry's, as ``BadgeConfig``'s are."""
-
-    script_base: str = "http://dcs.conac.cn/js"
-    image_base: str = "http://dcs.conac.cn/image"
-    certificate_url: str = "http://bszs.conac.cn/sitename?method=show&id={certificate}"
-    identifier_prefix: str = "CA"
-    span_id: str = "_ideConac"
-    image_id: str = "imgConac"
-    image_party: str = "red.png"
-    image_institution: str = "blue.png"
-    image_party_error: str = "red_error.png"
-    image_institution_error: str = "blue_error.png"
 
 
 @dataclass(frozen=True, slots=True)

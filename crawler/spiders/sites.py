@@ -41,7 +41,6 @@ from crawler.pages import fetch_reason, is_html, read_page, too_large
 from crawler.render.browser import browser_addresses
 from crawler.render.stage import RenderStage, SiteSample
 from crawler.results import ResultWriter, SiteTally
-from crawler.settings import badge_spec
 from crawler.sitemaps import SitemapBudget, read_sitemap
 from crawler.urls import LinkFilter, host_of, request_url
 
@@ -101,7 +100,7 @@ class SitesSpider(Spider):
     async def start(self) -> AsyncIterator[Request]:
         config = self.config
         jobs = self.jobs
-        patterns = BadgePatterns.from_spec(badge_spec(config.badge))
+        patterns = BadgePatterns.from_spec(config.badge.spec())
         self.policy = Policy.from_setting(config.crawl.failing_reasons)
         resolver = make_resolver(config.dns)
         if config.render.enabled:
