@@ -8,6 +8,7 @@ notices) uses these, so one spelling of a domain is stored and one is shown.
 from __future__ import annotations
 
 import functools
+from urllib.parse import urlsplit, urlunsplit
 
 import idna
 
@@ -75,3 +76,17 @@ def display_domain(ascii_name: str) -> str:
         return idna.decode(ascii_name)
     except idna.IDNAError:
         return ascii_name
+
+
+def display_url(url: str) -> str:
+    """The URL with its host in the Unicode form people read (杭州数据.政务, not xn--…)."""
+    parts = urlsplit(url)
+    host = parts.hostname
+    if not host or "xn--" not in host:
+        return url
+    try:
+        port = parts.port
+    except ValueError:  # not a URL a person could open anyway: show it as crawled
+        return url
+    netloc = display_domain(host) + (f":{port}" if port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
