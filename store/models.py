@@ -471,3 +471,21 @@ class AuditEntry(Base):
     object_type: Mapped[str | None] = mapped_column(String(40))
     object_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class SmsCode(Base):
+    """A 验证码 sent by SMS to prove a mobile number: six digits, kept only as a hash (SHA-256
+    with the row's salt), used once, void after its expiry or too many wrong tries."""
+
+    __tablename__ = "sms_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # register | apply
+    mobile: Mapped[str] = mapped_column(String(32), index=True)  # E.164
+    salt: Mapped[str] = mapped_column(String(32))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    sent_at: Mapped[datetime] = mapped_column(index=True)
+    expires_at: Mapped[datetime] = mapped_column()
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[datetime | None] = mapped_column()
+    address: Mapped[str | None] = mapped_column(String(45))

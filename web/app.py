@@ -87,15 +87,18 @@ def create_app(
         account,
         applications,
         auth,
+        badges,
         conac,
         home,
         offices,
         operators,
+        registration,
+        selfcheck,
         units,
     )
 
     for blueprint in (auth.bp, account.bp, home.bp, applications.bp, units.bp, offices.bp,
-                      conac.bp, operators.bp):
+                      conac.bp, operators.bp, registration.bp, badges.bp, selfcheck.bp):
         app.register_blueprint(blueprint)
     return app
 
@@ -140,7 +143,8 @@ def _stylesheet(name: str) -> Response:
 
 
 def _security_headers(response: Response) -> Response:
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    # A view may widen it for one response (web.printing: the documents' own style, by hash).
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"

@@ -1,0 +1,98 @@
+"""The application form of seed figures 6-8 as a web form: one input per field of
+``workflow.form``, each under the seed's label; validation is the workflow's own (``parse_form``),
+its errors put back beside the field they name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import Field, RadioField, SelectField, StringField, TextAreaField
+
+from badgewatch.domains import display_domain
+from badgewatch.vocabulary import KIND_LABELS
+from workflow.fields import display_phone
+from workflow.form import LABELS, ORG_TYPES, SECTIONS, FieldError
+
+# The seed's hint beside each application type (figure 7).
+KIND_HINTS = {
+    "new": "如果您目前没有网站，请勾选此项",
+    "rereview": "如果您已经开办过网站需要复核，请勾选此项",
+}
+_PHONES = frozenset(
+    {"handler.landline", "handler.mobile", "principal.landline", "principal.mobile"}
+)
+
+
+def input_name(path: str) -> str:
+    """The input of a workflow field path: ``handler.mobile`` → ``handler_mobile``."""
+    return path.replace(".", "_")
+
+
+class ApplicationPage(FlaskForm):  # type: ignore[misc]  # Flask-WTF ships no types
+    """Every input of the form; none validates itself (``parse_form`` does)."""
+
+    unit_name = StringField(LABELS["unit.name"], render_kw={"readonly": True})
+    unit_org_type = SelectField(
+        LABELS["unit.org_type"], choices=list(ORG_TYPES), validate_choice=False
+    )
+    unit_address = StringField(LABELS["unit.address"])
+    unit_functions = TextAreaField(LABELS["unit.functions"])
+    handler_name = StringField(LABELS["handler.name"])
+    handler_landline = StringField(LABELS["handler.landline"])
+    handler_mobile = StringField(LABELS["handler.mobile"])
+    code = StringField("验证码", render_kw={"inputmode": "numeric", "maxlength": 6})
+    handler_email = StringField(LABELS["handler.email"])
+    principal_name = StringField(LABELS["principal.name"])
+    principal_landline = StringField(LABELS["principal.landline"])
+    principal_mobile = StringField(LABELS["principal.mobile"])
+    principal_email = StringField(LABELS["principal.email"])
+    kind = RadioField(
+        LABELS["kind"],
+        choices=[(kind.value, label) for kind, label in KIND_LABELS.items()],
+        validate_choice=False,
+    )
+    site_name = StringField(LABELS["site.name"])
+    site_domain = StringField(LABELS["site.domain"])
+    site_english_domain = StringField(LABELS["site.english_domain"])
+    site_ipv4 = StringField(LABELS["site.ipv4"])
+    site_ipv6 = StringField(LABELS["site.ipv6"])
+    site_intro = TextAreaField(LABELS["site.intro"])
+
+    def workflow_data(self, office_code: str) -> dict[str, Any]:
+        """What was typed, in the JSON shape ``parse_form`` reads (the office is the unit's)."""
+        data: dict[str, Any] = {"kind": self.kind.data or "", "office": office_code}
+        for section, keys in SECTIONS.items():
+            data[section] = {
+                key: self[input_name(f"{section}.{key}")].data or "" for key in keys
+            }
+        return data
+
+    def fill(self, stored: dict[str, Any]) -> None:
+        """Show a stored (canonical) form as people type it: 邯郸.政务, 0571 8765 4321."""
+        self.kind.data = stored["kind"]
+        for section, keys in SECTIONS.items():
+            for key in keys:
+                path = f"{section}.{key}"
+                value = stored[section].get(key) or ""
+                if path == "site.domain" and value:
+                    value = display_domain(value)
+                elif path in _PHONES and value:
+                    value = display_phone(value)
+                self[input_name(path)].data = value
+
+    def show_errors(self, errors: list[FieldError]) -> list[str]:
+        """Put each error beside its field; the ones no input carries are returned."""
+        elsewhere = []
+        for error in errors:
+            field = self._fields.get(input_name(error.field))
+            if field is None:
+                elsewhere.append(str(error))
+            else:
+                add_error(field, error.message)
+        return elsewhere
+
+
+def add_error(field: Field, message: str) -> None:
+    """Fields not validated by WTForms hold their errors in a tuple: make it a list."""
+    field.errors = [*field.errors, message]

@@ -1,0 +1,130 @@
+"""标识管理: a unit's issued badge code to copy before ``</body>``, its placement deadline with
+the working days left, and the site's compliance from the last check, read as the office report
+reads it (``reports.data``), with the evidence screenshots behind a permission check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from flask import Blueprint, abort, g, render_template, send_file
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from badgewatch import localtime
+from badgewatch.domains import display_domain
+from reports.data import SiteDetail, SiteRow, collect, failing_rows, site_detail
+from store.db import transaction
+from store.models import MonitorState, PageRender, Role
+from web.context import state
+from web.permissions import allow, site_or_404
+from workflow.issuance import issued_snippet, make_code
+from workflow.workdays import CalendarError
+
+bp = Blueprint("badges", __name__, url_prefix="/unit/sites")
+
+
+@dataclass(frozen=True)
+class Screenshot:
+    url: str
+    viewport: str
+    src: str
+
+
+@dataclass(frozen=True)
+class BadgePage:
+    """What 标识管理 shows of one site."""
+
+    name: str
+    domain: str
+    identifier: str
+    snippet: str | None  # None for a site imported without its certificate
+    placement_due: str
+    deadline_note: str
+    checked_at: str | None  # Beijing time
+    detail: SiteDetail | None  # None until the site's office report lists it
+    screenshots: list[Screenshot]
+
+
+def _row(rows: list[SiteRow], site_id: int) -> SiteRow | None:
+    return next((row for row in rows if row.id == site_id), None)
+
+
+def _deadline_note(row: SiteRow | None, due: date | None, today: date) -> str:
+    """The report's words for a failing site; before any verdict, the working days to the
+    placement deadline."""
+    if row is not None and (row.failing or row.state is MonitorState.COMPLIANT):
+        return row.deadline_note if row.failing else "已合规"
+    if due is None:
+        return "—"
+    try:
+        left = state().calendar.workdays_between(today, due)
+    except CalendarError:
+        return "—"
+    return f"剩余 {left} 个工作日" if left >= 0 else f"已逾期 {-left} 个工作日"
+
+
+@bp.route("/<int:site_id>")
+@allow(Role.UNIT_HANDLER)
+def badge(site_id: int) -> str:
+    st = state()
+    today = localtime.today(st.now(), st.zone)
+    with transaction(st.sessions) as db:
+        site = site_or_404(db, g.user, site_id)
+        snippet = None
+        if site.certificate:
+            snippet = issued_snippet(
+                st.config.badge, make_code(st.config.badge, site.identifier, site.certificate)
+            )
+        # The site's row exactly as its office's report builds it (same deadline and reasons).
+        roots = collect(db, code=site.office.code, today=today, calendar=st.calendar,
+                        zone=st.zone, trend_days=st.config.reports.trend_days)
+        row = _row([r for root in roots for r in root.sites], site.id)
+        detail = None
+        if row is not None:
+            detail = site_detail(db, row, failing_rows(db, row),
+                                 data_dir=Path(st.config.paths.data_dir),
+                                 max_pages=st.config.reports.max_pages_listed)
+        screenshots = []
+        if site.last_check_id is not None:
+            for render in db.scalars(
+                select(PageRender)
+                .where(PageRender.check_id == site.last_check_id,
+                       PageRender.screenshot.is_not(None))
+                .order_by(PageRender.id)
+            ):
+                screenshots.append(Screenshot(
+                    render.url, render.viewport,
+                    f"/unit/sites/{site.id}/evidence/{render.id}.png",
+                ))
+        page = BadgePage(
+            name=site.name,
+            domain=display_domain(site.domain),
+            identifier=site.identifier,
+            snippet=snippet,
+            placement_due=site.placement_due.isoformat() if site.placement_due else "—",
+            deadline_note=_deadline_note(row, site.placement_due, today),
+            checked_at=st.local_text(site.checked_at) if site.checked_at else None,
+            detail=detail,
+            screenshots=screenshots,
+        )
+    return render_template("badge.html", page=page)
+
+
+@bp.route("/<int:site_id>/evidence/<int:render_id>.png")
+@allow(Role.UNIT_HANDLER)
+def evidence(site_id: int, render_id: int) -> Response:
+    """A screenshot of the site's last check: only the unit's own site, only its last check."""
+    st = state()
+    with transaction(st.sessions) as db:
+        site = site_or_404(db, g.user, site_id)
+        render = db.get(PageRender, render_id)
+        if render is None or render.check_id != site.last_check_id or not render.screenshot:
+            abort(404)
+        relative = render.screenshot
+    data_dir = Path(st.config.paths.data_dir).resolve()
+    path = (data_dir / relative).resolve()
+    if not path.is_relative_to(data_dir) or not path.is_file():
+        abort(404)
+    return send_file(path, mimetype="image/png", max_age=0)
