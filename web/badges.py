@@ -22,20 +22,20 @@ from web.permissions import allow, site_or_404
 from workflow.issuance import issued_snippet, make_code
 from workflow.workdays import CalendarError
 
-bp = Blueprint("badges", __name__, url_prefix="/unit/sites")
-
-
 @dataclass(frozen=True)
 class Screenshot:
+    """One evidence screenshot of the last check, served by ``evidence``."""
+
+    render_id: int
     url: str
     viewport: str
-    src: str
 
 
 @dataclass(frozen=True)
 class BadgePage:
     """What 标识管理 shows of one site."""
 
+    site_id: int
     name: str
     domain: str
     identifier: str
@@ -45,6 +45,9 @@ class BadgePage:
     checked_at: str | None  # Beijing time
     detail: SiteDetail | None  # None until the site's office report lists it
     screenshots: list[Screenshot]
+
+
+bp = Blueprint("badges", __name__, url_prefix="/unit/sites")
 
 
 def _row(rows: list[SiteRow], site_id: int) -> SiteRow | None:
@@ -94,11 +97,9 @@ def badge(site_id: int) -> str:
                        PageRender.screenshot.is_not(None))
                 .order_by(PageRender.id)
             ):
-                screenshots.append(Screenshot(
-                    render.url, render.viewport,
-                    f"/unit/sites/{site.id}/evidence/{render.id}.png",
-                ))
+                screenshots.append(Screenshot(render.id, render.url, render.viewport))
         page = BadgePage(
+            site_id=site.id,
             name=site.name,
             domain=display_domain(site.domain),
             identifier=site.identifier,

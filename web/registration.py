@@ -92,18 +92,10 @@ def _send_code(form: RegistrationForm, st: WebState) -> None:
     mobile = _checked(form.mobile, "handler.mobile")
     if mobile is None:
         return
-    now = st.now()
     try:
-        with transaction(st.sessions) as db:
-            verification.send(db, purpose=CODE_PURPOSE, mobile=mobile, now=now,
-                              address=client_address())
-            audit.record(db, action="sms_code.send", now=now, user=None, actor=mobile,
-                         address=client_address(), detail={"purpose": CODE_PURPOSE})
+        flash(verification.request_code(st, purpose=CODE_PURPOSE, mobile=mobile, user=None))
     except verification.CodeRefused as exc:
         add_error(form.code, exc.message)
-        return
-    verification.deliver(st.sessions, st.config, now)
-    flash(f"验证码已发送至 {fields.display_phone(mobile)}，请在 10 分钟内填写。")
 
 
 def _values(form: RegistrationForm) -> dict[str, Any] | None:

@@ -25,6 +25,7 @@ from werkzeug.wrappers import Response
 from wtforms import SelectField, StringField
 
 from badgewatch.config import Config
+from badgewatch.domains import display_domain
 from badgewatch.vocabulary import VERDICT_LABELS
 from crawler.checks.badge import BadgePatterns, Policy, SiteBadge, check_page
 from crawler.urls import request_url
@@ -146,7 +147,9 @@ def _queue_url(form: SelfCheckForm, st: WebState, site_id: int) -> int | None:
     with transaction(st.sessions) as db:
         site = site_or_404(db, g.user, site_id)
         url = _own_url(form.url.data or "", site)
-        domains = "、".join(d for d in (site.domain, site.english_domain) if d)
+        domains = "、".join(
+            display_domain(d) for d in (site.domain, site.english_domain) if d
+        )
     if url is None:
         add_error(form.url, f"请填写本网站（{domains}）上的网页地址，以 http:// 或 https:// 开头")
         return None

@@ -180,23 +180,10 @@ def _send_code(form: ApplicationPage, st: WebState) -> None:
     except FieldInvalid as exc:
         add_error(form.handler_mobile, exc.message)
         return
-    now = st.now()
     try:
-        with transaction(st.sessions) as db:
-            verification.send(
-                db, purpose=CODE_PURPOSE, mobile=mobile, now=now, address=client_address()
-            )
-            audit.record(db, action="sms_code.send", now=now, user=g.user,
-                         address=client_address(), detail={"purpose": CODE_PURPOSE})
+        flash(verification.request_code(st, purpose=CODE_PURPOSE, mobile=mobile, user=g.user))
     except verification.CodeRefused as exc:
         add_error(form.code, exc.message)
-        return
-    verification.deliver(st.sessions, st.config, now)
-    flash(f"验证码已发送至 {fields.display_phone(mobile)}，{_minutes()} 分钟内有效。")
-
-
-def _minutes() -> int:
-    return int(verification.CODE_LIFETIME.total_seconds() // 60)
 
 
 def _save(

@@ -18,7 +18,10 @@ from badgewatch.config import Config
 from notify.channels import channels_from_config
 from notify.outbox import deliver_due, enqueue
 from store.db import transaction
-from store.models import SmsCode
+from store.models import SmsCode, User
+from web import audit
+from web.context import WebState, client_address
+from workflow.fields import display_phone
 
 CODE_LIFETIME = timedelta(minutes=10)
 MAX_TRIES = 5
@@ -73,6 +76,21 @@ def send(
         "如非本人操作，请忽略本短信。",
         now=now,
     )
+
+
+def request_code(st: WebState, *, purpose: str, mobile: str, user: User | None) -> str:
+    """获取验证码, as a page asks for it: queue, audit and send a code to ``mobile`` (E.164).
+    Returns what to tell the person; raises ``CodeRefused`` when none was sent."""
+    now = st.now()
+    address = client_address()
+    with transaction(st.sessions) as session:
+        send(session, purpose=purpose, mobile=mobile, now=now, address=address)
+        audit.record(session, action="sms_code.send", now=now, user=user,
+                     actor=None if user else mobile, address=address,
+                     detail={"purpose": purpose})
+    deliver(st.sessions, st.config, now)
+    minutes = int(CODE_LIFETIME.total_seconds() // 60)
+    return f"验证码已发送至 {display_phone(mobile)}，{minutes} 分钟内有效。"
 
 
 def deliver(factory: sessionmaker[Session], config: Config, now: datetime) -> None:
