@@ -22,6 +22,7 @@ from web.permissions import allow, site_or_404
 from workflow.issuance import issued_snippet, make_code
 from workflow.workdays import CalendarError
 
+
 @dataclass(frozen=True)
 class Screenshot:
     """One evidence screenshot of the last check, served by ``evidence``."""
