@@ -545,3 +545,56 @@ def test_selfcheck_url_only_on_the_sites_own_domain_and_limited(
                               action="selfcheck.url", detail={}))
     page = tree(_selfcheck(client, site_id, "url", url="http://杭州数据.政务/index.html"))
     assert "每小时最多" in error_beside(page, "url")
+
+
+def test_selfcheck_of_a_url_through_the_recheck_queue(
+    app: Flask, world: World, serve_site, monkeypatch, sqlite_url: str, dns_config, tmp_path: Path
+) -> None:
+    """No monitor runs: the app runs the queued one-page recheck as ``badgewatch recheck``
+    does, and the page refreshes itself until the crawl's verdict is there."""
+    import time
+
+    from workflow.issuance import issued_snippet, make_code
+
+    # the crawl process reads its settings from the environment, as under the CLI
+    for name, value in {
+        "BADGEWATCH_CONFIG": "",
+        "BADGEWATCH_DATABASE_URL": sqlite_url,
+        "BADGEWATCH_DNS_NAMESERVERS": ",".join(dns_config.nameservers),
+        "BADGEWATCH_CRAWL_ALLOW_PRIVATE_NETWORKS": "true",
+        "BADGEWATCH_CRAWL_AUTOTHROTTLE": "false",
+        "BADGEWATCH_CRAWL_DOWNLOAD_TIMEOUT": "2",
+        "BADGEWATCH_CRAWL_RETRIES": "1",
+        "BADGEWATCH_RENDER_ENABLED": "false",
+        "BADGEWATCH_PATHS_DATA_DIR": str(tmp_path / "var"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    site_id = _issue(app, world.applications["hz"])
+    badge = app.extensions["badgewatch"].config.badge
+    with transaction(_sessions(app)) as db:
+        site = db.get(Site, site_id)
+        assert site is not None and site.certificate
+        snippet = issued_snippet(badge, make_code(badge, site.identifier, site.certificate))
+        server = serve_site({"/": PAGE.format(badge=snippet), "/bad.html": PAGE.format(badge="")},
+                            names=[DOMAIN])
+        site.ipv4 = server.ip
+    client = app.test_client()
+    log_in(client, "hz-unit")
+    response = _selfcheck(client, site_id, "url", url=f"http://{DOMAIN}/bad.html")
+    assert response.status_code == 302
+    progress = response.headers["Location"]
+    first = client.get(progress)
+    assert 'http-equiv="refresh"' in first.get_data(as_text=True)
+    deadline = time.monotonic() + 180
+    while True:
+        page = tree(client.get(progress))
+        if page.css_first("#verdict-title") is not None:
+            break
+        assert page.css_first("p.error") is None, page.body.text()
+        assert time.monotonic() < deadline, "the self-check did not finish"
+        time.sleep(0.5)
+    assert "不合规" in page.css_first("#verdict-title").text()
+    assert page.css_first('meta[http-equiv="refresh"]') is None
+    other = app.test_client()
+    log_in(other, "nb-unit")
+    assert other.get(progress).status_code == 404
