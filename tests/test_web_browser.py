@@ -24,11 +24,17 @@ BADGEWATCH = Path(sys.executable).with_name("badgewatch")
 
 
 @pytest.fixture
-def served(sqlite_url: str) -> Iterator[tuple[str, World]]:
+def web_env() -> dict[str, str]:
+    """More settings for the served app (a test module overrides this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def served(sqlite_url: str, web_env: dict[str, str]) -> Iterator[tuple[str, World]]:
     """`badgewatch web` on a free loopback port, stopped (SIGTERM) at the end."""
     world = populate(sqlite_url)
     port = free_port()
-    env = os.environ | {
+    env = os.environ | web_env | {
         "BADGEWATCH_DATABASE_URL": sqlite_url,
         "BADGEWATCH_RENDER_ENABLED": "false",
         "BADGEWATCH_WEB_SECRET_KEY": SECRET,
