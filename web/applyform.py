@@ -8,6 +8,7 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import Field, RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 
 from badgewatch.domains import display_domain
 from badgewatch.vocabulary import KIND_LABELS
@@ -49,7 +50,7 @@ class ApplicationPage(FlaskForm):  # type: ignore[misc]  # Flask-WTF ships no ty
     principal_email = StringField(LABELS["principal.email"])
     kind = RadioField(
         LABELS["kind"],
-        choices=[(kind.value, label) for kind, label in KIND_LABELS.items()],
+        choices=[SelectChoice(kind.value, label) for kind, label in KIND_LABELS.items()],
         validate_choice=False,
     )
     site_name = StringField(LABELS["site.name"])

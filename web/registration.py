@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 from wtforms import Field, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 
 from badgewatch.domains import FieldInvalid
 from store.db import transaction
@@ -76,8 +77,9 @@ def register() -> str | Response:
     st = state()
     form = RegistrationForm()
     with transaction(st.sessions) as db:
-        form.office.choices = [("", "请选择")] + [
-            (o.code, f"{o.code} {o.name}") for o in db.scalars(select(Office).order_by(Office.code))
+        form.office.choices = [SelectChoice("", "请选择")] + [
+            SelectChoice(o.code, f"{o.code} {o.name}")
+            for o in db.scalars(select(Office).order_by(Office.code))
         ]
     if request.method == "POST":
         if request.form.get("action") == "code":

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 from wtforms import SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 
 from badgewatch.config import Config
 from badgewatch.domains import display_domain
@@ -71,7 +72,7 @@ def _verdict(verdict: str, codes: list[str], message: str) -> Verdict:
 def _site_choices(form: SelfCheckForm) -> None:
     with transaction(state().sessions) as db:
         form.site.choices = [
-            (str(site.id), site.name)
+            SelectChoice(str(site.id), site.name)
             for site in db.scalars(visible_sites(g.user).order_by(Site.name, Site.id))
         ]
 
