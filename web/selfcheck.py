@@ -89,7 +89,7 @@ def selfcheck() -> str | Response:
         if request.form.get("action") == "url":
             job_id = _queue_url(form, st, site_id)
             if job_id is not None:
-                return redirect(url_for("selfcheck.progress", job_id=job_id))
+                return redirect(url_for("selfcheck.progress", job_id=job_id, url=form.url.data))
         else:
             verdict = _check_file(form, st, site_id)
     return render_template("selfcheck.html", form=form, verdict=verdict,
@@ -183,32 +183,36 @@ def _run_here(st: WebState, job_id: int) -> None:
 @bp.route("/jobs/<int:job_id>")
 @allow(Role.UNIT_HANDLER)
 def progress(job_id: int) -> str:
+    """The job's progress, then the verdict of the page asked about (``url``: a page recheck
+    merged with another becomes the whole site's, whose pages include it)."""
     st = state()
     with transaction(st.sessions) as db:
         job = db.get(CrawlJob, job_id)
-        if job is None or job.url is None:
+        if job is None:
             abort(404)
         site = site_or_404(db, g.user, job.site_id)
+        url = _own_url(request.args.get("url", ""), site) or job.url or ""
         verdict = None
         failed = None
         if job.state is JobState.DONE and job.run_id is not None:
-            verdict = _page_verdict(db, job, site)
+            verdict = _page_verdict(db, job.run_id, site, url)
         elif job.state in (JobState.DONE, JobState.FAILED):
             failed = job.error or "检查未能完成"
-        url, site_name, waiting = job.url, site.name, _JOB_LABELS.get(job.state)
+        site_name, waiting = site.name, _JOB_LABELS.get(job.state)
     return render_template(
         "selfcheck_job.html", url=url, site_name=site_name, waiting=waiting,
         verdict=verdict, failed=failed, refresh=REFRESH_SECONDS if waiting else None,
     )
 
 
-def _page_verdict(db: Session, job: CrawlJob, site: Site) -> Verdict | None:
-    """The verdict of the job's page, from the check its run stored."""
+def _page_verdict(db: Session, run_id: int, site: Site, url: str) -> Verdict | None:
+    """The verdict of the page at ``url`` (else the run's first page of the site), from the
+    check the run stored."""
     row = db.execute(
         select(PageResult.verdict, PageResult.reasons, PageResult.error)
         .join(SiteCheck, SiteCheck.id == PageResult.check_id)
-        .where(SiteCheck.run_id == job.run_id, SiteCheck.site_id == site.id)
-        .order_by(PageResult.depth, PageResult.id)
+        .where(SiteCheck.run_id == run_id, SiteCheck.site_id == site.id)
+        .order_by((PageResult.url == url).desc(), PageResult.depth, PageResult.id)
         .limit(1)
     ).first()
     if row is None:
