@@ -17,6 +17,7 @@ from store.migrate import upgrade
 
 pytest_plugins = [
     "tests.corpus",
+    "tests.factories",
     "tests.servers.badges",
     "tests.servers.dns",
     "tests.servers.mail",

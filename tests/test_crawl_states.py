@@ -19,7 +19,7 @@ from badgewatch.config import Config
 from store.db import make_engine, session_factory, transaction
 from store.models import Site, SiteStateChange
 from testbed.siteserver import government_page
-from tests.test_crawl import HEADER, ascii_name, badge, identifier, pages
+from tests.factories import HEADER, ascii_name, badge, identifier, pages
 from workflow.workdays import WorkCalendar
 
 CERT = "0A87C46FEE4D331AE053022819AC{:04X}"

@@ -49,8 +49,7 @@ from store.models import (
     Unit,
 )
 from testbed.siteserver import Route, SiteServer, government_page
-from tests.factories import add_offices
-from tests.test_crawl import badge, register
+from tests.factories import add_offices, badge, register
 
 ROOT = Path(__file__).resolve().parent.parent
 BUSY = "繁忙.政务"  # tag soup that is slow to check, and a page that trickles in for minutes

@@ -19,7 +19,7 @@ from store.db import make_engine, session_factory, transaction
 from store.models import PageRender, SiteCheck
 from testbed.badgehost import Registration
 from testbed.siteserver import Route
-from tests.test_render import CERT, IDENT, page, snippet
+from tests.factories import CERT, IDENT, page, set_ip, snippet
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "render-crawl"
 NAME = "渲染.政务"
@@ -59,13 +59,6 @@ def env(tmp_path, sqlite_url, dns_config, badge_host, request) -> dict[str, str]
     )
     assert runner.invoke(cli, ["sites", "import", str(csv)], env=env).exit_code == 0
     return env
-
-
-def set_ip(env: dict[str, str], ip: str) -> None:
-    engine = make_engine(env["BADGEWATCH_DATABASE_URL"])
-    with engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE sites SET ipv4 = ?", (ip,))
-    engine.dispose()
 
 
 def test_crawl_renders_a_sample_and_stores_evidence(env, serve_site) -> None:

@@ -9,8 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -18,105 +17,24 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from badgewatch.cli.main import cli
-from badgewatch.config import Config, PathsConfig, ReportsConfig
+from badgewatch.config import ReportsConfig
 from badgewatch.runtime import Runtime
-from monitor.deadlines import apply_check
 from monitor.notices import office_digests
 from monitor.reporting import NightlyReports
-from reports.build import neutralise, write_reports
+from reports.build import neutralise
 from reports.paths import office_report_url
 from store.db import transaction
 from store.models import (
     CrawlJob,
     JobState,
     Office,
-    OfficeLevel,
-    PageRender,
-    PageResult,
     Site,
-    SiteStatus,
 )
-from testbed.pngs import encode_rgb
-from tests.test_deadlines import CALENDAR, add_check, add_site, add_unit, at
-
-D1, D2, D3 = date(2026, 10, 8), date(2026, 10, 9), date(2026, 10, 13)
-NOW = datetime(2026, 10, 13, 4, tzinfo=UTC)  # 12:00 in Beijing, the day after the deadline
-HOSTILE_TITLE = '<script>alert("title")</script>通知公告'
-HOSTILE_URL = 'http://xn--6rtt7jbwbe2c.xn--zfr164b/a"><script>alert(1)</script>.html'
-
-
-def office(session: Session, code: str, name: str, level: OfficeLevel,
-           parent: Office | None = None) -> Office:
-    row = Office(code=code, name=name, level=level, parent=parent)
-    session.add(row)
-    session.flush()
-    return row
-
-
-def checked(session: Session, site: Site, day: date, status: SiteStatus,
-            failing: list[tuple[str, list[str]]] | None = None, passing: int = 3) -> None:
-    check = add_check(session, site, status, now=at(day), failing=failing or [],
-                      passing=passing)
-    apply_check(session, site, now=at(day, 3), calendar=CALENDAR, today=day)
-    site.last_check_id = check.id
-
-
-@pytest.fixture
-def tree(sessions: sessionmaker[Session], tmp_path: Path) -> Config:
-    """Five sites over three offices; returns a config whose data directory holds evidence."""
-    evidence = tmp_path / "data" / "evidence" / "run-1" / "site-1"
-    evidence.mkdir(parents=True)
-    (evidence / "000-desktop.png").write_bytes(encode_rgb(40, 20, bytes([200, 30, 30]) * 800))
-    with transaction(sessions) as session:
-        zj = office(session, "330000", "浙江省委编办", OfficeLevel.PROVINCE)
-        hz = office(session, "330100", "杭州市委编办", OfficeLevel.PREFECTURE, zj)
-        xh = office(session, "330106", "西湖区委编办", OfficeLevel.COUNTY, hz)
-        office(session, "330200", "宁波市委编办", OfficeLevel.PREFECTURE, zj)  # no sites
-
-        portal = add_site(session, add_unit(session, zj, "浙江省人民政府办公厅"),
-                          domain="浙江省人民政府.政务", name="浙江省人民政府门户网站")
-        data = add_site(session, add_unit(session, hz, "杭州市数据资源管理局", ()),
-                        domain="杭州数据.政务", name="杭州市数据资源管理局网站")
-        court = add_site(session, add_unit(session, hz, "杭州市中级人民法院", ()),
-                         domain="杭州法院.政务", name="杭州法院网")
-        district = add_site(session, add_unit(session, xh, "西湖区人民政府办公室", ()),
-                            domain="西湖区人民政府.政务", name="西湖区人民政府网站")
-        gone = add_site(session, add_unit(session, xh, "西湖区档案馆", ()),
-                        domain="西湖档案.政务", name="西湖区档案馆网站")
-
-        for day in (D1, D2, D3):
-            checked(session, portal, day, SiteStatus.COMPLIANT)
-            checked(session, court, day, SiteStatus.COMPLIANT)
-        home = f"http://{data.domain}/"
-        for day in (D1, D2, D3):
-            checked(session, data, day, SiteStatus.NON_COMPLIANT, [
-                (home, ["badge_missing"]),
-                (HOSTILE_URL, ["badge_other_site"]),
-            ])
-        checked(session, district, D1, SiteStatus.COMPLIANT)
-        checked(session, district, D3, SiteStatus.NON_COMPLIANT,
-                [(f"http://{district.domain}/news/1.html", ["badge_inactive"])])
-        checked(session, gone, D3, SiteStatus.UNREACHABLE, passing=0)
-        # The hostile page's title, and the render of the data site's home page.
-        check_id = data.last_check_id
-        session.execute(
-            update(PageResult)
-            .where(PageResult.check_id == check_id, PageResult.url == HOSTILE_URL)
-            .values(title=HOSTILE_TITLE)
-        )
-        session.add(PageRender(
-            check_id=check_id, url=home, viewport="desktop", verdict="non_compliant",
-            reasons=["badge_not_rendered"], message="标识没有显示",
-            screenshot="evidence/run-1/site-1/000-desktop.png", measurement=None,
-            rendered_at=at(D3),
-        ))
-    return Config(paths=PathsConfig(data_dir=tmp_path / "data"))
-
-
-def build(sessions: sessionmaker[Session], config: Config, out: Path, code: str | None):
-    with transaction(sessions) as session:
-        return write_reports(session, out, config=config, calendar=CALENDAR, now=NOW,
-                             office_code=code)
+from tests.factories import (
+    D3,
+    REPORT_NOW,
+    build,
+)
 
 
 def text_of(html: str) -> str:
@@ -254,7 +172,7 @@ def nightly_jobs(sessions: sessionmaker[Session], state: JobState, finished: dat
         for site_id in session.scalars(select(Site.id)):
             session.add(CrawlJob(
                 site_id=site_id, kind="nightly", priority=10, state=state, attempts=1,
-                enqueued_at=NOW - timedelta(hours=3), finished_at=finished,
+                enqueued_at=REPORT_NOW - timedelta(hours=3), finished_at=finished,
             ))
 
 
@@ -271,26 +189,26 @@ def test_reports_follow_each_nightly_run_and_digests_link_to_them(
     try:
         # While the nightly run is still going there is nothing to report.
         nightly_jobs(sessions, JobState.RUNNING, None)
-        watcher.tick(NOW)
+        watcher.tick(REPORT_NOW)
         watcher.join(60)
         assert not latest.exists()
         with transaction(sessions) as session:
             session.execute(update(CrawlJob).values(state=JobState.DONE,
-                                                    finished_at=NOW - timedelta(hours=1)))
-        watcher.tick(NOW)
+                                                    finished_at=REPORT_NOW - timedelta(hours=1)))
+        watcher.tick(REPORT_NOW)
         watcher.join(60)
         assert latest.is_file()
         assert (tmp_path / "reports" / "latest").resolve().name == "2026-10-13"
         # The same run is not reported twice, even by a restarted monitor.
         stamp = latest.stat().st_mtime_ns
         again = NightlyReports(runtime)
-        again.tick(NOW + timedelta(minutes=5))
+        again.tick(REPORT_NOW + timedelta(minutes=5))
         again.join(60)
         assert again.last is None and latest.stat().st_mtime_ns == stamp
         # The next nights' reports: the oldest day beyond [reports] keep is removed.
         for day in (1, 2):
-            nightly_jobs(sessions, JobState.DONE, NOW + timedelta(days=day))
-            again.tick(NOW + timedelta(days=day, hours=1))
+            nightly_jobs(sessions, JobState.DONE, REPORT_NOW + timedelta(days=day))
+            again.tick(REPORT_NOW + timedelta(days=day, hours=1))
             again.join(60)
         days = sorted(p.name for p in (tmp_path / "reports").iterdir() if p.name[0] == "2")
         assert days == ["2026-10-14", "2026-10-15"]
@@ -298,7 +216,7 @@ def test_reports_follow_each_nightly_run_and_digests_link_to_them(
         with transaction(sessions) as session:
             hz = session.scalars(select(Office).where(Office.code == "330100")).one()
             hz.email = "bb@hz.example.cn"
-            [mail] = office_digests(session, day=D3, now=NOW, config=config, offices=[hz])
+            [mail] = office_digests(session, day=D3, now=REPORT_NOW, config=config, offices=[hz])
         assert f"详细报告：{latest.resolve().as_uri()}" in mail.body
         served = config.model_copy(update={"reports": config.reports.model_copy(
             update={"base_url": "https://bb.example.cn/badges/"})})

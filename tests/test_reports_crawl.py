@@ -10,7 +10,7 @@ from w3lib.url import safe_url_string
 
 from badgewatch.cli.main import cli
 from testbed.siteserver import government_page
-from tests.test_render_crawl import set_ip
+from tests.factories import set_ip
 
 NAME = "恶意标题.政务"
 TITLE = '<script>alert("标题")</script>关于<img src=x onerror=alert(2)>的通知'
