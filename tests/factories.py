@@ -13,6 +13,7 @@ import json
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -190,19 +191,26 @@ def pages(n_pages: int, footer: Any, prefix: str = "/p/") -> dict[str, Route | s
     return routes
 
 
-@pytest.fixture
-def crawl_env(tmp_path: Path, sqlite_url: str, dns_config) -> dict[str, str]:
+def loopback_env(database_url: str, dns_config: Any, data_dir: Path, **settings: str
+                 ) -> dict[str, str]:
+    """The environment of a ``badgewatch`` command against sites on loopback: no configuration
+    file, this database, the local DNS, private addresses allowed, no autothrottle; each of
+    ``settings`` is one more ``BADGEWATCH_`` variable, named by its suffix (``CRAWL_RETRIES``)."""
     return {
         "BADGEWATCH_CONFIG": "",
-        "BADGEWATCH_DATABASE_URL": sqlite_url,
+        "BADGEWATCH_DATABASE_URL": database_url,
         "BADGEWATCH_DNS_NAMESERVERS": ",".join(dns_config.nameservers),
         "BADGEWATCH_CRAWL_ALLOW_PRIVATE_NETWORKS": "true",
         "BADGEWATCH_CRAWL_AUTOTHROTTLE": "false",
-        "BADGEWATCH_CRAWL_DOWNLOAD_TIMEOUT": "2",
-        "BADGEWATCH_CRAWL_RETRIES": "1",
-        "BADGEWATCH_RENDER_ENABLED": "false",
-        "BADGEWATCH_PATHS_DATA_DIR": str(tmp_path / "var"),
+        "BADGEWATCH_PATHS_DATA_DIR": str(data_dir),
+        **{f"BADGEWATCH_{name}": value for name, value in settings.items()},
     }
+
+
+@pytest.fixture
+def crawl_env(tmp_path: Path, sqlite_url: str, dns_config) -> dict[str, str]:
+    return loopback_env(sqlite_url, dns_config, tmp_path / "var", CRAWL_DOWNLOAD_TIMEOUT="2",
+                        CRAWL_RETRIES="1", RENDER_ENABLED="false")
 
 
 def run(env: dict[str, str], *args: str, code: int | None = 0) -> Result:
@@ -339,10 +347,7 @@ def add_check(
     )
     session.add(run)
     session.flush()
-    reasons: dict[str, int] = {}
-    for _, codes in failing:
-        for code in codes:
-            reasons[code] = reasons.get(code, 0) + 1
+    reasons = dict(Counter(code for _, codes in failing for code in codes))
     if passing:
         reasons["ok"] = passing
     check = SiteCheck(

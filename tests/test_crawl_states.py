@@ -19,7 +19,7 @@ from badgewatch.config import Config
 from store.db import make_engine, session_factory, transaction
 from store.models import Site, SiteStateChange
 from testbed.siteserver import government_page
-from tests.factories import HEADER, ascii_name, badge, identifier, pages
+from tests.factories import HEADER, ascii_name, badge, identifier, loopback_env, pages
 from workflow.workdays import WorkCalendar
 
 CERT = "0A87C46FEE4D331AE053022819AC{:04X}"
@@ -29,17 +29,8 @@ OLD_NOTICE = date(2026, 10, 9)  # placement due 2026-10-16: long past
 
 @pytest.fixture
 def env(tmp_path: Path, db_url: str, dns_config) -> dict[str, str]:
-    return {
-        "BADGEWATCH_CONFIG": "",
-        "BADGEWATCH_DATABASE_URL": db_url,
-        "BADGEWATCH_DNS_NAMESERVERS": ",".join(dns_config.nameservers),
-        "BADGEWATCH_CRAWL_ALLOW_PRIVATE_NETWORKS": "true",
-        "BADGEWATCH_CRAWL_AUTOTHROTTLE": "false",
-        "BADGEWATCH_CRAWL_DOWNLOAD_TIMEOUT": "2",
-        "BADGEWATCH_CRAWL_RETRIES": "0",
-        "BADGEWATCH_RENDER_ENABLED": "false",
-        "BADGEWATCH_PATHS_DATA_DIR": str(tmp_path / "var"),
-    }
+    return loopback_env(db_url, dns_config, tmp_path / "var", CRAWL_DOWNLOAD_TIMEOUT="2",
+                        CRAWL_RETRIES="0", RENDER_ENABLED="false")
 
 
 def run(env: dict[str, str], *args: str) -> Result:

@@ -33,7 +33,7 @@ from store.models import (
     SiteCheck,
 )
 from testbed.siteserver import Route, government_page
-from tests.factories import badge, identifier, wait_for
+from tests.factories import badge, identifier, loopback_env, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 CERT = "0A87C46FEE4D331AE053022819AC{:04X}"
@@ -44,15 +44,8 @@ HEADER = "unit,office,site_name,domain,english_domain,ipv4,ipv6,site_id,certific
 @pytest.fixture
 def monitor_env(tmp_path, sqlite_url, dns_config, smtp_server, sms_gateway) -> dict[str, str]:
     return {
-        "BADGEWATCH_CONFIG": "",
-        "BADGEWATCH_DATABASE_URL": sqlite_url,
-        "BADGEWATCH_DNS_NAMESERVERS": ",".join(dns_config.nameservers),
-        "BADGEWATCH_CRAWL_ALLOW_PRIVATE_NETWORKS": "true",
-        "BADGEWATCH_CRAWL_AUTOTHROTTLE": "false",
-        "BADGEWATCH_CRAWL_RETRIES": "0",
-        "BADGEWATCH_CRAWL_DOWNLOAD_TIMEOUT": "5",
-        "BADGEWATCH_RENDER_ENABLED": "false",
-        "BADGEWATCH_PATHS_DATA_DIR": str(tmp_path / "var"),
+        **loopback_env(sqlite_url, dns_config, tmp_path / "var", CRAWL_RETRIES="0",
+                       CRAWL_DOWNLOAD_TIMEOUT="5", RENDER_ENABLED="false"),
         "BADGEWATCH_SMTP_HOST": smtp_server.host,
         "BADGEWATCH_SMTP_PORT": str(smtp_server.port),
         "BADGEWATCH_SMS_URL": sms_gateway.sms_url,

@@ -19,7 +19,7 @@ from store.db import make_engine, session_factory, transaction
 from store.models import PageRender, SiteCheck
 from testbed.badgehost import Registration
 from testbed.siteserver import Route
-from tests.factories import CERT, IDENT, page, set_ip, snippet
+from tests.factories import CERT, IDENT, loopback_env, page, set_ip, snippet
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "render-crawl"
 NAME = "渲染.政务"
@@ -39,13 +39,8 @@ def env(tmp_path, sqlite_url, dns_config, badge_host, request) -> dict[str, str]
     badge_host.register(Registration(IDENT, CERT, "某某市人民政府办公室", "某某市人民政府网", NAME))
     data_dir = ARTIFACTS / request.node.name
     env = {
-        "BADGEWATCH_CONFIG": "",
-        "BADGEWATCH_DATABASE_URL": sqlite_url,
-        "BADGEWATCH_DNS_NAMESERVERS": ",".join(dns_config.nameservers),
-        "BADGEWATCH_CRAWL_ALLOW_PRIVATE_NETWORKS": "true",
-        "BADGEWATCH_CRAWL_AUTOTHROTTLE": "false",
-        "BADGEWATCH_PATHS_DATA_DIR": str(data_dir),
-        "BADGEWATCH_RENDER_BLOCKED_HOSTS": "recv1.badges.test",
+        **loopback_env(sqlite_url, dns_config, data_dir,
+                       RENDER_BLOCKED_HOSTS="recv1.badges.test"),
         **badge_host.env,
     }
     runner = CliRunner()
