@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import idna
 import pytest
 from click.testing import CliRunner, Result
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 from sqlalchemy import Engine, event, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -465,6 +466,16 @@ def tree(sessions: sessionmaker[Session], tmp_path: Path) -> Config:
             rendered_at=at(D3),
         ))
     return Config(paths=PathsConfig(data_dir=tmp_path / "data"))
+
+
+def parse_page(path: Path) -> LexborHTMLParser:
+    """A written page parsed back, as a browser reads it (HTML5 rules, entities decoded)."""
+    return LexborHTMLParser(path.read_text("utf-8"))
+
+
+def texts(tree: LexborHTMLParser | LexborNode, selector: str) -> list[str]:
+    """The text a reader sees in each element ``selector`` finds, white space collapsed."""
+    return [" ".join(node.text().split()) for node in tree.css(selector)]
 
 
 def build(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -30,77 +29,90 @@ from store.models import (
     Office,
     Site,
 )
-from tests.factories import (
-    D3,
-    REPORT_NOW,
-    build,
-)
-
-
-def text_of(html: str) -> str:
-    """Roughly what a reader sees: tags dropped, entities left as written."""
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+from tests.factories import D3, HOSTILE_TITLE, REPORT_NOW, build, parse_page, texts
 
 
 def test_province_report_rolls_up_and_links_down(sessions, tree, tmp_path) -> None:
     result = build(sessions, tree, tmp_path / "out", "330000")
     assert sorted(result.offices) == ["330000", "330100", "330106"]  # 宁波 has no sites
     assert result.sites == 5
-    page = result.offices["330000"].read_text("utf-8")
+    page = parse_page(result.offices["330000"])
     # The whole province: 2 compliant, 1 overdue (the data site), 1 regressed, 1 unreachable.
-    assert 'id="count-total"><div class="n">5<' in page
-    assert 'id="count-compliant"><div class="n">2<' in page
-    assert 'id="count-overdue"><div class="n">1<' in page
-    assert 'id="count-regressed"><div class="n">1<' in page
-    assert 'id="count-unreachable"><div class="n">1<' in page
-    assert 'id="count-rate"><div class="n">50.0%<' in page  # 2 of 4 with a verdict
-    assert '<a href="office-330100.html">杭州市委编办</a>' in page
-    assert "宁波市委编办" not in page
+    cards = {card.attributes["id"]: texts(card, "div.n") for card in page.css("div.card")}
+    assert {key: cards.get(key) for key in (
+        "count-total", "count-compliant", "count-overdue", "count-regressed",
+        "count-unreachable", "count-rate",
+    )} == {
+        "count-total": ["5"], "count-compliant": ["2"], "count-overdue": ["1"],
+        "count-regressed": ["1"], "count-unreachable": ["1"],
+        "count-rate": ["50.0%"],  # 2 of 4 with a verdict
+    }
+    offices = [(a.attributes["href"], a.text()) for a in page.css("#offices td a")]
+    assert offices == [("office-330100.html", "杭州市委编办")]
+    assert "宁波市委编办" not in page.body.text()
     # The trend: 8 Oct 3 of 4 compliant, 9 Oct 2 of 3, 13 Oct 2 of 4 (unreachable not counted).
-    assert "<svg" in page and "2026-10-08：合规 3 / 4，75.0%" in page
-    assert "2026-10-13：合规 2 / 4，50.0%" in page
+    assert texts(page, "#trend svg circle title") == [
+        "2026-10-08：合规 3 / 4，75.0%", "2026-10-09：合规 2 / 3，66.7%",
+        "2026-10-13：合规 2 / 4，50.0%",
+    ]
     # The prefecture's page links back up and down.
-    hz = result.offices["330100"].read_text("utf-8")
-    assert 'href="office-330000.html"' in hz and 'href="office-330106.html"' in hz
+    hz = parse_page(result.offices["330100"])
+    assert [a.attributes["href"] for a in hz.css("p.crumbs a")] == ["office-330000.html"]
+    assert [a.attributes["href"] for a in hz.css("#offices td a")] == ["office-330106.html"]
     # Every link in the set points at a file in the set.
     for path in result.directory.glob("*.html"):
-        for href in re.findall(r'href="([^"#:]+)"', path.read_text("utf-8")):
-            assert (result.directory / href).exists(), (path.name, href)
+        for link in parse_page(path).css("a[href]"):
+            href = link.attributes["href"] or ""
+            if "#" not in href and ":" not in href:
+                assert (result.directory / href).exists(), (path.name, href)
 
 
 def test_site_table_says_state_deadline_and_problem(sessions, tree, tmp_path) -> None:
     result = build(sessions, tree, tmp_path / "out", "330100")
-    page = result.offices["330100"].read_text("utf-8")
-    rows = re.findall(r'<tr data-state="(\w+)"', page)
-    assert rows == ["overdue", "compliant"]  # its own two sites, the one needing action first
-    seen = text_of(page)
-    assert "逾期未整改" in seen and "逾期 1 个工作日" in seen  # 12 Oct deadline, 13 Oct today
-    assert "页面没有加挂网站标识等 2 类问题" in seen
-    assert "2026年10月12日" in seen
+    page = parse_page(result.offices["330100"])
+    rows = page.css("#site-table tbody tr")
+    # Its own two sites, the one needing action first.
+    assert [row.attributes["data-state"] for row in rows] == ["overdue", "compliant"]
+    overdue = {cell.attributes["data-label"]: " ".join(cell.text().split())
+               for cell in rows[0].css("td")}
+    assert overdue["状态"].startswith("逾期未整改")
+    assert overdue["整改期限"] == "2026年10月12日"
+    assert overdue["剩余/逾期"] == "逾期 1 个工作日"  # 12 Oct deadline, 13 Oct today
+    assert overdue["主要问题"] == "页面没有加挂网站标识等 2 类问题"
 
 
 def test_site_page_explains_each_problem_with_evidence_and_history(
     sessions, tree, tmp_path
 ) -> None:
     result = build(sessions, tree, tmp_path / "out", "330100")
-    page = (result.directory / "site-xn--6rtt7jbwbe2c.xn--zfr164b.html").read_text("utf-8")
-    seen = text_of(page)
-    assert "页面没有加挂网站标识" in seen
-    assert "把收到的网站标识代码原样粘贴到页面底部、&lt;/body&gt; 之前" in seen
-    assert "页面上的网站标识属于其他网站" in seen
-    assert "在浏览器中打开页面后，网站标识没有显示出来（浏览器检查）" in seen
-    assert '<img src="data:image/png;base64,' in page
-    assert "http://杭州数据.政务/" in seen  # the host as people read it
-    assert "正常" in text_of(page.split('id="dns"')[1][:200])
-    assert "尚未检查 → 未合规（整改期限内）" in seen and "未合规（整改期限内） → 逾期未整改" in seen
+    page = parse_page(result.directory / "site-xn--6rtt7jbwbe2c.xn--zfr164b.html")
+    problems = {row[0]: row[2] for row in (
+        texts(tr, "td") for tr in page.css("#reasons tbody tr"))}
+    missing = problems["页面没有加挂网站标识"]
+    assert "把收到的网站标识代码原样粘贴到页面底部、</body> 之前" in missing
+    assert "页面上的网站标识属于其他网站" in problems
+    rendered = [li.text(deep=False).strip() for li in page.css("#pages ul.reasons li")]
+    assert "在浏览器中打开页面后，网站标识没有显示出来（浏览器检查）" in rendered
+    [shot] = page.css("#evidence img")
+    assert (shot.attributes["src"] or "").startswith("data:image/png;base64,")
+    # The host as people read it.
+    assert "http://杭州数据.政务/" in texts(page, "#pages td.url a")
+    assert texts(page, "#dns") == ["正常"]
+    history = [row[1] for row in (texts(tr, "td") for tr in page.css("#history tbody tr"))]
+    assert "尚未检查 → 未合规（整改期限内）" in history
+    assert "未合规（整改期限内） → 逾期未整改" in history
 
 
 def test_hostile_titles_and_urls_are_text(sessions, tree, tmp_path) -> None:
     result = build(sessions, tree, tmp_path / "out", "330100")
-    page = (result.directory / "site-xn--6rtt7jbwbe2c.xn--zfr164b.html").read_text("utf-8")
-    assert "<script>alert" not in page
-    assert "&lt;script&gt;alert(&#34;title&#34;)&lt;/script&gt;通知公告" in page
-    assert "a&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;.html" in page
+    page = parse_page(result.directory / "site-xn--6rtt7jbwbe2c.xn--zfr164b.html")
+    # No script came in with them: the only scripts are the report's own, none runs alert.
+    assert not [s for s in page.css("script") if "alert" in s.text()]
+    assert HOSTILE_TITLE in texts(page, "#pages td.url div")
+    links = [a.attributes["href"] or "" for a in page.css("#pages td.url a")]
+    shown = texts(page, "#pages td.url a")
+    assert any(href.endswith('a"><script>alert(1)</script>.html') for href in links), links
+    assert any(text.endswith('a"><script>alert(1)</script>.html') for text in shown), shown
 
 
 def test_csv_neutralises_formulas_and_json_matches(sessions, tree, tmp_path) -> None:

@@ -10,7 +10,7 @@ from w3lib.url import safe_url_string
 
 from badgewatch.cli.main import cli
 from testbed.siteserver import government_page
-from tests.factories import loopback_env, set_ip
+from tests.factories import loopback_env, parse_page, set_ip, texts
 
 NAME = "恶意标题.政务"
 TITLE = '<script>alert("标题")</script>关于<img src=x onerror=alert(2)>的通知'
@@ -57,5 +57,8 @@ def test_hostile_title_and_url_are_text_in_the_report(
     links = [a.attributes["href"] for a in tree.css("#pages td.url a")]
     assert f"http://{site.names[0]}{safe_url_string(PATH)}" in links
     # The office page's table shows the site; its search attribute is escaped too.
-    office = (out / "office-330000.html").read_text("utf-8")
-    assert "测试网站" in office and "<script>alert" not in office
+    office = parse_page(out / "office-330000.html")
+    [row] = office.css("#site-table tbody tr")
+    assert texts(row, 'td[data-label="网站"] a') == ["测试网站"]
+    assert (row.attributes["data-search"] or "").startswith(f"测试网站 {NAME} ")
+    assert not [s for s in office.css("script") if "alert" in s.text()]
