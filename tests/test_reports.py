@@ -19,7 +19,7 @@ from badgewatch.cli.main import cli
 from badgewatch.config import ReportsConfig
 from badgewatch.runtime import Runtime
 from monitor.notices import office_digests
-from monitor.reporting import NightlyReports
+from monitor.reporting import NightlyReports, finished_nightly
 from reports.build import neutralise
 from reports.paths import office_report_url
 from store.db import transaction
@@ -199,10 +199,13 @@ def test_reports_follow_each_nightly_run_and_digests_link_to_them(
     watcher = NightlyReports(runtime)
     latest = tmp_path / "reports" / "latest" / "office-330100.html"
     try:
-        # While the nightly run is still going there is nothing to report.
+        # While the nightly run is still going there is nothing to report: the watcher looked,
+        # saw the run going and started no writer.
         nightly_jobs(sessions, JobState.RUNNING, None)
+        with transaction(sessions) as session:
+            assert finished_nightly(session) is None
         watcher.tick(REPORT_NOW)
-        watcher.join(60)
+        assert watcher.thread is None
         assert not latest.exists()
         with transaction(sessions) as session:
             session.execute(update(CrawlJob).values(state=JobState.DONE,
@@ -211,11 +214,15 @@ def test_reports_follow_each_nightly_run_and_digests_link_to_them(
         watcher.join(60)
         assert latest.is_file()
         assert (tmp_path / "reports" / "latest").resolve().name == "2026-10-13"
-        # The same run is not reported twice, even by a restarted monitor.
+        # The same run is not reported twice, even by a restarted monitor: the run it covers
+        # is on record, and a new watcher that reads it starts no writer.
+        state = json.loads((tmp_path / "reports" / "state.json").read_text("utf-8"))
+        covered = REPORT_NOW - timedelta(hours=1)
+        assert datetime.fromisoformat(state["nightly_finished_at"]) == covered
         stamp = latest.stat().st_mtime_ns
         again = NightlyReports(runtime)
         again.tick(REPORT_NOW + timedelta(minutes=5))
-        again.join(60)
+        assert again.thread is None
         assert again.last is None and latest.stat().st_mtime_ns == stamp
         # The next nights' reports: the oldest day beyond [reports] keep is removed.
         for day in (1, 2):
