@@ -9,7 +9,7 @@ from sqlalchemy import select
 from store.db import make_engine, session_factory, transaction
 from store.models import CrawlRun, PageResult, RunState, SiteCheck
 from testbed.siteserver import Route, government_page, redirect
-from tests.factories import ascii_name, badge, by_domain, pages, register, run
+from tests.factories import ascii_name, badge, by_domain, pages, register, run, wait_for
 
 
 def test_crawl_several_sites(crawl_env, tmp_path, serve_site, dns_server) -> None:
@@ -200,7 +200,6 @@ def test_killed_crawl_keeps_previous_verdict(crawl_env, tmp_path, serve_site) ->
     import signal
     import subprocess
     import sys
-    import time
 
     routes = pages(150, lambda i: badge(1))
     site = serve_site(routes, names=["中断.政务"])
@@ -218,16 +217,16 @@ def test_killed_crawl_keeps_previous_verdict(crawl_env, tmp_path, serve_site) ->
     )
     engine = make_engine(crawl_env["BADGEWATCH_DATABASE_URL"])
     factory = session_factory(engine)
-    deadline = time.monotonic() + 60
-    child_pid = None
-    while time.monotonic() < deadline:
+
+    def crawl_pid() -> int | None:
+        """The second run's crawl process, once it has written five pages."""
         with transaction(factory) as session:
             run_row = session.scalars(select(CrawlRun).order_by(CrawlRun.id.desc())).first()
-            if run_row is not None and run_row.id > 1 and run_row.pages >= 5 and run_row.pid:
-                child_pid = run_row.pid
-                break
-        time.sleep(0.1)
-    assert child_pid is not None, "the crawl never got going"
+            if run_row is not None and run_row.id > 1 and run_row.pages >= 5:
+                return run_row.pid
+        return None
+
+    child_pid = wait_for(crawl_pid, 60, "the crawl to get going")
     os.kill(child_pid, signal.SIGKILL)
     out, err = parent.communicate(timeout=60)
     assert parent.returncode == 1, (out, err)
