@@ -352,14 +352,9 @@ def add_check(
     if passing:
         reasons["ok"] = passing
     check = SiteCheck(
-        run_id=run.id,
-        site_id=site.id,
-        started_at=run.started_at,
-        finished_at=now,
-        complete=True,
-        status=status,
-        pages_checked=len(failing) + passing,
-        pages_failing=len(failing),
+        run_id=run.id, site_id=site.id, started_at=run.started_at, finished_at=now,
+        complete=True, status=status,
+        pages_checked=len(failing) + passing, pages_failing=len(failing),
         home_fetched=status not in (SiteStatus.UNREACHABLE, SiteStatus.DNS_MISMATCH),
         dns={"outcome": "mismatch" if status is SiteStatus.DNS_MISMATCH else "ok"},
         reasons={"pages": reasons, "refused": {}},
