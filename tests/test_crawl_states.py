@@ -19,10 +19,17 @@ from badgewatch.config import Config
 from store.db import make_engine, session_factory, transaction
 from store.models import Site, SiteStateChange
 from testbed.siteserver import government_page
-from tests.factories import HEADER, ascii_name, badge, identifier, loopback_env, pages
+from tests.factories import (
+    HEADER,
+    ascii_name,
+    badge,
+    certificate,
+    identifier,
+    loopback_env,
+    pages,
+)
 from workflow.workdays import WorkCalendar
 
-CERT = "0A87C46FEE4D331AE053022819AC{:04X}"
 ZONE = Config().calendar.zone
 OLD_NOTICE = date(2026, 10, 9)  # placement due 2026-10-16: long past
 
@@ -43,7 +50,7 @@ def register(env: dict[str, str], tmp_path: Path, rows: list[tuple[int, str, str
     """Import sites: (n, domain, ipv4, notice date)."""
     run(env, "office", "add", "330000", "浙江省委编办", "--level", "province")
     lines = [HEADER] + [
-        f"单位{n},330000,网站{n},{domain},,{ipv4},,{identifier(n)},{CERT.format(n)},{notified}"
+        f"单位{n},330000,网站{n},{domain},,{ipv4},,{identifier(n)},{certificate(n)},{notified}"
         for n, domain, ipv4, notified in rows
     ]
     path = tmp_path / "sites.csv"

@@ -33,12 +33,10 @@ from store.models import (
     SiteCheck,
 )
 from testbed.siteserver import Route, government_page
-from tests.factories import badge, identifier, loopback_env, wait_for
+from tests.factories import HEADER, badge, certificate, identifier, loopback_env, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
-CERT = "0A87C46FEE4D331AE053022819AC{:04X}"
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # the monitor's default time zone, read by its cron lines
-HEADER = "unit,office,site_name,domain,english_domain,ipv4,ipv6,site_id,certificate,notified_on"
 
 
 @pytest.fixture
@@ -72,7 +70,7 @@ def register_sites(env: dict[str, str], tmp_path: Path, rows: list[tuple[int, st
             "--email", "office@zj.example.cn")
     lines = [HEADER]
     for n, domain, ip, notified in rows:
-        lines.append(f"单位{n},330000,网站{n},{domain},,{ip},,{identifier(n)},{CERT.format(n)},"
+        lines.append(f"单位{n},330000,网站{n},{domain},,{ip},,{identifier(n)},{certificate(n)},"
                      f"{notified.isoformat()}")
     path = tmp_path / "sites.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
