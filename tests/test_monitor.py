@@ -24,11 +24,9 @@ from badgewatch.cli.main import cli
 from store.db import make_engine, session_factory, transaction
 from store.models import (
     CrawlJob,
-    CrawlRun,
     MonitorBeat,
     OutboxMessage,
     OutboxStatus,
-    RunState,
     Site,
     SiteCheck,
 )
@@ -141,11 +139,12 @@ def ticked_since(factory, moment: datetime) -> bool:
         return session.scalars(beats).first() is not None
 
 
-def pages_written(factory) -> int:
-    """Pages the running crawls have recorded so far."""
+def published(factory) -> int:
+    """Site checks published complete so far."""
     with transaction(factory) as session:
-        running = select(func.sum(CrawlRun.pages)).where(CrawlRun.state == RunState.RUNNING)
-        return session.scalar(running) or 0
+        return session.scalar(
+            select(func.count()).select_from(SiteCheck).where(SiteCheck.complete)
+        ) or 0
 
 
 def outbox_delivered(factory) -> bool:
@@ -231,10 +230,11 @@ def test_killed_monitor_resumes_without_loss_or_duplicates(
     monitor_env, tmp_path, serve_site, smtp_server, start_monitor, monkeypatch
 ) -> None:
     today = date(2026, 11, 28)
-    sites = []
+    sites, servers = [], []
     for n in range(1, 5):
         server = serve_site(site_pages(n, 12, with_badge=n != 2, delay=0.3),
                             names=[f"站点{n}.政务"])
+        servers.append(server)
         sites.append((n, f"站点{n}.政务", server.ip, today))
     register_sites(monitor_env, tmp_path, sites)
     factory = db(monitor_env)
@@ -244,9 +244,11 @@ def test_killed_monitor_resumes_without_loss_or_duplicates(
     first = start_monitor(BADGEWATCH_MONITOR_PROCESSES="1",
                           BADGEWATCH_MONITOR_SITES_PER_PROCESS="2")
     wait_for(lambda: jobs_by_state(factory)["running"] >= 1, 60, "a crawl running")
-    wait_for(lambda: pages_written(factory) >= 2, 60, "the crawl writing pages")
+    # Mid-crawl: a home page is asked for (each page takes 0.3 s, a site at least 0.6 s).
+    wait_for(lambda: any(server.hits("/") for server in servers), 60, "a crawl fetching")
     first.kill()  # SIGKILL: no clean stop; the crawl dies with its parent
     first.wait(10)
+    assert published(factory) == 0, "a site was published before the monitor was killed"
 
     second = start_monitor(BADGEWATCH_MONITOR_PROCESSES="1",
                            BADGEWATCH_MONITOR_SITES_PER_PROCESS="2")
