@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from store import queue
 from store.db import transaction
 from store.models import CrawlRun, PageRender, PageResult, RunState, Site, SiteCheck, SiteStatus
+from store.records import CheckReasons, DnsRecord, RenderSummary, Unwritten
 
 BATCH_ROWS = 500
 BATCH_SECONDS = 2.0
@@ -46,14 +47,14 @@ class SiteTally:
 
     check_id: int
     site_id: int
-    dns: dict[str, Any]
+    dns: DnsRecord
     job: tuple[int, str] | None = None  # (queue job, owner token) when run from the queue
     checked: int = 0
     failing: int = 0
     not_checked: int = 0
     robots_excluded: int = 0
     home_fetched: bool = False
-    renders: dict[str, Any] = field(default_factory=dict)
+    renders: RenderSummary | None = None  # None: nothing was rendered
     reasons: Counter[str] = field(default_factory=Counter)
     refused: Counter[str] = field(default_factory=Counter)
 
@@ -159,7 +160,7 @@ class ResultWriter:
     def open_site(
         self,
         site_id: int,
-        dns: dict[str, Any],
+        dns: DnsRecord,
         now: datetime,
         job: tuple[int, str] | None = None,
     ) -> SiteTally:
@@ -211,7 +212,7 @@ class ResultWriter:
         complete = finished and publish
         self.flush(now)
         status = site_status(
-            dns_outcome=str(tally.dns.get("outcome", "ok")),
+            dns_outcome=tally.dns["outcome"],
             home_fetched=tally.home_fetched,
             checked=tally.checked,
             failing=tally.failing,
@@ -238,8 +239,8 @@ class ResultWriter:
             check.pages_not_checked = tally.not_checked
             check.robots_excluded = tally.robots_excluded
             check.home_fetched = tally.home_fetched
-            check.reasons = {"pages": dict(tally.reasons), "refused": dict(tally.refused)}
-            check.renders = tally.renders
+            check.reasons = CheckReasons(pages=dict(tally.reasons), refused=dict(tally.refused))
+            check.renders = tally.renders if tally.renders is not None else Unwritten()
             check.note = note
             if complete:
                 session.execute(

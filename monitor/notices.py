@@ -47,6 +47,7 @@ from store.models import (
     Unit,
     User,
 )
+from store.records import reasons_of
 from workflow.fields import display_domain
 from workflow.workdays import WorkCalendar
 
@@ -184,9 +185,9 @@ class Findings:
 def reason_counts(check: SiteCheck) -> list[tuple[str, int]]:
     """The failure reasons of a check with their page counts, most frequent (then most
     severe) first."""
-    counts = check.reasons.get("pages", {}) if isinstance(check.reasons, dict) else {}
+    counts = reasons_of(check.reasons)["pages"]
     return sorted(
-        ((str(code), int(n)) for code, n in counts.items() if code not in NOT_FAILURES and n),
+        ((code, n) for code, n in counts.items() if code not in NOT_FAILURES and n),
         key=lambda item: (-item[1], _SEVERITY.get(item[0], len(_SEVERITY)), item[0]),
     )
 

@@ -49,6 +49,7 @@ from reports.data import (
     tree_trend,
 )
 from store.models import MonitorState, Office
+from store.records import DnsRecord, RenderSummary
 from workflow.workdays import WorkCalendar
 
 CARD_ORDER = (
@@ -113,7 +114,7 @@ def _rate_text(value: float | None) -> str:
     return f"{value:.1%}" if value is not None else "—"
 
 
-def _dns_text(dns: dict[str, Any] | None) -> str:
+def _dns_text(dns: DnsRecord | None) -> str:
     if not dns:
         return "尚未检查"
     addresses = "、".join([*dns.get("ipv4", []), *dns.get("ipv6", [])])
@@ -122,17 +123,17 @@ def _dns_text(dns: dict[str, Any] | None) -> str:
     return str(dns.get("message") or "域名解析异常")
 
 
-def _render_note(renders: dict[str, Any]) -> str | None:
+def _render_note(renders: RenderSummary) -> str | None:
     """The rendered sample in words; a browser that failed never counts against the site."""
-    done = int(renders.get("rendered") or 0)
+    done = renders["rendered"]
     if not done:
         return None
     parts = [f"在浏览器中打开了 {done} 个页面"]
-    if renders.get("failing"):
+    if renders["failing"]:
         parts.append(f"其中 {renders['failing']} 个未通过")
-    if renders.get("not_checked"):
+    if renders["not_checked"]:
         parts.append(f"{renders['not_checked']} 个未能完成浏览器检查（不计为不合规）")
-    if renders.get("note"):
+    if renders["note"]:
         parts.append("浏览器意外退出，部分页面未能检查（不计为不合规）")
     return "，".join(parts)
 

@@ -14,7 +14,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -35,6 +34,7 @@ from store.models import (
     SiteStatus,
     Unit,
 )
+from store.records import DnsRecord, RenderSummary, renders_of
 from workflow.fields import display_domain
 from workflow.workdays import WorkCalendar
 
@@ -109,8 +109,8 @@ class SiteRow:
     checked_at: datetime | None
     check_id: int | None
     reasons: list[Reason]
-    dns: dict[str, Any] | None
-    renders: dict[str, Any]
+    dns: DnsRecord | None
+    renders: RenderSummary
     file_name: str = ""
 
     @property
@@ -321,7 +321,7 @@ def collect(
                 check_id=check.id if check else None,
                 reasons=[Reason.of(c, n) for c, n in reason_counts(check)] if check else [],
                 dns=check.dns if check else None,
-                renders=check.renders if check and isinstance(check.renders, dict) else {},
+                renders=renders_of(check.renders if check else None),
             )
         )
     order = {state: n for n, state in enumerate(STATE_ORDER)}
