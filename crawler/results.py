@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store import queue
 from store.db import transaction
+from store.lease import update_if
 from store.models import CrawlRun, PageRender, PageResult, RunState, Site, SiteCheck, SiteStatus
 from store.records import CheckReasons, DnsRecord, RenderSummary, Unwritten
 
@@ -96,13 +97,16 @@ def stop_run(
     first (its own stop handler, its witness, the launcher) records it; the rest change nothing.
     """
     owner = CrawlRun.pid.is_(None) | (CrawlRun.pid == pid) if pid is not None else true()
-    stopped = session.execute(
-        update(CrawlRun)
-        .where(CrawlRun.id == run_id, CrawlRun.state == RunState.RUNNING, owner)
-        .values(state=RunState.INCOMPLETE, finish_reason=reason[:REASON_CHARS], finished_at=now)
-        .returning(CrawlRun.id)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
+    stopped = update_if(
+        session,
+        CrawlRun.id,
+        CrawlRun.id == run_id,
+        CrawlRun.state == RunState.RUNNING,
+        owner,
+        state=RunState.INCOMPLETE,
+        finish_reason=reason[:REASON_CHARS],
+        finished_at=now,
+    )
     return stopped is not None
 
 
@@ -144,17 +148,14 @@ class ResultWriter:
             return self.stopped
         if os.getppid() != self.parent_pid:
             return "orphaned: the launching process is gone"
-        held = session.execute(
-            update(CrawlRun)
-            .where(
-                CrawlRun.id == self.run_id,
-                CrawlRun.state == RunState.RUNNING,
-                CrawlRun.pid == self.pid,
-            )
-            .values(heartbeat_at=now)
-            .returning(CrawlRun.id)
-            .execution_options(synchronize_session=False)
-        ).scalar_one_or_none()
+        held = update_if(
+            session,
+            CrawlRun.id,
+            CrawlRun.id == self.run_id,
+            CrawlRun.state == RunState.RUNNING,
+            CrawlRun.pid == self.pid,
+            heartbeat_at=now,
+        )
         return None if held is not None else "the run was already recorded as over"
 
     def open_site(
