@@ -97,15 +97,10 @@ def stop_run(
     first (its own stop handler, its witness, the launcher) records it; the rest change nothing.
     """
     owner = CrawlRun.pid.is_(None) | (CrawlRun.pid == pid) if pid is not None else true()
+    running = (CrawlRun.id == run_id, CrawlRun.state == RunState.RUNNING, owner)
     stopped = update_if(
-        session,
-        CrawlRun.id,
-        CrawlRun.id == run_id,
-        CrawlRun.state == RunState.RUNNING,
-        owner,
-        state=RunState.INCOMPLETE,
-        finish_reason=reason[:REASON_CHARS],
-        finished_at=now,
+        session, CrawlRun.id, *running,
+        state=RunState.INCOMPLETE, finish_reason=reason[:REASON_CHARS], finished_at=now,
     )
     return stopped is not None
 
@@ -148,14 +143,8 @@ class ResultWriter:
             return self.stopped
         if os.getppid() != self.parent_pid:
             return "orphaned: the launching process is gone"
-        held = update_if(
-            session,
-            CrawlRun.id,
-            CrawlRun.id == self.run_id,
-            CrawlRun.state == RunState.RUNNING,
-            CrawlRun.pid == self.pid,
-            heartbeat_at=now,
-        )
+        mine = (CrawlRun.id == self.run_id, CrawlRun.state == RunState.RUNNING)
+        held = update_if(session, CrawlRun.id, *mine, CrawlRun.pid == self.pid, heartbeat_at=now)
         return None if held is not None else "the run was already recorded as over"
 
     def open_site(
