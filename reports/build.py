@@ -48,6 +48,15 @@ from reports.data import (
     site_detail,
     tree_trend,
 )
+from reports.pages import (
+    ChildOffice,
+    Exports,
+    IndexPage,
+    OfficeLink,
+    OfficePage,
+    SitePage,
+    StateCount,
+)
 from store.models import MonitorState, Office
 from store.records import DnsRecord, RenderSummary
 from workflow.workdays import WorkCalendar
@@ -138,20 +147,19 @@ def _render_note(renders: RenderSummary) -> str | None:
     return "，".join(parts)
 
 
-def _child_summary(child: OfficeData) -> dict[str, Any]:
-    """An office beneath the one reported on, as its roll-up row shows it (its whole tree)."""
+def _child_summary(child: OfficeData) -> ChildOffice:
     counts = child.counts(tree=True)
-    return {
-        "name": child.office.name,
-        "level": child.level_name,
-        "href": office_file(child.office.code),
-        "total": sum(counts.values()),
-        "compliant": counts[MonitorState.COMPLIANT],
-        "failing": sum(counts[s] for s in FAILING_STATES),
-        "overdue": counts[MonitorState.OVERDUE],
-        "no_verdict": sum(counts[s] for s in NO_VERDICT),
-        "rate_text": _rate_text(child.compliance(tree=True)),
-    }
+    return ChildOffice(
+        name=child.office.name,
+        level=child.level_name,
+        href=office_file(child.office.code),
+        total=sum(counts.values()),
+        compliant=counts[MonitorState.COMPLIANT],
+        failing=sum(counts[s] for s in FAILING_STATES),
+        overdue=counts[MonitorState.OVERDUE],
+        no_verdict=sum(counts[s] for s in NO_VERDICT),
+        rate_text=_rate_text(child.compliance(tree=True)),
+    )
 
 
 @dataclass
@@ -172,7 +180,7 @@ class _Writer:
             if node.children
             else f"统计范围：{own.name}负责审核的网站。"
         )
-        html = self.env.get_template("office.html").render(
+        html = OfficePage(
             office=own,
             generated_at=self.generated_at,
             parent_href=office_file(parent.office.code) if parent else None,
@@ -180,20 +188,18 @@ class _Writer:
             scope_note=scope,
             total=sum(counts.values()),
             rate_text=_rate_text(node.compliance(tree=True)),
-            counts=[
-                {"state": s.value, "name": STATE_NAMES[s], "count": counts[s]} for s in CARD_ORDER
-            ],
+            counts=[StateCount(s.value, STATE_NAMES[s], counts[s]) for s in CARD_ORDER],
             trend_days=self.trend_days,
             trend_svg=trend_svg(tree_trend(node)),
             children=children,
             sites=node.sites,
             state_rank={s: n for n, s in enumerate(STATE_ORDER)},
-            exports={
-                "csv": f"office-{own.code}.csv",
-                "pages": f"office-{own.code}-pages.csv",
-                "json": f"office-{own.code}.json",
-            },
-        )
+            exports=Exports(
+                csv=f"office-{own.code}.csv",
+                pages=f"office-{own.code}-pages.csv",
+                json=f"office-{own.code}.json",
+            ),
+        ).render(self.env)
         path = self.out / office_file(own.code)
         path.write_text(html, encoding="utf-8")
         return path
@@ -211,7 +217,7 @@ class _Writer:
             else replace(page, title=page.title[:TITLE_LIMIT] + "…")
             for page in detail.failing_pages
         ]
-        html = self.env.get_template("site.html").render(
+        html = SitePage(
             s=row,
             generated_at=self.generated_at,
             office_href=office_file(office.code),
@@ -223,7 +229,7 @@ class _Writer:
             evidence=detail.evidence,
             verdict_names=VERDICT_NAMES,
             history=detail.history,
-        )
+        ).render(self.env)
         (self.out / row.file_name).write_text(html, encoding="utf-8")
 
     def exports(self, node: OfficeData, parts: dict[str, Path]) -> None:
@@ -390,14 +396,14 @@ def write_reports(
         shutil.rmtree(parts_dir)
         index = staging / "index.html"
         index.write_text(
-            env.get_template("index.html").render(
+            IndexPage(
                 generated_at=writer.generated_at,
                 roots=[
-                    {"name": r.office.name, "href": office_file(r.office.code),
-                     "total": r.total(tree=True), "rate_text": _rate_text(r.compliance(tree=True))}
+                    OfficeLink(r.office.name, office_file(r.office.code), r.total(tree=True),
+                               _rate_text(r.compliance(tree=True)))
                     for r in roots
                 ],
-            ),
+            ).render(env),
             encoding="utf-8",
         )
         _replace(staging, out)
