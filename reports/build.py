@@ -194,11 +194,7 @@ class _Writer:
             children=children,
             sites=node.sites,
             state_rank={s: n for n, s in enumerate(STATE_ORDER)},
-            exports=Exports(
-                csv=f"office-{own.code}.csv",
-                pages=f"office-{own.code}-pages.csv",
-                json=f"office-{own.code}.json",
-            ),
+            exports=Exports(own.code),
         ).render(self.env)
         path = self.out / office_file(own.code)
         path.write_text(html, encoding="utf-8")
@@ -233,16 +229,16 @@ class _Writer:
         (self.out / row.file_name).write_text(html, encoding="utf-8")
 
     def exports(self, node: OfficeData, parts: dict[str, Path]) -> None:
-        code = node.office.code
+        names = Exports(node.office.code)
         rows = list(node.all_sites())
-        with (self.out / f"office-{code}.csv").open("w", encoding="utf-8-sig", newline="") as f:
+        with (self.out / names.csv).open("w", encoding="utf-8-sig", newline="") as f:
             _site_csv(f, rows, self.config.calendar.zone)
-        with (self.out / f"office-{code}-pages.csv").open("wb") as f:
+        with (self.out / names.pages).open("wb") as f:
             f.write(PAGES_HEADER.encode("utf-8-sig"))
             for office in (node, *node.descendants()):
                 with parts[office.office.code].open("rb") as part:
                     shutil.copyfileobj(part, f)
-        (self.out / f"office-{code}.json").write_text(
+        (self.out / names.json).write_text(
             json.dumps(_office_json(node, self.generated_at), ensure_ascii=False, indent=1),
             encoding="utf-8",
         )

@@ -52,27 +52,33 @@ class StateCount:
 
 
 @dataclass(frozen=True)
-class ChildOffice:
+class ChildOffice(OfficeLink):
     """An office beneath the one reported on, as its roll-up row shows it (its whole tree)."""
 
-    name: str
     level: str
-    href: str
-    total: int
     compliant: int
     failing: int
     overdue: int
     no_verdict: int
-    rate_text: str
 
 
 @dataclass(frozen=True)
 class Exports:
-    """The file names of an office's exports."""
+    """The file names of an office's exports, beside its page in the report set."""
 
-    csv: str
-    pages: str
-    json: str
+    code: str
+
+    @property
+    def csv(self) -> str:
+        return f"office-{self.code}.csv"
+
+    @property
+    def pages(self) -> str:
+        return f"office-{self.code}-pages.csv"
+
+    @property
+    def json(self) -> str:
+        return f"office-{self.code}.json"
 
 
 @dataclass(frozen=True)
