@@ -32,9 +32,10 @@ from sqlalchemy.orm import Session
 
 from badgewatch import localtime
 from badgewatch.config import Config
+from badgewatch.localtime import cn_date, cn_time
 from badgewatch.templating import html_environment
+from badgewatch.vocabulary import STATE_LABELS, VERDICT_LABELS, reason_text
 from monitor.deadlines import FAILING_STATES
-from monitor.notices import STATE_NAMES, cn_date, cn_time, reason_text
 from reports.charts import trend_svg
 from reports.data import (
     NO_VERDICT,
@@ -70,7 +71,6 @@ CARD_ORDER = (
     MonitorState.DNS_MISMATCH,
     MonitorState.UNCHECKED,
 )
-VERDICT_NAMES = {"compliant": "合规", "non_compliant": "不合规", "not_checked": "未能检查"}
 TITLE_LIMIT = 200  # characters of a crawled page title shown; titles can be anything
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -188,7 +188,7 @@ class _Writer:
             scope_note=scope,
             total=sum(counts.values()),
             rate_text=_rate_text(node.compliance(tree=True)),
-            counts=[StateCount(s.value, STATE_NAMES[s], counts[s]) for s in CARD_ORDER],
+            counts=[StateCount(s.value, STATE_LABELS[s], counts[s]) for s in CARD_ORDER],
             trend_days=self.trend_days,
             trend_svg=trend_svg(tree_trend(node)),
             children=children,
@@ -223,7 +223,7 @@ class _Writer:
             pages=pages,
             failing_total=detail.failing_total,
             evidence=detail.evidence,
-            verdict_names=VERDICT_NAMES,
+            verdict_names=VERDICT_LABELS,
             history=detail.history,
         ).render(self.env)
         (self.out / row.file_name).write_text(html, encoding="utf-8")
@@ -255,7 +255,7 @@ class _Writer:
                 for url, title, codes in failing:
                     writer.writerow(
                         [neutralise(v) for v in (row.name, row.domain, row.unit, url, title or "")]
-                        + [neutralise("；".join(reason_text(c)[0] for c in codes))]
+                        + [neutralise("；".join(reason_text(c) for c in codes))]
                     )
         return path
 

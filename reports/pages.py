@@ -3,6 +3,7 @@ the template uses (``reports/templates/``, rendered with StrictUndefined)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import ClassVar
 
@@ -112,5 +113,5 @@ class SitePage(Page):
     pages: list[FailingPage]
     failing_total: int
     evidence: list[Evidence]
-    verdict_names: dict[str, str]
+    verdict_names: Mapping[str, str]
     history: list[HistoryEntry]

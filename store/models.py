@@ -24,7 +24,52 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+# The enums live beside their labels in badgewatch/vocabulary.py; re-exported here, where the
+# columns that store them are.
+from badgewatch.vocabulary import (
+    ApplicationKind,
+    AppState,
+    JobState,
+    MonitorState,
+    OfficeLevel,
+    OutboxStatus,
+    Role,
+    RunState,
+    SiteSource,
+    SiteStatus,
+)
 from store.records import CheckReasons, DnsRecord, RenderSummary, Unwritten
+
+__all__ = [
+    "NAMING",
+    "AppState",
+    "Application",
+    "ApplicationKind",
+    "Base",
+    "Counter",
+    "CrawlJob",
+    "CrawlRun",
+    "JobState",
+    "MonitorBeat",
+    "MonitorState",
+    "Office",
+    "OfficeLevel",
+    "OutboxMessage",
+    "OutboxStatus",
+    "PageRender",
+    "PageResult",
+    "Role",
+    "RunState",
+    "Site",
+    "SiteCheck",
+    "SiteSource",
+    "SiteStateChange",
+    "SiteStatus",
+    "Transition",
+    "UTCDateTime",
+    "Unit",
+    "User",
+]
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -69,86 +114,6 @@ def _enum(cls: type[enum.Enum]) -> Enum:
         validate_strings=True,
         length=32,
     )
-
-
-class OfficeLevel(enum.StrEnum):
-    CENTRAL = "central"
-    PROVINCE = "province"
-    PREFECTURE = "prefecture"
-    COUNTY = "county"
-
-
-class Role(enum.StrEnum):
-    UNIT_HANDLER = "unit_handler"
-    OFFICE_REVIEWER = "office_reviewer"
-    CONAC_REVIEWER = "conac_reviewer"
-    OPERATOR = "operator"
-    SYSTEM = "system"
-
-
-class ApplicationKind(enum.StrEnum):
-    NEW = "new"
-    REREVIEW = "rereview"
-
-
-class AppState(enum.StrEnum):
-    """Every state an application can be in; the transitions live in workflow/machine.py."""
-
-    DRAFT = "draft"
-    SUBMITTED = "submitted"  # waiting for the office's online review
-    OFFICE_APPROVED = "office_approved"  # waiting for CONAC's online review
-    APPROVED_ONLINE = "approved_online"  # waiting for the paper materials
-    MATERIALS_CONFIRMED = "materials_confirmed"
-    ISSUED = "issued"
-    OFFICE_REJECTED = "office_rejected"
-    CONAC_REJECTED = "conac_rejected"
-    MATERIALS_REJECTED = "materials_rejected"
-
-
-class SiteSource(enum.StrEnum):
-    ISSUED = "issued"
-    IMPORTED = "imported"
-
-
-class SiteStatus(enum.StrEnum):
-    """A site's verdict from its last complete check (the monitor later splits non_compliant)."""
-
-    COMPLIANT = "compliant"
-    NON_COMPLIANT = "non_compliant"
-    UNREACHABLE = "unreachable"
-    DNS_MISMATCH = "dns_mismatch"
-    UNCHECKED = "unchecked"
-
-
-class MonitorState(enum.StrEnum):
-    """A site's standing for offices and units: the crawl's verdict split by the deadline."""
-
-    PENDING = "pending"  # failing, still inside the placement deadline
-    COMPLIANT = "compliant"
-    OVERDUE = "overdue"  # failing after the deadline, never compliant
-    REGRESSED = "regressed"  # was compliant, now failing
-    UNREACHABLE = "unreachable"
-    DNS_MISMATCH = "dns_mismatch"
-    UNCHECKED = "unchecked"
-
-
-class JobState(enum.StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-
-
-class RunState(enum.StrEnum):
-    RUNNING = "running"
-    FINISHED = "finished"
-    INCOMPLETE = "incomplete"  # died, was killed, or stopped early: never a site's verdict
-
-
-class OutboxStatus(enum.StrEnum):
-    PENDING = "pending"
-    SENT = "sent"
-    FAILED = "failed"  # gave up after the configured attempts
 
 
 class Office(Base):

@@ -32,7 +32,7 @@ MENTIONS = {
     "badge_outside_body": "不在页面正文内",
     "badge_static_copy": "复制下来的静态",
     "badge_broken": "已损坏",
-    "badge_duplicate": "请只保留一处",
+    "badge_duplicate": "请只保留页面底部中间的一处",
     "markup_malformed": "修正页面模板",
     "fetch_error": "未能获取",
 }

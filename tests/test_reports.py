@@ -308,3 +308,46 @@ def test_reports_follow_each_nightly_run_and_digests_link_to_them(
         assert office_report_url(served, "330200") is None  # no sites, no page
     finally:
         runtime.close()
+
+
+def test_report_and_notice_word_a_reason_alike(sessions, tree, tmp_path) -> None:
+    """One vocabulary: the site page's problem and fix read as the unit's notice says them."""
+    from html.parser import HTMLParser
+
+    from monitor.notices import findings, overdue_notice
+
+    class Reasons(HTMLParser):
+        """The cells of the rows in ``<section id="reasons">``."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.inside, self.rows, self.cell = False, [], None
+
+        def handle_starttag(self, tag, attrs) -> None:
+            if tag == "section":
+                self.inside = ("id", "reasons") in attrs
+            elif self.inside and tag == "tr":
+                self.rows.append([])
+            elif self.inside and tag == "td":
+                self.cell = ""
+
+        def handle_endtag(self, tag) -> None:
+            if tag == "td" and self.cell is not None:
+                self.rows[-1].append(self.cell)
+                self.cell = None
+
+        def handle_data(self, data) -> None:
+            if self.cell is not None:
+                self.cell += data
+
+    result = build(sessions, tree, tmp_path / "out", "330100")
+    parser = Reasons()
+    parser.feed((result.directory / "site-xn--6rtt7jbwbe2c.xn--zfr164b.html").read_text("utf-8"))
+    rows = [row for row in parser.rows if row]
+    assert [text for text, _, _ in rows] == ["页面没有加挂网站标识", "页面上的网站标识属于其他网站"]
+    with transaction(sessions) as session:
+        site = session.scalars(select(Site).where(Site.name == "杭州市数据资源管理局网站")).one()
+        found = findings(session, site.last_check_id)
+        notice = overdue_notice(site, site.unit, found, days_overdue=1, zone=tree.calendar.zone)
+    for text, pages, advice in rows:
+        assert f"  · {text}（{pages} 个页面）：请{advice}。" in notice.email_body

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+from urllib.parse import urlsplit, urlunsplit
 
 import idna
 import phonenumbers
@@ -193,3 +194,17 @@ def required_text(value: object, max_length: int = 200) -> str:
     if len(text) > max_length:
         raise FieldInvalid(f"不能超过 {max_length} 个字")
     return text
+
+
+def display_url(url: str) -> str:
+    """The URL with its host in the Unicode form people read (杭州数据.政务, not xn--…)."""
+    parts = urlsplit(url)
+    host = parts.hostname
+    if not host or "xn--" not in host:
+        return url
+    try:
+        port = parts.port
+    except ValueError:  # not a URL a person could open anyway: show it as crawled
+        return url
+    netloc = display_domain(host) + (f":{port}" if port else "")
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -50,6 +50,7 @@ from typing import Any
 from dns.resolver import Resolver
 
 from badgewatch.resolver import check_declared
+from badgewatch.vocabulary import KIND_LABELS
 from store.models import ApplicationKind
 from workflow import fields
 from workflow.errors import CheckUnavailable
@@ -68,10 +69,6 @@ ORG_TYPES: tuple[str, ...] = (
     "事业单位",
     "其他",
 )
-KIND_LABELS: dict[ApplicationKind, str] = {
-    ApplicationKind.NEW: "新开办网站申请",
-    ApplicationKind.REREVIEW: "已开办网站复核",
-}
 OFFICE_CODE_RE = re.compile(r"^[0-9A-Za-z_-]{1,12}$")
 
 # Labels as the seed's form prints them; keys are the JSON paths.

@@ -14,13 +14,13 @@ from badgewatch import localtime
 from badgewatch.cli.main import emit, fail, runtime, translate_errors
 from badgewatch.resolver import make_resolver
 from badgewatch.runtime import utcnow
+from badgewatch.vocabulary import APP_STATE_LABELS
 from notify.channels import channels_from_config
 from notify.outbox import deliver_due
 from store.db import transaction
 from store.models import Application, Role
 from workflow.documents import render_form, render_letter
 from workflow.form import ApplicationForm, parse_form
-from workflow.machine import STATE_LABELS
 from workflow.service import Actor, changing, describe
 
 AS_HELP = "Who acts: unit:NAME, office:CODE, conac or operator."
@@ -149,7 +149,7 @@ def review(app_id: int, as_: str, approve: bool, reason: str | None, as_json: bo
     if as_json:
         emit({"id": app_id, "state": state.value})
     else:
-        click.echo(f"application {app_id}: {state.value} ({STATE_LABELS[state]})")
+        click.echo(f"application {app_id}: {state.value} ({APP_STATE_LABELS[state]})")
 
 
 @command.command("materials")
@@ -175,7 +175,7 @@ def materials(app_id: int, as_: str, confirm: bool, reason: str | None, as_json:
     if as_json:
         emit({"id": app_id, "state": state.value, "identifier": identifier})
     else:
-        click.echo(f"application {app_id}: {state.value} ({STATE_LABELS[state]})")
+        click.echo(f"application {app_id}: {state.value} ({APP_STATE_LABELS[state]})")
         if identifier:
             click.echo(f"badge identifier {identifier}")
     if identifier:
