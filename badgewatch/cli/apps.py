@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from badgewatch import localtime
 from badgewatch.cli.main import emit, fail, runtime, translate_errors
@@ -21,7 +23,7 @@ from store.db import transaction
 from store.models import Application, Role
 from workflow.documents import render_form, render_letter
 from workflow.form import ApplicationForm, parse_form
-from workflow.service import Actor, changing, describe
+from workflow.service import Actor, Workflow, changing, describe
 
 AS_HELP = "Who acts: unit:NAME, office:CODE, conac or operator."
 
@@ -125,61 +127,94 @@ def submit(app_id: int, as_: str | None, as_json: bool) -> None:
         click.echo(f"application {app_id} submitted; office review due {due}")
 
 
-@command.command("review")
-@click.argument("app_id", type=int)
-@click.option("--as", "as_", required=True, help="office:CODE or conac.")
-@click.option("--approve", is_flag=True)
-@click.option(
-    "--reject", "reason", metavar="REASON", help="Reject, with the reason the unit reads."
-)
-@click.option("--json", "as_json", is_flag=True)
-@translate_errors
-def review(app_id: int, as_: str, approve: bool, reason: str | None, as_json: bool) -> None:
-    """Online review by the office of the same level, then by CONAC."""
-    if approve == (reason is not None):
-        fail("give exactly one of --approve or --reject REASON", bad_input=True)
+Step = Callable[[Workflow, Session, Actor, datetime], Application]
+Decision = Callable[[int, str, bool, str | None, bool], None]
+
+
+def _decision(name: str, *, as_help: str, flag: str, reject_help: str) -> Callable[
+    [Decision], click.Command
+]:
+    """The options of a reviewer's yes-or-no command: APP_ID, --as, ``flag``, --reject, --json."""
+
+    def wrap(func: Decision) -> click.Command:
+        command_func = translate_errors(func)
+        for option in (
+            click.option("--json", "as_json", is_flag=True),
+            click.option("--reject", "reason", metavar="REASON", help=reject_help),
+            click.option(flag, is_flag=True),
+            click.option("--as", "as_", required=True, help=as_help),
+            click.argument("app_id", type=int),
+        ):
+            command_func = option(command_func)
+        return command.command(name)(command_func)
+
+    return wrap
+
+
+def _decide(
+    app_id: int,
+    as_: str,
+    *,
+    agreed: bool,
+    flag: str,
+    reason: str | None,
+    as_json: bool,
+    step: Step,
+    issues: bool = False,
+) -> None:
+    """Carry out a reviewer's yes or no (``flag`` or --reject REASON, exactly one) and say the
+    new state; with ``issues``, also the badge identifier once one is issued."""
+    if agreed == (reason is not None):
+        fail(f"give exactly one of {flag} or --reject REASON", bad_input=True)
     actor = _actor(as_)
     assert actor is not None
     rt = runtime()
     with changing(rt.sessions, app_id) as session:
-        application = rt.workflow.review(
-            session, app_id, actor, _now(), approve=approve, reason=reason
-        )
+        application = step(rt.workflow, session, actor, _now())
         state = application.state
+        identifier = application.site.identifier if issues and application.site else None
     if as_json:
-        emit({"id": app_id, "state": state.value})
-    else:
-        click.echo(f"application {app_id}: {state.value} ({APP_STATE_LABELS[state]})")
-
-
-@command.command("materials")
-@click.argument("app_id", type=int)
-@click.option("--as", "as_", required=True, help="office:CODE.")
-@click.option("--confirm", is_flag=True)
-@click.option("--reject", "reason", metavar="REASON", help="Reject the paper materials.")
-@click.option("--json", "as_json", is_flag=True)
-@translate_errors
-def materials(app_id: int, as_: str, confirm: bool, reason: str | None, as_json: bool) -> None:
-    """Confirm the stamped paper materials (issues the badge) or reject them."""
-    if confirm == (reason is not None):
-        fail("give exactly one of --confirm or --reject REASON", bad_input=True)
-    actor = _actor(as_)
-    assert actor is not None
-    rt = runtime()
-    with changing(rt.sessions, app_id) as session:
-        application = rt.workflow.materials(
-            session, app_id, actor, _now(), confirm=confirm, reason=reason
-        )
-        state = application.state
-        identifier = application.site.identifier if application.site else None
-    if as_json:
-        emit({"id": app_id, "state": state.value, "identifier": identifier})
+        shown: dict[str, Any] = {"id": app_id, "state": state.value}
+        emit(shown | {"identifier": identifier} if issues else shown)
     else:
         click.echo(f"application {app_id}: {state.value} ({APP_STATE_LABELS[state]})")
         if identifier:
             click.echo(f"badge identifier {identifier}")
     if identifier:
         deliver_now()
+
+
+@_decision(
+    "review",
+    as_help="office:CODE or conac.",
+    flag="--approve",
+    reject_help="Reject, with the reason the unit reads.",
+)
+def review(app_id: int, as_: str, approve: bool, reason: str | None, as_json: bool) -> None:
+    """Online review by the office of the same level, then by CONAC."""
+    _decide(
+        app_id, as_, agreed=approve, flag="--approve", reason=reason, as_json=as_json,
+        step=lambda flow, session, actor, now: flow.review(
+            session, app_id, actor, now, approve=approve, reason=reason
+        ),
+    )
+
+
+@_decision(
+    "materials",
+    as_help="office:CODE.",
+    flag="--confirm",
+    reject_help="Reject the paper materials.",
+)
+def materials(app_id: int, as_: str, confirm: bool, reason: str | None, as_json: bool) -> None:
+    """Confirm the stamped paper materials (issues the badge) or reject them."""
+    _decide(
+        app_id, as_, agreed=confirm, flag="--confirm", reason=reason, as_json=as_json,
+        step=lambda flow, session, actor, now: flow.materials(
+            session, app_id, actor, now, confirm=confirm, reason=reason
+        ),
+        issues=True,
+    )
 
 
 @command.command("show")
