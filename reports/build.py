@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
@@ -290,7 +290,30 @@ def _iso(value: date | datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _site_json(r: SiteRow) -> dict[str, Any]:
+class SiteJson(TypedDict):
+    """A site in an office's JSON export."""
+
+    office: str
+    name: str
+    domain: str
+    domain_display: str
+    unit: str
+    identifier: str
+    state: str
+    state_name: str
+    state_since: str | None
+    placement_due: str | None
+    working_days_left: int | None
+    working_days_overdue: int | None
+    pages_checked: int
+    pages_failing: int
+    reasons: dict[str, int]
+    checked_at: str | None
+    dns: DnsRecord | None
+    page: str
+
+
+def _site_json(r: SiteRow) -> SiteJson:
     return {
         "office": r.office_code,
         "name": r.name,

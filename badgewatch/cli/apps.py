@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -127,40 +128,23 @@ def submit(app_id: int, as_: str | None, as_json: bool) -> None:
         click.echo(f"application {app_id} submitted; office review due {due}")
 
 
-Step = Callable[[Workflow, Session, Actor, datetime], Application]
-Decision = Callable[[int, str, bool, str | None, bool], None]
+@dataclass(frozen=True)
+class Decided:
+    """A reviewer's yes (``agreed``) or no (with ``reason``) on an application."""
+
+    app_id: int
+    actor: Actor
+    now: datetime
+    agreed: bool
+    reason: str | None
 
 
-def _decision(name: str, *, as_help: str, flag: str, reject_help: str) -> Callable[
-    [Decision], click.Command
-]:
-    """The options of a reviewer's yes-or-no command: APP_ID, --as, ``flag``, --reject, --json."""
-
-    def wrap(func: Decision) -> click.Command:
-        command_func = translate_errors(func)
-        for option in (
-            click.option("--json", "as_json", is_flag=True),
-            click.option("--reject", "reason", metavar="REASON", help=reject_help),
-            click.option(flag, is_flag=True),
-            click.option("--as", "as_", required=True, help=as_help),
-            click.argument("app_id", type=int),
-        ):
-            command_func = option(command_func)
-        return command.command(name)(command_func)
-
-    return wrap
+Step = Callable[[Workflow, Session, Decided], Application]
 
 
 def _decide(
-    app_id: int,
-    as_: str,
-    *,
-    agreed: bool,
-    flag: str,
-    reason: str | None,
-    as_json: bool,
-    step: Step,
-    issues: bool = False,
+    app_id: int, as_: str, agreed: bool, reason: str | None, as_json: bool, *, flag: str,
+    step: Step, issues: bool,
 ) -> None:
     """Carry out a reviewer's yes or no (``flag`` or --reject REASON, exactly one) and say the
     new state; with ``issues``, also the badge identifier once one is issued."""
@@ -170,7 +154,7 @@ def _decide(
     assert actor is not None
     rt = runtime()
     with changing(rt.sessions, app_id) as session:
-        application = step(rt.workflow, session, actor, _now())
+        application = step(rt.workflow, session, Decided(app_id, actor, _now(), agreed, reason))
         state = application.state
         identifier = application.site.identifier if issues and application.site else None
     if as_json:
@@ -184,37 +168,43 @@ def _decide(
         deliver_now()
 
 
-@_decision(
-    "review",
-    as_help="office:CODE or conac.",
-    flag="--approve",
-    reject_help="Reject, with the reason the unit reads.",
-)
-def review(app_id: int, as_: str, approve: bool, reason: str | None, as_json: bool) -> None:
+def _decision(
+    name: str, flag: str, as_help: str, reject_help: str, *, issues: bool = False
+) -> Callable[[Step], click.Command]:
+    """A reviewer's yes-or-no command: APP_ID, --as, ``flag`` or --reject REASON, --json;
+    its help is the step's docstring."""
+
+    def wrap(step: Step) -> click.Command:
+        def run(app_id: int, as_: str, reason: str | None, as_json: bool, **yes: bool) -> None:
+            (agreed,) = yes.values()
+            _decide(app_id, as_, agreed, reason, as_json, flag=flag, step=step, issues=issues)
+
+        run.__doc__ = step.__doc__
+        callback = translate_errors(run)
+        for option in (
+            click.option("--json", "as_json", is_flag=True),
+            click.option("--reject", "reason", metavar="REASON", help=reject_help),
+            click.option(flag, is_flag=True),
+            click.option("--as", "as_", required=True, help=as_help),
+            click.argument("app_id", type=int),
+        ):
+            callback = option(callback)
+        return command.command(name)(callback)
+
+    return wrap
+
+
+@_decision("review", "--approve", "office:CODE or conac.",
+           "Reject, with the reason the unit reads.")
+def review(flow: Workflow, session: Session, d: Decided) -> Application:
     """Online review by the office of the same level, then by CONAC."""
-    _decide(
-        app_id, as_, agreed=approve, flag="--approve", reason=reason, as_json=as_json,
-        step=lambda flow, session, actor, now: flow.review(
-            session, app_id, actor, now, approve=approve, reason=reason
-        ),
-    )
+    return flow.review(session, d.app_id, d.actor, d.now, approve=d.agreed, reason=d.reason)
 
 
-@_decision(
-    "materials",
-    as_help="office:CODE.",
-    flag="--confirm",
-    reject_help="Reject the paper materials.",
-)
-def materials(app_id: int, as_: str, confirm: bool, reason: str | None, as_json: bool) -> None:
+@_decision("materials", "--confirm", "office:CODE.", "Reject the paper materials.", issues=True)
+def materials(flow: Workflow, session: Session, d: Decided) -> Application:
     """Confirm the stamped paper materials (issues the badge) or reject them."""
-    _decide(
-        app_id, as_, agreed=confirm, flag="--confirm", reason=reason, as_json=as_json,
-        step=lambda flow, session, actor, now: flow.materials(
-            session, app_id, actor, now, confirm=confirm, reason=reason
-        ),
-        issues=True,
-    )
+    return flow.materials(session, d.app_id, d.actor, d.now, confirm=d.agreed, reason=d.reason)
 
 
 @command.command("show")
