@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -477,8 +478,13 @@ def site_detail(
     return SiteDetail(row, pages, max(row.pages_failing, len(pages)), evidence, history)
 
 
-FailingRow = tuple[str, str | None, list[str]]
-"""A failing page of a check: its URL, title and failure reasons."""
+class FailingRow(NamedTuple):
+    """A failing page of a check (its markup verdict), as the site page and the pages CSV
+    read it."""
+
+    url: str
+    title: str | None
+    reasons: list[str]  # failure reasons only: NOT_FAILURES left out
 
 
 def failing_rows(session: Session, row: SiteRow) -> list[FailingRow]:
@@ -487,7 +493,7 @@ def failing_rows(session: Session, row: SiteRow) -> list[FailingRow]:
     if row.check_id is None or not row.pages_failing:
         return []
     return [
-        (url, title, [c for c in codes if c not in NOT_FAILURES])
+        FailingRow(url, title, [c for c in codes if c not in NOT_FAILURES])
         for url, title, codes in session.execute(
             select(PageResult.url, PageResult.title, PageResult.reasons)
             .where(PageResult.check_id == row.check_id, PageResult.verdict == "non_compliant")
