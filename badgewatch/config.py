@@ -17,6 +17,7 @@ not import: the CLI checks them with the crawler's own ``Policy`` at start-up
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import math
@@ -41,6 +42,8 @@ from pydantic import (
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from badgewatch.badgespec import BadgeSpec
 
 ENV_PREFIX = "BADGEWATCH_"
 CONFIG_ENV = "BADGEWATCH_CONFIG"
@@ -224,20 +227,28 @@ class CrawlConfig(_Section):
         return out
 
 
-class BadgeConfig(_Section):
-    """Everything that names the badge host; a deployment issues its own badges."""
+_REGISTRY = BadgeSpec()
 
-    script_base: str = "http://dcs.conac.cn/js"
-    image_base: str = "http://dcs.conac.cn/image"
-    certificate_url: str = "http://bszs.conac.cn/sitename?method=show&id={certificate}"
-    identifier_prefix: str = Field(default="CA", pattern=r"^[A-Z]{1,4}$")
+
+class BadgeConfig(_Section):
+    """Everything that names the badge host; a deployment issues its own badges. The defaults
+    are the national registry's (``BadgeSpec``)."""
+
+    script_base: str = _REGISTRY.script_base
+    image_base: str = _REGISTRY.image_base
+    certificate_url: str = _REGISTRY.certificate_url
+    identifier_prefix: str = Field(default=_REGISTRY.identifier_prefix, pattern=r"^[A-Z]{1,4}$")
     number_start: int = Field(default=60_000_000, ge=0, le=99_999_999)
-    span_id: str = "_ideConac"
-    image_id: str = "imgConac"
-    image_party: str = "red.png"
-    image_institution: str = "blue.png"
-    image_party_error: str = "red_error.png"
-    image_institution_error: str = "blue_error.png"
+    span_id: str = _REGISTRY.span_id
+    image_id: str = _REGISTRY.image_id
+    image_party: str = _REGISTRY.image_party
+    image_institution: str = _REGISTRY.image_institution
+    image_party_error: str = _REGISTRY.image_party_error
+    image_institution_error: str = _REGISTRY.image_institution_error
+
+    def spec(self) -> BadgeSpec:
+        """What the page check reads of this section, as a plain frozen value."""
+        return BadgeSpec(**{f.name: getattr(self, f.name) for f in dataclasses.fields(BadgeSpec)})
 
     @field_validator("script_base", "image_base")
     @classmethod
@@ -483,6 +494,16 @@ def _describe(exc: ValidationError, source: str, variables: Mapping[str, str]) -
     return f"invalid configuration ({source}):\n  " + "\n  ".join(lines)
 
 
+def read_toml(path: Path, what: str, error: type[Exception]) -> dict[str, Any]:
+    """A TOML file's content; ``error`` naming the ``what`` file when it is missing or not TOML."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise error(f"{what} file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{what} file {path} is not valid TOML: {exc}") from exc
+
+
 def load_config(
     path: Path | str | None = None, environ: Mapping[str, str] | None = None
 ) -> Config:
@@ -493,12 +514,7 @@ def load_config(
     source = "defaults"
     if file:
         file_path = Path(file)
-        try:
-            data = tomllib.loads(file_path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError(f"configuration file not found: {file_path}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"configuration file {file_path} is not valid TOML: {exc}") from exc
+        data = read_toml(file_path, "configuration", ConfigError)
         source = str(file_path)
     used = _merge_environment(data, env)
     if used:

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from badgewatch import localtime
 from badgewatch.config import Config
+from badgewatch.domains import display_domain, display_url
 from badgewatch.localtime import cn_date, cn_time
 from badgewatch.vocabulary import (
     NOT_FAILURES,
@@ -38,7 +39,6 @@ from badgewatch.vocabulary import (
     reason_counts,
     reason_text,
 )
-from monitor.deadlines import FAILING_STATES, evaluate_site, working_day_before
 from notify.outbox import enqueue
 from reports.paths import office_report_url
 from store.models import (
@@ -55,7 +55,7 @@ from store.models import (
     User,
 )
 from store.records import reasons_of
-from workflow.fields import display_domain, display_url
+from workflow.deadlines import FAILING_STATES, evaluate_site, working_day_before
 from workflow.workdays import WorkCalendar
 
 logger = logging.getLogger(__name__)

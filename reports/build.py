@@ -35,7 +35,6 @@ from badgewatch.config import Config
 from badgewatch.localtime import cn_date, cn_time
 from badgewatch.templating import html_environment
 from badgewatch.vocabulary import STATE_LABELS, VERDICT_LABELS, reason_text
-from monitor.deadlines import FAILING_STATES
 from reports.charts import trend_svg
 from reports.data import (
     NO_VERDICT,
@@ -60,6 +59,7 @@ from reports.pages import (
 )
 from store.models import MonitorState, Office
 from store.records import DnsRecord, RenderSummary
+from workflow.deadlines import FAILING_STATES
 from workflow.workdays import WorkCalendar
 
 CARD_ORDER = (

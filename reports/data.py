@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from badgewatch import localtime
+from badgewatch.domains import display_domain, display_url
 from badgewatch.vocabulary import (
     LEVEL_LABELS,
     NOT_FAILURES,
@@ -32,7 +33,6 @@ from badgewatch.vocabulary import (
     reason_counts,
     reason_text,
 )
-from monitor.deadlines import FAILING_STATES, standing
 from store.models import (
     MonitorState,
     Office,
@@ -45,7 +45,7 @@ from store.models import (
     Unit,
 )
 from store.records import DnsRecord, RenderSummary, reasons_of, renders_of
-from workflow.fields import display_domain, display_url
+from workflow.deadlines import FAILING_STATES, standing
 from workflow.workdays import WorkCalendar
 
 NO_VERDICT = (MonitorState.UNREACHABLE, MonitorState.DNS_MISMATCH, MonitorState.UNCHECKED)

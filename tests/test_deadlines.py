@@ -14,13 +14,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.deadlines import (
-    Evaluation,
-    apply_check,
-    evaluate,
-    reevaluate_all,
-    working_day_before,
-)
+from badgewatch.domains import gov_domain
+from monitor.deadlines import apply_check, reevaluate_all
 from store.db import transaction
 from store.models import (
     CrawlRun,
@@ -38,7 +33,7 @@ from store.models import (
     Unit,
     User,
 )
-from workflow.fields import gov_domain
+from workflow.deadlines import Evaluation, evaluate, working_day_before
 from workflow.workdays import UnknownYear, WorkCalendar
 
 CALENDAR = WorkCalendar()

@@ -54,7 +54,7 @@ def script_tag(config: Config, attributes: str) -> str:
 
 def render_all(config: Config, urls: dict[str, str]) -> dict[str, RenderOutcome]:
     """Render every page through one Renderer, as the crawl's render stage does."""
-    site = SiteBadge(IDENT, CERT, BadgePatterns.from_config(config.badge))
+    site = SiteBadge(IDENT, CERT, BadgePatterns.from_spec(config.badge.spec()))
     hosts = {urlsplit(url).hostname or "" for url in urls.values()}
 
     async def go() -> list[RenderOutcome]:

@@ -6,6 +6,7 @@ import click
 from sqlalchemy import select
 
 from badgewatch.cli.main import emit, fail, runtime, translate_errors
+from badgewatch.domains import FieldInvalid
 from store.db import transaction
 from store.models import Office, Role, Unit, User
 from workflow import fields
@@ -43,7 +44,7 @@ def add(
     try:
         email = fields.email(email) if email else None
         mobile = fields.mobile(mobile) if mobile else None
-    except fields.FieldInvalid as exc:
+    except FieldInvalid as exc:
         fail(f"--email/--mobile: {exc.message}", bad_input=True)
     with transaction(runtime().sessions) as session:
         user = User(name=name, role=user_role, email=email, mobile=mobile)

@@ -101,7 +101,7 @@ class SitesSpider(Spider):
     async def start(self) -> AsyncIterator[Request]:
         config = self.config
         jobs = self.jobs
-        patterns = BadgePatterns.from_config(config.badge)
+        patterns = BadgePatterns.from_spec(config.badge.spec())
         self.policy = Policy.from_setting(config.crawl.failing_reasons)
         resolver = make_resolver(config.dns)
         if config.render.enabled:

@@ -1,4 +1,5 @@
-"""What the CLI and reports read back: each site's last complete verdict and its pages."""
+"""What the CLI and the demo (and the web pages to come) read back: each site's last complete
+verdict and its pages."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from badgewatch.domains import FieldInvalid, english_domain, gov_domain
 from store.models import PageRender, PageResult, Site, SiteCheck, SiteStatus
 from store.records import PageRow, RenderRow, reasons_of
-from workflow.fields import FieldInvalid, english_domain, gov_domain
 
 SITE_REASONS = {
     SiteStatus.DNS_MISMATCH: "dns_mismatch",
