@@ -24,13 +24,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Select, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from badgewatch.config import NotifyConfig
 from notify.channels import Channel, DeliveryError
-from store.db import transaction
+from store.db import dialect_insert, transaction
 from store.lease import claim_due, update_if
 from store.models import OutboxMessage, OutboxStatus
 
@@ -110,23 +108,12 @@ def enqueue(
         "last_error": None,
         "sent_at": None,
     }
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        statement = (
-            pg_insert(OutboxMessage)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=[OutboxMessage.key])
-            .returning(OutboxMessage.id)
-        )
-    elif dialect == "sqlite":
-        statement = (
-            sqlite_insert(OutboxMessage)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=[OutboxMessage.key])
-            .returning(OutboxMessage.id)
-        )
-    else:  # pragma: no cover - the configuration admits only these two
-        raise ValueError(f"unsupported database backend: {dialect}")
+    statement = (
+        dialect_insert(session, OutboxMessage)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[OutboxMessage.key])
+        .returning(OutboxMessage.id)
+    )
     new_id = session.execute(statement).scalar_one_or_none()
     if new_id is None:
         logger.debug("outbox: %s already queued", key)

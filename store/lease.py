@@ -16,19 +16,11 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, Select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
-from store.db import transaction
+from store.db import is_postgres, transaction
 
 K = TypeVar("K")
 R = TypeVar("R")
 C = TypeVar("C")
-
-
-def is_postgres(session: Session) -> bool:
-    """PostgreSQL or SQLite, the two backends the configuration admits."""
-    dialect = session.get_bind().dialect.name
-    if dialect not in {"postgresql", "sqlite"}:  # pragma: no cover - config admits only these
-        raise ValueError(f"unsupported database backend: {dialect}")
-    return dialect == "postgresql"
 
 
 def update_if(

@@ -31,12 +31,10 @@ from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
 from sqlalchemy import ColumnElement, Select, case, func, literal, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from store.db import transaction
-from store.lease import claim_due, is_postgres, update_if
+from store.db import dialect_insert, is_postgres, transaction
+from store.lease import claim_due, update_if
 from store.models import CrawlJob, JobState, Site, UTCDateTime
 
 logger = logging.getLogger(__name__)
@@ -190,22 +188,13 @@ def _insert(
         "attempts": 0,
         "enqueued_at": now,
     }
-    if is_postgres(session):
-        pg = (
-            pg_insert(CrawlJob)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["site_id"], index_where=_ACTIVE_WHERE)
-            .returning(CrawlJob.id)
-        )
-        new_id: int | None = session.execute(pg).scalar_one_or_none()
-    else:
-        lite = (
-            sqlite_insert(CrawlJob)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["site_id"], index_where=_ACTIVE_WHERE)
-            .returning(CrawlJob.id)
-        )
-        new_id = session.execute(lite).scalar_one_or_none()
+    new = (
+        dialect_insert(session, CrawlJob)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["site_id"], index_where=_ACTIVE_WHERE)
+        .returning(CrawlJob.id)
+    )
+    new_id: int | None = session.execute(new).scalar_one_or_none()
     return new_id
 
 
@@ -262,21 +251,13 @@ def enqueue_nightly(session: Session, *, now: datetime) -> int:
         .order_by(Site.id)
     )
     columns = ["site_id", "kind", "priority", "render", "state", "attempts", "enqueued_at"]
-    if is_postgres(session):
-        pg = (
-            pg_insert(CrawlJob)
-            .from_select(columns, sites)
-            .on_conflict_do_nothing(index_elements=["site_id"], index_where=_ACTIVE_WHERE)
-            .returning(CrawlJob.id)
-        )
-        return len(session.execute(pg).all())
-    lite = (
-        sqlite_insert(CrawlJob)
+    new = (
+        dialect_insert(session, CrawlJob)
         .from_select(columns, sites)
         .on_conflict_do_nothing(index_elements=["site_id"], index_where=_ACTIVE_WHERE)
         .returning(CrawlJob.id)
     )
-    return len(session.execute(lite).all())
+    return len(session.execute(new).all())
 
 
 # --- claim and lease ------------------------------------------------------------------------
