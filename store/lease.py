@@ -24,10 +24,11 @@ C = TypeVar("C")
 
 
 def update_if(
-    session: Session, key: InstrumentedAttribute[K], *where: ColumnElement[bool], **values: Any
+    session: Session, key: InstrumentedAttribute[K], /, *where: ColumnElement[bool], **values: Any
 ) -> K | None:
-    """Change the one row that still matches ``where``; its ``key``, or None when no row
-    matched (another writer changed it first). Loaded objects are not refreshed."""
+    """Change the one row that still matches ``where`` (``values`` by column name); its
+    ``key``, or None when no row matched (another writer changed it first). Loaded objects
+    are not refreshed."""
     return session.execute(
         update(key.class_)
         .where(*where)
