@@ -39,6 +39,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -400,6 +401,61 @@ class ReportsConfig(_Section):
         return _http_url(value) if value is not None else None
 
 
+SECRET_KEY_ENV = "BADGEWATCH_WEB_SECRET_KEY"  # noqa: S105 - the variable's name, not a secret
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class WebConfig(_Section):
+    """The web application: where it listens, its public address, sessions and login lockout.
+
+    The secret key signing its cookies is never a setting: it comes only from the environment
+    (``BADGEWATCH_WEB_SECRET_KEY``, read by ``web_secret_key``), so it cannot end up in a file.
+    """
+
+    bind: str = "127.0.0.1:8080"  # host:port of `badgewatch web`
+    public_url: HttpUrl | None = None  # as people reach it; https makes the cookies Secure
+    workers: int = Field(default=2, ge=1)  # `badgewatch web`'s gunicorn worker processes
+    trusted_proxies: int = Field(default=0, ge=0)  # reverse proxies whose X-Forwarded-For counts
+    session_idle_minutes: float = Field(default=30.0, gt=0)  # logged out after this long idle
+    session_max_hours: float = Field(default=12.0, gt=0)  # and after this long in any case
+    lockout_login_failures: int = Field(default=5, ge=1)  # failed logins that lock a login
+    lockout_address_failures: int = Field(default=20, ge=1)  # ... or an address
+    lockout_window_minutes: float = Field(default=15.0, gt=0)  # ... within this window
+    lockout_minutes: float = Field(default=15.0, gt=0)  # how long a lock lasts
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_secret_in_file(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "secret_key" in data:
+            raise ValueError(
+                f"secret_key is not a setting: set the environment variable {SECRET_KEY_ENV}"
+            )
+        return data
+
+    @field_validator("bind")
+    @classmethod
+    def _bind(cls, value: str) -> str:
+        return _host_port(value)
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.public_url is not None and self.public_url.startswith("https://")
+
+
+def web_secret_key(environ: Mapping[str, str] | None = None) -> str:
+    """The web application's secret key from ``BADGEWATCH_WEB_SECRET_KEY``; a ``ConfigError``
+    naming the variable when it is missing or too short to be a secret."""
+    value = (os.environ if environ is None else environ).get(SECRET_KEY_ENV, "")
+    if len(value.strip()) < MIN_SECRET_KEY_LENGTH:
+        problem = "is not set" if not value.strip() else "is too short"
+        raise ConfigError(
+            f"{SECRET_KEY_ENV} {problem}: the web application signs its cookies with it; set it "
+            f"to at least {MIN_SECRET_KEY_LENGTH} random characters, e.g. the output of "
+            "`python3 -c 'import secrets; print(secrets.token_hex(32))'`"
+        )
+    return value
+
+
 class Config(_Section):
     database: DatabaseConfig = DatabaseConfig()
     paths: PathsConfig = PathsConfig()
@@ -414,6 +470,7 @@ class Config(_Section):
     notify: NotifyConfig = NotifyConfig()
     monitor: MonitorConfig = MonitorConfig()
     reports: ReportsConfig = ReportsConfig()
+    web: WebConfig = WebConfig()
 
 
 SECTIONS: dict[str, type[_Section]] = {

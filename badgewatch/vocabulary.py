@@ -150,6 +150,15 @@ KIND_LABELS: Mapping[ApplicationKind, str] = {
     ApplicationKind.REREVIEW: "已开办网站复核",
 }
 
+ROLE_LABELS: Mapping[Role, str] = {
+    Role.UNIT_HANDLER: "单位经办人",
+    Role.OFFICE_REVIEWER: "编办审核人员",
+    Role.CONAC_REVIEWER: "CONAC 复审人员",
+    Role.OPERATOR: "系统运维人员",
+    Role.SYSTEM: "系统",
+}
+"""A person's role as the web pages name it."""
+
 VERDICT_LABELS: Mapping[str, str] = {
     "compliant": "合规",
     "non_compliant": "不合规",
