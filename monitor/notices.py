@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from badgewatch import localtime
 from badgewatch.config import Config
+from badgewatch.domains import display_domain, display_url
 from badgewatch.localtime import cn_date, cn_time
 from badgewatch.vocabulary import (
     NOT_FAILURES,
@@ -38,7 +39,6 @@ from badgewatch.vocabulary import (
     reason_counts,
     reason_text,
 )
-from monitor.deadlines import FAILING_STATES, evaluate_site, working_day_before
 from notify.outbox import enqueue
 from reports.paths import office_report_url
 from store.models import (
@@ -54,7 +54,8 @@ from store.models import (
     Unit,
     User,
 )
-from workflow.fields import display_domain, display_url
+from store.records import reasons_of
+from workflow.deadlines import FAILING_STATES, evaluate_site, working_day_before
 from workflow.workdays import WorkCalendar
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def findings(session: Session, check_id: int | None) -> Findings:
     check = session.get(SiteCheck, check_id) if check_id is not None else None
     if check is None:
         return Findings(None, 0, 0, [], [])
-    reasons = reason_counts(check.reasons)
+    reasons = reason_counts(reasons_of(check.reasons)["pages"])
     pages: dict[str, list[str]] = {}
     for url, codes in session.execute(
         select(PageResult.url, PageResult.reasons)

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from badgewatch.cli.main import cli
 from badgewatch.config import BadgeConfig, Config, DnsConfig, PathsConfig
+from badgewatch.domains import gov_domain
 from crawler.checks.badge import BadgePatterns, SiteBadge
 from crawler.render.browser import Renderer, RenderOutcome, browser_addresses
 from monitor.deadlines import apply_check
@@ -53,7 +54,6 @@ from store.models import (
 from testbed.badgehost import Registration
 from testbed.pngs import encode_rgb
 from testbed.siteserver import Route, government_page
-from workflow.fields import gov_domain
 from workflow.issuance import decoded_snippet, issued_snippet, make_code
 from workflow.workdays import WorkCalendar
 
@@ -531,7 +531,7 @@ def snippet(config: Config, identifier: str = IDENT, cert: str = CERT) -> str:
 
 def render_all(config: Config, urls: dict[str, str]) -> dict[str, RenderOutcome]:
     """Render every page through one Renderer, as the crawl's render stage does."""
-    site = SiteBadge(IDENT, CERT, BadgePatterns.from_config(config.badge))
+    site = SiteBadge(IDENT, CERT, BadgePatterns.from_spec(config.badge.spec()))
     hosts = {urlsplit(url).hostname or "" for url in urls.values()}
 
     async def go() -> list[RenderOutcome]:

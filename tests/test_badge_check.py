@@ -531,7 +531,7 @@ def test_patterns_come_from_configuration():
         span_id="_ideX",
         image_id="imgX",
     )
-    patterns = BadgePatterns.from_config(config)
+    patterns = BadgePatterns.from_spec(config.spec())
     ident = "ZJ330000000604258890010"
     url = f"//badge.example.org/static/js/33/000/0000/60425889/{ident}.js"
     site = SiteBadge(ident, patterns=patterns)

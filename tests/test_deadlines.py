@@ -14,13 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.deadlines import (
-    Evaluation,
-    apply_check,
-    evaluate,
-    reevaluate_all,
-    working_day_before,
-)
+from monitor.deadlines import apply_check, reevaluate_all
 from store.db import transaction
 from store.models import (
     MonitorState,
@@ -31,6 +25,7 @@ from store.models import (
     SiteStatus,
 )
 from tests.factories import CALENDAR, DUE, NOTICE, add_check, add_office, add_site, add_unit, at
+from workflow.deadlines import Evaluation, evaluate, working_day_before
 from workflow.workdays import UnknownYear
 
 

@@ -21,7 +21,7 @@ from tests.factories import CERT, IDENT, NAME, OTHER_CERT, OTHER_IDENT, page, sn
 
 
 def render(config: Config, url: str, name: str, **kwargs: Any) -> RenderOutcome:
-    site = SiteBadge(IDENT, CERT, BadgePatterns.from_config(config.badge))
+    site = SiteBadge(IDENT, CERT, BadgePatterns.from_spec(config.badge.spec()))
 
     async def go() -> RenderOutcome:
         host = url.split("/")[2]
@@ -189,7 +189,7 @@ def test_hanging_page_does_not_stall(render_config, serve_site) -> None:
     config = render_config.model_copy(
         update={"render": render_config.render.model_copy(update={"page_timeout": 2})}
     )
-    site_badge = SiteBadge(IDENT, CERT, BadgePatterns.from_config(config.badge))
+    site_badge = SiteBadge(IDENT, CERT, BadgePatterns.from_spec(config.badge.spec()))
 
     async def both() -> list[RenderOutcome]:
         addresses = browser_addresses(config, {site.url().split("/")[2]})
@@ -213,7 +213,7 @@ def test_contexts_are_recycled(render_config, serve_site) -> None:
     site = serve_site({"/": page(snippet(render_config))}, names=[NAME])
     config = render_config.model_copy(update={"render": render_config.render.model_copy(
         update={"pages_per_context": 2, "concurrency": 1})})
-    badge = SiteBadge(IDENT, CERT, BadgePatterns.from_config(config.badge))
+    badge = SiteBadge(IDENT, CERT, BadgePatterns.from_spec(config.badge.spec()))
 
     async def five() -> tuple[list[str], int, int]:
         renderer = Renderer.from_config(config, browser_addresses(config, {site.names[0]}))

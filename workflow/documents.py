@@ -7,11 +7,12 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from badgewatch import localtime
+from badgewatch.domains import display_domain
 from badgewatch.templating import html_environment
 from badgewatch.vocabulary import KIND_LABELS
 from store.models import Application, AppState
 from workflow.errors import NotPrintable
-from workflow.fields import display_domain, display_phone
+from workflow.fields import display_phone
 from workflow.form import ApplicationForm
 
 PRINTABLE = frozenset(

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from badgewatch.config import BadgeConfig
+from badgewatch.domains import display_domain
 from badgewatch.localtime import cn_date
-from workflow.fields import display_domain
 from workflow.issuance import BadgeCode, decoded_snippet, issued_snippet
 
 

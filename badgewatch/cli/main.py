@@ -142,9 +142,10 @@ def _register() -> None:
         report,
         sites,
         users,
+        web,
     )
 
-    for module in (apps, calendar, db, demo, monitor, notify, offices, report, sites, users):
+    for module in (apps, calendar, db, demo, monitor, notify, offices, report, sites, users, web):
         cli.add_command(module.command)
     for command in (crawl.crawl, crawl.recheck, crawl.status, crawl.check):
         cli.add_command(command)

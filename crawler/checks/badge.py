@@ -86,7 +86,7 @@ from html import unescape as html_unescape
 from typing import Any, Literal, NamedTuple, TypeAlias
 from urllib.parse import urlsplit
 
-from badgewatch.config import BadgeConfig
+from badgewatch.badgespec import BadgeSpec
 from badgewatch.vocabulary import MARKUP_REASONS, NOT_FAILURES, WARNINGS, reason_advice
 from crawler.checks.markup import (
     STEP,
@@ -136,7 +136,7 @@ def _url_prefix(host: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class BadgePatterns:
-    """Everything that recognises this deployment's badge, compiled from ``BadgeConfig`` once,
+    """Everything that recognises this deployment's badge, compiled from a ``BadgeSpec`` once,
     so no badge host or file name is a literal in the checker."""
 
     span_id: str
@@ -179,20 +179,20 @@ class BadgePatterns:
     certificate: re.Pattern[str]
 
     @classmethod
-    def from_config(cls, config: BadgeConfig) -> BadgePatterns:
-        script_host, script_path = _host_and_path(config.script_base)
-        image_host, image_path = _host_and_path(config.image_base)
-        before, _, after = config.certificate_url.partition("{certificate}")
+    def from_spec(cls, spec: BadgeSpec) -> BadgePatterns:
+        script_host, script_path = _host_and_path(spec.script_base)
+        image_host, image_path = _host_and_path(spec.image_base)
+        before, _, after = spec.certificate_url.partition("{certificate}")
         cert_host, cert_rest = _host_and_path(before)
         cert_rest_rx = re.escape(cert_rest).replace("&", "&(?:amp;)?")
-        prefix = re.escape(config.identifier_prefix)
+        prefix = re.escape(spec.identifier_prefix)
         names = "|".join(
             re.escape(name)
             for name in (
-                config.image_party,
-                config.image_institution,
-                config.image_party_error,
-                config.image_institution_error,
+                spec.image_party,
+                spec.image_institution,
+                spec.image_party_error,
+                spec.image_institution_error,
             )
         )
         digits = "/".join(rf"(\d{{{n}}})" for n in _PATH_DIGITS)
@@ -209,14 +209,14 @@ class BadgePatterns:
         # Exact-case literals: hosts as URLs print them, ids as getElementById needs them.
         triggers = tuple(
             dict.fromkeys(
-                t for t in (script_host, cert_host, image_host, config.span_id, config.image_id)
+                t for t in (script_host, cert_host, image_host, spec.span_id, spec.image_id)
                 if t
             )
         )
         return cls(
-            span_id=config.span_id,
-            image_id=config.image_id,
-            identifier_prefix=config.identifier_prefix,
+            span_id=spec.span_id,
+            image_id=spec.image_id,
+            identifier_prefix=spec.identifier_prefix,
             script_host=script_host,
             certificate_host=cert_host,
             image_host=image_host,
@@ -227,7 +227,7 @@ class BadgePatterns:
             hits=_strong_hits(
                 _prefilter(triggers),
                 hosts=tuple(dict.fromkeys(t for t in (script_host, cert_host, image_host) if t)),
-                ids=tuple(dict.fromkeys(t for t in (config.span_id, config.image_id) if t)),
+                ids=tuple(dict.fromkeys(t for t in (spec.span_id, spec.image_id) if t)),
             ),
             narrowed=tuple(
                 _strong_hits(
@@ -235,25 +235,25 @@ class BadgePatterns:
                     hosts=tuple(
                         dict.fromkeys(t for t in (script_host, cert_host, image_host) if t)),
                     ids=tuple(dict.fromkeys(
-                        t for t, drop in ((config.span_id, span), (config.image_id, image))
-                        if t and not drop and not (span and t == config.span_id)
-                        and not (image and t == config.image_id))),
+                        t for t, drop in ((spec.span_id, span), (spec.image_id, image))
+                        if t and not drop and not (span and t == spec.span_id)
+                        and not (image and t == spec.image_id))),
                 )
                 for span in (False, True) for image in (False, True)
             ),
-            id_forms=(_id_form(config.span_id), _id_form(config.image_id)),
+            id_forms=(_id_form(spec.span_id), _id_form(spec.image_id)),
             strong_text=tuple(
                 dict.fromkeys(
                     t for t in (script_host + script_path.rstrip("/"), cert_host,
-                                image_host + image_path.rstrip("/"), config.span_id,
-                                config.image_id)
+                                image_host + image_path.rstrip("/"), spec.span_id,
+                                spec.image_id)
                     if t
                 )
             ),
             url_text=tuple(
                 dict.fromkeys(
                     t for t in (script_host + script_path.rstrip("/"), cert_host,
-                                image_host + image_path.rstrip("/"), config.image_id)
+                                image_host + image_path.rstrip("/"), spec.image_id)
                     if t
                 )
             ),
@@ -376,7 +376,7 @@ def _url_covering(rx: re.Pattern[str], host: str, text: str, pos: int) -> re.Mat
 @lru_cache(maxsize=1)
 def default_patterns() -> BadgePatterns:
     """Patterns of the default configuration (the national registry's hosts)."""
-    return BadgePatterns.from_config(BadgeConfig())
+    return BadgePatterns.from_spec(BadgeSpec())
 
 
 @dataclass(frozen=True, slots=True)
