@@ -504,9 +504,8 @@ def _selfcheck(client: FlaskClient, site_id: int, action: str, **data: Any) -> A
         "action": action, **data}, content_type="multipart/form-data")
 
 
-def test_selfcheck_of_a_template_file(app: Flask, world: World) -> None:
-    import io
-
+def _issued_site(app: Flask, world: World) -> tuple[int, str]:
+    """The hz application's site, issued, and the code its unit pastes into its pages."""
     from workflow.issuance import issued_snippet, make_code
 
     site_id = _issue(app, world.applications["hz"])
@@ -514,7 +513,14 @@ def test_selfcheck_of_a_template_file(app: Flask, world: World) -> None:
     with transaction(_sessions(app)) as db:
         site = db.get(Site, site_id)
         assert site is not None and site.certificate
-        snippet = issued_snippet(badge, make_code(badge, site.identifier, site.certificate))
+        return site_id, issued_snippet(badge, make_code(badge, site.identifier,
+                                                        site.certificate))
+
+
+def test_selfcheck_of_a_template_file(app: Flask, world: World) -> None:
+    import io
+
+    site_id, snippet = _issued_site(app, world)
     client = app.test_client()
     log_in(client, "hz-unit")
     good = PAGE.format(badge=snippet).encode()
@@ -554,8 +560,6 @@ def test_selfcheck_of_a_url_through_the_recheck_queue(
     does, and the page refreshes itself until the crawl's verdict is there."""
     import time
 
-    from workflow.issuance import issued_snippet, make_code
-
     # the crawl process reads its settings from the environment, as under the CLI
     for name, value in {
         "BADGEWATCH_CONFIG": "",
@@ -569,15 +573,11 @@ def test_selfcheck_of_a_url_through_the_recheck_queue(
         "BADGEWATCH_PATHS_DATA_DIR": str(tmp_path / "var"),
     }.items():
         monkeypatch.setenv(name, value)
-    site_id = _issue(app, world.applications["hz"])
-    badge = app.extensions["badgewatch"].config.badge
+    site_id, snippet = _issued_site(app, world)
+    server = serve_site({"/": PAGE.format(badge=snippet), "/bad.html": PAGE.format(badge="")},
+                        names=[DOMAIN])
     with transaction(_sessions(app)) as db:
-        site = db.get(Site, site_id)
-        assert site is not None and site.certificate
-        snippet = issued_snippet(badge, make_code(badge, site.identifier, site.certificate))
-        server = serve_site({"/": PAGE.format(badge=snippet), "/bad.html": PAGE.format(badge="")},
-                            names=[DOMAIN])
-        site.ipv4 = server.ip
+        db.execute(update(Site).where(Site.id == site_id).values(ipv4=server.ip))
     client = app.test_client()
     log_in(client, "hz-unit")
     response = _selfcheck(client, site_id, "url", url=f"http://{DOMAIN}/bad.html")
