@@ -98,7 +98,7 @@ def index() -> str:
         "unit_home.html",
         guide=GUIDE,
         applications=listed(newest_first=True),
-        actions=actions,
+        row_actions=actions,
         reasons=reasons,
         sites=sites,
         state_names=STATE_LABELS,
