@@ -47,12 +47,7 @@ def world(db_url: str) -> World:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def app(db_url: str, world: World, clock: Clock, dns_server, dns_config, sms_gateway,
+def app(db_url: str, world: World, dns_server, dns_config, sms_gateway,
         tmp_path: Path) -> Iterator[Flask]:
     """On the local DNS server (杭州数据.政务 at 127.0.0.21) and SMS gateway."""
     dns_server.set_records(DOMAIN, a=[IP])
@@ -65,7 +60,7 @@ def app(db_url: str, world: World, clock: Clock, dns_server, dns_config, sms_gat
         "BADGEWATCH_SMTP_PORT": "1",  # no mail server: emails stay in the outbox
         "BADGEWATCH_PATHS_DATA_DIR": str(tmp_path / "var"),
     })
-    app = create_app(config, secret_key=SECRET, clock=clock)
+    app = create_app(config, secret_key=SECRET, clock=Clock())
     app.config["TESTING"] = True
     yield app
     app.extensions["badgewatch"].close()
@@ -456,7 +451,8 @@ def test_registration_errors_beside_fields_nothing_saved(app: Flask, sms_gateway
     assert registered(app) == before
 
 
-def test_the_code_expires_and_allows_five_tries(app: Flask, clock: Clock, sms_gateway) -> None:
+def test_the_code_expires_and_allows_five_tries(app: Flask, sms_gateway) -> None:
+    clock: Clock = app.extensions["badgewatch"].clock
     client = app.test_client()
     before = registered(app)
     register(client, "code")
