@@ -528,6 +528,10 @@ def test_selfcheck_of_a_template_file(app: Flask, world: World) -> None:
     log_in(other, "nb-unit")
     response = _selfcheck(other, site_id, "file", file=(io.BytesIO(good), "index.html"))
     assert response.status_code == 404
+    # nb's own site was imported with an identifier the check cannot read: said, not a crash
+    page = tree(_selfcheck(other, world.sites["nb"], "file",
+                           file=(io.BytesIO(good), "index.html")))
+    assert "联系同级编办" in error_beside(page, "site")
 
 
 def test_selfcheck_url_only_on_the_sites_own_domain_and_limited(

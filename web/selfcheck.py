@@ -109,7 +109,11 @@ def _check_file(form: SelfCheckForm, st: WebState, site_id: int) -> Verdict | No
     content = upload.read()
     with transaction(st.sessions) as db:
         site = site_or_404(db, g.user, site_id)
-        badge = _badge(st.config, site)
+        try:
+            badge = _badge(st.config, site)
+        except ValueError:  # a registration the check cannot read: the site's record is at fault
+            add_error(form.site, "此网站登记的网站标识编号或证书编号有误，无法检查，请联系同级编办")
+            return None
         audit.record(db, action="selfcheck.file", now=st.now(), user=g.user,
                      address=client_address(), object_type="site", object_id=site.id)
     page = check_page(content, badge, Policy.from_setting(st.config.crawl.failing_reasons))
