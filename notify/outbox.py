@@ -132,12 +132,16 @@ def retry_delay(notify: NotifyConfig, attempts: int) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def _due(now: datetime, skip: set[int], limit: int) -> Select[OutboxMessage]:
+def _due(
+    now: datetime, skip: set[int], limit: int, key: str | None = None
+) -> Select[OutboxMessage]:
     """The rows a deliverer may take: pending, due, and not already handled by this run."""
     query = select(OutboxMessage).where(
         OutboxMessage.status == OutboxStatus.PENDING,
         OutboxMessage.next_attempt_at <= now,
     )
+    if key is not None:
+        query = query.where(OutboxMessage.key == key)
     if skip:
         query = query.where(OutboxMessage.id.not_in(skip))
     return query.order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)
@@ -179,6 +183,7 @@ def _claim(
     max_attempts: int,
     skip: set[int],
     report: DeliveryReport,
+    key: str | None = None,
 ) -> _Claim | None:
     """The next due row, leased; rows out of attempts are marked FAILED on the way."""
 
@@ -189,7 +194,7 @@ def _claim(
             return None
         return _lease(session, row, now, lease)
 
-    claimed = claim_due(factory, lambda n: _due(now, skip, n), take, limit=1)
+    claimed = claim_due(factory, lambda n: _due(now, skip, n, key), take, limit=1)
     return claimed[0] if claimed else None
 
 
@@ -283,8 +288,10 @@ def deliver_due(
     notify: NotifyConfig,
     limit: int = 100,
     lease: timedelta = DEFAULT_LEASE,
+    key: str | None = None,
 ) -> DeliveryReport:
-    """Send up to ``limit`` due messages, each once, and record every outcome.
+    """Send up to ``limit`` due messages, each once, and record every outcome; with ``key``,
+    only that message (one a person waits for, such as a 验证码).
 
     Safe to run from several processes or threads at once. ``now`` is a parameter so that
     schedules and tests decide the time; each row is tried at most once per call.
@@ -304,6 +311,7 @@ def deliver_due(
             max_attempts=notify.max_attempts,
             skip=skip,
             report=report,
+            key=key,
         )
         if claim is None:
             break

@@ -410,11 +410,21 @@ def registered(app: Flask) -> tuple[int, int]:
 
 
 def test_registration_with_the_sms_code(app: Flask, sms_gateway) -> None:
+    from notify.outbox import enqueue
+    from store.models import OutboxMessage, OutboxStatus
+
+    with transaction(_sessions(app)) as db:  # the deliverer's work, not this request's
+        enqueue(db, key="other", channel="sms", recipient="+8613700000000", subject=None,
+                body="另一条通知", now=app.extensions["badgewatch"].now())
     client = app.test_client()
     before = registered(app)
     response = register(client, "code")
     assert "验证码已发送" in response.get_data(as_text=True)
-    assert sms_gateway.sms[-1]["phone"] == "+86" + NEW_MOBILE
+    [sent] = sms_gateway.sms  # the code, while the person waits, and nothing else
+    assert sent["phone"] == "+86" + NEW_MOBILE
+    with transaction(_sessions(app)) as db:
+        other = db.scalar(select(OutboxMessage).where(OutboxMessage.key == "other"))
+        assert other is not None and other.status is OutboxStatus.PENDING
     response = register(client, "register", code=sms_code(sms_gateway))
     assert response.status_code == 302 and response.headers["Location"].endswith("/login")
     assert registered(app) == (before[0] + 1, before[1] + 1)

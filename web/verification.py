@@ -44,9 +44,10 @@ def _hash(salt: str, code: str) -> str:
 
 def send(
     session: Session, *, purpose: str, mobile: str, now: datetime, address: str
-) -> None:
+) -> str:
     """Queue a new code for ``mobile`` (E.164) in the caller's transaction; ``deliver`` sends it
-    after the commit. Raises ``CodeRefused`` when the number or the address asked too often."""
+    after the commit (by the outbox key returned). Raises ``CodeRefused`` when the number or
+    the address asked too often."""
     hour_ago = now - timedelta(hours=1)
     recent = select(func.count()).select_from(SmsCode).where(SmsCode.sent_at > hour_ago)
     last = session.scalar(select(func.max(SmsCode.sent_at)).where(SmsCode.mobile == mobile))
@@ -66,9 +67,10 @@ def send(
     session.add(row)
     session.flush()
     minutes = int(CODE_LIFETIME.total_seconds() // 60)
+    key = f"sms-code:{row.id}"
     enqueue(
         session,
-        key=f"sms-code:{row.id}",
+        key=key,
         channel="sms",
         recipient=mobile,
         subject=None,
@@ -76,6 +78,7 @@ def send(
         "如非本人操作，请忽略本短信。",
         now=now,
     )
+    return key
 
 
 def request_code(st: WebState, *, purpose: str, mobile: str, user: User | None) -> str:
@@ -84,18 +87,19 @@ def request_code(st: WebState, *, purpose: str, mobile: str, user: User | None) 
     now = st.now()
     address = client_address()
     with transaction(st.sessions) as session:
-        send(session, purpose=purpose, mobile=mobile, now=now, address=address)
+        key = send(session, purpose=purpose, mobile=mobile, now=now, address=address)
         audit.record(session, action="sms_code.send", now=now, user=user,
                      actor=None if user else mobile, address=address,
                      detail={"purpose": purpose})
-    deliver(st.sessions, st.config, now)
+    deliver(st.sessions, st.config, now, key)
     minutes = int(CODE_LIFETIME.total_seconds() // 60)
     return f"验证码已发送至 {display_phone(mobile)}，{minutes} 分钟内有效。"
 
 
-def deliver(factory: sessionmaker[Session], config: Config, now: datetime) -> None:
-    """Send what was queued now; a failure stays in the outbox for ``notify deliver``."""
-    deliver_due(factory, channels_from_config(config), now=now, notify=config.notify)
+def deliver(factory: sessionmaker[Session], config: Config, now: datetime, key: str) -> None:
+    """Send the code now, while the person waits, and nothing else (the rest of the outbox is
+    the deliverer's); a failure stays in the outbox for ``notify deliver``."""
+    deliver_due(factory, channels_from_config(config), now=now, notify=config.notify, key=key)
 
 
 @dataclass(frozen=True)
