@@ -13,7 +13,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from badgewatch.domains import FieldInvalid
+from badgewatch.domains import FieldInvalid, display_domain
 from badgewatch.resolver import make_resolver
 from badgewatch.vocabulary import STATE_LABELS
 from store.db import transaction
@@ -101,6 +101,7 @@ def index() -> str:
         row_actions=actions,
         reasons=reasons,
         sites=sites,
+        domains={site.id: display_domain(site.domain) for site in sites},
         state_names=STATE_LABELS,
     )
 
