@@ -59,6 +59,12 @@ class PageItem:
         """A page that could not be checked, and why."""
         return cls(site_id, url, status, fetch_failed(reason), depth, error=reason)
 
+    @classmethod
+    def http_error(cls, site_id: int, url: str, status: int, depth: int = 0) -> PageItem:
+        """A page the server answered with an error (after retries): not checked, never a
+        failure."""
+        return cls.failed(site_id, url, status, f"服务器返回 HTTP {status}", depth)
+
 
 @dataclass(frozen=True)
 class SiteCrawled:

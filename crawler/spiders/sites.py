@@ -268,10 +268,8 @@ class SitesSpider(Spider):
         crawl.links.mark_seen(response.url)
         content_type = response.headers.get(b"Content-Type") or b""
         if response.status >= 400:
-            # Server errors (after retries) and missing pages are not checked, never failures.
-            reason = f"服务器返回 HTTP {response.status}"
-            yield self._page(crawl, PageItem.failed(
-                crawl.job.site_id, response.url, response.status, reason, depth
+            yield self._page(crawl, PageItem.http_error(
+                crawl.job.site_id, response.url, response.status, depth
             ))
             return
         if not is_html(content_type):
