@@ -6,8 +6,10 @@ breadth first, staying on the site's own hosts (``request.meta["site_hosts"]``, 
 the address policy by ``crawler.middlewares``). Each URL is yielded once (Scrapy pays per
 yielded request, duplicates included). A page is decoded once as a browser decodes it
 (``crawler.pages``); that text gives the links (selectolax), the title and the badge check, the
-pure function of ``crawler.checks``. A site is finished when its last outstanding request is
-answered.
+pure function of ``crawler.checks``. The spider only fetches and checks: it yields items
+(``crawler.items``), a site's start, each page's verdict, and the site's end once its last
+outstanding request is answered; the item pipeline (``crawler.pipelines``) tallies and writes
+them and has each site rendered before its check is finished.
 """
 
 from __future__ import annotations
