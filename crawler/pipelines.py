@@ -17,6 +17,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider
 
+from badgewatch.config import Config
 from crawler.checks.badge import SiteBadge
 from crawler.items import PageItem, SiteCounts, SiteCrawled, SiteOpened
 from crawler.jobs import SiteJob
@@ -51,7 +52,7 @@ class SiteResultsPipeline:
 
     def __init__(self, crawler: Crawler, jobs: list[SiteJob], writer: ResultWriter) -> None:
         self.crawler = crawler
-        self.config = crawler.settings["BADGEWATCH_CONFIG"]
+        self.config: Config = crawler.settings["BADGEWATCH_CONFIG"]
         self.jobs = jobs
         self.writer = writer
         self.sites: dict[int, SiteResults] = {}
