@@ -39,8 +39,9 @@ class SiteOpened:
 
 @dataclass(frozen=True)
 class PageItem:
-    """One page's verdict. ``home`` when it is the site's home page and was read;
-    ``tree`` when the page was read (the render stage samples pages by their layout)."""
+    """One page's verdict. ``home`` when it is the site's home page and was read; ``tree``,
+    the page's parse tree, when it was read and rendering is on (the render stage samples
+    pages by their layout)."""
 
     site_id: int
     url: str

@@ -286,7 +286,7 @@ class SitesSpider(Spider):
             depth,
             title=page.title,
             home=bool(response.meta.get("home")),
-            tree=page.tree,
+            tree=page.tree if self.config.render.enabled else None,
         ))
         if depth >= self.config.crawl.max_depth or crawl.job.only_url is not None:
             return
