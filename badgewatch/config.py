@@ -17,6 +17,7 @@ not import: the CLI checks them with the crawler's own ``Policy`` at start-up
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import math
@@ -38,9 +39,12 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from badgewatch.badgespec import BadgeSpec
 
 ENV_PREFIX = "BADGEWATCH_"
 CONFIG_ENV = "BADGEWATCH_CONFIG"
@@ -224,20 +228,28 @@ class CrawlConfig(_Section):
         return out
 
 
-class BadgeConfig(_Section):
-    """Everything that names the badge host; a deployment issues its own badges."""
+_REGISTRY = BadgeSpec()
 
-    script_base: str = "http://dcs.conac.cn/js"
-    image_base: str = "http://dcs.conac.cn/image"
-    certificate_url: str = "http://bszs.conac.cn/sitename?method=show&id={certificate}"
-    identifier_prefix: str = Field(default="CA", pattern=r"^[A-Z]{1,4}$")
+
+class BadgeConfig(_Section):
+    """Everything that names the badge host; a deployment issues its own badges. The defaults
+    are the national registry's (``BadgeSpec``)."""
+
+    script_base: str = _REGISTRY.script_base
+    image_base: str = _REGISTRY.image_base
+    certificate_url: str = _REGISTRY.certificate_url
+    identifier_prefix: str = Field(default=_REGISTRY.identifier_prefix, pattern=r"^[A-Z]{1,4}$")
     number_start: int = Field(default=60_000_000, ge=0, le=99_999_999)
-    span_id: str = "_ideConac"
-    image_id: str = "imgConac"
-    image_party: str = "red.png"
-    image_institution: str = "blue.png"
-    image_party_error: str = "red_error.png"
-    image_institution_error: str = "blue_error.png"
+    span_id: str = _REGISTRY.span_id
+    image_id: str = _REGISTRY.image_id
+    image_party: str = _REGISTRY.image_party
+    image_institution: str = _REGISTRY.image_institution
+    image_party_error: str = _REGISTRY.image_party_error
+    image_institution_error: str = _REGISTRY.image_institution_error
+
+    def spec(self) -> BadgeSpec:
+        """What the page check reads of this section, as a plain frozen value."""
+        return BadgeSpec(**{f.name: getattr(self, f.name) for f in dataclasses.fields(BadgeSpec)})
 
     @field_validator("script_base", "image_base")
     @classmethod
@@ -389,6 +401,61 @@ class ReportsConfig(_Section):
         return _http_url(value) if value is not None else None
 
 
+SECRET_KEY_ENV = "BADGEWATCH_WEB_SECRET_KEY"  # noqa: S105 - the variable's name, not a secret
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class WebConfig(_Section):
+    """The web application: where it listens, its public address, sessions and login lockout.
+
+    The secret key signing its cookies is never a setting: it comes only from the environment
+    (``BADGEWATCH_WEB_SECRET_KEY``, read by ``web_secret_key``), so it cannot end up in a file.
+    """
+
+    bind: str = "127.0.0.1:8080"  # host:port of `badgewatch web`
+    public_url: HttpUrl | None = None  # as people reach it; https makes the cookies Secure
+    workers: int = Field(default=2, ge=1)  # `badgewatch web`'s gunicorn worker processes
+    trusted_proxies: int = Field(default=0, ge=0)  # reverse proxies whose X-Forwarded-For counts
+    session_idle_minutes: float = Field(default=30.0, gt=0)  # logged out after this long idle
+    session_max_hours: float = Field(default=12.0, gt=0)  # and after this long in any case
+    lockout_login_failures: int = Field(default=5, ge=1)  # failed logins that lock a login
+    lockout_address_failures: int = Field(default=20, ge=1)  # ... or an address
+    lockout_window_minutes: float = Field(default=15.0, gt=0)  # ... within this window
+    lockout_minutes: float = Field(default=15.0, gt=0)  # how long a lock lasts
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_secret_in_file(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "secret_key" in data:
+            raise ValueError(
+                f"secret_key is not a setting: set the environment variable {SECRET_KEY_ENV}"
+            )
+        return data
+
+    @field_validator("bind")
+    @classmethod
+    def _bind(cls, value: str) -> str:
+        return _host_port(value)
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.public_url is not None and self.public_url.startswith("https://")
+
+
+def web_secret_key(environ: Mapping[str, str] | None = None) -> str:
+    """The web application's secret key from ``BADGEWATCH_WEB_SECRET_KEY``; a ``ConfigError``
+    naming the variable when it is missing or too short to be a secret."""
+    value = (os.environ if environ is None else environ).get(SECRET_KEY_ENV, "")
+    if len(value.strip()) < MIN_SECRET_KEY_LENGTH:
+        problem = "is not set" if not value.strip() else "is too short"
+        raise ConfigError(
+            f"{SECRET_KEY_ENV} {problem}: the web application signs its cookies with it; set it "
+            f"to at least {MIN_SECRET_KEY_LENGTH} random characters, e.g. the output of "
+            "`python3 -c 'import secrets; print(secrets.token_hex(32))'`"
+        )
+    return value
+
+
 class Config(_Section):
     database: DatabaseConfig = DatabaseConfig()
     paths: PathsConfig = PathsConfig()
@@ -403,6 +470,7 @@ class Config(_Section):
     notify: NotifyConfig = NotifyConfig()
     monitor: MonitorConfig = MonitorConfig()
     reports: ReportsConfig = ReportsConfig()
+    web: WebConfig = WebConfig()
 
 
 SECTIONS: dict[str, type[_Section]] = {
@@ -483,6 +551,16 @@ def _describe(exc: ValidationError, source: str, variables: Mapping[str, str]) -
     return f"invalid configuration ({source}):\n  " + "\n  ".join(lines)
 
 
+def read_toml(path: Path, what: str, error: type[Exception]) -> dict[str, Any]:
+    """A TOML file's content; ``error`` naming the ``what`` file when it is missing or not TOML."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise error(f"{what} file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{what} file {path} is not valid TOML: {exc}") from exc
+
+
 def load_config(
     path: Path | str | None = None, environ: Mapping[str, str] | None = None
 ) -> Config:
@@ -493,12 +571,7 @@ def load_config(
     source = "defaults"
     if file:
         file_path = Path(file)
-        try:
-            data = tomllib.loads(file_path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError(f"configuration file not found: {file_path}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"configuration file {file_path} is not valid TOML: {exc}") from exc
+        data = read_toml(file_path, "configuration", ConfigError)
         source = str(file_path)
     used = _merge_environment(data, env)
     if used:

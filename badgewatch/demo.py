@@ -24,17 +24,18 @@ from pathlib import Path
 from typing import Any
 
 from badgewatch.config import BadgeConfig, Config, load_config
+from badgewatch.domains import display_domain
 from badgewatch.resolver import make_resolver
 from badgewatch.runtime import Runtime, utcnow
 from crawler.jobs import jobs_for
 from crawler.launch import follow, start_run
-from crawler.status import site_summary
 from monitor.notices import office_digests
 from monitor.reporting import publish
 from monitor.service import settle_sites
 from notify.channels import channels_from_config
 from notify.outbox import deliver_due
 from reports.paths import LATEST
+from reports.status import site_summary
 from store.db import transaction
 from store.migrate import upgrade
 from store.models import CrawlRun, Office, OfficeLevel, RunState, Site
@@ -43,7 +44,6 @@ from testbed.localdns import LocalDnsServer
 from testbed.sinks import LocalHttpSink, LocalSmtpSink
 from testbed.siteserver import IpPool, SiteServer, government_page
 from workflow.documents import render_form, render_letter
-from workflow.fields import display_domain
 from workflow.form import parse_form
 from workflow.issuance import issued_snippet, make_code
 from workflow.service import Actor, changing

@@ -26,3 +26,14 @@ def today(now: datetime, zone: ZoneInfo) -> date:
 def text(moment: datetime, zone: ZoneInfo) -> str:
     """A time for people: ``2026-10-14 09:02`` on the clock of ``zone``."""
     return local(moment, zone).strftime("%Y-%m-%d %H:%M")
+
+
+def cn_date(day: date) -> str:
+    """A date as Chinese letters and notices write it: ``2026年10月14日``."""
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def cn_time(moment: datetime, zone: ZoneInfo) -> str:
+    """A time as Chinese notices write it, on the clock of ``zone``: ``2026年10月14日 09:02``."""
+    shown = local(moment, zone)
+    return f"{cn_date(shown.date())} {shown:%H:%M}"

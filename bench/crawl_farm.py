@@ -24,8 +24,8 @@ from types import TracebackType
 from typing import Self
 
 from badgewatch.config import BadgeConfig
+from badgewatch.domains import gov_domain
 from testbed.siteserver import ascii_host, government_page
-from workflow.fields import gov_domain
 from workflow.issuance import issued_snippet, make_code
 
 FARM_VERSION = 1  # bump when the pages change, so a reused farm is regenerated

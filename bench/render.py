@@ -422,7 +422,7 @@ async def run_renderer(
     run = Run("Renderer.render")
     hosts = {u.split("/")[2] for u in urls}
     renderer = Renderer.from_config(config, browser_addresses(config, hosts))
-    site = SiteBadge(IDENTIFIER, CERTIFICATE, BadgePatterns.from_config(config.badge))
+    site = SiteBadge(IDENTIFIER, CERTIFICATE, BadgePatterns.from_spec(config.badge.spec()))
     tally = Tally(run)
     meter: Meter | None = None
 

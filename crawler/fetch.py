@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     _die_with_parent()
 
     config = load_config()
-    badge = SiteBadge(args.identifier, args.certificate, BadgePatterns.from_config(config.badge))
+    patterns = BadgePatterns.from_spec(config.badge.spec())
+    badge = SiteBadge(args.identifier, args.certificate, patterns)
     settings = crawl_settings(config)
     settings.update(LOG_LEVEL="ERROR", LOGSTATS_INTERVAL=0.0)
     process = CrawlerProcess(settings)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser
 
 from crawler.checks.badge import PageVerdict, SiteBadge, fetch_failed
 from crawler.jobs import SiteJob
+from store.records import DnsRecord
 
 
 @dataclass
@@ -33,7 +33,7 @@ class SiteOpened:
 
     job: SiteJob
     badge: SiteBadge
-    dns: dict[str, Any]
+    dns: DnsRecord
     counts: SiteCounts
 
 

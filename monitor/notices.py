@@ -23,7 +23,6 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -31,7 +30,15 @@ from sqlalchemy.orm import Session
 
 from badgewatch import localtime
 from badgewatch.config import Config
-from monitor.deadlines import FAILING_STATES, evaluate_site, working_day_before
+from badgewatch.domains import display_domain, display_url
+from badgewatch.localtime import cn_date, cn_time
+from badgewatch.vocabulary import (
+    NOT_FAILURES,
+    STATE_LABELS,
+    reason_advice,
+    reason_counts,
+    reason_text,
+)
 from notify.outbox import enqueue
 from reports.paths import office_report_url
 from store.models import (
@@ -47,7 +54,8 @@ from store.models import (
     Unit,
     User,
 )
-from workflow.fields import display_domain
+from store.records import reasons_of
+from workflow.deadlines import FAILING_STATES, evaluate_site, working_day_before
 from workflow.workdays import WorkCalendar
 
 logger = logging.getLogger(__name__)
@@ -61,111 +69,6 @@ WEBHOOK_RECIPIENT = "webhook robot"
 
 MAX_WEBHOOK_CHANGES = 5
 """Robots take short texts (WeCom: 2048 bytes); the e-mail carries the full list."""
-
-STATE_NAMES = {
-    MonitorState.PENDING: "未合规（整改期限内）",
-    MonitorState.COMPLIANT: "合规",
-    MonitorState.OVERDUE: "逾期未整改",
-    MonitorState.REGRESSED: "由合规变为不合规",
-    MonitorState.UNREACHABLE: "无法访问",
-    MonitorState.DNS_MISMATCH: "域名解析地址与登记不符",
-    MonitorState.UNCHECKED: "尚未检查",
-}
-
-# Reason codes of the markup and rendered checks: (what is wrong, how to fix it).
-REASON_TEXTS: dict[str, tuple[str, str]] = {
-    "badge_missing": (
-        "页面没有加挂网站标识",
-        "把收到的网站标识代码原样粘贴到页面底部、</body> 之前",
-    ),
-    "badge_other_site": (
-        "页面上的网站标识属于其他网站",
-        "删除其他网站的标识，改用本网站收到的网站标识代码",
-    ),
-    "badge_inactive": (
-        "网站标识代码在注释、<noscript> 或 <template> 中，不会运行",
-        "去掉注释或外层标签，把代码放在正常的页面内容中",
-    ),
-    "badge_outside_body": (
-        "网站标识代码不在页面正文内（在 <head> 中或 </body> 之后）",
-        "把代码移到页面底部、</body> 之前",
-    ),
-    "badge_static_copy": (
-        "网站标识是复制下来的静态图片、链接或脚本副本",
-        "删除复制的内容，改用收到的原始网站标识代码",
-    ),
-    "badge_broken": (
-        "网站标识代码不完整或被改动",
-        "重新复制收到的原始代码，原样粘贴到 </body> 之前",
-    ),
-    "badge_duplicate": (
-        "页面上有多处网站标识",
-        "只保留页面底部中间的一处",
-    ),
-    "markup_malformed": (
-        "页面结构有误（多个 <body>、</body> 或 </html>）",
-        "修正页面模板，使页面只有一个 <body>",
-    ),
-    "badge_not_rendered": (
-        "在浏览器中打开页面后，网站标识没有显示出来",
-        "确认代码完整地粘贴在 </body> 之前，不要在页面加载后再插入",
-    ),
-    "badge_image_error": (
-        "网站标识的图片没有正常显示",
-        "检查网站能否访问标识服务器，并确认网站登记信息有效",
-    ),
-    "badge_link_wrong": (
-        "网站标识的链接没有指向本网站的标识证书",
-        "使用为本网站发放的标识代码，不要复制其他网站的代码",
-    ),
-    "badge_hidden": (
-        "网站标识在页面上看不到（被隐藏、遮挡或移出页面）",
-        "调整页面样式，使标识清晰可见",
-    ),
-    "badge_not_bottom": (
-        "网站标识没有位于页面底部",
-        "把标识放在页面底部的页脚区域",
-    ),
-    "badge_not_centered": (
-        "网站标识没有位于页面底部中间",
-        "把标识居中显示在页面底部",
-    ),
-}
-
-_SEVERITY = {code: n for n, code in enumerate(REASON_TEXTS)}
-NOT_FAILURES = frozenset({"ok", "fetch_error", "render_error"})
-"""Page reason codes that are not a failure of the page's badge."""
-
-
-def cn_date(day: date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
-
-
-def cn_time(moment: datetime, zone: ZoneInfo) -> str:
-    local = localtime.local(moment, zone)
-    return f"{cn_date(local.date())} {local:%H:%M}"
-
-
-def display_url(url: str) -> str:
-    """The URL with its host in the Unicode form people read (杭州数据.政务, not xn--…)."""
-    parts = urlsplit(url)
-    host = parts.hostname
-    if not host or "xn--" not in host:
-        return url
-    try:
-        port = parts.port
-    except ValueError:  # not a URL a person could open anyway: show it as crawled
-        return url
-    netloc = display_domain(host) + (f":{port}" if port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def reason_text(code: str) -> tuple[str, str]:
-    """What a reason code means and how to fix it, in plain Chinese."""
-    return REASON_TEXTS.get(
-        code, (f"其他问题（{code}）", "请对照网站标识加挂要求检查页面，或联系编办咨询")
-    )
-
 
 # --- what the last check found -------------------------------------------------------------
 
@@ -181,22 +84,12 @@ class Findings:
     pages: list[tuple[str, list[str]]]  # up to MAX_URLS failing URLs with their reason codes
 
 
-def reason_counts(check: SiteCheck) -> list[tuple[str, int]]:
-    """The failure reasons of a check with their page counts, most frequent (then most
-    severe) first."""
-    counts = check.reasons.get("pages", {}) if isinstance(check.reasons, dict) else {}
-    return sorted(
-        ((str(code), int(n)) for code, n in counts.items() if code not in NOT_FAILURES and n),
-        key=lambda item: (-item[1], _SEVERITY.get(item[0], len(_SEVERITY)), item[0]),
-    )
-
-
 def findings(session: Session, check_id: int | None) -> Findings:
     """Read a check's failing pages (markup verdicts first, then rendered ones) and reasons."""
     check = session.get(SiteCheck, check_id) if check_id is not None else None
     if check is None:
         return Findings(None, 0, 0, [], [])
-    reasons = reason_counts(check)
+    reasons = reason_counts(reasons_of(check.reasons)["pages"])
     pages: dict[str, list[str]] = {}
     for url, codes in session.execute(
         select(PageResult.url, PageResult.reasons)
@@ -245,13 +138,12 @@ def _findings_block(found: Findings, zone: ZoneInfo) -> str:
         title = "未通过的页面" + (f"（列出前 {shown} 个，另有 {more} 个）：" if more > 0 else "：")
         lines += ["", title]
         for n, (url, codes) in enumerate(found.pages, 1):
-            why = "；".join(reason_text(c)[0] for c in codes)
+            why = "；".join(reason_text(c) for c in codes)
             lines.append(f"  {n}. {display_url(url)}" + (f"（{why}）" if why else ""))
     if found.reasons:
         lines += ["", "问题及整改方法："]
         for code, count in found.reasons:
-            what, fix = reason_text(code)
-            lines.append(f"  · {what}（{count} 个页面）：请{fix}。")
+            lines.append(f"  · {reason_text(code)}（{count} 个页面）：请{reason_advice(code)}。")
     lines += [
         "",
         "网站标识须加挂在网站所有页面（首页、栏目页、文章页、专题页）底部中间的位置。"
@@ -261,7 +153,7 @@ def _findings_block(found: Findings, zone: ZoneInfo) -> str:
 
 
 def _main_problem(found: Findings) -> str:
-    return reason_text(found.reasons[0][0])[0] if found.reasons else "网站标识不符合要求"
+    return reason_text(found.reasons[0][0]) if found.reasons else "网站标识不符合要求"
 
 
 def pending_notice(
@@ -529,7 +421,7 @@ def digest_text(
         "",
         f"一、管辖网站当前状态（共 {total} 个）",
     ]
-    lines += [f"  {STATE_NAMES[state]}：{counts[state]} 个" for state in MonitorState]
+    lines += [f"  {STATE_LABELS[state]}：{counts[state]} 个" for state in MonitorState]
     lines += ["", f"二、本期状态变化（{len(changes)} 项）"]
     if not changes:
         lines.append("  本期没有网站状态变化。")
@@ -543,7 +435,7 @@ def digest_text(
             extra += f"，未通过页面 {failing} 个"
         lines.append(
             f"  {n}. {site.name}（{display_domain(site.domain)}）："
-            f"{STATE_NAMES[change.from_state]} → {STATE_NAMES[change.to_state]}{extra}"
+            f"{STATE_LABELS[change.from_state]} → {STATE_LABELS[change.to_state]}{extra}"
             f"（{cn_time(change.at, zone)}）"
         )
     if len(changes) > max_changes:

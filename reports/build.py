@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
@@ -32,9 +32,9 @@ from sqlalchemy.orm import Session
 
 from badgewatch import localtime
 from badgewatch.config import Config
+from badgewatch.localtime import cn_date, cn_time
 from badgewatch.templating import html_environment
-from monitor.deadlines import FAILING_STATES
-from monitor.notices import STATE_NAMES, cn_date, cn_time, reason_text
+from badgewatch.vocabulary import STATE_LABELS, VERDICT_LABELS, reason_text
 from reports.charts import trend_svg
 from reports.data import (
     NO_VERDICT,
@@ -48,7 +48,18 @@ from reports.data import (
     site_detail,
     tree_trend,
 )
+from reports.pages import (
+    ChildOffice,
+    Exports,
+    IndexPage,
+    OfficeLink,
+    OfficePage,
+    SitePage,
+    StateCount,
+)
 from store.models import MonitorState, Office
+from store.records import DnsRecord, RenderSummary
+from workflow.deadlines import FAILING_STATES
 from workflow.workdays import WorkCalendar
 
 CARD_ORDER = (
@@ -60,7 +71,6 @@ CARD_ORDER = (
     MonitorState.DNS_MISMATCH,
     MonitorState.UNCHECKED,
 )
-VERDICT_NAMES = {"compliant": "合规", "non_compliant": "不合规", "not_checked": "未能检查"}
 TITLE_LIMIT = 200  # characters of a crawled page title shown; titles can be anything
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -113,7 +123,7 @@ def _rate_text(value: float | None) -> str:
     return f"{value:.1%}" if value is not None else "—"
 
 
-def _dns_text(dns: dict[str, Any] | None) -> str:
+def _dns_text(dns: DnsRecord | None) -> str:
     if not dns:
         return "尚未检查"
     addresses = "、".join([*dns.get("ipv4", []), *dns.get("ipv6", [])])
@@ -122,35 +132,34 @@ def _dns_text(dns: dict[str, Any] | None) -> str:
     return str(dns.get("message") or "域名解析异常")
 
 
-def _render_note(renders: dict[str, Any]) -> str | None:
+def _render_note(renders: RenderSummary) -> str | None:
     """The rendered sample in words; a browser that failed never counts against the site."""
-    done = int(renders.get("rendered") or 0)
+    done = renders["rendered"]
     if not done:
         return None
     parts = [f"在浏览器中打开了 {done} 个页面"]
-    if renders.get("failing"):
+    if renders["failing"]:
         parts.append(f"其中 {renders['failing']} 个未通过")
-    if renders.get("not_checked"):
+    if renders["not_checked"]:
         parts.append(f"{renders['not_checked']} 个未能完成浏览器检查（不计为不合规）")
-    if renders.get("note"):
+    if renders["note"]:
         parts.append("浏览器意外退出，部分页面未能检查（不计为不合规）")
     return "，".join(parts)
 
 
-def _child_summary(child: OfficeData) -> dict[str, Any]:
-    """An office beneath the one reported on, as its roll-up row shows it (its whole tree)."""
+def _child_summary(child: OfficeData) -> ChildOffice:
     counts = child.counts(tree=True)
-    return {
-        "name": child.office.name,
-        "level": child.level_name,
-        "href": office_file(child.office.code),
-        "total": sum(counts.values()),
-        "compliant": counts[MonitorState.COMPLIANT],
-        "failing": sum(counts[s] for s in FAILING_STATES),
-        "overdue": counts[MonitorState.OVERDUE],
-        "no_verdict": sum(counts[s] for s in NO_VERDICT),
-        "rate_text": _rate_text(child.compliance(tree=True)),
-    }
+    return ChildOffice(
+        name=child.office.name,
+        level=child.level_name,
+        href=office_file(child.office.code),
+        total=sum(counts.values()),
+        compliant=counts[MonitorState.COMPLIANT],
+        failing=sum(counts[s] for s in FAILING_STATES),
+        overdue=counts[MonitorState.OVERDUE],
+        no_verdict=sum(counts[s] for s in NO_VERDICT),
+        rate_text=_rate_text(child.compliance(tree=True)),
+    )
 
 
 @dataclass
@@ -171,7 +180,7 @@ class _Writer:
             if node.children
             else f"统计范围：{own.name}负责审核的网站。"
         )
-        html = self.env.get_template("office.html").render(
+        html = OfficePage(
             office=own,
             generated_at=self.generated_at,
             parent_href=office_file(parent.office.code) if parent else None,
@@ -179,20 +188,14 @@ class _Writer:
             scope_note=scope,
             total=sum(counts.values()),
             rate_text=_rate_text(node.compliance(tree=True)),
-            counts=[
-                {"state": s.value, "name": STATE_NAMES[s], "count": counts[s]} for s in CARD_ORDER
-            ],
+            counts=[StateCount(s.value, STATE_LABELS[s], counts[s]) for s in CARD_ORDER],
             trend_days=self.trend_days,
             trend_svg=trend_svg(tree_trend(node)),
             children=children,
             sites=node.sites,
             state_rank={s: n for n, s in enumerate(STATE_ORDER)},
-            exports={
-                "csv": f"office-{own.code}.csv",
-                "pages": f"office-{own.code}-pages.csv",
-                "json": f"office-{own.code}.json",
-            },
-        )
+            exports=Exports(own.code),
+        ).render(self.env)
         path = self.out / office_file(own.code)
         path.write_text(html, encoding="utf-8")
         return path
@@ -210,7 +213,7 @@ class _Writer:
             else replace(page, title=page.title[:TITLE_LIMIT] + "…")
             for page in detail.failing_pages
         ]
-        html = self.env.get_template("site.html").render(
+        html = SitePage(
             s=row,
             generated_at=self.generated_at,
             office_href=office_file(office.code),
@@ -220,22 +223,22 @@ class _Writer:
             pages=pages,
             failing_total=detail.failing_total,
             evidence=detail.evidence,
-            verdict_names=VERDICT_NAMES,
+            verdict_names=VERDICT_LABELS,
             history=detail.history,
-        )
+        ).render(self.env)
         (self.out / row.file_name).write_text(html, encoding="utf-8")
 
     def exports(self, node: OfficeData, parts: dict[str, Path]) -> None:
-        code = node.office.code
+        names = Exports(node.office.code)
         rows = list(node.all_sites())
-        with (self.out / f"office-{code}.csv").open("w", encoding="utf-8-sig", newline="") as f:
+        with (self.out / names.csv).open("w", encoding="utf-8-sig", newline="") as f:
             _site_csv(f, rows, self.config.calendar.zone)
-        with (self.out / f"office-{code}-pages.csv").open("wb") as f:
+        with (self.out / names.pages).open("wb") as f:
             f.write(PAGES_HEADER.encode("utf-8-sig"))
             for office in (node, *node.descendants()):
                 with parts[office.office.code].open("rb") as part:
                     shutil.copyfileobj(part, f)
-        (self.out / f"office-{code}.json").write_text(
+        (self.out / names.json).write_text(
             json.dumps(_office_json(node, self.generated_at), ensure_ascii=False, indent=1),
             encoding="utf-8",
         )
@@ -252,7 +255,7 @@ class _Writer:
                 for url, title, codes in failing:
                     writer.writerow(
                         [neutralise(v) for v in (row.name, row.domain, row.unit, url, title or "")]
-                        + [neutralise("；".join(reason_text(c)[0] for c in codes))]
+                        + [neutralise("；".join(reason_text(c) for c in codes))]
                     )
         return path
 
@@ -287,7 +290,30 @@ def _iso(value: date | datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _site_json(r: SiteRow) -> dict[str, Any]:
+class SiteJson(TypedDict):
+    """A site in an office's JSON export."""
+
+    office: str
+    name: str
+    domain: str
+    domain_display: str
+    unit: str
+    identifier: str
+    state: str
+    state_name: str
+    state_since: str | None
+    placement_due: str | None
+    working_days_left: int | None
+    working_days_overdue: int | None
+    pages_checked: int
+    pages_failing: int
+    reasons: dict[str, int]
+    checked_at: str | None
+    dns: DnsRecord | None
+    page: str
+
+
+def _site_json(r: SiteRow) -> SiteJson:
     return {
         "office": r.office_code,
         "name": r.name,
@@ -389,14 +415,14 @@ def write_reports(
         shutil.rmtree(parts_dir)
         index = staging / "index.html"
         index.write_text(
-            env.get_template("index.html").render(
+            IndexPage(
                 generated_at=writer.generated_at,
                 roots=[
-                    {"name": r.office.name, "href": office_file(r.office.code),
-                     "total": r.total(tree=True), "rate_text": _rate_text(r.compliance(tree=True))}
+                    OfficeLink(r.office.name, office_file(r.office.code), r.total(tree=True),
+                               _rate_text(r.compliance(tree=True)))
                     for r in roots
                 ],
-            ),
+            ).render(env),
             encoding="utf-8",
         )
         _replace(staging, out)

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import NamedTuple
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -22,8 +22,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from badgewatch import localtime
-from monitor.deadlines import FAILING_STATES, standing
-from monitor.notices import NOT_FAILURES, STATE_NAMES, display_url, reason_counts, reason_text
+from badgewatch.domains import display_domain, display_url
+from badgewatch.vocabulary import (
+    LEVEL_LABELS,
+    NOT_FAILURES,
+    STATE_LABELS,
+    STATE_NOTES,
+    STATE_PROBLEMS,
+    reason_advice,
+    reason_counts,
+    reason_text,
+)
 from store.models import (
     MonitorState,
     Office,
@@ -35,7 +44,8 @@ from store.models import (
     SiteStatus,
     Unit,
 )
-from workflow.fields import display_domain
+from store.records import DnsRecord, RenderSummary, reasons_of, renders_of
+from workflow.deadlines import FAILING_STATES, standing
 from workflow.workdays import WorkCalendar
 
 NO_VERDICT = (MonitorState.UNREACHABLE, MonitorState.DNS_MISMATCH, MonitorState.UNCHECKED)
@@ -51,7 +61,6 @@ STATE_ORDER = (
 )
 """How sites are listed by default: the ones that need action first."""
 
-LEVEL_NAMES = {"central": "中央", "province": "省级", "prefecture": "地市级", "county": "县级"}
 _IN_CHUNK = 500  # ids per IN (...) list
 
 
@@ -83,8 +92,7 @@ class Reason:
 
     @classmethod
     def of(cls, code: str, pages: int = 0, *, rendered: bool = False) -> Reason:
-        text, advice = reason_text(code)
-        return cls(code, text, advice, pages, rendered)
+        return cls(code, reason_text(code), reason_advice(code), pages, rendered)
 
 
 @dataclass
@@ -109,13 +117,23 @@ class SiteRow:
     checked_at: datetime | None
     check_id: int | None
     reasons: list[Reason]
-    dns: dict[str, Any] | None
-    renders: dict[str, Any]
+    dns: DnsRecord | None
+    renders: RenderSummary
     file_name: str = ""
 
     @property
     def state_name(self) -> str:
-        return STATE_NAMES[self.state]
+        return STATE_LABELS[self.state]
+
+    @property
+    def state_problem(self) -> str:
+        """The problem a state without page reasons names (unreachable, DNS mismatch)."""
+        return STATE_PROBLEMS.get(self.state, "")
+
+    @property
+    def state_note(self) -> tuple[str, str] | None:
+        """What such a state means for the site, and what to do."""
+        return STATE_NOTES.get(self.state)
 
     @property
     def failing(self) -> bool:
@@ -151,7 +169,7 @@ class OfficeData:
 
     @property
     def level_name(self) -> str:
-        return LEVEL_NAMES.get(self.office.level.value, self.office.level.value)
+        return LEVEL_LABELS.get(self.office.level, self.office.level.value)
 
     def all_sites(self) -> Iterator[SiteRow]:
         yield from self.sites
@@ -319,9 +337,11 @@ def collect(
                 pages_failing=check.pages_failing if check else 0,
                 checked_at=site.checked_at,
                 check_id=check.id if check else None,
-                reasons=[Reason.of(c, n) for c, n in reason_counts(check)] if check else [],
+                reasons=[
+                    Reason.of(c, n) for c, n in reason_counts(reasons_of(check.reasons)["pages"])
+                ] if check else [],
                 dns=check.dns if check else None,
-                renders=check.renders if check and isinstance(check.renders, dict) else {},
+                renders=renders_of(check.renders if check else None),
             )
         )
     order = {state: n for n, state in enumerate(STATE_ORDER)}
@@ -444,8 +464,8 @@ def site_detail(
     history = [
         HistoryEntry(
             at=change.at,
-            from_name=STATE_NAMES[change.from_state],
-            to_name=STATE_NAMES[change.to_state],
+            from_name=STATE_LABELS[change.from_state],
+            to_name=STATE_LABELS[change.to_state],
             to_state=change.to_state,
             pages_failing=(change.detail or {}).get("pages_failing"),
         )
@@ -458,8 +478,13 @@ def site_detail(
     return SiteDetail(row, pages, max(row.pages_failing, len(pages)), evidence, history)
 
 
-FailingRow = tuple[str, str | None, list[str]]
-"""A failing page of a check: its URL, title and failure reasons."""
+class FailingRow(NamedTuple):
+    """A failing page of a check (its markup verdict), as the site page and the pages CSV
+    read it."""
+
+    url: str
+    title: str | None
+    reasons: list[str]  # failure reasons only: NOT_FAILURES left out
 
 
 def failing_rows(session: Session, row: SiteRow) -> list[FailingRow]:
@@ -468,7 +493,7 @@ def failing_rows(session: Session, row: SiteRow) -> list[FailingRow]:
     if row.check_id is None or not row.pages_failing:
         return []
     return [
-        (url, title, [c for c in codes if c not in NOT_FAILURES])
+        FailingRow(url, title, [c for c in codes if c not in NOT_FAILURES])
         for url, title, codes in session.execute(
             select(PageResult.url, PageResult.title, PageResult.reasons)
             .where(PageResult.check_id == row.check_id, PageResult.verdict == "non_compliant")

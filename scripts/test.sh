@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets up (scripts/setup.sh), then runs lint, types and the whole test suite, PostgreSQL included.
+# Sets up (scripts/setup.sh), then runs lint, types, the import contract and the whole test suite,
+# PostgreSQL included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -21,4 +22,5 @@ fi
 
 .venv/bin/ruff check .
 .venv/bin/mypy
+.venv/bin/lint-imports  # the layers and forbidden imports of pyproject.toml [tool.importlinter]
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

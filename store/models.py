@@ -24,6 +24,53 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+# The enums live beside their labels in badgewatch/vocabulary.py; re-exported here, where the
+# columns that store them are.
+from badgewatch.vocabulary import (
+    ApplicationKind,
+    AppState,
+    JobState,
+    MonitorState,
+    OfficeLevel,
+    OutboxStatus,
+    Role,
+    RunState,
+    SiteSource,
+    SiteStatus,
+)
+from store.records import CheckReasons, DnsRecord, RenderSummary, Unwritten
+
+__all__ = [
+    "NAMING",
+    "AppState",
+    "Application",
+    "ApplicationKind",
+    "Base",
+    "Counter",
+    "CrawlJob",
+    "CrawlRun",
+    "JobState",
+    "MonitorBeat",
+    "MonitorState",
+    "Office",
+    "OfficeLevel",
+    "OutboxMessage",
+    "OutboxStatus",
+    "PageRender",
+    "PageResult",
+    "Role",
+    "RunState",
+    "Site",
+    "SiteCheck",
+    "SiteSource",
+    "SiteStateChange",
+    "SiteStatus",
+    "Transition",
+    "UTCDateTime",
+    "Unit",
+    "User",
+]
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -67,86 +114,6 @@ def _enum(cls: type[enum.Enum]) -> Enum:
         validate_strings=True,
         length=32,
     )
-
-
-class OfficeLevel(enum.StrEnum):
-    CENTRAL = "central"
-    PROVINCE = "province"
-    PREFECTURE = "prefecture"
-    COUNTY = "county"
-
-
-class Role(enum.StrEnum):
-    UNIT_HANDLER = "unit_handler"
-    OFFICE_REVIEWER = "office_reviewer"
-    CONAC_REVIEWER = "conac_reviewer"
-    OPERATOR = "operator"
-    SYSTEM = "system"
-
-
-class ApplicationKind(enum.StrEnum):
-    NEW = "new"
-    REREVIEW = "rereview"
-
-
-class AppState(enum.StrEnum):
-    """Every state an application can be in; the transitions live in workflow/machine.py."""
-
-    DRAFT = "draft"
-    SUBMITTED = "submitted"  # waiting for the office's online review
-    OFFICE_APPROVED = "office_approved"  # waiting for CONAC's online review
-    APPROVED_ONLINE = "approved_online"  # waiting for the paper materials
-    MATERIALS_CONFIRMED = "materials_confirmed"
-    ISSUED = "issued"
-    OFFICE_REJECTED = "office_rejected"
-    CONAC_REJECTED = "conac_rejected"
-    MATERIALS_REJECTED = "materials_rejected"
-
-
-class SiteSource(enum.StrEnum):
-    ISSUED = "issued"
-    IMPORTED = "imported"
-
-
-class SiteStatus(enum.StrEnum):
-    """A site's verdict from its last complete check (the monitor later splits non_compliant)."""
-
-    COMPLIANT = "compliant"
-    NON_COMPLIANT = "non_compliant"
-    UNREACHABLE = "unreachable"
-    DNS_MISMATCH = "dns_mismatch"
-    UNCHECKED = "unchecked"
-
-
-class MonitorState(enum.StrEnum):
-    """A site's standing for offices and units: the crawl's verdict split by the deadline."""
-
-    PENDING = "pending"  # failing, still inside the placement deadline
-    COMPLIANT = "compliant"
-    OVERDUE = "overdue"  # failing after the deadline, never compliant
-    REGRESSED = "regressed"  # was compliant, now failing
-    UNREACHABLE = "unreachable"
-    DNS_MISMATCH = "dns_mismatch"
-    UNCHECKED = "unchecked"
-
-
-class JobState(enum.StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-
-
-class RunState(enum.StrEnum):
-    RUNNING = "running"
-    FINISHED = "finished"
-    INCOMPLETE = "incomplete"  # died, was killed, or stopped early: never a site's verdict
-
-
-class OutboxStatus(enum.StrEnum):
-    PENDING = "pending"
-    SENT = "sent"
-    FAILED = "failed"  # gave up after the configured attempts
 
 
 class Office(Base):
@@ -194,6 +161,9 @@ class User(Base):
     office_id: Mapped[int | None] = mapped_column(ForeignKey("offices.id"))
     email: Mapped[str | None] = mapped_column(String(254))
     mobile: Mapped[str | None] = mapped_column(String(32))
+    # A web account: the name typed at 登录 and an argon2id hash (none for workflow-only people).
+    login: Mapped[str | None] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
 
 
 class Application(Base):
@@ -318,10 +288,11 @@ class SiteCheck(Base):
     pages_not_checked: Mapped[int] = mapped_column(Integer, default=0)
     robots_excluded: Mapped[int] = mapped_column(Integer, default=0)
     home_fetched: Mapped[bool] = mapped_column(default=False)
-    dns: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    reasons: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The shapes are in store/records.py; read them through its ``*_of`` functions.
+    dns: Mapped[DnsRecord] = mapped_column(JSON, default=dict)
+    reasons: Mapped[CheckReasons | Unwritten] = mapped_column(JSON, default=dict)
     # The rendered sample: counts, and "could not check (render)" when the browser failed.
-    renders: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    renders: Mapped[RenderSummary | Unwritten] = mapped_column(JSON, default=dict)
     note: Mapped[str | None] = mapped_column(Text)
 
     run: Mapped[CrawlRun] = relationship()
@@ -458,3 +429,47 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column()
     sent_at: Mapped[datetime | None] = mapped_column()
+
+
+class WebSession(Base):
+    """A logged-in browser: the cookie holds a random token, this row its SHA-256, so the table
+    read by someone else logs nobody in. Over after ``expires_at`` or when idle too long."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the token
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column()
+    last_seen_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    address: Mapped[str | None] = mapped_column(String(45))
+
+    user: Mapped[User] = relationship()
+
+
+class LoginFailure(Base):
+    """One failed login, counted per login and per address to lock out guessing; kept in the
+    database so a lock holds across restarts and every worker process."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(64), index=True)
+    address: Mapped[str] = mapped_column(String(45), index=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+
+
+class AuditEntry(Base):
+    """Who did what to which object, when and from which address (web actions and accounts)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(200))  # the login, or what was typed as one
+    address: Mapped[str | None] = mapped_column(String(45))
+    action: Mapped[str] = mapped_column(String(60))
+    object_type: Mapped[str | None] = mapped_column(String(40))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -241,7 +241,7 @@ def test_chromium_agrees_with_the_static_check(
          for i, name in enumerate(names)},
         names=["contexts.test"],
     )
-    patterns = SiteBadge(ID, CERT, BadgePatterns.from_config(badge_config))
+    patterns = SiteBadge(ID, CERT, BadgePatterns.from_spec(badge_config.spec()))
     for name in names:
         assert check_page(rows[name][0], patterns).reasons == rows[name][1], name
     rules = ", ".join(

@@ -12,8 +12,9 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from badgewatch.badgespec import BadgeSpec
 from badgewatch.cli.main import cli
-from badgewatch.config import ConfigError, load_config
+from badgewatch.config import BadgeConfig, ConfigError, load_config
 from store.db import make_engine
 from tests.conftest import POSTGRES_ADMIN_URL
 
@@ -170,6 +171,12 @@ def test_a_browser_that_is_not_used_need_not_exist() -> None:
 
 def _cli(env: dict[str, str], *args: str):
     return CliRunner().invoke(cli, list(args), env={"BADGEWATCH_CONFIG": "", **env})
+
+
+def test_the_badge_section_gives_the_check_a_plain_spec() -> None:
+    """The page check reads ``[badge]`` as a frozen dataclass; the defaults are the registry's."""
+    assert BadgeConfig().spec() == BadgeSpec()
+    assert BadgeConfig(span_id="_ideX").spec() == BadgeSpec(span_id="_ideX")
 
 
 @pytest.mark.parametrize("command", [["status"], ["crawl"], ["sites", "list"]])

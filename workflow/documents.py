@@ -7,16 +7,17 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from badgewatch import localtime
+from badgewatch.domains import display_domain
 from badgewatch.templating import html_environment
+from badgewatch.vocabulary import KIND_LABELS
 from store.models import Application, AppState
 from workflow.errors import NotPrintable
-from workflow.fields import display_domain, display_phone
+from workflow.fields import display_phone
 from workflow.form import ApplicationForm
 
 PRINTABLE = frozenset(
     {AppState.APPROVED_ONLINE, AppState.MATERIALS_CONFIRMED, AppState.ISSUED}
 )
-KIND_LABELS = {"new": "新开办网站申请", "rereview": "已开办网站复核"}
 
 _env = html_environment("workflow")
 _env.filters["phone"] = display_phone
@@ -42,7 +43,7 @@ def _context(application: Application, zone: ZoneInfo) -> DocumentContext:
     approved = [t.at for t in application.transitions if t.event == "conac_approve"]
     return DocumentContext(
         application_id=application.id,
-        kind_label=KIND_LABELS[application.kind.value],
+        kind_label=KIND_LABELS[application.kind],
         office_name=application.office.name,
         form=form,
         domain_display=display_domain(form.site.domain),

@@ -6,16 +6,14 @@ unit's handler can act on. The caller adds which field it was.
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import re
 
-import idna
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-GOV_SUFFIX = "政务"
-GOV_SUFFIX_ASCII = "xn--zfr164b"
+from badgewatch.domains import FieldInvalid
+
 IDENTIFIER_RE = re.compile(r"^[A-Z]{1,4}\d{21}$")
 CERTIFICATE_RE = re.compile(r"^[0-9A-F]{32}$")
 
@@ -26,82 +24,22 @@ _INVISIBLE = "\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\u
 UNFIT_RE = re.compile(f"[\x00-\x1f\x7f-\x9f{_INVISIBLE}\ufffd]")
 
 
-class FieldInvalid(ValueError):
-    """One field's value is not acceptable; ``message`` is in Chinese."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-def _to_ascii(value: str) -> str:
-    text = value.strip().rstrip(".").lower()
-    if not text:
-        raise FieldInvalid("不能为空")
-    if "://" in text or "/" in text or " " in text:
-        raise FieldInvalid(f"“{value}”不是域名，请只填写域名，不要带 http:// 或路径")
-    labels = text.replace("。", ".").split(".")
-    out = []
-    for label in labels:
-        if not label:
-            raise FieldInvalid(f"“{value}”不是有效的域名（含有空的标签）")
-        try:
-            out.append(
-                label if label.startswith("xn--") else idna.encode(label, uts46=True).decode()
-            )
-            if label.startswith("xn--"):
-                idna.decode(label)
-        except idna.IDNAError as exc:
-            raise FieldInvalid(f"“{value}”不是有效的域名（{label}）") from exc
-    ascii_name = ".".join(out)
-    if len(ascii_name) > 253:
-        raise FieldInvalid(f"“{value}”过长")
-    return ascii_name
-
-
-def gov_domain(value: str) -> str:
-    """A `.政务` domain, accepted in Unicode or punycode, returned in lower-case ASCII form."""
-    ascii_name = _to_ascii(value)
-    labels = ascii_name.split(".")
-    if labels[-1] != GOV_SUFFIX_ASCII:
-        raise FieldInvalid(f"“{value}”不是以“.政务”结尾的中文域名")
-    if len(labels) < 2:
-        raise FieldInvalid(f"“{value}”缺少“.政务”前面的名称")
-    return ascii_name
-
-
-def english_domain(value: str) -> str:
-    """An ordinary domain such as www.example.gov.cn, returned in lower-case ASCII form."""
-    ascii_name = _to_ascii(value)
-    if "." not in ascii_name:
-        raise FieldInvalid(f"“{value}”不是完整的域名")
-    return ascii_name
-
-
-@functools.lru_cache(maxsize=4096)
-def display_domain(ascii_name: str) -> str:
-    """The Unicode form people read (城市.政务), from the stored ASCII form. Cached: reports
-    show thousands of URLs of the same few hosts, and IDNA decoding is slow."""
+def _address(
+    value: str, parse: type[ipaddress.IPv4Address] | type[ipaddress.IPv6Address], name: str
+) -> str:
     try:
-        return idna.decode(ascii_name)
-    except idna.IDNAError:
-        return ascii_name
+        address = parse(value.strip())
+    except ValueError as exc:
+        raise FieldInvalid(f"“{value}”不是有效的 {name} 地址") from exc
+    return str(address)
 
 
 def ipv4(value: str) -> str:
-    try:
-        address = ipaddress.IPv4Address(value.strip())
-    except ValueError as exc:
-        raise FieldInvalid(f"“{value}”不是有效的 IPv4 地址") from exc
-    return str(address)
+    return _address(value, ipaddress.IPv4Address, "IPv4")
 
 
 def ipv6(value: str) -> str:
-    try:
-        address = ipaddress.IPv6Address(value.strip())
-    except ValueError as exc:
-        raise FieldInvalid(f"“{value}”不是有效的 IPv6 地址") from exc
-    return str(address)
+    return _address(value, ipaddress.IPv6Address, "IPv6")
 
 
 _MOBILE_TYPES = (

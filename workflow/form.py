@@ -49,11 +49,13 @@ from typing import Any
 
 from dns.resolver import Resolver
 
+from badgewatch import domains
+from badgewatch.domains import FieldInvalid
 from badgewatch.resolver import check_declared
+from badgewatch.vocabulary import KIND_LABELS
 from store.models import ApplicationKind
 from workflow import fields
 from workflow.errors import CheckUnavailable
-from workflow.fields import FieldInvalid
 
 ORG_TYPES: tuple[str, ...] = (
     "党委",
@@ -68,10 +70,6 @@ ORG_TYPES: tuple[str, ...] = (
     "事业单位",
     "其他",
 )
-KIND_LABELS: dict[ApplicationKind, str] = {
-    ApplicationKind.NEW: "新开办网站申请",
-    ApplicationKind.REREVIEW: "已开办网站复核",
-}
 OFFICE_CODE_RE = re.compile(r"^[0-9A-Za-z_-]{1,12}$")
 
 # Labels as the seed's form prints them; keys are the JSON paths.
@@ -229,7 +227,7 @@ class ApplicationForm:
     @property
     def display_domain(self) -> str:
         """The Chinese domain as people read it (邯郸.政务)."""
-        return fields.display_domain(self.site.domain)
+        return domains.display_domain(self.site.domain)
 
 
 def _contact_json(contact: Contact) -> dict[str, str]:
@@ -286,8 +284,8 @@ VALIDATORS: dict[str, Callable[[str], str]] = {
     "unit.address": _limited(400),
     "unit.functions": _limited(2000),
     "site.name": _limited(200),
-    "site.domain": fields.gov_domain,
-    "site.english_domain": fields.english_domain,
+    "site.domain": domains.gov_domain,
+    "site.english_domain": domains.english_domain,
     "site.ipv4": fields.ipv4,
     "site.ipv6": fields.ipv6,
     "site.intro": _limited(2000),
@@ -389,7 +387,7 @@ def _check_dns(found: _Collector, resolver: Resolver) -> CheckUnavailable | None
         found.values.get("site.ipv6"),
     )
     if check.outcome == "unresolvable" and check.reason not in _ANSWERS_ABOUT_THE_DOMAIN:
-        domain = fields.display_domain(found.text("site.domain"))
+        domain = domains.display_domain(found.text("site.domain"))
         reason = _UNANSWERED.get(check.reason, "查询域名服务器出错")
         return CheckUnavailable(
             f"暂时无法核验域名“{domain}”的解析（{reason}）。这不是申请表填写的问题，"

@@ -38,10 +38,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from badgewatch import localtime
+from badgewatch import domains, localtime
+from badgewatch.domains import FieldInvalid
 from store.models import Office, Site, SiteSource, Unit
 from workflow import fields
-from workflow.fields import UNFIT_RE, FieldInvalid
+from workflow.fields import UNFIT_RE
 from workflow.workdays import UnknownYear, WorkCalendar
 
 COLUMNS: tuple[str, ...] = (
@@ -306,8 +307,8 @@ _VALIDATORS: dict[str, Callable[[str], str]] = {
     "unit": _text(200),
     "office": _text(12),
     "site_name": _text(200),
-    "domain": _required(fields.gov_domain),
-    "english_domain": fields.english_domain,
+    "domain": _required(domains.gov_domain),
+    "english_domain": domains.english_domain,
     "ipv4": _required(fields.ipv4),
     "ipv6": fields.ipv6,
     "site_id": _required(fields.identifier),
@@ -602,7 +603,7 @@ class _Checker:
                 f"(SELECT MIN(f.line) FROM rows f WHERE f.{column} = r.{column}) AS first "
                 "FROM rows r WHERE r.line > first ORDER BY r.line"
             ):
-                shown = f"“{fields.display_domain(value)}”" if column == "domain" else value
+                shown = f"“{domains.display_domain(value)}”" if column == "domain" else value
                 self.error(
                     line,
                     "domain" if column == "domain" else "site_id",
@@ -658,7 +659,7 @@ class _Checker:
             self.error(
                 row.line,
                 "domain",
-                f"域名“{fields.display_domain(row.domain)}”已登记给另一网站"
+                f"域名“{domains.display_domain(row.domain)}”已登记给另一网站"
                 f"（网站标识代码 {domain.identifier}）",
             )
         if identifier is not None and identifier.domain != row.domain:
@@ -666,7 +667,7 @@ class _Checker:
                 row.line,
                 "site_id",
                 f"网站标识代码 {row.identifier} 已登记给另一网站"
-                f"（域名“{fields.display_domain(identifier.domain)}”）",
+                f"（域名“{domains.display_domain(identifier.domain)}”）",
             )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from badgewatch.vocabulary import APP_STATE_LABELS
 from store.models import AppState, Role
 
 
@@ -69,17 +70,6 @@ RULES: dict[Event, Rule] = {
 # States in which the unit may still change its form.
 EDITABLE = frozenset({AppState.DRAFT}) | REJECTED
 
-STATE_LABELS: dict[AppState, str] = {
-    AppState.DRAFT: "草稿",
-    AppState.SUBMITTED: "待编办审核",
-    AppState.OFFICE_APPROVED: "编办审核通过，待 CONAC 复审",
-    AppState.APPROVED_ONLINE: "在线审核通过，待报送纸质材料",
-    AppState.MATERIALS_CONFIRMED: "纸质材料已确认",
-    AppState.ISSUED: "已发放网站标识",
-    AppState.OFFICE_REJECTED: "编办审核不通过",
-    AppState.CONAC_REJECTED: "CONAC 复审不通过",
-    AppState.MATERIALS_REJECTED: "纸质材料不通过，需重新提交申请",
-}
 
 EVENT_LABELS: dict[Event, str] = {
     Event.SUBMIT: "提交申请",
@@ -100,7 +90,7 @@ class TransitionNotAllowed(Exception):
     def __init__(self, event: Event, state: AppState) -> None:
         allowed = sorted(e.value for e, rule in RULES.items() if state in rule.sources)
         super().__init__(
-            f"“{EVENT_LABELS[event]}”({event.value}) 不能在“{STATE_LABELS[state]}”"
+            f"“{EVENT_LABELS[event]}”({event.value}) 不能在“{APP_STATE_LABELS[state]}”"
             f"({state.value}) 状态下进行；此状态下可进行：{', '.join(allowed) or '无'}"
         )
         self.event = event

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from badgewatch.config import BadgeConfig
-from workflow.fields import display_domain
+from badgewatch.domains import display_domain
+from badgewatch.localtime import cn_date
 from workflow.issuance import BadgeCode, decoded_snippet, issued_snippet
 
 
@@ -15,10 +16,6 @@ class Notice:
     subject: str
     email_body: str
     sms_body: str
-
-
-def _cn_date(day: date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def badge_issued(
@@ -56,13 +53,13 @@ def badge_issued(
 2. 不要修改代码中的任何字符，不要放在注释、<noscript> 或 <head> 中；
 3. 不要把标识图片另存后改成静态链接，标识须由上面的脚本生成。
 
-通知日期：{_cn_date(notified_on)}
-加挂期限：请于 {_cn_date(placement_due)} 前（通知之日起 {placement_days} 个工作日内）完成加挂。
+通知日期：{cn_date(notified_on)}
+加挂期限：请于 {cn_date(placement_due)} 前（通知之日起 {placement_days} 个工作日内）完成加挂。
 逾期未加挂的，将在合规检查中列为逾期。
 """
     sms_body = (
         f"【网站标识】{unit_name}：“{site_name}”（{shown_domain}）网站标识代码 {code.identifier} "
-        f"已发放，代码已发送至经办人邮箱。请于 {_cn_date(placement_due)} 前将代码粘贴到网站"
+        f"已发放，代码已发送至经办人邮箱。请于 {cn_date(placement_due)} 前将代码粘贴到网站"
         f"所有页面的 </body> 之前，使标识显示在页面底部中间。"
     )
     return Notice(subject=subject, email_body=email_body, sms_body=sms_body)

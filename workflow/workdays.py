@@ -13,12 +13,13 @@ knows raises ``UnknownYear``: guessing would put a statutory deadline on the wro
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
 import chinese_calendar
+
+from badgewatch.config import read_toml
 
 
 class CalendarError(Exception):
@@ -70,12 +71,7 @@ def _parse_dates(values: object, where: str) -> frozenset[date]:
 
 def load_operator_file(path: Path) -> dict[int, YearRules]:
     """Read the operator's extra years; every mistake names the year and list at fault."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise CalendarError(f"calendar file not found: {path}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise CalendarError(f"calendar file {path} is not valid TOML: {exc}") from exc
+    data = read_toml(path, "calendar", CalendarError)
     years: dict[int, YearRules] = {}
     for key, table in data.items():
         if not key.isdigit() or not isinstance(table, dict):

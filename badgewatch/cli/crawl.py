@@ -19,7 +19,7 @@ from badgewatch.runtime import utcnow
 from crawler.jobs import SiteJob, jobs_for
 from crawler.launch import Progress, follow, start_run
 from crawler.results import reap_stale_runs
-from crawler.status import find_site, site_summary
+from reports.status import find_site, site_summary
 from store.db import transaction
 from store.models import CrawlRun, Site, SiteCheck
 
@@ -78,7 +78,7 @@ def _settle(run_id: int) -> None:
 
 def _standing(site: Site) -> dict[str, Any]:
     """The site's state and deadline figures today, by the function the report uses."""
-    from monitor.deadlines import standing
+    from workflow.deadlines import standing
 
     rt = runtime()
     today = rt.workflow.today(utcnow())
@@ -344,7 +344,7 @@ def check(target: str, site_ref: str, render: bool, as_json: bool) -> None:
     from workflow.fields import IDENTIFIER_RE
 
     rt = runtime()
-    patterns = BadgePatterns.from_config(rt.config.badge)
+    patterns = BadgePatterns.from_spec(rt.config.badge.spec())
     hosts: frozenset[str] = frozenset()
     if IDENTIFIER_RE.match(site_ref.strip().upper()):
         badge = SiteBadge(site_ref, None, patterns)

@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from badgewatch.config import Config, ConfigError, load_config
 from badgewatch.runtime import DatabaseNotReady, Runtime, shown_url
+from badgewatch.vocabulary import MARKUP_REASONS, NOT_FAILURES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,12 +51,12 @@ def check_crawl_settings(config: Config) -> None:
     every crawl it starts."""
     if config.crawl.failing_reasons is None:
         return
-    from crawler.checks.badge import REASONS, Policy
+    from crawler.checks.badge import Policy
 
     try:
         Policy.from_codes(config.crawl.failing_reasons)
     except ValueError:
-        allowed = [code for code in REASONS if code not in ("ok", "fetch_error")]
+        allowed = [code for code in MARKUP_REASONS if code not in NOT_FAILURES]
         unknown = [code for code in config.crawl.failing_reasons if code not in allowed]
         raise ConfigError(
             f"[crawl] failing_reasons: {', '.join(unknown)} cannot fail a page; list some of "
@@ -141,9 +142,10 @@ def _register() -> None:
         report,
         sites,
         users,
+        web,
     )
 
-    for module in (apps, calendar, db, demo, monitor, notify, offices, report, sites, users):
+    for module in (apps, calendar, db, demo, monitor, notify, offices, report, sites, users, web):
         cli.add_command(module.command)
     for command in (crawl.crawl, crawl.recheck, crawl.status, crawl.check):
         cli.add_command(command)

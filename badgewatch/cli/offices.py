@@ -6,6 +6,7 @@ import click
 from sqlalchemy import select
 
 from badgewatch.cli.main import emit, fail, runtime
+from badgewatch.domains import FieldInvalid
 from store.db import transaction
 from store.models import Office, OfficeLevel
 from workflow import fields
@@ -53,7 +54,7 @@ def add(code: str, name: str, level: str, parent_code: str | None, email: str | 
         if email is not None:
             try:
                 email = fields.email(email)
-            except fields.FieldInvalid as exc:
+            except FieldInvalid as exc:
                 fail(f"--email: {exc.message}", bad_input=True)
         session.add(Office(code=code, name=name, level=office_level, parent=parent, email=email))
     click.echo(f"office {code} {name} added")

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from badgewatch.cli.main import emit, fail, runtime, translate_errors
+from badgewatch.domains import display_domain
 from badgewatch.runtime import utcnow
 from store.db import transaction
 from store.models import Office, Site, Unit
-from workflow.fields import display_domain
 from workflow.importer import ImportInvalid, import_sites
 
 

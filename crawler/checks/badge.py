@@ -79,14 +79,15 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from html import unescape as html_unescape
 from typing import Any, Literal, NamedTuple, TypeAlias
 from urllib.parse import urlsplit
 
-from badgewatch.config import BadgeConfig
+from badgewatch.badgespec import BadgeSpec
+from badgewatch.vocabulary import MARKUP_REASONS, NOT_FAILURES, WARNINGS, reason_advice
 from crawler.checks.markup import (
     STEP,
     TEXT_ELEMENTS,
@@ -110,19 +111,7 @@ from crawler.checks.markup import (
 
 Verdict = Literal["compliant", "non_compliant", "not_checked"]
 
-REASONS: tuple[str, ...] = (
-    "ok",
-    "badge_missing",
-    "badge_other_site",
-    "badge_inactive",
-    "badge_outside_body",
-    "badge_static_copy",
-    "badge_broken",
-    "badge_duplicate",
-    "markup_malformed",
-    "fetch_error",
-)
-WARNINGS = frozenset({"badge_duplicate", "markup_malformed"})
+REASONS: tuple[str, ...] = MARKUP_REASONS
 _ORDER = {code: i for i, code in enumerate(REASONS)}
 
 # The layout of the issuer's script path: /{PP}/{CCC}/{DDDD}/{NNNNNNNN}/{prefix}{21 digits}.js
@@ -147,7 +136,7 @@ def _url_prefix(host: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class BadgePatterns:
-    """Everything that recognises this deployment's badge, compiled from ``BadgeConfig`` once,
+    """Everything that recognises this deployment's badge, compiled from a ``BadgeSpec`` once,
     so no badge host or file name is a literal in the checker."""
 
     span_id: str
@@ -190,20 +179,20 @@ class BadgePatterns:
     certificate: re.Pattern[str]
 
     @classmethod
-    def from_config(cls, config: BadgeConfig) -> BadgePatterns:
-        script_host, script_path = _host_and_path(config.script_base)
-        image_host, image_path = _host_and_path(config.image_base)
-        before, _, after = config.certificate_url.partition("{certificate}")
+    def from_spec(cls, spec: BadgeSpec) -> BadgePatterns:
+        script_host, script_path = _host_and_path(spec.script_base)
+        image_host, image_path = _host_and_path(spec.image_base)
+        before, _, after = spec.certificate_url.partition("{certificate}")
         cert_host, cert_rest = _host_and_path(before)
         cert_rest_rx = re.escape(cert_rest).replace("&", "&(?:amp;)?")
-        prefix = re.escape(config.identifier_prefix)
+        prefix = re.escape(spec.identifier_prefix)
         names = "|".join(
             re.escape(name)
             for name in (
-                config.image_party,
-                config.image_institution,
-                config.image_party_error,
-                config.image_institution_error,
+                spec.image_party,
+                spec.image_institution,
+                spec.image_party_error,
+                spec.image_institution_error,
             )
         )
         digits = "/".join(rf"(\d{{{n}}})" for n in _PATH_DIGITS)
@@ -220,14 +209,14 @@ class BadgePatterns:
         # Exact-case literals: hosts as URLs print them, ids as getElementById needs them.
         triggers = tuple(
             dict.fromkeys(
-                t for t in (script_host, cert_host, image_host, config.span_id, config.image_id)
+                t for t in (script_host, cert_host, image_host, spec.span_id, spec.image_id)
                 if t
             )
         )
         return cls(
-            span_id=config.span_id,
-            image_id=config.image_id,
-            identifier_prefix=config.identifier_prefix,
+            span_id=spec.span_id,
+            image_id=spec.image_id,
+            identifier_prefix=spec.identifier_prefix,
             script_host=script_host,
             certificate_host=cert_host,
             image_host=image_host,
@@ -238,7 +227,7 @@ class BadgePatterns:
             hits=_strong_hits(
                 _prefilter(triggers),
                 hosts=tuple(dict.fromkeys(t for t in (script_host, cert_host, image_host) if t)),
-                ids=tuple(dict.fromkeys(t for t in (config.span_id, config.image_id) if t)),
+                ids=tuple(dict.fromkeys(t for t in (spec.span_id, spec.image_id) if t)),
             ),
             narrowed=tuple(
                 _strong_hits(
@@ -246,25 +235,25 @@ class BadgePatterns:
                     hosts=tuple(
                         dict.fromkeys(t for t in (script_host, cert_host, image_host) if t)),
                     ids=tuple(dict.fromkeys(
-                        t for t, drop in ((config.span_id, span), (config.image_id, image))
-                        if t and not drop and not (span and t == config.span_id)
-                        and not (image and t == config.image_id))),
+                        t for t, drop in ((spec.span_id, span), (spec.image_id, image))
+                        if t and not drop and not (span and t == spec.span_id)
+                        and not (image and t == spec.image_id))),
                 )
                 for span in (False, True) for image in (False, True)
             ),
-            id_forms=(_id_form(config.span_id), _id_form(config.image_id)),
+            id_forms=(_id_form(spec.span_id), _id_form(spec.image_id)),
             strong_text=tuple(
                 dict.fromkeys(
                     t for t in (script_host + script_path.rstrip("/"), cert_host,
-                                image_host + image_path.rstrip("/"), config.span_id,
-                                config.image_id)
+                                image_host + image_path.rstrip("/"), spec.span_id,
+                                spec.image_id)
                     if t
                 )
             ),
             url_text=tuple(
                 dict.fromkeys(
                     t for t in (script_host + script_path.rstrip("/"), cert_host,
-                                image_host + image_path.rstrip("/"), config.image_id)
+                                image_host + image_path.rstrip("/"), spec.image_id)
                     if t
                 )
             ),
@@ -387,7 +376,7 @@ def _url_covering(rx: re.Pattern[str], host: str, text: str, pos: int) -> re.Mat
 @lru_cache(maxsize=1)
 def default_patterns() -> BadgePatterns:
     """Patterns of the default configuration (the national registry's hosts)."""
-    return BadgePatterns.from_config(BadgeConfig())
+    return BadgePatterns.from_spec(BadgeSpec())
 
 
 @dataclass(frozen=True, slots=True)
@@ -414,7 +403,7 @@ class SiteBadge:
             object.__setattr__(self, "certificate", certificate)
 
 
-DEFAULT_FAILURES = frozenset(REASONS) - {"ok", "fetch_error"} - WARNINGS
+DEFAULT_FAILURES = frozenset(REASONS) - NOT_FAILURES - WARNINGS
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,7 +417,7 @@ class Policy:
         unknown = set(self.failures) - set(REASONS)
         if unknown:
             raise ValueError(f"unknown reason codes in policy: {sorted(unknown)}")
-        if {"ok", "fetch_error"} & self.failures:
+        if NOT_FAILURES & self.failures:
             raise ValueError("ok and fetch_error can never be failures")
 
     @classmethod
@@ -851,6 +840,13 @@ class _Scanner:
         st: Structure | None = None,
     ) -> None:
         """Find badges in a piece of markup (the page, a comment, a decoded string)."""
+        self._nested(self._html, text, base, ctx, st)
+
+    def _nested(
+        self, read: Callable[..., None], text: str, base: int, ctx: _Ctx, *more: Any
+    ) -> None:
+        """``read`` the piece one level deeper; what never runs is only inactive, and a piece
+        nested beyond what the check follows is left to the browser."""
         if ctx.inactive:
             self._inactive(text, base, ctx)
             return
@@ -859,7 +855,7 @@ class _Scanner:
             return
         self.depth += 1
         try:
-            self._html(text, base, ctx, st)
+            read(text, base, ctx, *more)
         finally:
             self.depth -= 1
 
@@ -1184,17 +1180,7 @@ class _Scanner:
 
     def js(self, src: str, base: int, ctx: _Ctx) -> None:
         """Find badges in a script: ``unescape`` calls, strings that carry markup, comments."""
-        if ctx.inactive:
-            self._inactive(src, base, ctx)
-            return
-        if self.depth >= _MAX_DEPTH:
-            self._raw(src, self._at(base, 0, ctx), ctx, "nested", "unknown", state="live")
-            return
-        self.depth += 1
-        try:
-            self._js(src, base, ctx)
-        finally:
-            self.depth -= 1
+        self._nested(self._js, src, base, ctx)
 
     def _js(self, src: str, base: int, ctx: _Ctx) -> None:
         self.work += 2 * len(src)  # the syntax pass and the pass over the hits
@@ -1697,7 +1683,8 @@ def _message(
     placeholder: bool,
     overwriting: BadgeFound | None,
 ) -> str:
-    """Chinese text for the webmaster: what is wrong, then what to do."""
+    """Chinese text for the webmaster: what is wrong on this page, then what to do (the advice
+    of ``badgewatch.vocabulary``, the same the unit's notice gives)."""
     span = site.patterns.span_id
     parts: list[str] = []
     for reason in reasons:
@@ -1706,25 +1693,21 @@ def _message(
                 f"本页已加挂本网站的网站标识（{site.identifier}），代码有效，位于页面正文"
                 "（<body>）内。"
             )
-        elif reason == "badge_missing":
-            text = (
-                "本页没有找到网站标识。请把收到的网站标识代码原样粘贴到页面底部、</body> 之前，"
-                "使标识显示在页面底部中间。"
-            )
+            continue
+        if reason == "badge_missing":
+            text = "本页没有找到网站标识。"
             if placeholder:
                 text += f"页面中只有空的 <span id=\"{span}\"> 占位，缺少标识脚本。"
-            parts.append(text)
         elif reason == "badge_other_site" and overwriting is not None:
-            parts.append(
+            text = (
                 f"页面上显示的网站标识属于其他网站（{overwriting.identifier}）：本网站的标识代码"
                 f"（{site.identifier}）之后还有其他网站的标识代码，后运行的会覆盖本网站的标识。"
-                "请删除其他网站的标识代码，只保留本网站的。"
             )
         elif reason == "badge_other_site":
             names = "、".join(_unique(b.identifier or b.certificate for b in others)) or "未知"
-            parts.append(
+            text = (
                 f"页面上的网站标识属于其他网站（{names}），不是本网站的标识"
-                f"（{site.identifier}）。请改用本网站收到的网站标识代码。"
+                f"（{site.identifier}）。"
             )
         elif reason == "badge_inactive":
             where = "、".join(
@@ -1732,33 +1715,31 @@ def _message(
                         if b.state == "inactive")
             )
             space = " " if where.startswith("<") else ""
-            parts.append(
-                f"网站标识代码位于{space}{where}，浏览器不会执行，页面上看不到标识。"
-                "请去掉注释或外层标签，把代码放在正常的页面内容中。"
-            )
+            text = f"网站标识代码位于{space}{where}，浏览器不会执行，页面上看不到标识。"
         elif reason == "badge_outside_body":
-            parts.append(
+            text = (
                 "网站标识代码位于 <head> 中，或在页面最后一个 </body>、</html> 之后，"
-                "不在页面正文内。请把它移到页面底部、</body> 之前。"
+                "不在页面正文内。"
             )
         elif reason == "badge_static_copy":
-            parts.append(
+            text = (
                 "页面上的网站标识是复制下来的静态链接、图片或脚本副本，没有从注册管理中心加载标识"
-                "脚本，无法反映标识的实时状态。请删除复制的内容，改用收到的原始网站标识代码。"
+                "脚本，无法反映标识的实时状态。"
             )
         elif reason == "badge_broken":
             why = "；".join(
                 _unique(_BROKEN_TEXT.get(b.why or "", "代码不完整").replace("{span}", span)
                         for b in own if b.state == "broken")
             )
-            parts.append(
-                f"网站标识代码已损坏：{why}。请重新复制收到的原始代码，原样粘贴到 </body> 之前。"
-            )
+            text = f"网站标识代码已损坏：{why}。"
         elif reason == "badge_duplicate":
-            parts.append(f"页面上共有 {shown} 处网站标识，请只保留一处（页面底部中间）。")
+            text = f"页面上共有 {shown} 处网站标识。"
         elif reason == "markup_malformed":
-            parts.append(
-                "页面包含多个 <body>、</body> 或 </html>，或 </html> 之后还有内容，请修正页面模板；"
+            text = (
+                "页面包含多个 <body>、</body> 或 </html>，或 </html> 之后还有内容；"
                 "标识按是否位于最后一个 </body> 之前判断。"
             )
+        else:
+            continue
+        parts.append(f"{text}请{reason_advice(reason)}。")
     return "".join(parts)

@@ -228,13 +228,18 @@ def _alternation(names: Iterable[str]) -> str:
     regular expression engine tries alternatives one by one, so a flat list of fifty tag
     names would cost fifty comparisons at every '<'. Used before an ``_AFTER_NAME`` check,
     so a name that is a prefix of another needs no ordering."""
+    return _trie(_trie_of(names))
+
+
+def _trie_of(names: Iterable[str]) -> _Trie:
+    """The names by letter: each node maps a next letter to the rest; "" ends a name."""
     tree: _Trie = {}
     for name in names:
         node = tree
         for char in name:
             node = node.setdefault(char, {})
         node[""] = {}
-    return _trie(tree)
+    return tree
 
 
 def _trie(node: _Trie) -> str:
@@ -261,12 +266,7 @@ def _ordinary_tags(stop: Iterable[str], stop_end: Iterable[str]) -> list[str]:
     since tags are nearly everything a page holds besides text. One unit for end tags, one
     for start tags whose first letter begins no stop name, one per letter that does; each is
     led by a character or a class, which the engine checks without entering the unit."""
-    tree: _Trie = {}
-    for name in stop:
-        node = tree
-        for char in name:
-            node = node.setdefault(char, {})
-        node[""] = {}
+    tree = _trie_of(stop)
     rest = rf"[^\t\n\f\r />]*+{_SKIP_ATTRS}>"
     free = "".join(c + c.upper() for c in "abcdefghijklmnopqrstuvwxyz" if c not in tree)
     units = [rf"</(?!{_ci(_alternation(stop_end))}{_AFTER_NAME})[A-Za-z]{rest}",
@@ -575,6 +575,21 @@ def _block_of(text: str, start: int, end: int) -> tuple[int, int] | None:
     return (period, copies) if copies >= _RUN_MIN else None
 
 
+_Block: TypeAlias = tuple[int, int, int, tuple[object, ...]]  # start, length, copies, state
+
+
+def _copy_start(
+    text: str, p: int, region: Region, block: _Block | None, state: tuple[object, ...] | None
+) -> tuple[Region, _Block | None]:
+    """A construct the walk found at ``p``, marked ``copied`` when the page goes on with copies
+    of the stretch it starts (the walk remembers one such stretch at a time, in ``block``)."""
+    if block is None and state is not None and region.start == p:
+        copies = _block_of(text, p, region.end)
+        if copies is not None:
+            return region._replace(copied=True), (p, *copies, state)
+    return region, block
+
+
 def scan_structure(
     text: str, hits_rx: re.Pattern[str] | None = None, note: str | None = None
 ) -> Structure:
@@ -604,7 +619,7 @@ def walk_structure(
     by the same text. (The last copy is read: what follows it may differ.)"""
     regions = st.regions
     yielded = 0
-    block: tuple[int, int, int, tuple[object, ...]] | None = None  # start, length, copies, state
+    block: _Block | None = None
     n = len(text)
     frames: list[_Frame] = []
     templates = 0
@@ -688,13 +703,8 @@ def walk_structure(
                 st.work += end - p
                 pos = end
                 while yielded < len(regions):
-                    region = regions[yielded]
+                    region, block = _copy_start(text, p, regions[yielded], block, state)
                     yielded += 1
-                    if block is None and state is not None and region.start == p:
-                        copies = _block_of(text, p, region.end)
-                        if copies is not None:
-                            block = (p, *copies, state)
-                            region = region._replace(copied=True)
                     yield region
                 continue
             self_closing = bool(tag.group(3))
@@ -756,13 +766,8 @@ def walk_structure(
             st.work += end - p
             pos = end
         while yielded < len(regions):
-            region = regions[yielded]
+            region, block = _copy_start(text, p, regions[yielded], block, state)
             yielded += 1
-            if block is None and state is not None and region.start == p:
-                copies = _block_of(text, p, region.end)
-                if copies is not None:
-                    block = (p, *copies, state)
-                    region = region._replace(copied=True)
             yield region
     while yielded < len(regions):
         yield regions[yielded]

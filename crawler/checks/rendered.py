@@ -25,42 +25,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from badgewatch.vocabulary import reason_detail
 from crawler.checks.badge import SiteBadge
 
-RENDER_REASONS = (
-    "badge_not_rendered",
-    "badge_image_error",
-    "badge_link_wrong",
-    "badge_hidden",
-    "badge_not_bottom",
-    "badge_not_centered",
-)
-
 RenderVerdictKind = Literal["compliant", "non_compliant", "not_checked"]
-
-_MESSAGES = {
-    "badge_not_rendered": (
-        "页面在浏览器中打开后，网站标识没有显示出来：标识代码没有运行或没有生成标识。"
-        "请确认标识代码完整地粘贴在页面 </body> 之前，不要放在注释中，也不要在页面加载后再插入。"
-    ),
-    "badge_image_error": (
-        "网站标识的图片没有正常显示（图片加载失败或显示为错误标识）。"
-        "请检查网站能否访问标识服务器，并确认网站登记信息有效。"
-    ),
-    "badge_link_wrong": (
-        "网站标识的链接没有指向本网站的标识证书页面。请使用为本网站发放的标识代码，不要复制其他网站的代码。"
-    ),
-    "badge_hidden": (
-        "网站标识在页面上不可见（被隐藏、透明、尺寸为零、被裁剪、移出页面或被其他内容遮挡）。"
-        "请调整页面样式，使标识清晰可见。"
-    ),
-    "badge_not_bottom": (
-        "网站标识没有位于页面底部：标识不在页面的最后一屏，或标识下方还有正文、标题、大图等页脚以外的内容。"
-        "请将标识放在页面底部的页脚区域。"
-    ),
-    "badge_not_centered": "网站标识没有位于页面底部中间。请将标识居中显示在页面底部。",
-}
-
 
 _NOT_SHOWN = "页面在浏览器中打开后，网站标识没有显示出来："
 
@@ -489,7 +457,7 @@ def judge(
             return render_failed(blocked.why)
         if blocked is not None:
             return RenderVerdict("non_compliant", ("badge_not_rendered",), _NOT_SHOWN + blocked.why)
-    message = "".join(_MESSAGES[r] for r in reasons)
+    message = "".join(reason_detail(r) for r in reasons)
     if measure.hidden and "badge_hidden" in reasons:
         message += f"（原因：{measure.hidden}）"
     return RenderVerdict("non_compliant", tuple(reasons), message)

@@ -36,6 +36,7 @@ from crawler.pages import fetch_reason, is_html, read_page, too_large
 from crawler.results import ResultWriter
 from crawler.sitemaps import SitemapBudget, read_sitemap
 from crawler.urls import LinkFilter, host_of, request_url
+from store.records import DnsRecord
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +84,11 @@ class SitesSpider(Spider):
 
     async def start(self) -> AsyncIterator[Output]:
         config = self.config
-        patterns = BadgePatterns.from_config(config.badge)
+        patterns = BadgePatterns.from_spec(config.badge.spec())
         self.policy = Policy.from_setting(config.crawl.failing_reasons)
         resolver = make_resolver(config.dns)
         for job, dns in await self._resolve_all(resolver, self.jobs):
-            dns_info = {
+            dns_info: DnsRecord = {
                 "outcome": dns.outcome,
                 "reason": dns.reason,
                 "ipv4": list(dns.ipv4),

@@ -1,0 +1,136 @@
+"""`badgewatch web` in Debian's Chromium: a person logs in by the labels they read, sees the home
+page of their role, and logs out; a wrong password is said in Chinese. The app runs as it does
+in production: gunicorn with two worker processes on a loopback port, a real database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from badgewatch.config import Config
+from testbed.sinks import free_port
+from tests.webapp import PASSWORD, SECRET, World, populate
+
+BADGEWATCH = Path(sys.executable).with_name("badgewatch")
+
+
+@pytest.fixture
+def served(sqlite_url: str) -> Iterator[tuple[str, World]]:
+    """`badgewatch web` on a free loopback port, stopped (SIGTERM) at the end."""
+    world = populate(sqlite_url)
+    port = free_port()
+    env = os.environ | {
+        "BADGEWATCH_DATABASE_URL": sqlite_url,
+        "BADGEWATCH_RENDER_ENABLED": "false",
+        "BADGEWATCH_WEB_SECRET_KEY": SECRET,
+        "BADGEWATCH_WEB_BIND": f"127.0.0.1:{port}",
+    }
+    server = subprocess.Popen([str(BADGEWATCH), "web", "--workers", "2"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    output = server.stdout.read() if server.stdout else ""
+                    pytest.fail(f"badgewatch web did not start:\n{output}")
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}", world
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    render = Config().render
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(render.executable_path), args=render.args, headless=True,
+            timeout=30_000,
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 768})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    errors: list[str] = []
+    # A CSP violation is logged as a console error; a 404 page's own status is not a problem.
+    page.on("console", lambda message: errors.append(message.text)
+            if message.type == "error" and "status of 404" not in message.text else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert errors == [], errors
+
+
+def log_in(page: Page, login: str, password: str) -> None:
+    page.get_by_label("用户名").fill(login)
+    page.get_by_label("密码").fill(password)
+    page.get_by_role("button", name="登录").click()
+
+
+def test_an_office_reviewer_logs_in_sees_their_work_and_logs_out(
+    served: tuple[str, World], page: Page
+) -> None:
+    base, world = served
+    page.goto(f"{base}/office/")  # not logged in: the login page, then back here
+    expect(page.get_by_role("heading", name="登录")).to_be_visible()
+    log_in(page, "hz-office", "not the password")
+    expect(page.get_by_role("alert")).to_have_text("用户名或密码错误。")
+    log_in(page, "hz-office", PASSWORD)
+    expect(page).to_have_url(f"{base}/office/")
+    expect(page.get_by_role("heading", name="待审核")).to_be_visible()
+    expect(page.get_by_role("heading", name="待确认材料")).to_be_visible()
+    # the report's look: the shared stylesheet is applied (the red header band)
+    band = page.locator("header.top").evaluate("e => getComputedStyle(e).backgroundColor")
+    assert band == "rgb(166, 27, 27)"
+    link = page.get_by_role("link", name="杭州数据网<b>")  # markup shows as text
+    expect(link).to_be_visible()
+    expect(page.get_by_text("宁波大数据网")).to_have_count(0)
+    link.click()
+    expect(page.get_by_role("heading", name="杭州数据网<b>")).to_be_visible()
+    expect(page.get_by_text("待编办审核")).to_be_visible()
+    # another office's application: the same page as one that does not exist
+    page.goto(f"{base}/applications/{world.applications['nb']}")
+    expect(page.get_by_role("heading", name="页面不存在")).to_be_visible()
+    page.get_by_role("button", name="退出").click()
+    expect(page.get_by_role("heading", name="登录")).to_be_visible()
+    expect(page.get_by_text("您已退出。")).to_be_visible()
+    page.goto(f"{base}/office/")
+    expect(page.get_by_role("heading", name="登录")).to_be_visible()
+
+
+@pytest.mark.parametrize(
+    ("login", "headings"),
+    [
+        ("hz-unit", ["网站开办审核/资质复核申请", "我的申请", "标识管理"]),
+        ("conac", ["待复审"]),
+        ("operator", ["用户管理"]),
+    ],
+)
+def test_each_role_lands_on_its_home_page(
+    served: tuple[str, World], page: Page, login: str, headings: list[str]
+) -> None:
+    base, _ = served
+    page.goto(f"{base}/login")
+    log_in(page, login, PASSWORD)
+    expect(page.get_by_role("heading", name="首页")).to_be_visible()
+    for heading in headings:
+        expect(page.get_by_role("heading", name=heading)).to_be_visible()
