@@ -14,24 +14,18 @@ from sqlalchemy import select
 
 from store.db import transaction
 from store.models import Application, AppState, AuditEntry, Site
-from tests.webapp import Clock, World, csrf_token, log_in, make_app, populate
+from tests.webapp import World, csrf_token, log_in, populate, serving
 
 
 @pytest.fixture
-def db_url(sqlite_url: str) -> str:
-    return sqlite_url
+def world(sqlite_url: str) -> World:
+    return populate(sqlite_url)
 
 
 @pytest.fixture
-def world(db_url: str) -> World:
-    return populate(db_url)
-
-
-@pytest.fixture
-def app(db_url: str, world: World) -> Iterator[Flask]:
-    app = make_app(db_url, Clock())
-    yield app
-    app.extensions["badgewatch"].close()
+def app(sqlite_url: str, world: World) -> Iterator[Flask]:
+    with serving(sqlite_url) as app:
+        yield app
 
 
 def client_of(app: Flask, login: str) -> FlaskClient:
