@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -137,19 +137,78 @@ def _render_note(renders: dict[str, Any]) -> str | None:
     return "，".join(parts)
 
 
-def _child_summary(child: OfficeData) -> dict[str, Any]:
+def _child_summary(child: OfficeData, href: str) -> dict[str, Any]:
     """An office beneath the one reported on, as its roll-up row shows it (its whole tree)."""
     counts = child.counts(tree=True)
     return {
         "name": child.office.name,
         "level": child.level_name,
-        "href": office_file(child.office.code),
+        "href": href,
         "total": sum(counts.values()),
         "compliant": counts[MonitorState.COMPLIANT],
         "failing": sum(counts[s] for s in FAILING_STATES),
         "overdue": counts[MonitorState.OVERDUE],
         "no_verdict": sum(counts[s] for s in NO_VERDICT),
         "rate_text": _rate_text(child.compliance(tree=True)),
+    }
+
+
+def office_context(
+    node: OfficeData, office_href: Callable[[str], str], *, trend_days: int
+) -> dict[str, Any]:
+    """What an office's page shows (the static report's and the web application's alike):
+    counts, rate, trend, the offices beneath (linked by ``office_href(code)``), its own sites
+    (each linked by its ``file_name``)."""
+    counts = node.counts(tree=True)
+    own = node.office
+    scope = (
+        f"统计范围：{own.name}本级及所属 {len(list(node.descendants()))} 个下级编办的网站。"
+        if node.children
+        else f"统计范围：{own.name}负责审核的网站。"
+    )
+    return {
+        "office": own,
+        "scope_note": scope,
+        "total": sum(counts.values()),
+        "rate_text": _rate_text(node.compliance(tree=True)),
+        "counts": [
+            {"state": s.value, "name": STATE_LABELS[s], "count": counts[s]} for s in CARD_ORDER
+        ],
+        "trend_days": trend_days,
+        "trend_svg": trend_svg(tree_trend(node)),
+        "children": [
+            _child_summary(child, office_href(child.office.code)) for child in node.children
+        ],
+        "sites": node.sites,
+        "state_rank": {s: n for n, s in enumerate(STATE_ORDER)},
+    }
+
+
+def site_context(
+    session: Session, row: SiteRow, failing: list[FailingRow], *, config: Config
+) -> dict[str, Any]:
+    """What a site's page shows (the static report's and the web application's alike)."""
+    detail = site_detail(
+        session,
+        row,
+        failing,
+        data_dir=Path(config.paths.data_dir),
+        max_pages=config.reports.max_pages_listed,
+    )
+    pages = [
+        page if not page.title or len(page.title) <= TITLE_LIMIT
+        else replace(page, title=page.title[:TITLE_LIMIT] + "…")
+        for page in detail.failing_pages
+    ]
+    return {
+        "s": row,
+        "dns_text": _dns_text(row.dns),
+        "render_note": _render_note(row.renders),
+        "pages": pages,
+        "failing_total": detail.failing_total,
+        "evidence": detail.evidence,
+        "verdict_names": VERDICT_LABELS,
+        "history": detail.history,
     }
 
 
@@ -163,65 +222,28 @@ class _Writer:
     trend_days: int
 
     def office_page(self, node: OfficeData, parent: OfficeData | None) -> Path:
-        counts = node.counts(tree=True)
         own = node.office
-        children = [_child_summary(child) for child in node.children]
-        scope = (
-            f"统计范围：{own.name}本级及所属 {len(list(node.descendants()))} 个下级编办的网站。"
-            if node.children
-            else f"统计范围：{own.name}负责审核的网站。"
-        )
         html = self.env.get_template("office.html").render(
-            office=own,
             generated_at=self.generated_at,
             parent_href=office_file(parent.office.code) if parent else None,
             parent_name=parent.office.name if parent else None,
-            scope_note=scope,
-            total=sum(counts.values()),
-            rate_text=_rate_text(node.compliance(tree=True)),
-            counts=[
-                {"state": s.value, "name": STATE_LABELS[s], "count": counts[s]} for s in CARD_ORDER
-            ],
-            trend_days=self.trend_days,
-            trend_svg=trend_svg(tree_trend(node)),
-            children=children,
-            sites=node.sites,
-            state_rank={s: n for n, s in enumerate(STATE_ORDER)},
             exports={
                 "csv": f"office-{own.code}.csv",
                 "pages": f"office-{own.code}-pages.csv",
                 "json": f"office-{own.code}.json",
             },
+            **office_context(node, office_file, trend_days=self.trend_days),
         )
         path = self.out / office_file(own.code)
         path.write_text(html, encoding="utf-8")
         return path
 
     def site_page(self, row: SiteRow, office: Office, failing: list[FailingRow]) -> None:
-        detail = site_detail(
-            self.session,
-            row,
-            failing,
-            data_dir=Path(self.config.paths.data_dir),
-            max_pages=self.config.reports.max_pages_listed,
-        )
-        pages = [
-            page if not page.title or len(page.title) <= TITLE_LIMIT
-            else replace(page, title=page.title[:TITLE_LIMIT] + "…")
-            for page in detail.failing_pages
-        ]
         html = self.env.get_template("site.html").render(
-            s=row,
             generated_at=self.generated_at,
             office_href=office_file(office.code),
             office_name=office.name,
-            dns_text=_dns_text(row.dns),
-            render_note=_render_note(row.renders),
-            pages=pages,
-            failing_total=detail.failing_total,
-            evidence=detail.evidence,
-            verdict_names=VERDICT_LABELS,
-            history=detail.history,
+            **site_context(self.session, row, failing, config=self.config),
         )
         (self.out / row.file_name).write_text(html, encoding="utf-8")
 
@@ -229,14 +251,14 @@ class _Writer:
         code = node.office.code
         rows = list(node.all_sites())
         with (self.out / f"office-{code}.csv").open("w", encoding="utf-8-sig", newline="") as f:
-            _site_csv(f, rows, self.config.calendar.zone)
+            site_csv(f, rows, self.config.calendar.zone)
         with (self.out / f"office-{code}-pages.csv").open("wb") as f:
             f.write(PAGES_HEADER.encode("utf-8-sig"))
             for office in (node, *node.descendants()):
                 with parts[office.office.code].open("rb") as part:
                     shutil.copyfileobj(part, f)
         (self.out / f"office-{code}.json").write_text(
-            json.dumps(_office_json(node, self.generated_at), ensure_ascii=False, indent=1),
+            json.dumps(office_json(node, self.generated_at), ensure_ascii=False, indent=1),
             encoding="utf-8",
         )
 
@@ -249,22 +271,26 @@ class _Writer:
             for row in node.sites:
                 failing = failing_rows(self.session, row)
                 self.site_page(row, node.office, failing)
-                for url, title, codes in failing:
-                    writer.writerow(
-                        [neutralise(v) for v in (row.name, row.domain, row.unit, url, title or "")]
-                        + [neutralise("；".join(reason_text(c) for c in codes))]
-                    )
+                writer.writerows(page_rows(row, failing))
         return path
 
 
 PAGES_HEADER = "网站名称,域名,开办单位,页面地址,页面标题,问题\r\n"
+
+
+def page_rows(row: SiteRow, failing: Iterable[FailingRow]) -> Iterator[list[Any]]:
+    """The site's failing pages as rows of the pages CSV (after ``PAGES_HEADER``)."""
+    for url, title, codes in failing:
+        yield [neutralise(v) for v in (row.name, row.domain, row.unit, url, title or "")] + [
+            neutralise("；".join(reason_text(c) for c in codes))
+        ]
 SITE_COLUMNS = (
     "编办代码", "网站名称", "域名", "开办单位", "网站标识码", "状态", "状态起始", "整改期限",
     "剩余工作日", "逾期工作日", "检查页面数", "未通过页面数", "主要问题", "最近完整检查",
 )
 
 
-def _site_csv(f: IO[str], rows: Iterable[SiteRow], zone: ZoneInfo) -> None:
+def site_csv(f: IO[str], rows: Iterable[SiteRow], zone: ZoneInfo) -> None:
     writer = csv.writer(f)
     writer.writerow(SITE_COLUMNS)
     for r in rows:
@@ -310,7 +336,7 @@ def _site_json(r: SiteRow) -> dict[str, Any]:
     }
 
 
-def _office_json(node: OfficeData, generated_at: str) -> dict[str, Any]:
+def office_json(node: OfficeData, generated_at: str) -> dict[str, Any]:
     counts = node.counts(tree=True)
     return {
         "office": {"code": node.office.code, "name": node.office.name,
