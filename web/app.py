@@ -87,6 +87,7 @@ def create_app(
         account,
         applications,
         auth,
+        compliance,
         conac,
         home,
         offices,
@@ -95,7 +96,7 @@ def create_app(
     )
 
     for blueprint in (auth.bp, account.bp, home.bp, applications.bp, units.bp, offices.bp,
-                      conac.bp, operators.bp):
+                      conac.bp, operators.bp, compliance.bp):
         app.register_blueprint(blueprint)
     return app
 
