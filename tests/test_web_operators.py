@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from store.db import transaction
 from store.models import AuditEntry, Office, OfficeLevel, Role, Site, User
-from tests.webapp import PASSWORD, World, csrf_token, log_in, populate, serving
+from tests.webapp import PASSWORD, csrf_token, log_in, populate, serving
 
 HEADER = "unit,office,site_name,domain,english_domain,ipv4,ipv6,site_id,certificate,notified_on"
 GOOD = ("西湖区档案馆,330106,西湖区档案馆网站,档案.政务,,127.0.0.41,,CA330106000604258890041,,"
@@ -23,12 +23,8 @@ GOOD = ("西湖区档案馆,330106,西湖区档案馆网站,档案.政务,,127.0
 
 
 @pytest.fixture
-def world(sqlite_url: str) -> World:
-    return populate(sqlite_url)
-
-
-@pytest.fixture
-def app(sqlite_url: str, world: World) -> Iterator[Flask]:
+def app(sqlite_url: str) -> Iterator[Flask]:
+    populate(sqlite_url)
     with serving(sqlite_url) as app:
         yield app
 
@@ -154,7 +150,7 @@ def test_monitor_status_says_what_the_cli_says(operator: FlaskClient) -> None:
 
 
 @pytest.mark.parametrize("login", ["hz-unit", "hz-office", "conac"])
-def test_nobody_else_reaches_the_operators_pages(app: Flask, world: World, login: str) -> None:
+def test_nobody_else_reaches_the_operators_pages(app: Flask, login: str) -> None:
     client = app.test_client()
     log_in(client, login)
     for url in ("/operator/", "/operator/users/new", "/operator/offices", "/operator/import",

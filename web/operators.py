@@ -160,19 +160,19 @@ def _check_user(db: Session, form: UserForm, units: dict[int, str],
         form.login.errors.append("该用户名已被使用")
         ok = False
     role = Role(form.role.data)
-    if role is Role.UNIT_HANDLER and not (form.unit.data or "").isdigit():
-        form.unit.errors.append("单位经办人须选择所属单位")
-        ok = False
-    elif role is Role.UNIT_HANDLER and int(form.unit.data) not in units:
-        form.unit.errors.append("所选单位不存在")
-        ok = False
-    if role is Role.OFFICE_REVIEWER and not (form.office.data or "").isdigit():
-        form.office.errors.append("编办审核人员须选择所属编办")
-        ok = False
-    elif role is Role.OFFICE_REVIEWER and int(form.office.data) not in offices:
-        form.office.errors.append("所选编办不存在")
-        ok = False
-    return ok
+    places = (
+        (Role.UNIT_HANDLER, form.unit, units, "单位经办人须选择所属单位", "所选单位不存在"),
+        (Role.OFFICE_REVIEWER, form.office, offices, "编办审核人员须选择所属编办",
+         "所选编办不存在"),
+    )
+    for needs, field, known, missing, unknown in places:
+        if role is not needs:
+            continue
+        if not (field.data or "").isdigit():
+            field.errors.append(missing)
+        elif int(field.data) not in known:
+            field.errors.append(unknown)
+    return ok and not (form.unit.errors or form.office.errors)
 
 
 def _person_or_404(db: Session, user_id: int) -> User:
