@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import csv
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -19,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from badgewatch.config import Config, load_config
 from store.db import transaction
 from store.models import AuditEntry, CrawlJob, MonitorBeat, Office, Role, Site, Unit, User
+from tests.test_crawl import badge, crawl_env, pages, register  # noqa: F401 - the fixture
 from tests.test_reports import HOSTILE_TITLE, NOW, build, tree  # noqa: F401 - the fixture
 from tests.webapp import SECRET, Clock, csrf_token, log_in
 from web.accounts import hash_password
@@ -185,3 +189,41 @@ def test_rechecks_are_queued_and_limited_per_minute(app: Flask) -> None:
         assert len(db.scalars(select(CrawlJob)).all()) == limit
         assert len(db.scalars(select(AuditEntry).where(
             AuditEntry.action == "site.recheck")).all()) == limit
+
+
+def test_a_recheck_from_the_site_page_runs_and_shows_the_new_verdict(
+    crawl_env: dict[str, str], tmp_path: Path, serve_site: Any,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No monitor runs: the web application runs the queued recheck itself, against a site on
+    loopback, and the page refreshes itself until the verdict is there."""
+    served = serve_site(pages(1, lambda i: badge(1)), names=["复查.政务"])
+    register(crawl_env, tmp_path, [(1, "复查.政务", served.ip, None)])
+    for name, value in crawl_env.items():
+        monkeypatch.setenv(name, value)
+    app = create_app(load_config(), secret_key=SECRET)
+    app.config["TESTING"] = True
+    try:
+        with transaction(app.extensions["badgewatch"].sessions) as db:
+            office = db.scalar(select(Office.id).where(Office.code == "330000"))
+            site_id = db.scalar(select(Site.id))
+            db.add(User(name="审核员", role=Role.OFFICE_REVIEWER, office_id=office,
+                        login="zj-office", password_hash=hash_password(PASSWORD)))
+        client = client_of(app, "zj-office")
+        url = f"/compliance/sites/{site_id}"
+        assert html(client, url).css_first("#site-state").text() == "尚未检查"
+        token = csrf_token(client.get(url).get_data(as_text=True))
+        assert client.post(f"{url}/recheck", data={"csrf_token": token}).status_code == 302
+        waiting = client.get(url).get_data(as_text=True)
+        assert 'http-equiv="refresh"' in waiting and "立即复查" not in waiting
+        deadline = time.monotonic() + 180
+        while (page := html(client, url)).css_first("#recheck-progress") is not None:
+            assert time.monotonic() < deadline, "the recheck did not finish"
+            time.sleep(0.5)
+        assert page.css_first("#site-state").text() == "合规"
+        assert [b.text() for b in page.css("#recheck button")] == ["立即复查"]
+    finally:
+        for thread in threading.enumerate():
+            if thread.name.startswith("recheck-"):
+                thread.join(timeout=60)
+        app.extensions["badgewatch"].close()

@@ -187,7 +187,9 @@ def site(site_id: int) -> str:
         row = site_row(db, found, today=_today(st), calendar=st.calendar)
         office = found.office
         context = site_context(db, row, failing_rows(db, row), config=st.config)
-        progress = rechecks.progress(db, site_id)
+        progress = rechecks.progress(
+            db, found, now=st.now(), today=_today(st), calendar=st.calendar
+        )
         # A site one may read belongs to an office one may read (web.permissions).
         office_href, office_name = _office_href(office.code), office.name
     return render_template(

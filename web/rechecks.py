@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import g
 from sqlalchemy import func, select
@@ -19,11 +19,14 @@ from badgewatch.config import Config
 from monitor.recheck import RecheckTimeout, request_recheck, run_until_done
 from monitor.watchdog import live_monitor
 from store.db import transaction
-from store.models import AuditEntry, CrawlJob, JobState
+from store.models import AuditEntry, CrawlJob, JobState, Site
 from web import audit
 from web.context import client_address, state
+from workflow.deadlines import evaluate_site
+from workflow.workdays import WorkCalendar
 
 ACTION = "site.recheck"
+SETTLING = timedelta(minutes=5)  # how long a finished recheck's verdict may wait to settle
 RUN_TIMEOUT = 3600.0  # seconds a recheck run here may take, as `badgewatch recheck`'s default
 
 
@@ -39,20 +42,29 @@ class Progress:
         return "排队等待复查" if self.state is JobState.QUEUED else "正在复查"
 
 
-def progress(session: Session, site_id: int) -> Progress | None:
-    """The site's active recheck, or None once there is none (its verdict is then shown)."""
+def progress(
+    session: Session, site: Site, *, now: datetime, today: date, calendar: WorkCalendar
+) -> Progress | None:
+    """The site's recheck still to finish, or None once its verdict is shown: the job queued
+    or running, or done but its verdict not yet settled into the site's state (the runner
+    settles it right after)."""
     job = session.scalar(
         select(CrawlJob)
-        .where(
-            CrawlJob.site_id == site_id,
-            CrawlJob.kind == "recheck",
-            CrawlJob.state.in_([JobState.QUEUED, JobState.RUNNING]),
-        )
+        .where(CrawlJob.site_id == site.id, CrawlJob.kind == "recheck")
         .order_by(CrawlJob.id.desc())
     )
     if job is None:
         return None
-    return Progress(job.state, job.started_at or job.enqueued_at)
+    since = job.started_at or job.enqueued_at
+    if job.state in (JobState.QUEUED, JobState.RUNNING):
+        return Progress(job.state, since)
+    settling = (
+        job.state is JobState.DONE
+        and job.finished_at is not None
+        and now - job.finished_at < SETTLING
+        and evaluate_site(site, today=today, calendar=calendar).state is not site.state
+    )
+    return Progress(JobState.RUNNING, since) if settling else None
 
 
 def request(site_id: int) -> str | None:
