@@ -25,8 +25,9 @@ def decide(application_id: int, step: Step) -> Response | tuple[str, int]:
     approve = request.form.get("decision") == "approve"
     if request.form.get("decision") not in ("approve", "reject"):
         abort(400)
+    # A form with errors is shown again with them beside their fields, as every form here.
     if not form.validate_on_submit():
-        return detail_page(application_id, decision=form), 400
+        return detail_page(application_id, decision=form), 200
     st = state()
     now = st.now()
     workflow = Workflow(st.config, st.calendar)
@@ -51,7 +52,7 @@ def decide(application_id: int, step: Step) -> Response | tuple[str, int]:
             site_name, to_state = application.site_name, application.state
     except ReasonRequired as exc:
         form.reason.errors = [str(exc)]
-        return detail_page(application_id, decision=form), 400
+        return detail_page(application_id, decision=form), 200
     except (WorkflowError, TransitionNotAllowed) as exc:
         problem = str(exc)
         return detail_page(application_id, decision=form, problem=problem), 409
