@@ -227,3 +227,13 @@ def test_a_recheck_from_the_site_page_runs_and_shows_the_new_verdict(
             if thread.name.startswith("recheck-"):
                 thread.join(timeout=60)
         app.extensions["badgewatch"].close()
+
+
+def test_conac_reads_every_office_from_the_top(app: Flask) -> None:
+    conac = client_of(app, "conac")
+    page = html(conac, "/compliance/")
+    rows = [[td.text(strip=True) for td in tr.css("td")] for tr in page.css("tbody tr")]
+    assert rows == [["浙江省委编办", "5", "50.0%"]]
+    link = page.css_first("tbody a")
+    assert link is not None and link.attributes["href"] == "/compliance/offices/330000"
+    assert html(conac, "/compliance/offices/330200")  # an office without sites: empty, not 404
