@@ -349,11 +349,10 @@ def reason_detail(code: str) -> str:
     return f"{r.detail or r.text + '。'}请{r.advice}。"
 
 
-def reason_counts(stored: object) -> list[tuple[str, int]]:
-    """The failure reasons of a check's stored tally (``SiteCheck.reasons``, whose ``pages``
-    maps a code to its page count) with their counts, most frequent (then most severe) first."""
-    counts = stored.get("pages", {}) if isinstance(stored, dict) else {}
+def reason_counts(pages: Mapping[str, int]) -> list[tuple[str, int]]:
+    """The failure reasons of a check (``pages`` maps a code to its page count, as
+    ``store.records.reasons_of`` reads it), most frequent (then most severe) first."""
     return sorted(
-        ((str(code), int(n)) for code, n in counts.items() if code not in NOT_FAILURES and n),
+        ((code, n) for code, n in pages.items() if code not in NOT_FAILURES and n),
         key=lambda item: (-item[1], _SEVERITY.get(item[0], len(_SEVERITY)), item[0]),
     )

@@ -50,6 +50,7 @@ from crawler.launch import follow, start_run  # noqa: E402
 from store.db import make_engine, session_factory, transaction  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
 from store.models import CrawlRun, Office, OfficeLevel, PageResult, RunState, SiteCheck  # noqa: E402
+from store.records import reasons_of  # noqa: E402
 from testbed.localdns import LocalDnsServer  # noqa: E402
 from workflow.importer import COLUMNS, import_sites  # noqa: E402
 from workflow.workdays import WorkCalendar  # noqa: E402
@@ -252,7 +253,7 @@ def _verify_pipeline(run: Run, factory: Any, run_id: int, farm: Farm) -> None:
         urls = session.scalar(select(func.count(func.distinct(PageResult.url))).where(in_run))
         reasons: Counter[str] = Counter()
         for check in checks:
-            reasons.update(check.reasons.get("pages", {}))
+            reasons.update(reasons_of(check.reasons)["pages"])
         run.detail.update(
             state=crawl_run.state.value,
             finish_reason=crawl_run.finish_reason,

@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store import queue
 from store.db import transaction
+from store.lease import update_if
 from store.models import CrawlRun, PageRender, PageResult, RunState, Site, SiteCheck, SiteStatus
+from store.records import CheckReasons, DnsRecord, RenderSummary, Unwritten
 
 BATCH_ROWS = 500
 BATCH_SECONDS = 2.0
@@ -46,14 +48,14 @@ class SiteTally:
 
     check_id: int
     site_id: int
-    dns: dict[str, Any]
+    dns: DnsRecord
     job: tuple[int, str] | None = None  # (queue job, owner token) when run from the queue
     checked: int = 0
     failing: int = 0
     not_checked: int = 0
     robots_excluded: int = 0
     home_fetched: bool = False
-    renders: dict[str, Any] = field(default_factory=dict)
+    renders: RenderSummary | None = None  # None: nothing was rendered
     reasons: Counter[str] = field(default_factory=Counter)
     refused: Counter[str] = field(default_factory=Counter)
 
@@ -95,13 +97,11 @@ def stop_run(
     first (its own stop handler, its witness, the launcher) records it; the rest change nothing.
     """
     owner = CrawlRun.pid.is_(None) | (CrawlRun.pid == pid) if pid is not None else true()
-    stopped = session.execute(
-        update(CrawlRun)
-        .where(CrawlRun.id == run_id, CrawlRun.state == RunState.RUNNING, owner)
-        .values(state=RunState.INCOMPLETE, finish_reason=reason[:REASON_CHARS], finished_at=now)
-        .returning(CrawlRun.id)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
+    running = (CrawlRun.id == run_id, CrawlRun.state == RunState.RUNNING, owner)
+    stopped = update_if(
+        session, CrawlRun.id, *running,
+        state=RunState.INCOMPLETE, finish_reason=reason[:REASON_CHARS], finished_at=now,
+    )
     return stopped is not None
 
 
@@ -143,23 +143,14 @@ class ResultWriter:
             return self.stopped
         if os.getppid() != self.parent_pid:
             return "orphaned: the launching process is gone"
-        held = session.execute(
-            update(CrawlRun)
-            .where(
-                CrawlRun.id == self.run_id,
-                CrawlRun.state == RunState.RUNNING,
-                CrawlRun.pid == self.pid,
-            )
-            .values(heartbeat_at=now)
-            .returning(CrawlRun.id)
-            .execution_options(synchronize_session=False)
-        ).scalar_one_or_none()
+        mine = (CrawlRun.id == self.run_id, CrawlRun.state == RunState.RUNNING)
+        held = update_if(session, CrawlRun.id, *mine, CrawlRun.pid == self.pid, heartbeat_at=now)
         return None if held is not None else "the run was already recorded as over"
 
     def open_site(
         self,
         site_id: int,
-        dns: dict[str, Any],
+        dns: DnsRecord,
         now: datetime,
         job: tuple[int, str] | None = None,
     ) -> SiteTally:
@@ -211,7 +202,7 @@ class ResultWriter:
         complete = finished and publish
         self.flush(now)
         status = site_status(
-            dns_outcome=str(tally.dns.get("outcome", "ok")),
+            dns_outcome=tally.dns["outcome"],
             home_fetched=tally.home_fetched,
             checked=tally.checked,
             failing=tally.failing,
@@ -238,8 +229,8 @@ class ResultWriter:
             check.pages_not_checked = tally.not_checked
             check.robots_excluded = tally.robots_excluded
             check.home_fetched = tally.home_fetched
-            check.reasons = {"pages": dict(tally.reasons), "refused": dict(tally.refused)}
-            check.renders = tally.renders
+            check.reasons = CheckReasons(pages=dict(tally.reasons), refused=dict(tally.refused))
+            check.renders = tally.renders if tally.renders is not None else Unwritten()
             check.note = note
             if complete:
                 session.execute(

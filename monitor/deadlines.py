@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store.models import Site, SiteCheck, SiteStateChange, SiteStatus
+from store.records import reasons_of
 from workflow.deadlines import Evaluation, evaluate_site
 from workflow.workdays import WorkCalendar
 
@@ -21,13 +22,13 @@ logger = logging.getLogger(__name__)
 
 
 def _detail(site: Site, check: SiteCheck | None, evaluation: Evaluation) -> dict[str, Any]:
-    pages = check.reasons.get("pages", {}) if check is not None and check.reasons else {}
+    pages = reasons_of(check.reasons)["pages"] if check is not None else {}
     return {
         "crawl_status": site.status.value,
         "check_id": check.id if check is not None else None,
         "pages_checked": check.pages_checked if check is not None else None,
         "pages_failing": check.pages_failing if check is not None else None,
-        "reasons": {str(code): int(count) for code, count in pages.items()},
+        "reasons": pages,
         "placement_due": site.placement_due.isoformat() if site.placement_due else None,
         "working_days_overdue": evaluation.working_days_overdue,
         "working_days_left": evaluation.working_days_left,

@@ -54,6 +54,7 @@ from store.models import (
     Unit,
     User,
 )
+from store.records import reasons_of
 from workflow.deadlines import FAILING_STATES, evaluate_site, working_day_before
 from workflow.workdays import WorkCalendar
 
@@ -88,7 +89,7 @@ def findings(session: Session, check_id: int | None) -> Findings:
     check = session.get(SiteCheck, check_id) if check_id is not None else None
     if check is None:
         return Findings(None, 0, 0, [], [])
-    reasons = reason_counts(check.reasons)
+    reasons = reason_counts(reasons_of(check.reasons)["pages"])
     pages: dict[str, list[str]] = {}
     for url, codes in session.execute(
         select(PageResult.url, PageResult.reasons)

@@ -23,14 +23,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from badgewatch.config import NotifyConfig
 from notify.channels import Channel, DeliveryError
-from store.db import transaction
+from store.db import dialect_insert, transaction
+from store.lease import claim_due, update_if
 from store.models import OutboxMessage, OutboxStatus
 
 logger = logging.getLogger(__name__)
@@ -109,23 +108,12 @@ def enqueue(
         "last_error": None,
         "sent_at": None,
     }
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        statement = (
-            pg_insert(OutboxMessage)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=[OutboxMessage.key])
-            .returning(OutboxMessage.id)
-        )
-    elif dialect == "sqlite":
-        statement = (
-            sqlite_insert(OutboxMessage)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=[OutboxMessage.key])
-            .returning(OutboxMessage.id)
-        )
-    else:  # pragma: no cover - the configuration admits only these two
-        raise ValueError(f"unsupported database backend: {dialect}")
+    statement = (
+        dialect_insert(session, OutboxMessage)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[OutboxMessage.key])
+        .returning(OutboxMessage.id)
+    )
     new_id = session.execute(statement).scalar_one_or_none()
     if new_id is None:
         logger.debug("outbox: %s already queued", key)
@@ -144,7 +132,7 @@ def retry_delay(notify: NotifyConfig, attempts: int) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def _due(now: datetime, skip: set[int]) -> Select[OutboxMessage]:
+def _due(now: datetime, skip: set[int], limit: int) -> Select[OutboxMessage]:
     """The rows a deliverer may take: pending, due, and not already handled by this run."""
     query = select(OutboxMessage).where(
         OutboxMessage.status == OutboxStatus.PENDING,
@@ -152,7 +140,16 @@ def _due(now: datetime, skip: set[int]) -> Select[OutboxMessage]:
     )
     if skip:
         query = query.where(OutboxMessage.id.not_in(skip))
-    return query.order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(1)
+    return query.order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)
+
+
+def _unchanged(row_id: int, attempts: int) -> tuple[ColumnElement[bool], ...]:
+    """The row still as it was read or claimed: nobody has leased or settled it since."""
+    return (
+        OutboxMessage.id == row_id,
+        OutboxMessage.status == OutboxStatus.PENDING,
+        OutboxMessage.attempts == attempts,
+    )
 
 
 def _give_up_interrupted(session: Session, row: OutboxMessage, report: DeliveryReport) -> None:
@@ -161,24 +158,20 @@ def _give_up_interrupted(session: Session, row: OutboxMessage, report: DeliveryR
         f"{' | ' if row.last_error else ''}gave up after {row.attempts} attempts"
         " (the last one was interrupted or max_attempts was lowered)"
     )
-    won = session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.id == row.id,
-            OutboxMessage.status == OutboxStatus.PENDING,
-            OutboxMessage.attempts == row.attempts,
-        )
-        .values(status=OutboxStatus.FAILED, last_error=error[-_ERROR_CHARS:])
-        .returning(OutboxMessage.id)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
+    won = update_if(
+        session,
+        OutboxMessage.id,
+        *_unchanged(row.id, row.attempts),
+        status=OutboxStatus.FAILED,
+        last_error=error[-_ERROR_CHARS:],
+    )
     if won is not None:  # another deliverer may have settled it first
         report.failed += 1
         report.errors.append(f"{row.key}: {error}")
         logger.error("outbox: %s: %s", row.key, error)
 
 
-def _claim_postgres(
+def _claim(
     factory: sessionmaker[Session],
     *,
     now: datetime,
@@ -187,66 +180,28 @@ def _claim_postgres(
     skip: set[int],
     report: DeliveryReport,
 ) -> _Claim | None:
-    """Lock one due row, skipping rows other deliverers hold, and lease it in one transaction."""
-    while True:
-        with transaction(factory) as session:
-            row = session.scalars(_due(now, skip).with_for_update(skip_locked=True)).first()
-            if row is None:
-                return None
-            skip.add(row.id)
-            if row.attempts >= max_attempts:
-                _give_up_interrupted(session, row, report)
-                continue
-            claimed = _lease(session, row, now, lease)
-            if claimed is not None:
-                return claimed
+    """The next due row, leased; rows out of attempts are marked FAILED on the way."""
 
-
-def _claim_sqlite(
-    factory: sessionmaker[Session],
-    *,
-    now: datetime,
-    lease: timedelta,
-    max_attempts: int,
-    skip: set[int],
-    report: DeliveryReport,
-) -> _Claim | None:
-    """Read a candidate, then win it with an UPDATE conditional on what was read.
-
-    The read and the write are separate transactions on purpose: a SQLite write
-    transaction must not start from an older read snapshot, and the condition makes the
-    write lose cleanly (zero rows) if another deliverer claimed the row in between.
-    """
-    while True:
-        with transaction(factory) as session:
-            row = session.scalars(_due(now, skip)).first()
-            if row is None:
-                return None
-            session.expunge(row)
+    def take(session: Session, row: OutboxMessage) -> _Claim | None:
         skip.add(row.id)
-        with transaction(factory) as session:
-            if row.attempts >= max_attempts:
-                _give_up_interrupted(session, row, report)
-                continue
-            claimed = _lease(session, row, now, lease)
-            if claimed is not None:
-                return claimed
-        # Lost the race for this row: another deliverer has it; try the next one.
+        if row.attempts >= max_attempts:
+            _give_up_interrupted(session, row, report)
+            return None
+        return _lease(session, row, now, lease)
+
+    claimed = claim_due(factory, lambda n: _due(now, skip, n), take, limit=1)
+    return claimed[0] if claimed else None
 
 
 def _lease(session: Session, row: OutboxMessage, now: datetime, lease: timedelta) -> _Claim | None:
     """Count the attempt and hide the row until the lease ends; None if someone was faster."""
-    won = session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.id == row.id,
-            OutboxMessage.status == OutboxStatus.PENDING,
-            OutboxMessage.attempts == row.attempts,
-        )
-        .values(attempts=row.attempts + 1, next_attempt_at=now + lease)
-        .returning(OutboxMessage.id)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
+    won = update_if(
+        session,
+        OutboxMessage.id,
+        *_unchanged(row.id, row.attempts),
+        attempts=row.attempts + 1,
+        next_attempt_at=now + lease,
+    )
     if won is None:
         return None
     return _Claim(
@@ -288,11 +243,6 @@ def _record(
 ) -> None:
     """Write the outcome of one attempt, conditional on still holding the claim."""
     with transaction(factory) as session:
-        mine = (
-            OutboxMessage.id == claim.id,
-            OutboxMessage.status == OutboxStatus.PENDING,
-            OutboxMessage.attempts == claim.attempts,
-        )
         if error is None:
             values: dict[str, object] = {"status": OutboxStatus.SENT, "sent_at": now}
             outcome = "sent"
@@ -305,13 +255,7 @@ def _record(
                 "next_attempt_at": now + retry_delay(notify, claim.attempts),
             }
             outcome = "retrying"
-        held = session.execute(
-            update(OutboxMessage)
-            .where(*mine)
-            .values(**values)
-            .returning(OutboxMessage.id)
-            .execution_options(synchronize_session=False)
-        ).scalar_one_or_none()
+        held = update_if(session, OutboxMessage.id, *_unchanged(claim.id, claim.attempts), **values)
     if held is None:
         # Only possible when the lease ran out mid-send and another deliverer took over.
         logger.warning("outbox: %s was taken over while being sent (%s)", claim.key, outcome)
@@ -352,11 +296,8 @@ def deliver_due(
         raise ValueError("lease must be positive")
     report = DeliveryReport()
     skip: set[int] = set()
-    with factory() as session:  # no connection is opened just to ask for the dialect
-        postgres = session.get_bind().dialect.name == "postgresql"
-    claim_next = _claim_postgres if postgres else _claim_sqlite
     while report.attempted < limit:
-        claim = claim_next(
+        claim = _claim(
             factory,
             now=now,
             lease=lease,

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
@@ -48,7 +48,17 @@ from reports.data import (
     site_detail,
     tree_trend,
 )
+from reports.pages import (
+    ChildOffice,
+    Exports,
+    IndexPage,
+    OfficeLink,
+    OfficePage,
+    SitePage,
+    StateCount,
+)
 from store.models import MonitorState, Office
+from store.records import DnsRecord, RenderSummary
 from workflow.deadlines import FAILING_STATES
 from workflow.workdays import WorkCalendar
 
@@ -113,7 +123,7 @@ def _rate_text(value: float | None) -> str:
     return f"{value:.1%}" if value is not None else "—"
 
 
-def _dns_text(dns: dict[str, Any] | None) -> str:
+def _dns_text(dns: DnsRecord | None) -> str:
     if not dns:
         return "尚未检查"
     addresses = "、".join([*dns.get("ipv4", []), *dns.get("ipv6", [])])
@@ -122,43 +132,47 @@ def _dns_text(dns: dict[str, Any] | None) -> str:
     return str(dns.get("message") or "域名解析异常")
 
 
-def _render_note(renders: dict[str, Any]) -> str | None:
+def _render_note(renders: RenderSummary) -> str | None:
     """The rendered sample in words; a browser that failed never counts against the site."""
-    done = int(renders.get("rendered") or 0)
+    done = renders["rendered"]
     if not done:
         return None
     parts = [f"在浏览器中打开了 {done} 个页面"]
-    if renders.get("failing"):
+    if renders["failing"]:
         parts.append(f"其中 {renders['failing']} 个未通过")
-    if renders.get("not_checked"):
+    if renders["not_checked"]:
         parts.append(f"{renders['not_checked']} 个未能完成浏览器检查（不计为不合规）")
-    if renders.get("note"):
+    if renders["note"]:
         parts.append("浏览器意外退出，部分页面未能检查（不计为不合规）")
     return "，".join(parts)
 
 
-def _child_summary(child: OfficeData, href: str) -> dict[str, Any]:
-    """An office beneath the one reported on, as its roll-up row shows it (its whole tree)."""
+def _child_summary(child: OfficeData, href: str) -> ChildOffice:
     counts = child.counts(tree=True)
-    return {
-        "name": child.office.name,
-        "level": child.level_name,
-        "href": href,
-        "total": sum(counts.values()),
-        "compliant": counts[MonitorState.COMPLIANT],
-        "failing": sum(counts[s] for s in FAILING_STATES),
-        "overdue": counts[MonitorState.OVERDUE],
-        "no_verdict": sum(counts[s] for s in NO_VERDICT),
-        "rate_text": _rate_text(child.compliance(tree=True)),
-    }
+    return ChildOffice(
+        name=child.office.name,
+        level=child.level_name,
+        href=href,
+        total=sum(counts.values()),
+        compliant=counts[MonitorState.COMPLIANT],
+        failing=sum(counts[s] for s in FAILING_STATES),
+        overdue=counts[MonitorState.OVERDUE],
+        no_verdict=sum(counts[s] for s in NO_VERDICT),
+        rate_text=_rate_text(child.compliance(tree=True)),
+    )
 
 
-def office_context(
-    node: OfficeData, office_href: Callable[[str], str], *, trend_days: int
-) -> dict[str, Any]:
-    """What an office's page shows (the static report's and the web application's alike):
-    counts, rate, trend, the offices beneath (linked by ``office_href(code)``), its own sites
-    (each linked by its ``file_name``)."""
+def office_page(
+    node: OfficeData,
+    *,
+    office_href: Callable[[str], str],
+    parent: Office | None,
+    generated_at: str,
+    trend_days: int,
+) -> OfficePage:
+    """What an office's page shows, in the static report and the web application alike:
+    counts, rate, trend, the offices beneath and ``parent`` (linked by ``office_href(code)``),
+    its own sites (each linked by its ``file_name``)."""
     counts = node.counts(tree=True)
     own = node.office
     scope = (
@@ -166,28 +180,37 @@ def office_context(
         if node.children
         else f"统计范围：{own.name}负责审核的网站。"
     )
-    return {
-        "office": own,
-        "scope_note": scope,
-        "total": sum(counts.values()),
-        "rate_text": _rate_text(node.compliance(tree=True)),
-        "counts": [
-            {"state": s.value, "name": STATE_LABELS[s], "count": counts[s]} for s in CARD_ORDER
-        ],
-        "trend_days": trend_days,
-        "trend_svg": trend_svg(tree_trend(node)),
-        "children": [
+    return OfficePage(
+        office=own,
+        generated_at=generated_at,
+        parent_href=office_href(parent.code) if parent else None,
+        parent_name=parent.name if parent else None,
+        scope_note=scope,
+        total=sum(counts.values()),
+        rate_text=_rate_text(node.compliance(tree=True)),
+        counts=[StateCount(s.value, STATE_LABELS[s], counts[s]) for s in CARD_ORDER],
+        trend_days=trend_days,
+        trend_svg=trend_svg(tree_trend(node)),
+        children=[
             _child_summary(child, office_href(child.office.code)) for child in node.children
         ],
-        "sites": node.sites,
-        "state_rank": {s: n for n, s in enumerate(STATE_ORDER)},
-    }
+        sites=node.sites,
+        state_rank={s: n for n, s in enumerate(STATE_ORDER)},
+        exports=Exports(own.code),
+    )
 
 
-def site_context(
-    session: Session, row: SiteRow, failing: list[FailingRow], *, config: Config
-) -> dict[str, Any]:
-    """What a site's page shows (the static report's and the web application's alike)."""
+def site_page(
+    session: Session,
+    row: SiteRow,
+    failing: list[FailingRow],
+    *,
+    config: Config,
+    office_href: str,
+    office_name: str,
+    generated_at: str,
+) -> SitePage:
+    """What a site's page shows, in the static report and the web application alike."""
     detail = site_detail(
         session,
         row,
@@ -200,16 +223,19 @@ def site_context(
         else replace(page, title=page.title[:TITLE_LIMIT] + "…")
         for page in detail.failing_pages
     ]
-    return {
-        "s": row,
-        "dns_text": _dns_text(row.dns),
-        "render_note": _render_note(row.renders),
-        "pages": pages,
-        "failing_total": detail.failing_total,
-        "evidence": detail.evidence,
-        "verdict_names": VERDICT_LABELS,
-        "history": detail.history,
-    }
+    return SitePage(
+        s=row,
+        generated_at=generated_at,
+        office_href=office_href,
+        office_name=office_name,
+        dns_text=_dns_text(row.dns),
+        render_note=_render_note(row.renders),
+        pages=pages,
+        failing_total=detail.failing_total,
+        evidence=detail.evidence,
+        verdict_names=VERDICT_LABELS,
+        history=detail.history,
+    )
 
 
 @dataclass
@@ -222,42 +248,33 @@ class _Writer:
     trend_days: int
 
     def office_page(self, node: OfficeData, parent: OfficeData | None) -> Path:
-        own = node.office
-        html = self.env.get_template("office.html").render(
-            generated_at=self.generated_at,
-            parent_href=office_file(parent.office.code) if parent else None,
-            parent_name=parent.office.name if parent else None,
-            exports={
-                "csv": f"office-{own.code}.csv",
-                "pages": f"office-{own.code}-pages.csv",
-                "json": f"office-{own.code}.json",
-            },
-            **office_context(node, office_file, trend_days=self.trend_days),
-        )
-        path = self.out / office_file(own.code)
+        html = office_page(
+            node, office_href=office_file, parent=parent.office if parent else None,
+            generated_at=self.generated_at, trend_days=self.trend_days,
+        ).render(self.env)
+        path = self.out / office_file(node.office.code)
         path.write_text(html, encoding="utf-8")
         return path
 
     def site_page(self, row: SiteRow, office: Office, failing: list[FailingRow]) -> None:
-        html = self.env.get_template("site.html").render(
+        html = site_page(
+            self.session, row, failing, config=self.config,
+            office_href=office_file(office.code), office_name=office.name,
             generated_at=self.generated_at,
-            office_href=office_file(office.code),
-            office_name=office.name,
-            **site_context(self.session, row, failing, config=self.config),
-        )
+        ).render(self.env)
         (self.out / row.file_name).write_text(html, encoding="utf-8")
 
     def exports(self, node: OfficeData, parts: dict[str, Path]) -> None:
-        code = node.office.code
+        names = Exports(node.office.code)
         rows = list(node.all_sites())
-        with (self.out / f"office-{code}.csv").open("w", encoding="utf-8-sig", newline="") as f:
+        with (self.out / names.csv).open("w", encoding="utf-8-sig", newline="") as f:
             site_csv(f, rows, self.config.calendar.zone)
-        with (self.out / f"office-{code}-pages.csv").open("wb") as f:
+        with (self.out / names.pages).open("wb") as f:
             f.write(PAGES_HEADER.encode("utf-8-sig"))
             for office in (node, *node.descendants()):
                 with parts[office.office.code].open("rb") as part:
                     shutil.copyfileobj(part, f)
-        (self.out / f"office-{code}.json").write_text(
+        (self.out / names.json).write_text(
             json.dumps(office_json(node, self.generated_at), ensure_ascii=False, indent=1),
             encoding="utf-8",
         )
@@ -313,7 +330,30 @@ def _iso(value: date | datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _site_json(r: SiteRow) -> dict[str, Any]:
+class SiteJson(TypedDict):
+    """A site in an office's JSON export."""
+
+    office: str
+    name: str
+    domain: str
+    domain_display: str
+    unit: str
+    identifier: str
+    state: str
+    state_name: str
+    state_since: str | None
+    placement_due: str | None
+    working_days_left: int | None
+    working_days_overdue: int | None
+    pages_checked: int
+    pages_failing: int
+    reasons: dict[str, int]
+    checked_at: str | None
+    dns: DnsRecord | None
+    page: str
+
+
+def _site_json(r: SiteRow) -> SiteJson:
     return {
         "office": r.office_code,
         "name": r.name,
@@ -415,14 +455,14 @@ def write_reports(
         shutil.rmtree(parts_dir)
         index = staging / "index.html"
         index.write_text(
-            env.get_template("index.html").render(
+            IndexPage(
                 generated_at=writer.generated_at,
                 roots=[
-                    {"name": r.office.name, "href": office_file(r.office.code),
-                     "total": r.total(tree=True), "rate_text": _rate_text(r.compliance(tree=True))}
+                    OfficeLink(r.office.name, office_file(r.office.code), r.total(tree=True),
+                               _rate_text(r.compliance(tree=True)))
                     for r in roots
                 ],
-            ),
+            ).render(env),
             encoding="utf-8",
         )
         _replace(staging, out)

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import NamedTuple
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -44,6 +44,7 @@ from store.models import (
     SiteStatus,
     Unit,
 )
+from store.records import DnsRecord, RenderSummary, reasons_of, renders_of
 from workflow.deadlines import FAILING_STATES, standing
 from workflow.workdays import WorkCalendar
 
@@ -116,8 +117,8 @@ class SiteRow:
     checked_at: datetime | None
     check_id: int | None
     reasons: list[Reason]
-    dns: dict[str, Any] | None
-    renders: dict[str, Any]
+    dns: DnsRecord | None
+    renders: RenderSummary
     file_name: str = ""
 
     @property
@@ -306,9 +307,11 @@ def _site_row(
         pages_failing=check.pages_failing if check else 0,
         checked_at=site.checked_at,
         check_id=check.id if check else None,
-        reasons=[Reason.of(c, n) for c, n in reason_counts(check.reasons)] if check else [],
+        reasons=[
+            Reason.of(c, n) for c, n in reason_counts(reasons_of(check.reasons)["pages"])
+        ] if check else [],
         dns=check.dns if check else None,
-        renders=check.renders if check and isinstance(check.renders, dict) else {},
+        renders=renders_of(check.renders if check else None),
     )
 
 
@@ -495,8 +498,13 @@ def site_detail(
     return SiteDetail(row, pages, max(row.pages_failing, len(pages)), evidence, history)
 
 
-FailingRow = tuple[str, str | None, list[str]]
-"""A failing page of a check: its URL, title and failure reasons."""
+class FailingRow(NamedTuple):
+    """A failing page of a check (its markup verdict), as the site page and the pages CSV
+    read it."""
+
+    url: str
+    title: str | None
+    reasons: list[str]  # failure reasons only: NOT_FAILURES left out
 
 
 def failing_rows(session: Session, row: SiteRow) -> list[FailingRow]:
@@ -505,7 +513,7 @@ def failing_rows(session: Session, row: SiteRow) -> list[FailingRow]:
     if row.check_id is None or not row.pages_failing:
         return []
     return [
-        (url, title, [c for c in codes if c not in NOT_FAILURES])
+        FailingRow(url, title, [c for c in codes if c not in NOT_FAILURES])
         for url, title, codes in session.execute(
             select(PageResult.url, PageResult.title, PageResult.reasons)
             .where(PageResult.check_id == row.check_id, PageResult.verdict == "non_compliant")

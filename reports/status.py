@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from badgewatch.domains import FieldInvalid, english_domain, gov_domain
 from store.models import PageRender, PageResult, Site, SiteCheck, SiteStatus
+from store.records import PageRow, RenderRow, reasons_of
 
 SITE_REASONS = {
     SiteStatus.DNS_MISMATCH: "dns_mismatch",
@@ -21,12 +22,12 @@ def _site_reasons(site: Site, check: SiteCheck | None) -> list[str]:
     if check is None:
         return []
     reasons = [SITE_REASONS[site.status]] if site.status in SITE_REASONS else []
-    pages = check.reasons.get("pages", {}) if isinstance(check.reasons, dict) else {}
+    pages = reasons_of(check.reasons)["pages"]
     reasons.extend(sorted(code for code in pages if code != "ok"))
     return reasons
 
 
-def page_rows(session: Session, check_id: int) -> list[dict[str, Any]]:
+def page_rows(session: Session, check_id: int) -> list[PageRow]:
     rows = session.execute(
         select(
             PageResult.url,
@@ -39,30 +40,24 @@ def page_rows(session: Session, check_id: int) -> list[dict[str, Any]]:
         .order_by(PageResult.id)
     )
     return [
-        {
-            "url": url,
-            "verdict": verdict,
-            "reasons": list(reasons),
-            "http_status": status,
-            "error": error,
-        }
+        PageRow(url=url, verdict=verdict, reasons=list(reasons), http_status=status, error=error)
         for url, verdict, reasons, status, error in rows
     ]
 
 
-def render_rows(session: Session, check_id: int) -> list[dict[str, Any]]:
+def render_rows(session: Session, check_id: int) -> list[RenderRow]:
     rows = session.scalars(
         select(PageRender).where(PageRender.check_id == check_id).order_by(PageRender.id)
     )
     return [
-        {
-            "url": r.url,
-            "viewport": r.viewport,
-            "verdict": r.verdict,
-            "reasons": list(r.reasons),
-            "message": r.message,
-            "screenshot": r.screenshot,
-        }
+        RenderRow(
+            url=r.url,
+            viewport=r.viewport,
+            verdict=r.verdict,
+            reasons=list(r.reasons),
+            message=r.message,
+            screenshot=r.screenshot,
+        )
         for r in rows
     ]
 

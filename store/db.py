@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,6 +38,20 @@ def make_engine(url: str, echo: bool = False) -> Engine:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def is_postgres(session: Session) -> bool:
+    """PostgreSQL or SQLite, the two backends the configuration admits."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in {"postgresql", "sqlite"}:  # pragma: no cover - config admits only these
+        raise ValueError(f"unsupported database backend: {dialect}")
+    return dialect == "postgresql"
+
+
+def dialect_insert(session: Session, table: Any) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT for ``table`` in the session's dialect, which knows ``on_conflict_do_nothing``
+    (the same on both backends)."""
+    return postgresql.insert(table) if is_postgres(session) else sqlite.insert(table)
 
 
 @contextmanager

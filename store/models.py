@@ -38,6 +38,7 @@ from badgewatch.vocabulary import (
     SiteSource,
     SiteStatus,
 )
+from store.records import CheckReasons, DnsRecord, RenderSummary, Unwritten
 
 __all__ = [
     "NAMING",
@@ -289,10 +290,11 @@ class SiteCheck(Base):
     pages_not_checked: Mapped[int] = mapped_column(Integer, default=0)
     robots_excluded: Mapped[int] = mapped_column(Integer, default=0)
     home_fetched: Mapped[bool] = mapped_column(default=False)
-    dns: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    reasons: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The shapes are in store/records.py; read them through its ``*_of`` functions.
+    dns: Mapped[DnsRecord] = mapped_column(JSON, default=dict)
+    reasons: Mapped[CheckReasons | Unwritten] = mapped_column(JSON, default=dict)
     # The rendered sample: counts, and "could not check (render)" when the browser failed.
-    renders: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    renders: Mapped[RenderSummary | Unwritten] = mapped_column(JSON, default=dict)
     note: Mapped[str | None] = mapped_column(Text)
 
     run: Mapped[CrawlRun] = relationship()

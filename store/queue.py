@@ -11,10 +11,11 @@ died) is put back in the queue, and once ``max_attempts`` are spent it is marked
 Only the attempt that still owns a running job may complete it, so a crawl that outlives
 its dispatcher can never overwrite the results of a newer attempt.
 
-Race-freedom follows ``notify/outbox.py``: PostgreSQL claims with ``SELECT ... FOR UPDATE
-SKIP LOCKED``; SQLite reads candidates and then wins each with an UPDATE conditional on
-what was read, which only one writer can win. Every other change is a single UPDATE
-conditional on the job's state (and owner), so two writers never both succeed.
+Race-freedom is ``store/lease.py``'s, shared with ``notify/outbox.py``: PostgreSQL claims
+with ``SELECT ... FOR UPDATE SKIP LOCKED``; SQLite reads candidates and then wins each with
+an UPDATE conditional on what was read, which only one writer can win. Every other change
+is a single UPDATE conditional on the job's state (and owner), so two writers never both
+succeed.
 
 Statements go straight to the database: CrawlJob objects already loaded in the caller's
 session are not refreshed (select them again with ``populate_existing`` to see changes).
@@ -29,12 +30,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
-from sqlalchemy import ColumnElement, Row, Select, case, func, literal, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import ColumnElement, Select, case, func, literal, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from store.db import transaction
+from store.db import dialect_insert, is_postgres, transaction
+from store.lease import claim_due, update_if
 from store.models import CrawlJob, JobState, Site, UTCDateTime
 
 logger = logging.getLogger(__name__)
@@ -128,13 +128,6 @@ def _kind(value: str) -> Kind:
     raise ValueError(f"kind must be 'nightly' or 'recheck', not {value!r}")
 
 
-def _is_postgres(session: Session) -> bool:
-    dialect = session.get_bind().dialect.name
-    if dialect not in {"postgresql", "sqlite"}:  # pragma: no cover - config admits only these
-        raise ValueError(f"unsupported database backend: {dialect}")
-    return dialect == "postgresql"
-
-
 # --- enqueue --------------------------------------------------------------------------------
 
 
@@ -195,54 +188,42 @@ def _insert(
         "attempts": 0,
         "enqueued_at": now,
     }
-    if _is_postgres(session):
-        pg = (
-            pg_insert(CrawlJob)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["site_id"], index_where=_ACTIVE_WHERE)
-            .returning(CrawlJob.id)
-        )
-        new_id: int | None = session.execute(pg).scalar_one_or_none()
-    else:
-        lite = (
-            sqlite_insert(CrawlJob)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["site_id"], index_where=_ACTIVE_WHERE)
-            .returning(CrawlJob.id)
-        )
-        new_id = session.execute(lite).scalar_one_or_none()
+    new = (
+        dialect_insert(session, CrawlJob)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["site_id"], index_where=_ACTIVE_WHERE)
+        .returning(CrawlJob.id)
+    )
+    new_id: int | None = session.execute(new).scalar_one_or_none()
     return new_id
 
 
 def _merge_recheck(session: Session, job_id: int, *, url: str | None, render: bool) -> bool | None:
     """Fold a recheck into a queued job: True if it upgraded a nightly job, False if it
     joined a queued recheck, None if the job is no longer queued."""
-    upgraded = session.execute(
-        update(CrawlJob)
-        .where(
-            CrawlJob.id == job_id,
-            CrawlJob.state == JobState.QUEUED,
-            CrawlJob.kind == "nightly",
-        )
-        .values(kind="recheck", priority=PRIORITY_RECHECK, url=url, render=render)
-        .returning(CrawlJob.id)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
+    queued = (CrawlJob.id == job_id, CrawlJob.state == JobState.QUEUED)
+    upgraded = update_if(
+        session,
+        CrawlJob.id,
+        *queued,
+        CrawlJob.kind == "nightly",
+        kind="recheck",
+        priority=PRIORITY_RECHECK,
+        url=url,
+        render=render,
+    )
     if upgraded is not None:
         return True
     # Another page of the same site, or the whole site: the merged job checks the whole site.
     same_page = case((CrawlJob.url == url, CrawlJob.url), else_=None) if url else None
-    joined = session.execute(
-        update(CrawlJob)
-        .where(
-            CrawlJob.id == job_id,
-            CrawlJob.state == JobState.QUEUED,
-            CrawlJob.kind == "recheck",
-        )
-        .values(url=same_page, render=or_(CrawlJob.render, literal(render)))
-        .returning(CrawlJob.id)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
+    joined = update_if(
+        session,
+        CrawlJob.id,
+        *queued,
+        CrawlJob.kind == "recheck",
+        url=same_page,
+        render=or_(CrawlJob.render, literal(render)),
+    )
     return None if joined is None else False
 
 
@@ -270,42 +251,27 @@ def enqueue_nightly(session: Session, *, now: datetime) -> int:
         .order_by(Site.id)
     )
     columns = ["site_id", "kind", "priority", "render", "state", "attempts", "enqueued_at"]
-    if _is_postgres(session):
-        pg = (
-            pg_insert(CrawlJob)
-            .from_select(columns, sites)
-            .on_conflict_do_nothing(index_elements=["site_id"], index_where=_ACTIVE_WHERE)
-            .returning(CrawlJob.id)
-        )
-        return len(session.execute(pg).all())
-    lite = (
-        sqlite_insert(CrawlJob)
+    new = (
+        dialect_insert(session, CrawlJob)
         .from_select(columns, sites)
         .on_conflict_do_nothing(index_elements=["site_id"], index_where=_ACTIVE_WHERE)
         .returning(CrawlJob.id)
     )
-    return len(session.execute(lite).all())
+    return len(session.execute(new).all())
 
 
 # --- claim and lease ------------------------------------------------------------------------
 
 
-def _queued(kinds: Collection[Kind] | None) -> Select[int, int, str | None, bool, str, int]:
+def _queued(kinds: Collection[Kind] | None, limit: int) -> Select[CrawlJob]:
     query = (
-        select(
-            CrawlJob.id,
-            CrawlJob.site_id,
-            CrawlJob.url,
-            CrawlJob.render,
-            CrawlJob.kind,
-            CrawlJob.attempts,
-        )
+        select(CrawlJob)
         .where(CrawlJob.state == JobState.QUEUED)
         .order_by(CrawlJob.priority, CrawlJob.id)
     )
     if kinds is not None:
         query = query.where(CrawlJob.kind.in_(sorted(kinds)))
-    return query
+    return query.limit(limit)
 
 
 def claim(
@@ -330,63 +296,37 @@ def claim(
     if not worker or len(worker) > _WORKER_CHARS:
         raise ValueError(f"worker must be 1 to {_WORKER_CHARS} characters")
     only = None if kinds is None else {_kind(k) for k in kinds}
-    with factory() as session:  # no connection is opened just to ask for the dialect
-        postgres = _is_postgres(session)
-    if postgres:
-        with transaction(factory) as session:
-            rows = session.execute(_queued(only).limit(limit).with_for_update(skip_locked=True))
-            taken = [_take(session, row, worker=worker, now=now, lease=lease) for row in rows]
-            return [c for c in taken if c is not None]
-    claims: list[Claim] = []
-    while len(claims) < limit:
-        # Read and write in separate transactions, as in notify/outbox.py: a SQLite write
-        # must not start from an older read snapshot, and the conditional UPDATE loses
-        # cleanly if another dispatcher took the job in between.
-        with transaction(factory) as session:
-            candidates = session.execute(_queued(only).limit(limit - len(claims))).all()
-        if not candidates:
-            break
-        with transaction(factory) as session:
-            for row in candidates:
-                won = _take(session, row, worker=worker, now=now, lease=lease)
-                if won is not None:
-                    claims.append(won)
-    return claims
+
+    def take(session: Session, job: CrawlJob) -> Claim | None:
+        return _take(session, job, worker=worker, now=now, lease=lease)
+
+    return claim_due(factory, lambda n: _queued(only, n), take, limit=limit)
 
 
 def _take(
-    session: Session,
-    row: Row[int, int, str | None, bool, str, int],
-    *,
-    worker: str,
-    now: datetime,
-    lease: timedelta,
+    session: Session, job: CrawlJob, *, worker: str, now: datetime, lease: timedelta
 ) -> Claim | None:
     """Start an attempt on a job still queued as it was read; None if someone was faster."""
-    job_id, site_id, url, render, kind, attempts = row
     owner = secrets.token_hex(16)
-    won = session.execute(
-        update(CrawlJob)
-        .where(
-            CrawlJob.id == job_id,
-            CrawlJob.state == JobState.QUEUED,
-            CrawlJob.attempts == attempts,
-        )
-        .values(
-            state=JobState.RUNNING,
-            owner=owner,
-            attempts=attempts + 1,
-            worker=worker,
-            started_at=now,
-            lease_until=now + lease,
-            finished_at=None,
-        )
-        .returning(CrawlJob.id)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
+    won = update_if(
+        session,
+        CrawlJob.id,
+        CrawlJob.id == job.id,
+        CrawlJob.state == JobState.QUEUED,
+        CrawlJob.attempts == job.attempts,
+        state=JobState.RUNNING,
+        owner=owner,
+        attempts=job.attempts + 1,
+        worker=worker,
+        started_at=now,
+        lease_until=now + lease,
+        finished_at=None,
+    )
     if won is None:
         return None
-    return Claim(job_id, site_id, owner, url, bool(render), _kind(kind), attempts + 1)
+    return Claim(
+        job.id, job.site_id, owner, job.url, job.render, _kind(job.kind), job.attempts + 1
+    )
 
 
 def renew(
@@ -457,19 +397,12 @@ def owns(session: Session, job_id: int, owner: str) -> bool:
     """
     if not owner:
         return False
-    if _is_postgres(session):
+    if is_postgres(session):
         locked = session.execute(
             select(CrawlJob.id).where(*_owned(job_id, owner)).with_for_update()
         ).scalar_one_or_none()
         return locked is not None
-    held = session.execute(
-        update(CrawlJob)
-        .where(*_owned(job_id, owner))
-        .values(owner=CrawlJob.owner)
-        .returning(CrawlJob.id)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
-    return held is not None
+    return update_if(session, CrawlJob.id, *_owned(job_id, owner), owner=CrawlJob.owner) is not None
 
 
 def complete(
@@ -498,14 +431,7 @@ def complete(
     }
     if run_id is not None:
         values["run_id"] = run_id
-    done = session.execute(
-        update(CrawlJob)
-        .where(*_owned(job_id, owner))
-        .values(**values)
-        .returning(CrawlJob.id)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
-    return done is not None
+    return update_if(session, CrawlJob.id, *_owned(job_id, owner), **values) is not None
 
 
 # --- taking work back -----------------------------------------------------------------------

@@ -16,14 +16,14 @@ from store.db import make_engine, session_factory
 from store.migrate import upgrade
 
 pytest_plugins = [
+    "tests.corpus",
+    "tests.factories",
     "tests.servers.badges",
     "tests.servers.dns",
     "tests.servers.mail",
     "tests.servers.sites",
 ]
 
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "corpus"
 POSTGRES_ADMIN_URL = os.environ.get(
     "BADGEWATCH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
 )

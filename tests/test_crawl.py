@@ -3,87 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any
 
-import pytest
-from click.testing import CliRunner, Result
 from sqlalchemy import select
 
-from badgewatch.cli.main import cli
-from badgewatch.config import BadgeConfig
 from store.db import make_engine, session_factory, transaction
 from store.models import CrawlRun, PageResult, RunState, SiteCheck
 from testbed.siteserver import Route, government_page, redirect
-from workflow.issuance import decoded_snippet, issued_snippet, make_code
-
-HEADER = "unit,office,site_name,domain,english_domain,ipv4,ipv6,site_id,certificate,notified_on"
-CERT = "0A87C46FEE4D331AE053022819AC{:04X}"
-
-
-def identifier(n: int) -> str:
-    return f"CA330000000604258{n:02d}0001"
-
-
-def badge(n: int, decoded: bool = False) -> str:
-    code = make_code(BadgeConfig(), identifier(n), CERT.format(n))
-    return decoded_snippet(BadgeConfig(), code) if decoded else issued_snippet(BadgeConfig(), code)
-
-
-def pages(n_pages: int, footer: Any, prefix: str = "/p/") -> dict[str, Route | str]:
-    """A home page and n pages linking to each other; ``footer(i)`` gives page i's footer."""
-    links = [f"{prefix}{i}.html" for i in range(n_pages)]
-    routes: dict[str, Route | str] = {"/": government_page("首页", links, footer(-1), size_kb=8)}
-    for i in range(n_pages):
-        routes[f"{prefix}{i}.html"] = government_page(f"页面{i}", links, footer(i), size_kb=8)
-    return routes
-
-
-@pytest.fixture
-def crawl_env(tmp_path: Path, sqlite_url: str, dns_config) -> dict[str, str]:
-    return {
-        "BADGEWATCH_CONFIG": "",
-        "BADGEWATCH_DATABASE_URL": sqlite_url,
-        "BADGEWATCH_DNS_NAMESERVERS": ",".join(dns_config.nameservers),
-        "BADGEWATCH_CRAWL_ALLOW_PRIVATE_NETWORKS": "true",
-        "BADGEWATCH_CRAWL_AUTOTHROTTLE": "false",
-        "BADGEWATCH_CRAWL_DOWNLOAD_TIMEOUT": "2",
-        "BADGEWATCH_CRAWL_RETRIES": "1",
-        "BADGEWATCH_RENDER_ENABLED": "false",
-        "BADGEWATCH_PATHS_DATA_DIR": str(tmp_path / "var"),
-    }
-
-
-def run(env: dict[str, str], *args: str, code: int | None = 0) -> Result:
-    result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
-    if code is not None:
-        assert result.exit_code == code, result.output
-    return result
-
-
-def register(env: dict[str, str], tmp_path: Path, rows: list[tuple[Any, ...]]) -> None:
-    """Import sites: (n, domain, ipv4, english_domain)."""
-    run(env, "office", "add", "330000", "浙江省委编办", "--level", "province")
-    lines = [HEADER]
-    for n, domain, ipv4, english in rows:
-        lines.append(
-            f"单位{n},330000,网站{n},{domain},{english or ''},{ipv4},,{identifier(n)},"
-            f"{CERT.format(n)},2026-10-09"
-        )
-    path = tmp_path / "sites.csv"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    run(env, "sites", "import", str(path))
-
-
-def by_domain(output: str) -> dict[str, dict[str, Any]]:
-    data = json.loads(output)
-    return {site["domain"]: site for site in data["sites"]}
-
-
-def ascii_name(name: str) -> str:
-    import idna
-
-    return idna.encode(name).decode()
+from tests.factories import ascii_name, badge, by_domain, pages, register, run, wait_for
 
 
 def test_crawl_several_sites(crawl_env, tmp_path, serve_site, dns_server) -> None:
@@ -274,7 +200,6 @@ def test_killed_crawl_keeps_previous_verdict(crawl_env, tmp_path, serve_site) ->
     import signal
     import subprocess
     import sys
-    import time
 
     routes = pages(150, lambda i: badge(1))
     site = serve_site(routes, names=["中断.政务"])
@@ -292,16 +217,16 @@ def test_killed_crawl_keeps_previous_verdict(crawl_env, tmp_path, serve_site) ->
     )
     engine = make_engine(crawl_env["BADGEWATCH_DATABASE_URL"])
     factory = session_factory(engine)
-    deadline = time.monotonic() + 60
-    child_pid = None
-    while time.monotonic() < deadline:
+
+    def crawl_pid() -> int | None:
+        """The second run's crawl process, once it has written five pages."""
         with transaction(factory) as session:
             run_row = session.scalars(select(CrawlRun).order_by(CrawlRun.id.desc())).first()
-            if run_row is not None and run_row.id > 1 and run_row.pages >= 5 and run_row.pid:
-                child_pid = run_row.pid
-                break
-        time.sleep(0.1)
-    assert child_pid is not None, "the crawl never got going"
+            if run_row is not None and run_row.id > 1 and run_row.pages >= 5:
+                return run_row.pid
+        return None
+
+    child_pid = wait_for(crawl_pid, 60, "the crawl to get going")
     os.kill(child_pid, signal.SIGKILL)
     out, err = parent.communicate(timeout=60)
     assert parent.returncode == 1, (out, err)

@@ -17,9 +17,7 @@ import pytest
 from crawler.urls import LinkFilter, request_url
 from testbed.siteserver import Route, government_page
 from tests.crawling import crawl_site, last_check
-from tests.test_crawl import badge, crawl_env, register
-
-__all__ = ["crawl_env"]
+from tests.factories import badge, register
 
 
 def encoded(path: str, query: str = "", query_codec: str = "utf-8") -> str:

@@ -19,27 +19,25 @@ from badgewatch.config import Config
 from store.db import make_engine, session_factory, transaction
 from store.models import Site, SiteStateChange
 from testbed.siteserver import government_page
-from tests.test_crawl import HEADER, ascii_name, badge, identifier, pages
+from tests.factories import (
+    HEADER,
+    ascii_name,
+    badge,
+    certificate,
+    identifier,
+    loopback_env,
+    pages,
+)
 from workflow.workdays import WorkCalendar
 
-CERT = "0A87C46FEE4D331AE053022819AC{:04X}"
 ZONE = Config().calendar.zone
 OLD_NOTICE = date(2026, 10, 9)  # placement due 2026-10-16: long past
 
 
 @pytest.fixture
 def env(tmp_path: Path, db_url: str, dns_config) -> dict[str, str]:
-    return {
-        "BADGEWATCH_CONFIG": "",
-        "BADGEWATCH_DATABASE_URL": db_url,
-        "BADGEWATCH_DNS_NAMESERVERS": ",".join(dns_config.nameservers),
-        "BADGEWATCH_CRAWL_ALLOW_PRIVATE_NETWORKS": "true",
-        "BADGEWATCH_CRAWL_AUTOTHROTTLE": "false",
-        "BADGEWATCH_CRAWL_DOWNLOAD_TIMEOUT": "2",
-        "BADGEWATCH_CRAWL_RETRIES": "0",
-        "BADGEWATCH_RENDER_ENABLED": "false",
-        "BADGEWATCH_PATHS_DATA_DIR": str(tmp_path / "var"),
-    }
+    return loopback_env(db_url, dns_config, tmp_path / "var", CRAWL_DOWNLOAD_TIMEOUT="2",
+                        CRAWL_RETRIES="0", RENDER_ENABLED="false")
 
 
 def run(env: dict[str, str], *args: str) -> Result:
@@ -52,7 +50,7 @@ def register(env: dict[str, str], tmp_path: Path, rows: list[tuple[int, str, str
     """Import sites: (n, domain, ipv4, notice date)."""
     run(env, "office", "add", "330000", "浙江省委编办", "--level", "province")
     lines = [HEADER] + [
-        f"单位{n},330000,网站{n},{domain},,{ipv4},,{identifier(n)},{CERT.format(n)},{notified}"
+        f"单位{n},330000,网站{n},{domain},,{ipv4},,{identifier(n)},{certificate(n)},{notified}"
         for n, domain, ipv4, notified in rows
     ]
     path = tmp_path / "sites.csv"

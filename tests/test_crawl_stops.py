@@ -16,8 +16,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,8 +48,7 @@ from store.models import (
     Unit,
 )
 from testbed.siteserver import Route, SiteServer, government_page
-from tests.factories import add_offices
-from tests.test_crawl import badge, register
+from tests.factories import add_offices, badge, loopback_env, register, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 BUSY = "繁忙.政务"  # tag soup that is slow to check, and a page that trickles in for minutes
@@ -58,16 +56,6 @@ STEADY = "平稳.政务"  # plain pages that answer after a few seconds
 SOUP_PAGES = 12
 QUICKLY = 30.0  # "within seconds", with room for a loaded two-CPU machine
 GRACEFULLY = 120.0  # how long the CLI's wait (follow) gives a crawl before it stops it itself
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def alive(pid: int) -> bool:
@@ -93,18 +81,8 @@ class Sites:
 
 @pytest.fixture
 def stops_env(tmp_path: Path, db_url: str, dns_config: Any) -> dict[str, str]:
-    return {
-        "BADGEWATCH_CONFIG": "",
-        "BADGEWATCH_DATABASE_URL": db_url,
-        "BADGEWATCH_DNS_NAMESERVERS": ",".join(dns_config.nameservers),
-        "BADGEWATCH_CRAWL_ALLOW_PRIVATE_NETWORKS": "true",
-        "BADGEWATCH_CRAWL_AUTOTHROTTLE": "false",
-        "BADGEWATCH_CRAWL_OBEY_ROBOTS": "false",
-        "BADGEWATCH_CRAWL_DOWNLOAD_TIMEOUT": "600",
-        "BADGEWATCH_CRAWL_RETRIES": "0",
-        "BADGEWATCH_RENDER_ENABLED": "false",
-        "BADGEWATCH_PATHS_DATA_DIR": str(tmp_path / "var"),
-    }
+    return loopback_env(db_url, dns_config, tmp_path / "var", CRAWL_OBEY_ROBOTS="false",
+                        CRAWL_DOWNLOAD_TIMEOUT="600", CRAWL_RETRIES="0", RENDER_ENABLED="false")
 
 
 @pytest.fixture

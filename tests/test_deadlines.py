@@ -8,174 +8,25 @@ of 2026-10-12 (09-30, 10-08, 10-09, 10-10, 10-12).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from badgewatch.domains import gov_domain
 from monitor.deadlines import apply_check, reevaluate_all
 from store.db import transaction
 from store.models import (
-    CrawlRun,
     MonitorState,
-    Office,
-    OfficeLevel,
-    PageResult,
-    Role,
-    RunState,
     Site,
     SiteCheck,
     SiteSource,
     SiteStateChange,
     SiteStatus,
-    Unit,
-    User,
 )
+from tests.factories import CALENDAR, DUE, NOTICE, add_check, add_office, add_site, add_unit, at
 from workflow.deadlines import Evaluation, evaluate, working_day_before
-from workflow.workdays import UnknownYear, WorkCalendar
-
-CALENDAR = WorkCalendar()
-NOTICE = date(2026, 9, 29)
-DUE = date(2026, 10, 12)
-
-
-def at(day: date, hour: int = 2) -> datetime:
-    """A fixed moment on ``day`` (UTC; 02:00 UTC is 10:00 in Beijing, the same day)."""
-    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
-
-
-# --- builders shared with tests/test_monitor_notices.py ---------------------------------------
-
-
-def add_office(session: Session, code: str = "330100", *, email: str | None = None) -> Office:
-    names = {"330100": "杭州市委编办", "330200": "宁波市委编办"}
-    office = Office(
-        code=code, name=names.get(code, f"{code}编办"), level=OfficeLevel.PREFECTURE, email=email
-    )
-    session.add(office)
-    session.flush()
-    return office
-
-
-def add_unit(
-    session: Session,
-    office: Office,
-    name: str = "杭州市数据资源管理局",
-    handlers: Sequence[tuple[str, str | None, str | None]] = (
-        ("王经办", "wang@hz.example.cn", "13905710001"),
-    ),
-) -> Unit:
-    unit = Unit(name=name, office_id=office.id)
-    session.add(unit)
-    session.flush()
-    for handler, email, mobile in handlers:
-        session.add(
-            User(
-                name=handler,
-                role=Role.UNIT_HANDLER,
-                unit_id=unit.id,
-                email=email,
-                mobile=mobile,
-            )
-        )
-    session.flush()
-    return unit
-
-
-_serial = iter(range(1, 10_000))
-
-
-def add_site(
-    session: Session,
-    unit: Unit,
-    *,
-    domain: str = "杭州数据.政务",
-    name: str = "杭州市数据资源管理局网站",
-    notified_on: date | None = NOTICE,
-    placement_due: date | None = DUE,
-    source: SiteSource = SiteSource.ISSUED,
-) -> Site:
-    site = Site(
-        unit_id=unit.id,
-        office_id=unit.office_id,
-        name=name,
-        domain=gov_domain(domain),
-        ipv4="127.0.0.21",
-        identifier=f"CA{next(_serial):021d}",
-        notified_on=notified_on,
-        placement_due=placement_due,
-        source=source,
-        created_at=at(NOTICE),
-    )
-    session.add(site)
-    session.flush()
-    return site
-
-
-def add_check(
-    session: Session,
-    site: Site,
-    status: SiteStatus,
-    *,
-    now: datetime,
-    failing: Sequence[tuple[str, Sequence[str]]] = (),
-    passing: int = 1,
-) -> SiteCheck:
-    """A complete check as the crawler writes it: pages, counts, and the site's new verdict."""
-    run = CrawlRun(
-        trigger="nightly",
-        state=RunState.FINISHED,
-        started_at=now - timedelta(minutes=5),
-        heartbeat_at=now,
-        finished_at=now,
-    )
-    session.add(run)
-    session.flush()
-    reasons: dict[str, int] = {}
-    for _, codes in failing:
-        for code in codes:
-            reasons[code] = reasons.get(code, 0) + 1
-    if passing:
-        reasons["ok"] = passing
-    check = SiteCheck(
-        run_id=run.id,
-        site_id=site.id,
-        started_at=run.started_at,
-        finished_at=now,
-        complete=True,
-        status=status,
-        pages_checked=len(failing) + passing,
-        pages_failing=len(failing),
-        home_fetched=status not in (SiteStatus.UNREACHABLE, SiteStatus.DNS_MISMATCH),
-        dns={"outcome": "mismatch" if status is SiteStatus.DNS_MISMATCH else "ok"},
-        reasons={"pages": reasons, "refused": {}},
-        renders={},
-    )
-    session.add(check)
-    session.flush()
-    home = f"http://{site.domain}/"
-    rows = [(url, "non_compliant", list(codes)) for url, codes in failing]
-    rows += [(f"{home}ok-{n}.html", "compliant", ["ok"]) for n in range(passing)]
-    for depth, (url, verdict, codes) in enumerate(rows):
-        session.add(
-            PageResult(
-                check_id=check.id,
-                url=url,
-                http_status=200,
-                verdict=verdict,
-                reasons=codes,
-                identifiers=[],
-                depth=min(depth, 3),
-                fetched_at=now,
-            )
-        )
-    site.status = status
-    site.checked_at = now
-    site.last_check_id = check.id
-    session.flush()
-    return check
+from workflow.workdays import UnknownYear
 
 
 def history(session: Session, site_id: int) -> list[tuple[str, str, datetime]]:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.factories import parse_page, texts
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # What each demo site shows, and what an office reader must find in the report: the state and
@@ -83,16 +85,19 @@ def test_demo_runs_the_product_and_its_report_matches_its_sites(tmp_path: Path) 
         assert site["state"] == state, (domain, site)
         assert reasons <= set(site["reasons"]), (domain, site["reasons"])
         # Listed on its own office's page (the province lists its own; the others link down).
-        own = (page.parent / f"office-{site['office']}.html").read_text("utf-8")
-        assert f'<span class="note">{domain}</span>' in own
+        own = parse_page(page.parent / f"office-{site['office']}.html")
+        assert domain in texts(own, '#site-table td[data-label="网站"] span.note'), domain
     assert sites["杭州市人民政府.政务"]["pages_failing"] == 2  # two of its six pages
     assert data["counts"]["compliant"] == 1 and data["total"] == 9
     # The roll-up: the province links down to both offices beneath it.
     assert {o["code"] for o in data["offices"]} == {"330100"}
     assert (page.parent / "office-330106.html").exists()
     # A failing site's page shows its rendered evidence.
-    hidden = (page.parent / sites["浙江财政.政务"]["page"]).read_text("utf-8")
-    assert "网站标识在页面上看不到" in hidden and 'src="data:image/png;base64,' in hidden
+    hidden = parse_page(page.parent / sites["浙江财政.政务"]["page"])
+    problems = [row[0] for row in (texts(tr, "td") for tr in hidden.css("#reasons tbody tr"))]
+    assert any(p.startswith("网站标识在页面上看不到") for p in problems), problems
+    shots = [img.attributes["src"] or "" for img in hidden.css("#evidence img")]
+    assert shots and all(src.startswith("data:image/png;base64,") for src in shots), shots
     # The offices were told, with what changed and a link to their report.
     assert re.search(r"to bb330000@demo\.example\.cn: .*日报", out)
     digest = sqlite3.connect(tmp_path / "var" / "demo" / "badgewatch.db").execute(

@@ -20,9 +20,7 @@ import pytest
 
 from testbed.siteserver import Route, government_page, redirect
 from tests.crawling import badgewatch, crawl_site, last_check
-from tests.test_crawl import ascii_name, badge, crawl_env, identifier, register
-
-__all__ = ["crawl_env"]
+from tests.factories import ascii_name, badge, identifier, register
 
 IDENT = identifier(1)
 

@@ -25,10 +25,8 @@ from badgewatch.config import BadgeConfig
 from crawler.checks import SiteBadge, check_page
 from crawler.render.stage import SiteSample
 from testbed.siteserver import government_page
-from tests.test_crawl import ascii_name, badge, by_domain, crawl_env, pages, register, run
+from tests.factories import ascii_name, badge, by_domain, pages, register, run
 from workflow.issuance import issued_snippet, make_code
-
-__all__ = ["crawl_env"]  # the fixture, imported for this module's crawl test
 
 ID = "CA330000000604258890010"
 CERT = "0A87C46FEE4D331AE053022819ACDC8C"

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -21,37 +22,26 @@ from sqlalchemy import func, select
 
 from badgewatch.cli.main import cli
 from store.db import make_engine, session_factory, transaction
-from store.models import CrawlJob, Site, SiteCheck
+from store.models import (
+    CrawlJob,
+    MonitorBeat,
+    OutboxMessage,
+    OutboxStatus,
+    Site,
+    SiteCheck,
+)
 from testbed.siteserver import Route, government_page
-from tests.test_crawl import badge, identifier
+from tests.factories import HEADER, badge, certificate, identifier, loopback_env, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
-CERT = "0A87C46FEE4D331AE053022819AC{:04X}"
-HEADER = "unit,office,site_name,domain,english_domain,ipv4,ipv6,site_id,certificate,notified_on"
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # the monitor's default time zone, read by its cron lines
 
 
 @pytest.fixture
 def monitor_env(tmp_path, sqlite_url, dns_config, smtp_server, sms_gateway) -> dict[str, str]:
     return {
-        "BADGEWATCH_CONFIG": "",
-        "BADGEWATCH_DATABASE_URL": sqlite_url,
-        "BADGEWATCH_DNS_NAMESERVERS": ",".join(dns_config.nameservers),
-        "BADGEWATCH_CRAWL_ALLOW_PRIVATE_NETWORKS": "true",
-        "BADGEWATCH_CRAWL_AUTOTHROTTLE": "false",
-        "BADGEWATCH_CRAWL_RETRIES": "0",
-        "BADGEWATCH_CRAWL_DOWNLOAD_TIMEOUT": "5",
-        "BADGEWATCH_RENDER_ENABLED": "false",
-        "BADGEWATCH_PATHS_DATA_DIR": str(tmp_path / "var"),
+        **loopback_env(sqlite_url, dns_config, tmp_path / "var", CRAWL_RETRIES="0",
+                       CRAWL_DOWNLOAD_TIMEOUT="5", RENDER_ENABLED="false"),
         "BADGEWATCH_SMTP_HOST": smtp_server.host,
         "BADGEWATCH_SMTP_PORT": str(smtp_server.port),
         "BADGEWATCH_SMS_URL": sms_gateway.sms_url,
@@ -59,8 +49,9 @@ def monitor_env(tmp_path, sqlite_url, dns_config, smtp_server, sms_gateway) -> d
         "BADGEWATCH_NOTIFY_BACKOFF_SECONDS": "1",
         "BADGEWATCH_MONITOR_TICK_SECONDS": "0.3",
         "BADGEWATCH_MONITOR_LEASE_SECONDS": "5",
-        "BADGEWATCH_MONITOR_NIGHTLY_CRON": "0 0 1 * * *",
-        "BADGEWATCH_MONITOR_DIGEST_CRON": "0 0 8 * * *",
+        # Never while a test runs (29 February): the tests call the jobs when they want them.
+        "BADGEWATCH_MONITOR_NIGHTLY_CRON": "0 0 1 29 2 *",
+        "BADGEWATCH_MONITOR_DIGEST_CRON": "0 0 8 29 2 *",
     }
 
 
@@ -77,7 +68,7 @@ def register_sites(env: dict[str, str], tmp_path: Path, rows: list[tuple[int, st
             "--email", "office@zj.example.cn")
     lines = [HEADER]
     for n, domain, ip, notified in rows:
-        lines.append(f"单位{n},330000,网站{n},{domain},,{ip},,{identifier(n)},{CERT.format(n)},"
+        lines.append(f"单位{n},330000,网站{n},{domain},,{ip},,{identifier(n)},{certificate(n)},"
                      f"{notified.isoformat()}")
     path = tmp_path / "sites.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -131,8 +122,45 @@ def queue_nightly_now(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> N
     scheduled.queue_nightly()
 
 
+def daily_pass_now(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the scheduler's daily job does (deadlines, reminders, digests), called now."""
+    from monitor import jobs as scheduled
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    scheduled.daily_pass()
+
+
+def ticked_since(factory, moment: datetime) -> bool:
+    """A whole tick of the monitor (settle finished crawls, deliver the outbox) began after
+    ``moment``: its beat, written last, carries the tick's start."""
+    with transaction(factory) as session:
+        beats = select(MonitorBeat.id).where(MonitorBeat.heartbeat_at > moment)
+        return session.scalars(beats).first() is not None
+
+
+def published(factory) -> int:
+    """Site checks published complete so far."""
+    with transaction(factory) as session:
+        return session.scalar(
+            select(func.count()).select_from(SiteCheck).where(SiteCheck.complete)
+        ) or 0
+
+
+def outbox_delivered(factory) -> bool:
+    with transaction(factory) as session:
+        return not session.scalars(
+            select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING)
+        ).first()
+
+
 def db(env: dict[str, str]):
     return session_factory(make_engine(env["BADGEWATCH_DATABASE_URL"]))
+
+
+def monitor_status(env: dict[str, str]) -> dict[str, Any]:
+    status: dict[str, Any] = json.loads(cli_run(env, "monitor", "status", "--json"))
+    return status
 
 
 def jobs_by_state(factory) -> Counter[str]:
@@ -141,7 +169,8 @@ def jobs_by_state(factory) -> Counter[str]:
 
 
 def test_scheduled_crawl_states_and_notifications_exactly_once(
-    monitor_env, tmp_path, serve_site, dns_server, smtp_server, sms_gateway, start_monitor
+    monitor_env, tmp_path, serve_site, dns_server, smtp_server, sms_gateway, start_monitor,
+    monkeypatch,
 ) -> None:
     today = date(2026, 11, 28)
     good = serve_site(site_pages(1, 3), names=["合规.政务"])
@@ -154,21 +183,27 @@ def test_scheduled_crawl_states_and_notifications_exactly_once(
         (3, "新站.政务", fresh.ip, today),
         (4, "无法访问.政务", "127.0.0.1", today - timedelta(days=30)),
     ])
-    # The nightly crawl fires every 4 seconds here; the daily pass every 5.
-    process = start_monitor(BADGEWATCH_MONITOR_NIGHTLY_CRON="*/4 * * * * *",
-                            BADGEWATCH_MONITOR_DIGEST_CRON="*/5 * * * * *")
+    process = start_monitor()
     factory = db(monitor_env)
 
     def states() -> dict[str, str]:
         with transaction(factory) as session:
             return {s.name: s.state.value for s in session.scalars(select(Site))}
 
-    wait_for(lambda: "unchecked" not in states().values(), 240, "every site checked")
-    assert states() == {"网站1": "compliant", "网站2": "overdue", "网站3": "pending",
-                        "网站4": "unreachable"}
-    # Let a few more nightly runs and daily passes go by: nothing is sent twice.
-    wait_for(lambda: jobs_by_state(factory)["done"] >= 12, 240, "three nightly rounds")
-    time.sleep(3)
+    # Three nights, each followed by a daily pass, as the scheduler would run its two jobs.
+    for night in (1, 2, 3):
+        queue_nightly_now(monitor_env, monkeypatch)
+        wait_for(lambda n=night: jobs_by_state(factory) == Counter({"done": 4 * n}), 240,
+                 f"nightly round {night}")
+        wait_for(lambda: "unchecked" not in states().values(), 60, "every site settled")
+        if night == 1:
+            assert states() == {"网站1": "compliant", "网站2": "overdue", "网站3": "pending",
+                                "网站4": "unreachable"}
+        daily_pass_now(monitor_env, monkeypatch)
+        # Nothing is sent twice: wait until the monitor has settled and delivered everything.
+        passed = datetime.now(UTC)
+        wait_for(lambda at=passed: ticked_since(factory, at), 60, "a tick after the pass")
+        wait_for(lambda: outbox_delivered(factory), 60, "the outbox delivered")
     process.send_signal(signal.SIGTERM)
     assert process.wait(60) == 0
 
@@ -195,10 +230,11 @@ def test_killed_monitor_resumes_without_loss_or_duplicates(
     monitor_env, tmp_path, serve_site, smtp_server, start_monitor, monkeypatch
 ) -> None:
     today = date(2026, 11, 28)
-    sites = []
+    sites, servers = [], []
     for n in range(1, 5):
         server = serve_site(site_pages(n, 12, with_badge=n != 2, delay=0.3),
                             names=[f"站点{n}.政务"])
+        servers.append(server)
         sites.append((n, f"站点{n}.政务", server.ip, today))
     register_sites(monitor_env, tmp_path, sites)
     factory = db(monitor_env)
@@ -208,14 +244,18 @@ def test_killed_monitor_resumes_without_loss_or_duplicates(
     first = start_monitor(BADGEWATCH_MONITOR_PROCESSES="1",
                           BADGEWATCH_MONITOR_SITES_PER_PROCESS="2")
     wait_for(lambda: jobs_by_state(factory)["running"] >= 1, 60, "a crawl running")
-    time.sleep(1.5)
+    # Mid-crawl: a home page is asked for (each page takes 0.3 s, a site at least 0.6 s).
+    wait_for(lambda: any(server.hits("/") for server in servers), 60, "a crawl fetching")
     first.kill()  # SIGKILL: no clean stop; the crawl dies with its parent
     first.wait(10)
+    assert published(factory) == 0, "a site was published before the monitor was killed"
 
     second = start_monitor(BADGEWATCH_MONITOR_PROCESSES="1",
                            BADGEWATCH_MONITOR_SITES_PER_PROCESS="2")
     wait_for(lambda: jobs_by_state(factory) == Counter({"done": 4}), 300, "all four jobs done")
-    time.sleep(2)
+    done = datetime.now(UTC)
+    wait_for(lambda: ticked_since(factory, done), 60, "a tick after the last crawl")
+    wait_for(lambda: outbox_delivered(factory), 60, "the outbox delivered")
     second.send_signal(signal.SIGTERM)
     assert second.wait(60) == 0
 
@@ -278,22 +318,27 @@ def test_missed_nightly_run_fires_once_on_restart(
     server = serve_site(site_pages(1, 2), names=["补跑.政务"])
     register_sites(monitor_env, tmp_path, [(1, "补跑.政务", server.ip, today)], handlers=False)
     factory = db(monitor_env)
-    due = (time.time() + 8) % 60  # a second of the minute a few seconds from now
-    cron = f"{int(due)} * * * * *"
+    # A line that fires once, a few seconds from now: the monitor must be down by then.
+    due = (datetime.now(SHANGHAI) + timedelta(seconds=8)).replace(microsecond=0)
+    cron = f"{due.second} {due.minute} {due.hour} {due.day} {due.month} *"
     first = start_monitor(BADGEWATCH_MONITOR_NIGHTLY_CRON=cron)
-    wait_for(lambda: json.loads(cli_run(monitor_env, "monitor", "status", "--json"))["monitor"],
-             60, "the monitor beating")
-    status = json.loads(cli_run(monitor_env, "monitor", "status", "--json"))
-    assert status["monitor"]["next_runs"]["nightly-crawl"] is not None
+    beat = wait_for(lambda: monitor_status(monitor_env)["monitor"], 60, "the monitor beating")
+    assert datetime.fromisoformat(beat["next_runs"]["nightly-crawl"]) == due
     first.send_signal(signal.SIGTERM)
     assert first.wait(60) == 0
+    assert datetime.now(UTC) < due, "the monitor took too long to start and stop"
     assert jobs_by_state(factory) == Counter()
-    time.sleep(max(0.0, (int(due) - time.time() % 60) % 60) + 3)  # the run is missed
+    wait_for(lambda: datetime.now(UTC) > due + timedelta(seconds=1), 30, "the run to be missed")
     assert jobs_by_state(factory) == Counter()
     restarted = datetime.now(UTC)
     start_monitor(BADGEWATCH_MONITOR_NIGHTLY_CRON=cron)
     wait_for(lambda: jobs_by_state(factory)["done"] == 1, 120, "the missed crawl")
-    time.sleep(2)
+    # The scheduler has moved past the missed moment (its next run is a year away), and a
+    # whole tick ran after the crawl: nothing else was queued.
+    beat = wait_for(lambda: monitor_status(monitor_env)["monitor"], 60, "the monitor beating")
+    assert datetime.fromisoformat(beat["next_runs"]["nightly-crawl"]) > due + timedelta(days=300)
+    finished = datetime.now(UTC)
+    wait_for(lambda: ticked_since(factory, finished), 60, "a tick after the crawl")
     assert jobs_by_state(factory) == Counter({"done": 1})
     with transaction(factory) as session:
         job = session.scalars(select(CrawlJob)).one()

@@ -29,17 +29,8 @@ from store.models import (
     SiteStateChange,
     SiteStatus,
 )
+from tests.factories import CALENDAR, DUE, NOTICE, add_check, add_office, add_site, add_unit, at
 from tests.servers.mail import SmsGateway, SmtpServer, sms_config_for, smtp_config_for
-from tests.test_deadlines import (
-    CALENDAR,
-    DUE,
-    NOTICE,
-    add_check,
-    add_office,
-    add_site,
-    add_unit,
-    at,
-)
 
 CONFIG = Config()
 HOME = "http://xn--6rtt7jbwbe2c.xn--zfr164b/"  # 杭州数据.政务 as the crawler stores it

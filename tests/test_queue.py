@@ -4,7 +4,6 @@ claims that never overlap, leases, and only the owning attempt may complete a jo
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -30,7 +29,12 @@ from store.queue import (
     requeue_expired,
     stats,
 )
-from tests.factories import add_offices
+from tests.factories import (
+    add_offices,
+    statements_in_flight,
+    wait_for,
+    waiting_in_database,
+)
 
 NOW = datetime(2025, 3, 3, 1, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=10)
@@ -73,6 +77,11 @@ def _claim(sessions: sessionmaker[Session], limit: int = 10, **kw) -> list[Claim
         now=kw.pop("now", NOW),
         lease=kw.pop("lease", LEASE),
     )
+
+
+def _engine(sessions: sessionmaker[Session]) -> sa.Engine:
+    engine: sa.Engine = sessions.kw["bind"]
+    return engine
 
 
 def _jobs(sessions: sessionmaker[Session]) -> list[CrawlJob]:
@@ -123,12 +132,12 @@ def test_a_concurrent_insert_for_the_same_site_ends_merged(
     def other() -> None:
         results.append(_enqueue(sessions, site, "nightly"))
 
-    with sessions() as a, a.begin():
+    thread = threading.Thread(target=other)
+    with statements_in_flight(_engine(sessions)) as flying, sessions() as a, a.begin():
         mine = enqueue(a, site, kind="nightly", now=NOW)
-        thread = threading.Thread(target=other)
         thread.start()
-        time.sleep(0.5)
-        assert thread.is_alive(), "B should wait for A's uncommitted insert"
+        wait_for(lambda: waiting_in_database(flying, thread), 10,
+                 "B to wait for A's uncommitted insert")
     thread.join(timeout=30)
 
     assert mine.created
@@ -412,12 +421,12 @@ def test_a_completion_holds_off_a_requeue(sessions: sessionmaker[Session]) -> No
         with transaction(sessions) as session:
             outcome.append(requeue(session, [job.job_id], now=NOW, reason="sigterm"))
 
-    with sessions() as crawl, crawl.begin():
+    thread = threading.Thread(target=stop_dispatcher)
+    with statements_in_flight(_engine(sessions)) as flying, sessions() as crawl, crawl.begin():
         assert owns(crawl, job.job_id, job.owner)
-        thread = threading.Thread(target=stop_dispatcher)
         thread.start()
-        time.sleep(0.5)
-        assert thread.is_alive(), "the requeue should wait for the crawl's transaction"
+        wait_for(lambda: waiting_in_database(flying, thread), 10,
+                 "the requeue to wait for the crawl's transaction")
         assert complete(crawl, job.job_id, job.owner, now=NOW)
     thread.join(timeout=30)
 

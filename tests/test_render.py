@@ -7,63 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.async_api import async_playwright
 
-from badgewatch.config import Config, DnsConfig
+from badgewatch.config import Config
 from crawler.checks.badge import BadgePatterns, SiteBadge
 from crawler.render.browser import Renderer, RenderOutcome, browser_addresses
-from testbed.badgehost import Registration
 from testbed.pngs import png_size
-from workflow.issuance import issued_snippet, make_code
-
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "test-artifacts" / "render"
-IDENT = "CA330000000604258890010"
-CERT = "0A87C46FEE4D331AE053022819ACDC8C"
-OTHER_IDENT = "CA330000000604258900010"
-OTHER_CERT = "1800CB4DBB7B99F0E06310291AAC09C6"
-NAME = "显示.政务"
-
-
-def page(footer: str, *, footer_style: str = "text-align:center", before: str = "") -> str:
-    return f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>显示检查</title>
-<style>body{{margin:0;font-family:"WenQuanYi Zen Hei",sans-serif}}
-.main{{height:1400px;background:#f4f6fa;padding:20px}}
-.footer{{background:#1f4e8c;color:#fff;padding:16px 0}}</style></head>
-<body>{before}<div class="main"><h1>某某市人民政府</h1><p>政务公开 · 政务服务 · 互动交流</p></div>
-<div class="footer" style="{footer_style}">
-<p>主办单位：某某市人民政府办公室 网站标识码：3300000001</p>
-{footer}</div></body></html>"""
-
-
-@pytest.fixture
-def render_config(badge_host, badge_config, dns_config: DnsConfig, request) -> Config:
-    badge_host.register(Registration(IDENT, CERT, "某某市人民政府办公室", "某某市人民政府网",
-                                     NAME))
-    badge_host.register(Registration(OTHER_IDENT, OTHER_CERT, "另一单位", "另一网站", "另一.政务"))
-    data_dir = ARTIFACTS / re.sub(r"[^\w.-]+", "_", request.node.name)
-    config = Config()
-    return config.model_copy(
-        update={
-            "badge": badge_config,
-            "dns": dns_config,
-            "crawl": config.crawl.model_copy(update={"allow_private_networks": True}),
-            "paths": config.paths.model_copy(update={"data_dir": data_dir}),
-            "render": config.render.model_copy(
-                update={"blocked_hosts": ["recv1.badges.test"], "page_timeout": 30}
-            ),
-        }
-    )
-
-
-def snippet(config: Config, identifier: str = IDENT, cert: str = CERT) -> str:
-    return issued_snippet(config.badge, make_code(config.badge, identifier, cert))
+from tests.factories import CERT, IDENT, NAME, OTHER_CERT, OTHER_IDENT, page, snippet
 
 
 def render(config: Config, url: str, name: str, **kwargs: Any) -> RenderOutcome:

@@ -12,7 +12,6 @@ Each test renders its pages through one Renderer (one browser, one context a lan
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import ssl
 from collections.abc import Iterator
@@ -26,14 +25,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from badgewatch.config import Config
-from crawler.checks.badge import BadgePatterns, SiteBadge
-from crawler.render.browser import Renderer, RenderOutcome, browser_addresses
+from crawler.render.browser import RenderOutcome
 from testbed.localdns import LocalDnsServer
 from testbed.siteserver import IpPool, Route, SiteServer
-from tests.test_render import CERT, IDENT, NAME, page, render_config, snippet
+from tests.factories import IDENT, NAME, page, render_all, snippet
 from workflow.issuance import script_url
-
-__all__ = ["render_config"]  # the fixture, shared with tests/test_render.py
 
 CSP = "Content-Security-Policy"
 
@@ -50,24 +46,6 @@ def script_tag(config: Config, attributes: str) -> str:
     """The badge's span and script in plain markup, the script element given ``attributes``."""
     return (f'<span id="{config.badge.span_id}"></span>'
             f'<script {attributes} src="{script_url(config.badge, IDENT)}"></script>')
-
-
-def render_all(config: Config, urls: dict[str, str]) -> dict[str, RenderOutcome]:
-    """Render every page through one Renderer, as the crawl's render stage does."""
-    site = SiteBadge(IDENT, CERT, BadgePatterns.from_spec(config.badge.spec()))
-    hosts = {urlsplit(url).hostname or "" for url in urls.values()}
-
-    async def go() -> list[RenderOutcome]:
-        renderer = Renderer.from_config(config, browser_addresses(config, hosts))
-        try:
-            return list(await asyncio.gather(*(
-                renderer.render(url, site, Path(config.paths.data_dir) / f"{name}.png")
-                for name, url in urls.items()
-            )))
-        finally:
-            await renderer.close()
-
-    return dict(zip(urls, asyncio.run(go()), strict=True))
 
 
 def summary(outcomes: dict[str, RenderOutcome]) -> dict[str, tuple[str, tuple[str, ...], str]]:

@@ -12,10 +12,7 @@ import pytest
 
 from badgewatch.config import Config
 from testbed.siteserver import government_page
-from tests.test_render import NAME, render_config, snippet
-from tests.test_render_blocked import render_all
-
-__all__ = ["render_config"]  # the fixture, shared with tests/test_render.py
+from tests.factories import NAME, render_all, snippet
 
 ARTICLE = (
     "<h2>关于做好2026年度政务公开工作的通知</h2>"

@@ -17,8 +17,7 @@ from crawler.checks.badge import SiteBadge
 from crawler.render.browser import Renderer, RenderOutcome, browser_addresses
 from testbed.badgehost import Registration
 from testbed.siteserver import Route
-from tests.conftest import CORPUS
-from tests.test_badge_check import CORPUS_TABLE
+from tests.corpus import CORPUS_TABLE
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "render-corpus"
 FRAGMENTS = {
@@ -100,7 +99,9 @@ def test_table_covers_every_whole_page() -> None:
     assert sorted(RENDER_TABLE) == WHOLE_PAGES
 
 
-def test_whole_pages_render_as_expected(badge_host, dns_config: DnsConfig, serve_site) -> None:
+def test_whole_pages_render_as_expected(
+    corpus: Path, badge_host, dns_config: DnsConfig, serve_site
+) -> None:
     config = Config().model_copy(update={"dns": dns_config})
     config = config.model_copy(update={
         "crawl": config.crawl.model_copy(update={"allow_private_networks": True}),
@@ -114,7 +115,7 @@ def test_whole_pages_render_as_expected(badge_host, dns_config: DnsConfig, serve
         badge_host.register(
             Registration(identifier, certificate or f"{n:032X}", "单位", "网站", "x.政务")
         )
-        routes[f"/{n}.html"] = Route(body=(CORPUS / name).read_bytes(), content_type="text/html")
+        routes[f"/{n}.html"] = Route(body=(corpus / name).read_bytes(), content_type="text/html")
         sites[name] = (f"/{n}.html", SiteBadge(identifier, certificate))
     server = serve_site(routes, names=["corpus.test"])
 

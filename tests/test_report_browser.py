@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
 
 from badgewatch.config import Config
 from reports.build import ReportSet
-from tests.test_reports import HOSTILE_TITLE, build, tree  # noqa: F401  (tree is a fixture)
+from tests.factories import HOSTILE_TITLE, build
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts" / "reports"
@@ -45,7 +45,7 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def reports(sessions, tree, tmp_path) -> ReportSet:  # noqa: F811  (the imported fixture)
+def reports(sessions, tree, tmp_path) -> ReportSet:
     return build(sessions, tree, tmp_path / "out", "330000")
 
 

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
-import re
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -18,171 +16,103 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from badgewatch.cli.main import cli
-from badgewatch.config import Config, PathsConfig, ReportsConfig
+from badgewatch.config import ReportsConfig
 from badgewatch.runtime import Runtime
-from monitor.deadlines import apply_check
 from monitor.notices import office_digests
-from monitor.reporting import NightlyReports
-from reports.build import neutralise, write_reports
+from monitor.reporting import NightlyReports, finished_nightly
+from reports.build import neutralise
 from reports.paths import office_report_url
 from store.db import transaction
 from store.models import (
     CrawlJob,
     JobState,
     Office,
-    OfficeLevel,
-    PageRender,
-    PageResult,
     Site,
-    SiteStatus,
 )
-from testbed.pngs import encode_rgb
-from tests.test_deadlines import CALENDAR, add_check, add_site, add_unit, at
-
-D1, D2, D3 = date(2026, 10, 8), date(2026, 10, 9), date(2026, 10, 13)
-NOW = datetime(2026, 10, 13, 4, tzinfo=UTC)  # 12:00 in Beijing, the day after the deadline
-HOSTILE_TITLE = '<script>alert("title")</script>通知公告'
-HOSTILE_URL = 'http://xn--6rtt7jbwbe2c.xn--zfr164b/a"><script>alert(1)</script>.html'
-
-
-def office(session: Session, code: str, name: str, level: OfficeLevel,
-           parent: Office | None = None) -> Office:
-    row = Office(code=code, name=name, level=level, parent=parent)
-    session.add(row)
-    session.flush()
-    return row
-
-
-def checked(session: Session, site: Site, day: date, status: SiteStatus,
-            failing: list[tuple[str, list[str]]] | None = None, passing: int = 3) -> None:
-    check = add_check(session, site, status, now=at(day), failing=failing or [],
-                      passing=passing)
-    apply_check(session, site, now=at(day, 3), calendar=CALENDAR, today=day)
-    site.last_check_id = check.id
-
-
-@pytest.fixture
-def tree(sessions: sessionmaker[Session], tmp_path: Path) -> Config:
-    """Five sites over three offices; returns a config whose data directory holds evidence."""
-    evidence = tmp_path / "data" / "evidence" / "run-1" / "site-1"
-    evidence.mkdir(parents=True)
-    (evidence / "000-desktop.png").write_bytes(encode_rgb(40, 20, bytes([200, 30, 30]) * 800))
-    with transaction(sessions) as session:
-        zj = office(session, "330000", "浙江省委编办", OfficeLevel.PROVINCE)
-        hz = office(session, "330100", "杭州市委编办", OfficeLevel.PREFECTURE, zj)
-        xh = office(session, "330106", "西湖区委编办", OfficeLevel.COUNTY, hz)
-        office(session, "330200", "宁波市委编办", OfficeLevel.PREFECTURE, zj)  # no sites
-
-        portal = add_site(session, add_unit(session, zj, "浙江省人民政府办公厅"),
-                          domain="浙江省人民政府.政务", name="浙江省人民政府门户网站")
-        data = add_site(session, add_unit(session, hz, "杭州市数据资源管理局", ()),
-                        domain="杭州数据.政务", name="杭州市数据资源管理局网站")
-        court = add_site(session, add_unit(session, hz, "杭州市中级人民法院", ()),
-                         domain="杭州法院.政务", name="杭州法院网")
-        district = add_site(session, add_unit(session, xh, "西湖区人民政府办公室", ()),
-                            domain="西湖区人民政府.政务", name="西湖区人民政府网站")
-        gone = add_site(session, add_unit(session, xh, "西湖区档案馆", ()),
-                        domain="西湖档案.政务", name="西湖区档案馆网站")
-
-        for day in (D1, D2, D3):
-            checked(session, portal, day, SiteStatus.COMPLIANT)
-            checked(session, court, day, SiteStatus.COMPLIANT)
-        home = f"http://{data.domain}/"
-        for day in (D1, D2, D3):
-            checked(session, data, day, SiteStatus.NON_COMPLIANT, [
-                (home, ["badge_missing"]),
-                (HOSTILE_URL, ["badge_other_site"]),
-            ])
-        checked(session, district, D1, SiteStatus.COMPLIANT)
-        checked(session, district, D3, SiteStatus.NON_COMPLIANT,
-                [(f"http://{district.domain}/news/1.html", ["badge_inactive"])])
-        checked(session, gone, D3, SiteStatus.UNREACHABLE, passing=0)
-        # The hostile page's title, and the render of the data site's home page.
-        check_id = data.last_check_id
-        session.execute(
-            update(PageResult)
-            .where(PageResult.check_id == check_id, PageResult.url == HOSTILE_URL)
-            .values(title=HOSTILE_TITLE)
-        )
-        session.add(PageRender(
-            check_id=check_id, url=home, viewport="desktop", verdict="non_compliant",
-            reasons=["badge_not_rendered"], message="标识没有显示",
-            screenshot="evidence/run-1/site-1/000-desktop.png", measurement=None,
-            rendered_at=at(D3),
-        ))
-    return Config(paths=PathsConfig(data_dir=tmp_path / "data"))
-
-
-def build(sessions: sessionmaker[Session], config: Config, out: Path, code: str | None):
-    with transaction(sessions) as session:
-        return write_reports(session, out, config=config, calendar=CALENDAR, now=NOW,
-                             office_code=code)
-
-
-def text_of(html: str) -> str:
-    """Roughly what a reader sees: tags dropped, entities left as written."""
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+from tests.factories import D3, HOSTILE_TITLE, REPORT_NOW, build, parse_page, texts
 
 
 def test_province_report_rolls_up_and_links_down(sessions, tree, tmp_path) -> None:
     result = build(sessions, tree, tmp_path / "out", "330000")
     assert sorted(result.offices) == ["330000", "330100", "330106"]  # 宁波 has no sites
     assert result.sites == 5
-    page = result.offices["330000"].read_text("utf-8")
+    page = parse_page(result.offices["330000"])
     # The whole province: 2 compliant, 1 overdue (the data site), 1 regressed, 1 unreachable.
-    assert 'id="count-total"><div class="n">5<' in page
-    assert 'id="count-compliant"><div class="n">2<' in page
-    assert 'id="count-overdue"><div class="n">1<' in page
-    assert 'id="count-regressed"><div class="n">1<' in page
-    assert 'id="count-unreachable"><div class="n">1<' in page
-    assert 'id="count-rate"><div class="n">50.0%<' in page  # 2 of 4 with a verdict
-    assert '<a href="office-330100.html">杭州市委编办</a>' in page
-    assert "宁波市委编办" not in page
+    cards = {card.attributes["id"]: texts(card, "div.n") for card in page.css("div.card")}
+    assert {key: cards.get(key) for key in (
+        "count-total", "count-compliant", "count-overdue", "count-regressed",
+        "count-unreachable", "count-rate",
+    )} == {
+        "count-total": ["5"], "count-compliant": ["2"], "count-overdue": ["1"],
+        "count-regressed": ["1"], "count-unreachable": ["1"],
+        "count-rate": ["50.0%"],  # 2 of 4 with a verdict
+    }
+    offices = [(a.attributes["href"], a.text()) for a in page.css("#offices td a")]
+    assert offices == [("office-330100.html", "杭州市委编办")]
+    assert "宁波市委编办" not in page.body.text()
     # The trend: 8 Oct 3 of 4 compliant, 9 Oct 2 of 3, 13 Oct 2 of 4 (unreachable not counted).
-    assert "<svg" in page and "2026-10-08：合规 3 / 4，75.0%" in page
-    assert "2026-10-13：合规 2 / 4，50.0%" in page
+    assert texts(page, "#trend svg circle title") == [
+        "2026-10-08：合规 3 / 4，75.0%", "2026-10-09：合规 2 / 3，66.7%",
+        "2026-10-13：合规 2 / 4，50.0%",
+    ]
     # The prefecture's page links back up and down.
-    hz = result.offices["330100"].read_text("utf-8")
-    assert 'href="office-330000.html"' in hz and 'href="office-330106.html"' in hz
+    hz = parse_page(result.offices["330100"])
+    assert [a.attributes["href"] for a in hz.css("p.crumbs a")] == ["office-330000.html"]
+    assert [a.attributes["href"] for a in hz.css("#offices td a")] == ["office-330106.html"]
     # Every link in the set points at a file in the set.
     for path in result.directory.glob("*.html"):
-        for href in re.findall(r'href="([^"#:]+)"', path.read_text("utf-8")):
-            assert (result.directory / href).exists(), (path.name, href)
+        for link in parse_page(path).css("a[href]"):
+            href = link.attributes["href"] or ""
+            if "#" not in href and ":" not in href:
+                assert (result.directory / href).exists(), (path.name, href)
 
 
 def test_site_table_says_state_deadline_and_problem(sessions, tree, tmp_path) -> None:
     result = build(sessions, tree, tmp_path / "out", "330100")
-    page = result.offices["330100"].read_text("utf-8")
-    rows = re.findall(r'<tr data-state="(\w+)"', page)
-    assert rows == ["overdue", "compliant"]  # its own two sites, the one needing action first
-    seen = text_of(page)
-    assert "逾期未整改" in seen and "逾期 1 个工作日" in seen  # 12 Oct deadline, 13 Oct today
-    assert "页面没有加挂网站标识等 2 类问题" in seen
-    assert "2026年10月12日" in seen
+    page = parse_page(result.offices["330100"])
+    rows = page.css("#site-table tbody tr")
+    # Its own two sites, the one needing action first.
+    assert [row.attributes["data-state"] for row in rows] == ["overdue", "compliant"]
+    overdue = {cell.attributes["data-label"]: " ".join(cell.text().split())
+               for cell in rows[0].css("td")}
+    assert overdue["状态"].startswith("逾期未整改")
+    assert overdue["整改期限"] == "2026年10月12日"
+    assert overdue["剩余/逾期"] == "逾期 1 个工作日"  # 12 Oct deadline, 13 Oct today
+    assert overdue["主要问题"] == "页面没有加挂网站标识等 2 类问题"
 
 
 def test_site_page_explains_each_problem_with_evidence_and_history(
     sessions, tree, tmp_path
 ) -> None:
     result = build(sessions, tree, tmp_path / "out", "330100")
-    page = (result.directory / "site-xn--6rtt7jbwbe2c.xn--zfr164b.html").read_text("utf-8")
-    seen = text_of(page)
-    assert "页面没有加挂网站标识" in seen
-    assert "把收到的网站标识代码原样粘贴到页面底部、&lt;/body&gt; 之前" in seen
-    assert "页面上的网站标识属于其他网站" in seen
-    assert "在浏览器中打开页面后，网站标识没有显示出来（浏览器检查）" in seen
-    assert '<img src="data:image/png;base64,' in page
-    assert "http://杭州数据.政务/" in seen  # the host as people read it
-    assert "正常" in text_of(page.split('id="dns"')[1][:200])
-    assert "尚未检查 → 未合规（整改期限内）" in seen and "未合规（整改期限内） → 逾期未整改" in seen
+    page = parse_page(result.directory / "site-xn--6rtt7jbwbe2c.xn--zfr164b.html")
+    problems = {row[0]: row[2] for row in (
+        texts(tr, "td") for tr in page.css("#reasons tbody tr"))}
+    missing = problems["页面没有加挂网站标识"]
+    assert "把收到的网站标识代码原样粘贴到页面底部、</body> 之前" in missing
+    assert "页面上的网站标识属于其他网站" in problems
+    rendered = [li.text(deep=False).strip() for li in page.css("#pages ul.reasons li")]
+    assert "在浏览器中打开页面后，网站标识没有显示出来（浏览器检查）" in rendered
+    [shot] = page.css("#evidence img")
+    assert (shot.attributes["src"] or "").startswith("data:image/png;base64,")
+    # The host as people read it.
+    assert "http://杭州数据.政务/" in texts(page, "#pages td.url a")
+    assert texts(page, "#dns") == ["正常"]
+    history = [row[1] for row in (texts(tr, "td") for tr in page.css("#history tbody tr"))]
+    assert "尚未检查 → 未合规（整改期限内）" in history
+    assert "未合规（整改期限内） → 逾期未整改" in history
 
 
 def test_hostile_titles_and_urls_are_text(sessions, tree, tmp_path) -> None:
     result = build(sessions, tree, tmp_path / "out", "330100")
-    page = (result.directory / "site-xn--6rtt7jbwbe2c.xn--zfr164b.html").read_text("utf-8")
-    assert "<script>alert" not in page
-    assert "&lt;script&gt;alert(&#34;title&#34;)&lt;/script&gt;通知公告" in page
-    assert "a&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;.html" in page
+    page = parse_page(result.directory / "site-xn--6rtt7jbwbe2c.xn--zfr164b.html")
+    # No script came in with them: the only scripts are the report's own, none runs alert.
+    assert not [s for s in page.css("script") if "alert" in s.text()]
+    assert HOSTILE_TITLE in texts(page, "#pages td.url div")
+    links = [a.attributes["href"] or "" for a in page.css("#pages td.url a")]
+    shown = texts(page, "#pages td.url a")
+    assert any(href.endswith('a"><script>alert(1)</script>.html') for href in links), links
+    assert any(text.endswith('a"><script>alert(1)</script>.html') for text in shown), shown
 
 
 def test_csv_neutralises_formulas_and_json_matches(sessions, tree, tmp_path) -> None:
@@ -254,7 +184,7 @@ def nightly_jobs(sessions: sessionmaker[Session], state: JobState, finished: dat
         for site_id in session.scalars(select(Site.id)):
             session.add(CrawlJob(
                 site_id=site_id, kind="nightly", priority=10, state=state, attempts=1,
-                enqueued_at=NOW - timedelta(hours=3), finished_at=finished,
+                enqueued_at=REPORT_NOW - timedelta(hours=3), finished_at=finished,
             ))
 
 
@@ -269,28 +199,35 @@ def test_reports_follow_each_nightly_run_and_digests_link_to_them(
     watcher = NightlyReports(runtime)
     latest = tmp_path / "reports" / "latest" / "office-330100.html"
     try:
-        # While the nightly run is still going there is nothing to report.
+        # While the nightly run is still going there is nothing to report: the watcher looked,
+        # saw the run going and started no writer.
         nightly_jobs(sessions, JobState.RUNNING, None)
-        watcher.tick(NOW)
-        watcher.join(60)
+        with transaction(sessions) as session:
+            assert finished_nightly(session) is None
+        watcher.tick(REPORT_NOW)
+        assert watcher.thread is None
         assert not latest.exists()
         with transaction(sessions) as session:
             session.execute(update(CrawlJob).values(state=JobState.DONE,
-                                                    finished_at=NOW - timedelta(hours=1)))
-        watcher.tick(NOW)
+                                                    finished_at=REPORT_NOW - timedelta(hours=1)))
+        watcher.tick(REPORT_NOW)
         watcher.join(60)
         assert latest.is_file()
         assert (tmp_path / "reports" / "latest").resolve().name == "2026-10-13"
-        # The same run is not reported twice, even by a restarted monitor.
+        # The same run is not reported twice, even by a restarted monitor: the run it covers
+        # is on record, and a new watcher that reads it starts no writer.
+        state = json.loads((tmp_path / "reports" / "state.json").read_text("utf-8"))
+        covered = REPORT_NOW - timedelta(hours=1)
+        assert datetime.fromisoformat(state["nightly_finished_at"]) == covered
         stamp = latest.stat().st_mtime_ns
         again = NightlyReports(runtime)
-        again.tick(NOW + timedelta(minutes=5))
-        again.join(60)
+        again.tick(REPORT_NOW + timedelta(minutes=5))
+        assert again.thread is None
         assert again.last is None and latest.stat().st_mtime_ns == stamp
         # The next nights' reports: the oldest day beyond [reports] keep is removed.
         for day in (1, 2):
-            nightly_jobs(sessions, JobState.DONE, NOW + timedelta(days=day))
-            again.tick(NOW + timedelta(days=day, hours=1))
+            nightly_jobs(sessions, JobState.DONE, REPORT_NOW + timedelta(days=day))
+            again.tick(REPORT_NOW + timedelta(days=day, hours=1))
             again.join(60)
         days = sorted(p.name for p in (tmp_path / "reports").iterdir() if p.name[0] == "2")
         assert days == ["2026-10-14", "2026-10-15"]
@@ -298,7 +235,7 @@ def test_reports_follow_each_nightly_run_and_digests_link_to_them(
         with transaction(sessions) as session:
             hz = session.scalars(select(Office).where(Office.code == "330100")).one()
             hz.email = "bb@hz.example.cn"
-            [mail] = office_digests(session, day=D3, now=NOW, config=config, offices=[hz])
+            [mail] = office_digests(session, day=D3, now=REPORT_NOW, config=config, offices=[hz])
         assert f"详细报告：{latest.resolve().as_uri()}" in mail.body
         served = config.model_copy(update={"reports": config.reports.model_copy(
             update={"base_url": "https://bb.example.cn/badges/"})})
@@ -312,38 +249,11 @@ def test_reports_follow_each_nightly_run_and_digests_link_to_them(
 
 def test_report_and_notice_word_a_reason_alike(sessions, tree, tmp_path) -> None:
     """One vocabulary: the site page's problem and fix read as the unit's notice says them."""
-    from html.parser import HTMLParser
-
     from monitor.notices import findings, overdue_notice
 
-    class Reasons(HTMLParser):
-        """The cells of the rows in ``<section id="reasons">``."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.inside, self.rows, self.cell = False, [], None
-
-        def handle_starttag(self, tag, attrs) -> None:
-            if tag == "section":
-                self.inside = ("id", "reasons") in attrs
-            elif self.inside and tag == "tr":
-                self.rows.append([])
-            elif self.inside and tag == "td":
-                self.cell = ""
-
-        def handle_endtag(self, tag) -> None:
-            if tag == "td" and self.cell is not None:
-                self.rows[-1].append(self.cell)
-                self.cell = None
-
-        def handle_data(self, data) -> None:
-            if self.cell is not None:
-                self.cell += data
-
     result = build(sessions, tree, tmp_path / "out", "330100")
-    parser = Reasons()
-    parser.feed((result.directory / "site-xn--6rtt7jbwbe2c.xn--zfr164b.html").read_text("utf-8"))
-    rows = [row for row in parser.rows if row]
+    page = parse_page(result.directory / "site-xn--6rtt7jbwbe2c.xn--zfr164b.html")
+    rows = [texts(tr, "td") for tr in page.css("#reasons tbody tr")]
     assert [text for text, _, _ in rows] == ["页面没有加挂网站标识", "页面上的网站标识属于其他网站"]
     with transaction(sessions) as session:
         site = session.scalars(select(Site).where(Site.name == "杭州市数据资源管理局网站")).one()

@@ -10,7 +10,7 @@ from w3lib.url import safe_url_string
 
 from badgewatch.cli.main import cli
 from testbed.siteserver import government_page
-from tests.test_render_crawl import set_ip
+from tests.factories import loopback_env, parse_page, set_ip, texts
 
 NAME = "恶意标题.政务"
 TITLE = '<script>alert("标题")</script>关于<img src=x onerror=alert(2)>的通知'
@@ -20,15 +20,7 @@ PATH = '/news/a"><script>alert(1)</script>.html'
 def test_hostile_title_and_url_are_text_in_the_report(
     tmp_path, sqlite_url, dns_config, serve_site
 ) -> None:
-    env = {
-        "BADGEWATCH_CONFIG": "",
-        "BADGEWATCH_DATABASE_URL": sqlite_url,
-        "BADGEWATCH_DNS_NAMESERVERS": ",".join(dns_config.nameservers),
-        "BADGEWATCH_CRAWL_ALLOW_PRIVATE_NETWORKS": "true",
-        "BADGEWATCH_CRAWL_AUTOTHROTTLE": "false",
-        "BADGEWATCH_RENDER_ENABLED": "false",
-        "BADGEWATCH_PATHS_DATA_DIR": str(tmp_path / "data"),
-    }
+    env = loopback_env(sqlite_url, dns_config, tmp_path / "data", RENDER_ENABLED="false")
     runner = CliRunner()
     assert runner.invoke(cli, ["office", "add", "330000", "浙江省委编办", "--level", "province"],
                          env=env).exit_code == 0
@@ -65,5 +57,8 @@ def test_hostile_title_and_url_are_text_in_the_report(
     links = [a.attributes["href"] for a in tree.css("#pages td.url a")]
     assert f"http://{site.names[0]}{safe_url_string(PATH)}" in links
     # The office page's table shows the site; its search attribute is escaped too.
-    office = (out / "office-330000.html").read_text("utf-8")
-    assert "测试网站" in office and "<script>alert" not in office
+    office = parse_page(out / "office-330000.html")
+    [row] = office.css("#site-table tbody tr")
+    assert texts(row, 'td[data-label="网站"] a') == ["测试网站"]
+    assert (row.attributes["data-search"] or "").startswith(f"测试网站 {NAME} ")
+    assert not [s for s in office.css("script") if "alert" in s.text()]

@@ -15,9 +15,7 @@ import pytest
 from badgewatch.config import ConfigError, load_config
 from testbed.siteserver import Route, government_page
 from tests.crawling import crawl_site, last_check
-from tests.test_crawl import ascii_name, badge, crawl_env, register
-
-__all__ = ["crawl_env"]
+from tests.factories import ascii_name, badge, register
 
 XML = "application/xml; charset=utf-8"
 

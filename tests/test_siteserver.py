@@ -23,6 +23,7 @@ from testbed.siteserver import (
     government_page,
     redirect,
 )
+from tests.factories import wait_for
 
 HANDAN = "xn--ve4aqf.xn--zfr164b"  # 邯郸.政务
 UA = "badgewatch-test/1.0"
@@ -252,9 +253,7 @@ def test_stop_is_prompt_while_a_hang_and_a_delay_are_in_progress() -> None:
     clients = [threading.Thread(target=client, args=(p,)) for p in ("/hang", "/slow")]
     for thread in clients:
         thread.start()
-    deadline = time.monotonic() + 5
-    while len(site.requests) < 2 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for(lambda: len(site.requests) == 2, 5, "both requests in progress")
     started = time.monotonic()
     site.stop()
     assert time.monotonic() - started < 1

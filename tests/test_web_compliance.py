@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from badgewatch.config import Config, load_config
 from store.db import transaction
 from store.models import AuditEntry, CrawlJob, MonitorBeat, Office, Role, Site, Unit, User
-from tests.test_crawl import badge, crawl_env, pages, register  # noqa: F401 - the fixture
-from tests.test_reports import HOSTILE_TITLE, NOW, build, tree  # noqa: F401 - the fixture
+from tests.factories import HOSTILE_TITLE, badge, build, pages, register
+from tests.factories import REPORT_NOW as NOW
 from tests.webapp import SECRET, Clock, csrf_token, log_in
 from web.accounts import hash_password
 from web.app import create_app
@@ -32,7 +32,7 @@ PASSWORD = "correct horse 1"
 
 
 @pytest.fixture
-def app(db_url: str, sessions: sessionmaker[Session], tree: Config) -> Iterator[Flask]:  # noqa: F811
+def app(db_url: str, sessions: sessionmaker[Session], tree: Config) -> Iterator[Flask]:
     with transaction(sessions) as db:
         secret = hash_password(PASSWORD)
 
@@ -88,7 +88,7 @@ def figures(page: HTMLParser) -> dict[str, object]:
 
 @pytest.mark.parametrize("code", ["330000", "330100", "330106"])
 def test_the_live_page_says_what_the_static_report_says(
-    app: Flask, sessions: sessionmaker[Session], tree: Config, tmp_path: Path, code: str  # noqa: F811
+    app: Flask, sessions: sessionmaker[Session], tree: Config, tmp_path: Path, code: str
 ) -> None:
     static = build(sessions, tree, tmp_path / "out", code)
     report = figures(HTMLParser(static.offices[code].read_text("utf-8")))
@@ -192,7 +192,7 @@ def test_rechecks_are_queued_and_limited_per_minute(app: Flask) -> None:
 
 
 def test_a_recheck_from_the_site_page_runs_and_shows_the_new_verdict(
-    crawl_env: dict[str, str], tmp_path: Path, serve_site: Any,  # noqa: F811
+    crawl_env: dict[str, str], tmp_path: Path, serve_site: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """No monitor runs: the web application runs the queued recheck itself, against a site on

@@ -19,7 +19,7 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from jinja2 import BaseLoader, PackageLoader, PrefixLoader
+from jinja2 import BaseLoader, ChoiceLoader, PackageLoader, PrefixLoader
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -28,11 +28,11 @@ from badgewatch.localtime import cn_date, cn_time
 from badgewatch.vocabulary import LEVEL_LABELS, STATE_LABELS, reason_text
 from reports.build import (
     PAGES_HEADER,
-    office_context,
     office_json,
+    office_page,
     page_rows,
-    site_context,
     site_csv,
+    site_page,
 )
 from reports.data import OfficeData, SiteRow, collect, failing_rows, site_row
 from store.db import transaction
@@ -43,11 +43,14 @@ from web.permissions import allow, office_or_404, site_or_404, visible_offices
 
 
 class _Blueprint(Blueprint):
-    """Also finds the reports' partials, as ``reports/_site_table.html`` and so on."""
+    """Also finds the reports' partials: the web pages name them ``reports/_site_table.html``
+    and so on; the partials' own imports (``_tables.html``) are found by their plain names,
+    after the web application's own templates."""
 
     @cached_property
     def jinja_loader(self) -> BaseLoader | None:
-        return PrefixLoader({"reports": PackageLoader("reports", "templates")})
+        reports = PackageLoader("reports", "templates")
+        return ChoiceLoader([PrefixLoader({"reports": reports}), reports])
 
 
 bp = _Blueprint("compliance", __name__, url_prefix="/compliance")
@@ -145,14 +148,16 @@ def index() -> str | BaseResponse:
 @allow(*READERS)
 def office(code: str) -> str:
     filters = Filters.from_args(request.args.to_dict())
-    with transaction(state().sessions) as db:
+    st = state()
+    with transaction(st.sessions) as db:
         node = _tree(db, code)
         parent = node.office.parent
-        if parent is not None:
+        if parent is not None:  # linked only when this person may read it
             parent = db.scalar(visible_offices(g.user).where(Office.id == parent.id))
-        context = office_context(
-            node, _office_href, trend_days=state().config.reports.trend_days
-        )
+        context = office_page(
+            node, office_href=_office_href, parent=parent,
+            generated_at=cn_time(st.now(), st.zone), trend_days=st.config.reports.trend_days,
+        ).context()
     if filters.level is not None:
         levels = {o.office.code: o.office.level for o in (node, *node.descendants())}
         listed: Iterable[SiteRow] = (
@@ -167,8 +172,6 @@ def office(code: str) -> str:
         state_options=[(s.value, STATE_LABELS[s]) for s in MonitorState],
         reason_options=[(code, reason_text(code)) for code in reasons],
         level_options=[(lv.value, LEVEL_LABELS[lv]) for lv in OfficeLevel],
-        parent_href=_office_href(parent.code) if parent is not None else None,
-        parent_name=parent.name if parent is not None else None,
         exports={
             "csv": url_for("compliance.export_sites", code=code),
             "pages": url_for("compliance.export_pages", code=code),
@@ -186,15 +189,17 @@ def site(site_id: int) -> str:
         found = site_or_404(db, g.user, site_id)
         row = site_row(db, found, today=_today(st), calendar=st.calendar)
         office = found.office
-        context = site_context(db, row, failing_rows(db, row), config=st.config)
+        # A site one may read belongs to an office one may read (web.permissions).
+        context = site_page(
+            db, row, failing_rows(db, row), config=st.config,
+            office_href=_office_href(office.code), office_name=office.name,
+            generated_at=cn_time(st.now(), st.zone),
+        ).context()
         progress = rechecks.progress(
             db, found, now=st.now(), today=_today(st), calendar=st.calendar
         )
-        # A site one may read belongs to an office one may read (web.permissions).
-        office_href, office_name = _office_href(office.code), office.name
     return render_template(
-        "compliance_site.html", office_href=office_href, office_name=office_name,
-        progress=progress, form=RecheckForm(), **context,
+        "compliance_site.html", progress=progress, form=RecheckForm(), **context
     )
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from badgewatch import localtime
 from badgewatch.cli.main import emit, fail, runtime, translate_errors
@@ -21,7 +24,7 @@ from store.db import transaction
 from store.models import Application, Role
 from workflow.documents import render_form, render_letter
 from workflow.form import ApplicationForm, parse_form
-from workflow.service import Actor, changing, describe
+from workflow.service import Actor, Workflow, changing, describe
 
 AS_HELP = "Who acts: unit:NAME, office:CODE, conac or operator."
 
@@ -125,61 +128,83 @@ def submit(app_id: int, as_: str | None, as_json: bool) -> None:
         click.echo(f"application {app_id} submitted; office review due {due}")
 
 
-@command.command("review")
-@click.argument("app_id", type=int)
-@click.option("--as", "as_", required=True, help="office:CODE or conac.")
-@click.option("--approve", is_flag=True)
-@click.option(
-    "--reject", "reason", metavar="REASON", help="Reject, with the reason the unit reads."
-)
-@click.option("--json", "as_json", is_flag=True)
-@translate_errors
-def review(app_id: int, as_: str, approve: bool, reason: str | None, as_json: bool) -> None:
-    """Online review by the office of the same level, then by CONAC."""
-    if approve == (reason is not None):
-        fail("give exactly one of --approve or --reject REASON", bad_input=True)
+@dataclass(frozen=True)
+class Decided:
+    """A reviewer's yes (``agreed``) or no (with ``reason``) on an application."""
+
+    app_id: int
+    actor: Actor
+    now: datetime
+    agreed: bool
+    reason: str | None
+
+
+Step = Callable[[Workflow, Session, Decided], Application]
+
+
+def _decide(
+    app_id: int, as_: str, agreed: bool, reason: str | None, as_json: bool, *, flag: str,
+    step: Step, issues: bool,
+) -> None:
+    """Carry out a reviewer's yes or no (``flag`` or --reject REASON, exactly one) and say the
+    new state; with ``issues``, also the badge identifier once one is issued."""
+    if agreed == (reason is not None):
+        fail(f"give exactly one of {flag} or --reject REASON", bad_input=True)
     actor = _actor(as_)
     assert actor is not None
     rt = runtime()
     with changing(rt.sessions, app_id) as session:
-        application = rt.workflow.review(
-            session, app_id, actor, _now(), approve=approve, reason=reason
-        )
+        application = step(rt.workflow, session, Decided(app_id, actor, _now(), agreed, reason))
         state = application.state
+        identifier = application.site.identifier if issues and application.site else None
     if as_json:
-        emit({"id": app_id, "state": state.value})
-    else:
-        click.echo(f"application {app_id}: {state.value} ({APP_STATE_LABELS[state]})")
-
-
-@command.command("materials")
-@click.argument("app_id", type=int)
-@click.option("--as", "as_", required=True, help="office:CODE.")
-@click.option("--confirm", is_flag=True)
-@click.option("--reject", "reason", metavar="REASON", help="Reject the paper materials.")
-@click.option("--json", "as_json", is_flag=True)
-@translate_errors
-def materials(app_id: int, as_: str, confirm: bool, reason: str | None, as_json: bool) -> None:
-    """Confirm the stamped paper materials (issues the badge) or reject them."""
-    if confirm == (reason is not None):
-        fail("give exactly one of --confirm or --reject REASON", bad_input=True)
-    actor = _actor(as_)
-    assert actor is not None
-    rt = runtime()
-    with changing(rt.sessions, app_id) as session:
-        application = rt.workflow.materials(
-            session, app_id, actor, _now(), confirm=confirm, reason=reason
-        )
-        state = application.state
-        identifier = application.site.identifier if application.site else None
-    if as_json:
-        emit({"id": app_id, "state": state.value, "identifier": identifier})
+        shown: dict[str, Any] = {"id": app_id, "state": state.value}
+        emit(shown | {"identifier": identifier} if issues else shown)
     else:
         click.echo(f"application {app_id}: {state.value} ({APP_STATE_LABELS[state]})")
         if identifier:
             click.echo(f"badge identifier {identifier}")
     if identifier:
         deliver_now()
+
+
+def _decision(
+    name: str, flag: str, as_help: str, reject_help: str, *, issues: bool = False
+) -> Callable[[Step], click.Command]:
+    """A reviewer's yes-or-no command: APP_ID, --as, ``flag`` or --reject REASON, --json;
+    its help is the step's docstring."""
+
+    def wrap(step: Step) -> click.Command:
+        def run(app_id: int, as_: str, reason: str | None, as_json: bool, **yes: bool) -> None:
+            (agreed,) = yes.values()
+            _decide(app_id, as_, agreed, reason, as_json, flag=flag, step=step, issues=issues)
+
+        run.__doc__ = step.__doc__
+        callback = translate_errors(run)
+        for option in (
+            click.option("--json", "as_json", is_flag=True),
+            click.option("--reject", "reason", metavar="REASON", help=reject_help),
+            click.option(flag, is_flag=True),
+            click.option("--as", "as_", required=True, help=as_help),
+            click.argument("app_id", type=int),
+        ):
+            callback = option(callback)
+        return command.command(name)(callback)
+
+    return wrap
+
+
+@_decision("review", "--approve", "office:CODE or conac.",
+           "Reject, with the reason the unit reads.")
+def review(flow: Workflow, session: Session, d: Decided) -> Application:
+    """Online review by the office of the same level, then by CONAC."""
+    return flow.review(session, d.app_id, d.actor, d.now, approve=d.agreed, reason=d.reason)
+
+
+@_decision("materials", "--confirm", "office:CODE.", "Reject the paper materials.", issues=True)
+def materials(flow: Workflow, session: Session, d: Decided) -> Application:
+    """Confirm the stamped paper materials (issues the badge) or reject them."""
+    return flow.materials(session, d.app_id, d.actor, d.now, confirm=d.agreed, reason=d.reason)
 
 
 @command.command("show")

@@ -19,6 +19,7 @@ from selectolax.lexbor import LexborHTMLParser
 from badgewatch.config import Config
 from crawler.checks.badge import PageVerdict, SiteBadge
 from crawler.render.browser import Renderer, RenderOutcome
+from store.records import RenderSummary
 
 UNDECIDED_FORMS = frozenset({"injected", "scripted", "unknown"})
 
@@ -68,7 +69,7 @@ class SiteRenders:
     outcomes: list[tuple[str, RenderOutcome]]  # (viewport, outcome)
     crashed: bool
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> RenderSummary:
         verdicts = [o.verdict.verdict for _, o in self.outcomes]
         return {
             "rendered": len(verdicts),

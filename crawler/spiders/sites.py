@@ -43,6 +43,7 @@ from crawler.render.stage import RenderStage, SiteSample
 from crawler.results import ResultWriter, SiteTally
 from crawler.sitemaps import SitemapBudget, read_sitemap
 from crawler.urls import LinkFilter, host_of, request_url
+from store.records import DnsRecord
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ class SitesSpider(Spider):
             addresses = await asyncio.to_thread(browser_addresses, config, hosts)
             self.render_stage = RenderStage(config, addresses, self.writer.run_id)
         for job, dns in await self._resolve_all(resolver, jobs):
-            dns_info = {
+            dns_info: DnsRecord = {
                 "outcome": dns.outcome,
                 "reason": dns.reason,
                 "ipv4": list(dns.ipv4),
