@@ -21,7 +21,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from badgewatch.config import Config, load_config
 from store.db import transaction
-from store.models import AuditEntry, CrawlJob, MonitorBeat, Office, Role, Site, Unit, User
+from store.models import (
+    AuditEntry,
+    CrawlJob,
+    MonitorBeat,
+    MonitorState,
+    Office,
+    Role,
+    Site,
+    Unit,
+    User,
+)
 from tests.factories import HOSTILE_TITLE, badge, build, pages, register
 from tests.factories import REPORT_NOW as NOW
 from tests.webapp import SECRET, Clock, csrf_token, log_in
@@ -237,3 +247,17 @@ def test_conac_reads_every_office_from_the_top(app: Flask) -> None:
     link = page.css_first("tbody a")
     assert link is not None and link.attributes["href"] == "/compliance/offices/330000"
     assert html(conac, "/compliance/offices/330200")  # an office without sites: empty, not 404
+
+
+def test_the_live_page_follows_a_settled_verdict_at_once(app: Flask) -> None:
+    """Each worker keeps the trees it read, under the version of the data: a new verdict
+    (the site's state settled) shows on the next load."""
+    conac = client_of(app, "conac")
+    before = figures(html(conac, "/compliance/offices/330106"))["cards"]
+    with transaction(app.extensions["badgewatch"].sessions) as db:
+        site = db.scalar(select(Site).where(Site.name == "西湖区档案馆网站"))
+        assert site is not None and site.state is MonitorState.UNREACHABLE
+        site.state, site.state_since = MonitorState.COMPLIANT, NOW
+    after = figures(html(conac, "/compliance/offices/330106"))["cards"]
+    assert before["count-unreachable"] == "1" and after["count-unreachable"] == "0"  # type: ignore[index]
+    assert after["count-compliant"] == str(int(before["count-compliant"]) + 1)  # type: ignore[index]

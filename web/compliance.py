@@ -11,15 +11,29 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
 from typing import Any
 
-from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_wtf import FlaskForm
 from jinja2 import BaseLoader, ChoiceLoader, PackageLoader, PrefixLoader
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -36,7 +50,7 @@ from reports.build import (
 )
 from reports.data import OfficeData, SiteRow, collect, failing_rows, site_row
 from store.db import transaction
-from store.models import MonitorState, Office, OfficeLevel, Role
+from store.models import MonitorState, Office, OfficeLevel, Role, Site, SiteStateChange
 from web import rechecks
 from web.context import WebState, state
 from web.permissions import allow, office_or_404, site_or_404, visible_offices
@@ -104,16 +118,56 @@ def _today(st: WebState) -> date:
     return localtime.today(st.now(), st.zone)
 
 
+# Reading an office tree of a thousand sites with its trend takes about half a second, and
+# every reviewer of a province asks for the same one: each worker keeps the last trees it read,
+# each under the version of the data it was read from (the sites' last complete checks and
+# states, the state changes, the sites and offices there are, and today), so a finished check
+# shows at once. ``CACHE_SECONDS`` bounds what no version column sees (a site renamed by an
+# import).
+CACHE_SECONDS = 300.0
+CACHE_SIZE = 32
+_trees_lock = threading.Lock()
+
+
+def _trees() -> OrderedDict[tuple[Any, ...], tuple[float, OfficeData]]:
+    """This application's trees (each app has its own database)."""
+    trees: OrderedDict[tuple[Any, ...], tuple[float, OfficeData]]
+    trees = current_app.extensions.setdefault("badgewatch.compliance", OrderedDict())
+    return trees
+
+
+def _data_version(db: Session) -> tuple[Any, ...]:
+    sites = db.execute(
+        select(func.max(Site.checked_at), func.max(Site.state_since), func.count(Site.id),
+               func.max(Site.id))
+    ).one()
+    changes = db.scalar(select(func.max(SiteStateChange.id)))
+    offices = db.scalar(select(func.max(Office.id)))
+    return (*sites, changes, offices)
+
+
 def _tree(db: Session, code: str) -> OfficeData:
     """The office ``code`` with its subtree, as the report reads it; 404 outside one's reach."""
     st = state()
     office_or_404(db, g.user, code)
+    today = _today(st)
+    key = (code, today, *_data_version(db))
+    trees = _trees()
+    with _trees_lock:
+        cached = trees.get(key)
+        if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
+            trees.move_to_end(key)
+            return cached[1]
     (node,) = collect(
-        db, code=code, today=_today(st), calendar=st.calendar, zone=st.zone,
+        db, code=code, today=today, calendar=st.calendar, zone=st.zone,
         trend_days=st.config.reports.trend_days,
     )
     for row in node.all_sites():
         row.file_name = url_for("compliance.site", site_id=row.id)
+    with _trees_lock:
+        trees[key] = (time.monotonic(), node)
+        while len(trees) > CACHE_SIZE:
+            trees.popitem(last=False)
     return node
 
 
@@ -151,9 +205,11 @@ def office(code: str) -> str:
     st = state()
     with transaction(st.sessions) as db:
         node = _tree(db, code)
-        parent = node.office.parent
-        if parent is not None:  # linked only when this person may read it
-            parent = db.scalar(visible_offices(g.user).where(Office.id == parent.id))
+        parent = None
+        if node.office.parent_id is not None:  # linked only when this person may read it
+            parent = db.scalar(
+                visible_offices(g.user).where(Office.id == node.office.parent_id)
+            )
         context = office_page(
             node, office_href=_office_href, parent=parent,
             generated_at=cn_time(st.now(), st.zone), trend_days=st.config.reports.trend_days,
