@@ -20,11 +20,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 from badgewatch.config import BadgeConfig
 from badgewatch.domains import gov_domain
+from testbed.serving import Serving
 from testbed.siteserver import ascii_host, government_page
 from workflow.issuance import issued_snippet, make_code
 
@@ -263,7 +263,7 @@ def nginx_version(binary: str) -> str:
     return (out.stderr or out.stdout).strip().removeprefix("nginx version: ").removeprefix("nginx/")
 
 
-class Nginx:
+class Nginx(Serving):
     """nginx with a private configuration, pid file, logs and temp paths under ``run_dir``."""
 
     def __init__(self, farm: Farm, run_dir: Path, *, workers: str = "auto") -> None:
@@ -359,17 +359,6 @@ class Nginx:
             time.sleep(0.05)
         if pid is not None and _alive(pid):
             os.kill(pid, signal.SIGKILL)  # the master we started, by its own pid file
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _port_free(ip: str) -> bool:

@@ -1,8 +1,8 @@
 """The fetch process of ``badgewatch check URL``: ``python -m crawler.fetch --url URL …``.
 
 A Twisted reactor runs once per process, so the command starts this process to fetch the page
-through the crawl's own downloader (``crawler.spiders.page``) and reads the page's verdict as
-one JSON line on stdout. It dies with its parent.
+through the crawl's own downloader (``crawler.spiders.page``) and writes the verdict of the page
+item it yields as one JSON line on stdout. It dies with its parent.
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ import json
 import signal
 import sys
 
+from scrapy import signals
 from scrapy.crawler import CrawlerProcess
 
 from badgewatch.config import load_config
 from crawler.checks.badge import BadgePatterns, SiteBadge, fetch_failed
+from crawler.items import PageItem
 from crawler.settings import crawl_settings
 from crawler.spiders.page import PageSpider
 
@@ -46,12 +48,20 @@ def main(argv: list[str] | None = None) -> int:
     settings.update(LOG_LEVEL="ERROR", LOGSTATS_INTERVAL=0.0)
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(PageSpider)
+    items: list[PageItem] = []
+
+    def scraped(item: object) -> None:
+        if isinstance(item, PageItem):
+            items.append(item)
+
+    crawler.signals.connect(scraped, signal=signals.item_scraped)
     process.crawl(crawler, url=args.url, hosts=frozenset(args.host), badge=badge)
     process.start()
-    spider = crawler.spider
-    verdict = getattr(spider, "verdict", None) or fetch_failed("抓取进程没有得到结果")
+    item = items[-1] if items else None
+    verdict = item.verdict if item else fetch_failed("抓取进程没有得到结果")
     out = {key: verdict.to_dict()[key] for key in ("verdict", "reasons", "identifiers", "message")}
-    out["url"] = getattr(spider, "final_url", None)
+    # The page's final URL; none when it could not be fetched.
+    out["url"] = item.url if item and item.status is not None else None
     sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
     return 0
 

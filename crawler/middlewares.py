@@ -4,14 +4,17 @@ address policy allows. The crawl and ``badgewatch check URL`` run both."""
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from scrapy import Request
+from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.error import DNSLookupError
 
+from badgewatch.config import Config
 from crawler.resolver import AddressPolicy, AddressRefused, DnspythonResolver
 from crawler.urls import host_of, ip_literal
 
@@ -51,14 +54,14 @@ class AddressPolicyMiddleware:
     per name per run, judged by the same policy), whose reason Twisted's resolver interface
     would otherwise lose ("DNS lookup failed")."""
 
-    def __init__(self, crawler: Any) -> None:
-        config = crawler.settings["BADGEWATCH_CONFIG"]
+    def __init__(self, crawler: Crawler) -> None:
+        config: Config = crawler.settings["BADGEWATCH_CONFIG"]
         self.config = config
         self.policy = AddressPolicy.from_config(config.crawl)
         self._resolver: DnspythonResolver | None = None
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> AddressPolicyMiddleware:
+    def from_crawler(cls, crawler: Crawler) -> AddressPolicyMiddleware:
         return cls(crawler)
 
     def resolver(self) -> DnspythonResolver:
@@ -75,7 +78,7 @@ class AddressPolicyMiddleware:
                 self._resolver = DnspythonResolver.for_config(self.config, reactor)
         return self._resolver
 
-    def process_request(self, request: Request) -> Any:
+    def process_request(self, request: Request) -> Request | Coroutine[Any, Any, None] | None:
         parts = urlsplit(request.url)
         host = (parts.hostname or "").lower()
         try:

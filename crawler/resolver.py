@@ -19,7 +19,7 @@ import ipaddress
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet import defer, threads
 from twisted.internet.error import DNSLookupError
@@ -29,6 +29,9 @@ from zope.interface import implementer
 from badgewatch.config import Config, CrawlConfig, DnsConfig
 from badgewatch.resolver import LookupFailed, display_name, lookup_ipv4, make_resolver
 from crawler.urls import ip_literal
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
 
 __all__ = ["AddressPolicy", "AddressRefused", "DnspythonResolver", "ip_literal"]
 
@@ -168,7 +171,7 @@ class DnspythonResolver:
         return cls(reactor, config.dns, crawl.allow_private_networks, crawl.allowed_networks)
 
     @classmethod
-    def from_crawler(cls, crawler: Any, reactor: Any) -> DnspythonResolver:
+    def from_crawler(cls, crawler: Crawler, reactor: Any) -> DnspythonResolver:
         return cls.for_config(crawler.settings["BADGEWATCH_CONFIG"], reactor)
 
     def install_on_reactor(self) -> None:

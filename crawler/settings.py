@@ -25,7 +25,8 @@ def crawl_settings(config: Config) -> dict[str, Any]:
         "DUPEFILTER_CLASS": "scrapy.dupefilters.BaseDupeFilter",  # the spider dedups itself
         "TWISTED_DNS_RESOLVER": "crawler.resolver.DnspythonResolver",
         "CONCURRENT_REQUESTS": crawl.concurrent_requests,
-        # The spider yields no items; Scrapy 2.19 otherwise starts 100 item tasks per response.
+        # A response yields at most a page item and a site's end; Scrapy 2.19 otherwise starts
+        # 100 item tasks per response.
         "CONCURRENT_ITEMS": 1,
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.per_host_concurrency,
         "AUTOTHROTTLE_ENABLED": crawl.autothrottle,

@@ -25,8 +25,7 @@ import struct
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Literal, Self
+from typing import Literal
 
 import dns.exception
 import dns.flags
@@ -37,6 +36,8 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
+
+from testbed.serving import Serving
 
 Failure = Literal["servfail", "refused", "drop"]
 QueryType = Literal["A", "AAAA"]
@@ -91,7 +92,7 @@ class _Table:
     queries: list[tuple[str, str]] = field(default_factory=list)
 
 
-class LocalDnsServer:
+class LocalDnsServer(Serving):
     """An authoritative server for a few names, on ``host:port`` (port 0 picks a free one)."""
 
     def __init__(
@@ -230,18 +231,6 @@ class LocalDnsServer:
                 sock.close()
         self._udp = self._tcp = self._wake_r = self._wake_w = None
         self._thread = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- serving -------------------------------------------------------------------------------
 

@@ -22,6 +22,8 @@ from typing import Any, cast
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from testbed.serving import Serving
+
 LOOPBACK = "127.0.0.1"
 
 
@@ -108,7 +110,7 @@ class _BoundController(Controller):
         self._socket.close()
 
 
-class LocalSmtpSink:
+class LocalSmtpSink(Serving):
     """An SMTP server on loopback that keeps every message it receives.
 
     With ``username`` and ``password`` it accepts AUTH for that account only (and records each
@@ -167,12 +169,6 @@ class LocalSmtpSink:
             self._controller.stop()
         finally:
             self._controller.close_socket()
-
-    def __enter__(self) -> LocalSmtpSink:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 # --- HTTP gateway ---------------------------------------------------------------------------
@@ -257,7 +253,7 @@ class _GatewayServer(ThreadingHTTPServer):
         self.state = _GatewayState(paths)
 
 
-class LocalHttpSink:
+class LocalHttpSink(Serving):
     """An HTTP server on loopback that records JSON POSTs: SMS at ``/sms``, robots at ``/webhook``.
 
     Other paths answer 404 (``paths=None`` accepts every path); bodies that are not UTF-8 JSON
@@ -344,8 +340,3 @@ class LocalHttpSink:
             self._thread.join(timeout=5)
         self._server.server_close()
 
-    def __enter__(self) -> LocalHttpSink:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

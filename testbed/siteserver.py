@@ -29,12 +29,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, Literal, NamedTuple, Self
 from urllib.parse import urlsplit
 
 import dns.exception
 import dns.name
+
+from testbed.serving import Serving
 
 Action = Literal["reset", "close", "hang"]
 
@@ -296,7 +297,7 @@ class _Server(ThreadingHTTPServer):
                     conn.shutdown(socket.SHUT_RDWR)
 
 
-class SiteServer:
+class SiteServer(Serving):
     """One website: ``routes`` answered on ``ip:port`` (port 80 by default, 0 picks a free one).
 
     The socket is bound when the object is made, so the address is held from the start.
@@ -413,17 +414,6 @@ class SiteServer:
             self._thread.join(timeout=5)
         self._server.cut_connections()
         self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 # --- addresses ------------------------------------------------------------------------------

@@ -702,60 +702,56 @@ def walk_structure(
                     regions.append(Region("tag", p, end, p, end, name, templates > 0))
                 st.work += end - p
                 pos = end
-                while yielded < len(regions):
-                    region, block = _copy_start(text, p, regions[yielded], block, state)
-                    yielded += 1
-                    yield region
-                continue
-            self_closing = bool(tag.group(3))
-            if mode == "foreign":
-                assert frame is not None
-                after = _foreign_tag(st, frames, frame, text, p, end, name, closing,
-                                     self_closing, h)
             else:
-                after = _html_tag(st, frames, text, p, end, name, closing, self_closing, h,
-                                  mode, templates)
-                if name == "template" and not plain:
-                    templates = templates + 1 if not closing else max(0, templates - 1)
-                    if mode == "html" and after == end:  # and the same tags right after it
-                        run = (_TEMPLATE_ENDS if closing else _TEMPLATE_STARTS).match(
-                            text, after, max(after, h))
-                        assert run is not None
-                        count = run.group().count("<")
-                        templates = max(0, templates + (-count if closing else count))
-                        after = run.end()
-            if after != p and templates == 0 and name in ("body", "html", "head"):
-                seen = done
-                if name != "html" or closing:
-                    # inside_body compares with <body> and </head> (<), </body> (>) and the
-                    # end of </html> (>)
-                    st.boundaries.append(p + closing * (name == "body") if name != "html"
-                                         else end + 1)
-                if name == "body" and not closing:
-                    body_opens += 1
-                    if st.body_open is None:
-                        st.body_open = p
-                    elif not plain:
-                        done |= {"body"}
-                elif name == "body":
-                    body_closes += 1
-                    st.body_close = p if body_closes == 1 else None
-                    if body_closes > 1:
-                        done |= {"/body"}
-                elif name == "html" and closing:
-                    html_closes += 1
-                    st.html_close = end if html_closes == 1 else None
-                    if html_closes > 1:
-                        done |= {"/html"}
-                elif name == "head" and closing and st.head_close is None:
-                    st.head_close = p
-                    done |= {"/head"}
-                if plain and (body_opens > 1 or body_closes > 1 or html_closes > 1):
-                    break  # malformed: all that was wanted
-                if done is not seen:
-                    skips = _skips(note, done)
-            st.work += max(after, end) - p
-            pos = after
+                self_closing = bool(tag.group(3))
+                if mode == "foreign":
+                    assert frame is not None
+                    after = _foreign_tag(st, frames, frame, text, p, end, name, closing,
+                                         self_closing, h)
+                else:
+                    after = _html_tag(st, frames, text, p, end, name, closing, self_closing, h,
+                                      mode, templates)
+                    if name == "template" and not plain:
+                        templates = templates + 1 if not closing else max(0, templates - 1)
+                        if mode == "html" and after == end:  # and the same tags right after it
+                            run = (_TEMPLATE_ENDS if closing else _TEMPLATE_STARTS).match(
+                                text, after, max(after, h))
+                            assert run is not None
+                            count = run.group().count("<")
+                            templates = max(0, templates + (-count if closing else count))
+                            after = run.end()
+                if after != p and templates == 0 and name in ("body", "html", "head"):
+                    seen = done
+                    if name != "html" or closing:
+                        # inside_body compares with <body> and </head> (<), </body> (>) and the
+                        # end of </html> (>)
+                        st.boundaries.append(p + closing * (name == "body") if name != "html"
+                                             else end + 1)
+                    if name == "body" and not closing:
+                        body_opens += 1
+                        if st.body_open is None:
+                            st.body_open = p
+                        elif not plain:
+                            done |= {"body"}
+                    elif name == "body":
+                        body_closes += 1
+                        st.body_close = p if body_closes == 1 else None
+                        if body_closes > 1:
+                            done |= {"/body"}
+                    elif name == "html" and closing:
+                        html_closes += 1
+                        st.html_close = end if html_closes == 1 else None
+                        if html_closes > 1:
+                            done |= {"/html"}
+                    elif name == "head" and closing and st.head_close is None:
+                        st.head_close = p
+                        done |= {"/head"}
+                    if plain and (body_opens > 1 or body_closes > 1 or html_closes > 1):
+                        break  # malformed: all that was wanted
+                    if done is not seen:
+                        skips = _skips(note, done)
+                st.work += max(after, end) - p
+                pos = after
         else:
             before = len(regions)
             end = _other_construct(st, frame, text, p, h, mode, templates > 0)

@@ -2,7 +2,8 @@
 
 Rendering costs about a hundred times a plain fetch, so a site gets a sample: its home page,
 one page per distinct page template the crawl met, and every page whose badge the static check
-saw injected by script or could not follow. The stage starts when a site's static crawl ends.
+saw injected by script or could not follow. The item pipeline (``crawler.pipelines``) starts
+the stage when a site's static crawl ends, and finishes the site's check when it is done.
 """
 
 from __future__ import annotations

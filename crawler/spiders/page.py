@@ -1,7 +1,8 @@
 """One page through the crawl's own downloader, for ``badgewatch check URL``.
 
 The same Scrapy settings, middlewares (site hosts, address policy), resolver, time and size
-limits and decoding as the crawl; only the page's verdict is kept.
+limits and decoding as the crawl, and the same item: it yields the page's ``PageItem``, which
+``crawler.fetch`` takes from Scrapy's ``item_scraped`` signal. There is no site and no pipeline.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from badgewatch.config import Config
-from crawler.checks.badge import PageVerdict, Policy, SiteBadge, check_page, fetch_failed
+from crawler.checks.badge import Policy, SiteBadge, check_page
+from crawler.items import PageItem
 from crawler.middlewares import SITE_HOSTS
 from crawler.pages import fetch_reason, is_html, read_page
+
+NO_SITE = 0  # the site_id of a page checked on its own
 
 
 class PageSpider(Spider):
@@ -29,8 +33,6 @@ class PageSpider(Spider):
         self.url = url
         self.hosts = hosts
         self.badge = badge
-        self.verdict: PageVerdict | None = None
-        self.final_url: str | None = None
 
     async def start(self) -> AsyncIterator[Request]:
         yield Request(
@@ -41,22 +43,22 @@ class PageSpider(Spider):
             meta={SITE_HOSTS: self.hosts},
         )
 
-    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
-        self.final_url = response.url
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[PageItem]:
         content_type = response.headers.get(b"Content-Type") or b""
         if response.status >= 400:
-            self.verdict = fetch_failed(f"服务器返回 HTTP {response.status}")
+            yield PageItem.http_error(NO_SITE, response.url, response.status)
         elif not is_html(content_type):
             shown = content_type.decode("latin-1")[:100]
-            self.verdict = fetch_failed(f"不是 HTML 页面（Content-Type: {shown}）")
+            reason = f"不是 HTML 页面（Content-Type: {shown}）"
+            yield PageItem.failed(NO_SITE, response.url, response.status, reason)
         else:
             page = read_page(response.body, content_type)
             config: Config = self.settings["BADGEWATCH_CONFIG"]
             policy = Policy.from_setting(config.crawl.failing_reasons)
-            self.verdict = check_page(page.text, self.badge, policy)
-        yield from ()
+            verdict = check_page(page.text, self.badge, policy)
+            yield PageItem(NO_SITE, response.url, response.status, verdict, title=page.title)
 
-    def on_error(self, failure: Failure) -> None:
+    def on_error(self, failure: Failure) -> Iterator[PageItem]:
         request: Request = failure.request  # type: ignore[attr-defined]
         reason = fetch_reason(failure.value, request.meta.get("download_timeout"))
-        self.verdict = fetch_failed(reason)
+        yield PageItem.failed(NO_SITE, request.url, None, reason)
