@@ -422,6 +422,7 @@ class WebConfig(_Section):
     lockout_address_failures: int = Field(default=20, ge=1)  # ... or an address
     lockout_window_minutes: float = Field(default=15.0, gt=0)  # ... within this window
     lockout_minutes: float = Field(default=15.0, gt=0)  # how long a lock lasts
+    rechecks_per_minute: int = Field(default=3, ge=1)  # 立即复查 a person may queue a minute
 
     @model_validator(mode="before")
     @classmethod

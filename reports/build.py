@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -147,18 +147,94 @@ def _render_note(renders: RenderSummary) -> str | None:
     return "，".join(parts)
 
 
-def _child_summary(child: OfficeData) -> ChildOffice:
+def _child_summary(child: OfficeData, href: str) -> ChildOffice:
     counts = child.counts(tree=True)
     return ChildOffice(
         name=child.office.name,
         level=child.level_name,
-        href=office_file(child.office.code),
+        href=href,
         total=sum(counts.values()),
         compliant=counts[MonitorState.COMPLIANT],
         failing=sum(counts[s] for s in FAILING_STATES),
         overdue=counts[MonitorState.OVERDUE],
         no_verdict=sum(counts[s] for s in NO_VERDICT),
         rate_text=_rate_text(child.compliance(tree=True)),
+    )
+
+
+def office_page(
+    node: OfficeData,
+    *,
+    office_href: Callable[[str], str],
+    parent: Office | None,
+    generated_at: str,
+    trend_days: int,
+) -> OfficePage:
+    """What an office's page shows, in the static report and the web application alike:
+    counts, rate, trend, the offices beneath and ``parent`` (linked by ``office_href(code)``),
+    its own sites (each linked by its ``file_name``)."""
+    counts = node.counts(tree=True)
+    own = node.office
+    scope = (
+        f"统计范围：{own.name}本级及所属 {len(list(node.descendants()))} 个下级编办的网站。"
+        if node.children
+        else f"统计范围：{own.name}负责审核的网站。"
+    )
+    return OfficePage(
+        office=own,
+        generated_at=generated_at,
+        parent_href=office_href(parent.code) if parent else None,
+        parent_name=parent.name if parent else None,
+        scope_note=scope,
+        total=sum(counts.values()),
+        rate_text=_rate_text(node.compliance(tree=True)),
+        counts=[StateCount(s.value, STATE_LABELS[s], counts[s]) for s in CARD_ORDER],
+        trend_days=trend_days,
+        trend_svg=trend_svg(tree_trend(node)),
+        children=[
+            _child_summary(child, office_href(child.office.code)) for child in node.children
+        ],
+        sites=node.sites,
+        state_rank={s: n for n, s in enumerate(STATE_ORDER)},
+        exports=Exports(own.code),
+    )
+
+
+def site_page(
+    session: Session,
+    row: SiteRow,
+    failing: list[FailingRow],
+    *,
+    config: Config,
+    office_href: str,
+    office_name: str,
+    generated_at: str,
+) -> SitePage:
+    """What a site's page shows, in the static report and the web application alike."""
+    detail = site_detail(
+        session,
+        row,
+        failing,
+        data_dir=Path(config.paths.data_dir),
+        max_pages=config.reports.max_pages_listed,
+    )
+    pages = [
+        page if not page.title or len(page.title) <= TITLE_LIMIT
+        else replace(page, title=page.title[:TITLE_LIMIT] + "…")
+        for page in detail.failing_pages
+    ]
+    return SitePage(
+        s=row,
+        generated_at=generated_at,
+        office_href=office_href,
+        office_name=office_name,
+        dns_text=_dns_text(row.dns),
+        render_note=_render_note(row.renders),
+        pages=pages,
+        failing_total=detail.failing_total,
+        evidence=detail.evidence,
+        verdict_names=VERDICT_LABELS,
+        history=detail.history,
     )
 
 
@@ -172,59 +248,19 @@ class _Writer:
     trend_days: int
 
     def office_page(self, node: OfficeData, parent: OfficeData | None) -> Path:
-        counts = node.counts(tree=True)
-        own = node.office
-        children = [_child_summary(child) for child in node.children]
-        scope = (
-            f"统计范围：{own.name}本级及所属 {len(list(node.descendants()))} 个下级编办的网站。"
-            if node.children
-            else f"统计范围：{own.name}负责审核的网站。"
-        )
-        html = OfficePage(
-            office=own,
-            generated_at=self.generated_at,
-            parent_href=office_file(parent.office.code) if parent else None,
-            parent_name=parent.office.name if parent else None,
-            scope_note=scope,
-            total=sum(counts.values()),
-            rate_text=_rate_text(node.compliance(tree=True)),
-            counts=[StateCount(s.value, STATE_LABELS[s], counts[s]) for s in CARD_ORDER],
-            trend_days=self.trend_days,
-            trend_svg=trend_svg(tree_trend(node)),
-            children=children,
-            sites=node.sites,
-            state_rank={s: n for n, s in enumerate(STATE_ORDER)},
-            exports=Exports(own.code),
+        html = office_page(
+            node, office_href=office_file, parent=parent.office if parent else None,
+            generated_at=self.generated_at, trend_days=self.trend_days,
         ).render(self.env)
-        path = self.out / office_file(own.code)
+        path = self.out / office_file(node.office.code)
         path.write_text(html, encoding="utf-8")
         return path
 
     def site_page(self, row: SiteRow, office: Office, failing: list[FailingRow]) -> None:
-        detail = site_detail(
-            self.session,
-            row,
-            failing,
-            data_dir=Path(self.config.paths.data_dir),
-            max_pages=self.config.reports.max_pages_listed,
-        )
-        pages = [
-            page if not page.title or len(page.title) <= TITLE_LIMIT
-            else replace(page, title=page.title[:TITLE_LIMIT] + "…")
-            for page in detail.failing_pages
-        ]
-        html = SitePage(
-            s=row,
+        html = site_page(
+            self.session, row, failing, config=self.config,
+            office_href=office_file(office.code), office_name=office.name,
             generated_at=self.generated_at,
-            office_href=office_file(office.code),
-            office_name=office.name,
-            dns_text=_dns_text(row.dns),
-            render_note=_render_note(row.renders),
-            pages=pages,
-            failing_total=detail.failing_total,
-            evidence=detail.evidence,
-            verdict_names=VERDICT_LABELS,
-            history=detail.history,
         ).render(self.env)
         (self.out / row.file_name).write_text(html, encoding="utf-8")
 
@@ -232,14 +268,14 @@ class _Writer:
         names = Exports(node.office.code)
         rows = list(node.all_sites())
         with (self.out / names.csv).open("w", encoding="utf-8-sig", newline="") as f:
-            _site_csv(f, rows, self.config.calendar.zone)
+            site_csv(f, rows, self.config.calendar.zone)
         with (self.out / names.pages).open("wb") as f:
             f.write(PAGES_HEADER.encode("utf-8-sig"))
             for office in (node, *node.descendants()):
                 with parts[office.office.code].open("rb") as part:
                     shutil.copyfileobj(part, f)
         (self.out / names.json).write_text(
-            json.dumps(_office_json(node, self.generated_at), ensure_ascii=False, indent=1),
+            json.dumps(office_json(node, self.generated_at), ensure_ascii=False, indent=1),
             encoding="utf-8",
         )
 
@@ -252,22 +288,26 @@ class _Writer:
             for row in node.sites:
                 failing = failing_rows(self.session, row)
                 self.site_page(row, node.office, failing)
-                for url, title, codes in failing:
-                    writer.writerow(
-                        [neutralise(v) for v in (row.name, row.domain, row.unit, url, title or "")]
-                        + [neutralise("；".join(reason_text(c) for c in codes))]
-                    )
+                writer.writerows(page_rows(row, failing))
         return path
 
 
 PAGES_HEADER = "网站名称,域名,开办单位,页面地址,页面标题,问题\r\n"
+
+
+def page_rows(row: SiteRow, failing: Iterable[FailingRow]) -> Iterator[list[Any]]:
+    """The site's failing pages as rows of the pages CSV (after ``PAGES_HEADER``)."""
+    for url, title, codes in failing:
+        yield [neutralise(v) for v in (row.name, row.domain, row.unit, url, title or "")] + [
+            neutralise("；".join(reason_text(c) for c in codes))
+        ]
 SITE_COLUMNS = (
     "编办代码", "网站名称", "域名", "开办单位", "网站标识码", "状态", "状态起始", "整改期限",
     "剩余工作日", "逾期工作日", "检查页面数", "未通过页面数", "主要问题", "最近完整检查",
 )
 
 
-def _site_csv(f: IO[str], rows: Iterable[SiteRow], zone: ZoneInfo) -> None:
+def site_csv(f: IO[str], rows: Iterable[SiteRow], zone: ZoneInfo) -> None:
     writer = csv.writer(f)
     writer.writerow(SITE_COLUMNS)
     for r in rows:
@@ -336,7 +376,7 @@ def _site_json(r: SiteRow) -> SiteJson:
     }
 
 
-def _office_json(node: OfficeData, generated_at: str) -> dict[str, Any]:
+def office_json(node: OfficeData, generated_at: str) -> dict[str, Any]:
     counts = node.counts(tree=True)
     return {
         "office": {"code": node.office.code, "name": node.office.name,

@@ -279,6 +279,49 @@ def _deadline(
     return None, None, "已逾期（无登记期限）"
 
 
+def _site_row(
+    site: Site,
+    unit_name: str,
+    office_code: str,
+    check: SiteCheck | None,
+    *,
+    today: date,
+    calendar: WorkCalendar,
+) -> SiteRow:
+    left, over, note = _deadline(site, today=today, calendar=calendar)
+    return SiteRow(
+        id=site.id,
+        name=site.name,
+        domain=display_domain(site.domain),
+        ascii_domain=site.domain,
+        unit=unit_name,
+        office_code=office_code,
+        identifier=site.identifier,
+        state=site.state,
+        state_since=site.state_since,
+        deadline=site.placement_due,
+        working_days_left=left,
+        working_days_overdue=over,
+        deadline_note=note,
+        pages_checked=check.pages_checked if check else 0,
+        pages_failing=check.pages_failing if check else 0,
+        checked_at=site.checked_at,
+        check_id=check.id if check else None,
+        reasons=[
+            Reason.of(c, n) for c, n in reason_counts(reasons_of(check.reasons)["pages"])
+        ] if check else [],
+        dns=check.dns if check else None,
+        renders=renders_of(check.renders if check else None),
+    )
+
+
+def site_row(session: Session, site: Site, *, today: date, calendar: WorkCalendar) -> SiteRow:
+    """One site's row as ``collect`` makes it, for a page about that site alone."""
+    check = session.get(SiteCheck, site.last_check_id) if site.last_check_id is not None else None
+    return _site_row(site, site.unit.name, site.office.code, check, today=today,
+                     calendar=calendar)
+
+
 def collect(
     session: Session,
     *,
@@ -317,32 +360,9 @@ def collect(
         checks.update((c.id, c) for c in found)
     for site, unit_name in sites:
         check = checks.get(site.last_check_id) if site.last_check_id is not None else None
-        left, over, note = _deadline(site, today=today, calendar=calendar)
-        nodes[site.office_id].sites.append(
-            SiteRow(
-                id=site.id,
-                name=site.name,
-                domain=display_domain(site.domain),
-                ascii_domain=site.domain,
-                unit=unit_name,
-                office_code=nodes[site.office_id].office.code,
-                identifier=site.identifier,
-                state=site.state,
-                state_since=site.state_since,
-                deadline=site.placement_due,
-                working_days_left=left,
-                working_days_overdue=over,
-                deadline_note=note,
-                pages_checked=check.pages_checked if check else 0,
-                pages_failing=check.pages_failing if check else 0,
-                checked_at=site.checked_at,
-                check_id=check.id if check else None,
-                reasons=[
-                    Reason.of(c, n) for c, n in reason_counts(reasons_of(check.reasons)["pages"])
-                ] if check else [],
-                dns=check.dns if check else None,
-                renders=renders_of(check.renders if check else None),
-            )
+        node = nodes[site.office_id]
+        node.sites.append(
+            _site_row(site, unit_name, node.office.code, check, today=today, calendar=calendar)
         )
     order = {state: n for n, state in enumerate(STATE_ORDER)}
     for node in nodes.values():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from jinja2 import Environment
 
@@ -21,9 +21,12 @@ class Page:
 
     generated_at: str
 
+    def context(self) -> dict[str, Any]:
+        """The names the template reads (the web application adds its own to them)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
     def render(self, env: Environment) -> str:
-        context = {f.name: getattr(self, f.name) for f in fields(self)}
-        return env.get_template(self.template).render(context)
+        return env.get_template(self.template).render(self.context())
 
 
 @dataclass(frozen=True)

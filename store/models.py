@@ -164,6 +164,8 @@ class User(Base):
     # A web account: the name typed at 登录 and an argon2id hash (none for workflow-only people).
     login: Mapped[str | None] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # 停用: set by an operator; a disabled person cannot log in (their sessions were ended).
+    disabled_at: Mapped[datetime | None] = mapped_column()
 
 
 class Application(Base):

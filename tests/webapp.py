@@ -4,6 +4,8 @@ who can log in and a few applications, and the app on it with a clock the test m
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -124,6 +126,16 @@ def make_app(url: str, clock: Clock) -> Flask:
     app = create_app(web_config(url), secret_key=SECRET, clock=clock)
     app.config["TESTING"] = True
     return app
+
+
+@contextmanager
+def serving(url: str, clock: Clock | None = None) -> Iterator[Flask]:
+    """The app on ``url`` for one test, its database connections closed after it."""
+    app = make_app(url, clock or Clock())
+    try:
+        yield app
+    finally:
+        app.extensions["badgewatch"].close()
 
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'

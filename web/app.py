@@ -88,6 +88,7 @@ def create_app(
         applications,
         auth,
         badges,
+        compliance,
         conac,
         home,
         offices,
@@ -98,7 +99,8 @@ def create_app(
     )
 
     for blueprint in (auth.bp, account.bp, home.bp, applications.bp, units.bp, offices.bp,
-                      conac.bp, operators.bp, registration.bp, badges.bp, selfcheck.bp):
+                      conac.bp, operators.bp, registration.bp, badges.bp, selfcheck.bp,
+                      compliance.bp):
         app.register_blueprint(blueprint)
     return app
 

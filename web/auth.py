@@ -67,7 +67,7 @@ def _attempt(typed: str, password: str) -> str | None:
             return lockout.message(lifts, st.zone)
         user = db.scalar(select(User).where(User.login == login_name))
         good = accounts.verify_password(user.password_hash if user else None, password)
-        if user is None or not good or user.role is Role.SYSTEM:
+        if user is None or not good or user.role is Role.SYSTEM or user.disabled_at is not None:
             lockout.fail(db, login_name, address, now, st.web)
             audit.record(db, action="login.failed", now=now, user=None, actor=login_name,
                          address=address)

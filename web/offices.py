@@ -1,11 +1,14 @@
-"""The office reviewer's pages: 首页 with 待审核 and 待确认材料 of their office."""
+"""The office reviewer's pages: 首页 with 待审核 and 待确认材料 of their office, and the
+decisions on them (审核通过 / 审核不通过, 确认材料 / 材料不通过)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, render_template
+from werkzeug.wrappers import Response
 
 from store.models import AppState, Role
 from web.permissions import allow
+from web.reviews import decide
 from web.rows import listed
 
 bp = Blueprint("offices", __name__, url_prefix="/office")
@@ -19,3 +22,15 @@ def index() -> str:
         to_review=listed(waiting=AppState.SUBMITTED, due="office_review_due"),
         to_confirm=listed(waiting=AppState.APPROVED_ONLINE, due="materials_due"),
     )
+
+
+@bp.route("/applications/<int:application_id>/review", methods=["POST"])
+@allow(Role.OFFICE_REVIEWER)
+def review(application_id: int) -> Response | tuple[str, int]:
+    return decide(application_id, "review")
+
+
+@bp.route("/applications/<int:application_id>/materials", methods=["POST"])
+@allow(Role.OFFICE_REVIEWER)
+def materials(application_id: int) -> Response | tuple[str, int]:
+    return decide(application_id, "materials")

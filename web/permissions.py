@@ -140,3 +140,21 @@ def site_or_404(session: Session, user: User, site_id: int) -> Site:
     if found is None:
         abort(404)
     return found
+
+
+def visible_offices(user: User) -> Select[Office]:
+    """The offices whose compliance ``user`` may read: an office reviewer's own office and
+    every office beneath it; CONAC every office."""
+    query = select(Office)
+    if user.role is Role.OFFICE_REVIEWER and user.office_id is not None:
+        return query.where(Office.id.in_(office_subtree(user.office_id)))
+    if user.role is Role.CONAC_REVIEWER:
+        return query
+    return query.where(false())
+
+
+def office_or_404(session: Session, user: User, code: str) -> Office:
+    found = session.scalar(visible_offices(user).where(Office.code == code))
+    if found is None:
+        abort(404)
+    return found
