@@ -22,6 +22,7 @@ pytest_plugins = [
     "tests.servers.dns",
     "tests.servers.mail",
     "tests.servers.sites",
+    "tests.webbrowser",
 ]
 
 POSTGRES_ADMIN_URL = os.environ.get(

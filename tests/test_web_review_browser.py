@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from tests.test_web_browser import browser, log_in, page, served  # noqa: F401 - the fixtures
 from tests.webapp import PASSWORD, World
+from tests.webbrowser import log_in
 
 
 def test_the_office_then_conac_approve_an_application(
-    served: tuple[str, World], page: Page  # noqa: F811
+    served: tuple[str, World], page: Page
 ) -> None:
     base, _ = served
     page.goto(f"{base}/login")

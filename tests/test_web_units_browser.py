@@ -9,8 +9,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.test_web_browser import browser, log_in, page, served  # noqa: F401 - fixtures
 from tests.webapp import World
+from tests.webbrowser import log_in
 
 DOMAIN = "新单位.政务"
 IP = "127.0.0.40"
@@ -32,7 +32,7 @@ def fill(form: Page, values: dict[str, str]) -> None:
 
 
 def test_a_unit_registers_applies_and_sees_my_applications(
-    served: tuple[str, World], page: Page, sms_gateway  # noqa: F811 - fixtures
+    served: tuple[str, World], page: Page, sms_gateway
 ) -> None:
     base, _ = served
     page.goto(f"{base}/login")
