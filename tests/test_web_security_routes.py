@@ -5,7 +5,10 @@ missing, wrong or another session's CSRF token; every successful action is audit
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -149,14 +152,15 @@ def _dump(app: Flask) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def _cases(app: Flask, other: dict[str, list[Any]]) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """(endpoint, path, form) for every object route filled with the other side's ids; fails
-    for a route no case covers."""
+    """(endpoint, path, form) for every route, its object ids (in its path or in its form)
+    those of ``other``; fails for a route no case covers."""
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
             continue
         args = set(rule.arguments)
         if not args:
             assert rule.endpoint in NO_OBJECT, f"no case for {rule.rule} ({rule.endpoint})"
+            yield rule.endpoint, rule.rule, {}
             fields = NO_OBJECT[rule.endpoint]
             if fields:
                 for site_id in other["site_id"]:
@@ -276,3 +280,74 @@ def test_every_post_route_refuses_a_missing_wrong_or_foreign_csrf_token(app: Fla
     for table in ("applications", "sites", "users", "offices", "crawl_jobs", "units",
                   "sms_codes", "outbox"):
         assert after[table] == before[table], table
+
+
+def _assert_headers(response: Any, what: str) -> None:
+    csp = response.headers.get("Content-Security-Policy", "")
+    directives = dict(d.strip().partition(" ")[::2] for d in csp.split(";"))
+    assert directives.get("default-src") == "'self'", what
+    assert directives.get("script-src") == "'self'", what
+    assert directives.get("frame-ancestors") == "'none'", what
+    assert directives.get("object-src") == "'none'", what
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp, what
+    if response.mimetype == "text/html" and response.status_code == 200 and (
+            directives.get("style-src") != "'self'"):
+        # Only a printed document widens it: by the hash of its own style, nothing else.
+        body = response.get_data(as_text=True)
+        styles = re.findall(r"<style>(.*?)</style>", body, re.DOTALL)
+        hashes = [base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() for s in styles]
+        assert styles and directives["style-src"] == " ".join(
+            ["'self'", *(f"'sha256-{h}'" for h in hashes)]), what
+    else:
+        assert directives.get("style-src") == "'self'", what
+    assert response.headers.get("X-Frame-Options") == "DENY", what
+    assert response.headers.get("X-Content-Type-Options") == "nosniff", what
+
+
+@pytest.mark.parametrize("login", [*ROLES, None])
+def test_every_response_carries_the_security_headers(
+    app: Flask, world: World, login: str | None
+) -> None:
+    """Each GET route with one's own objects (and the other side's: their 404s), whatever it
+    answers: pages, redirects, 404, exports, screenshots, printed documents."""
+    sides = _objects(app, world)
+    with transaction(_sessions(app)) as db:  # printable documents for both units
+        db.execute(update(models.Application).where(
+            models.Application.state == AppState.SUBMITTED).values(state=AppState.ISSUED))
+    client = app.test_client()
+    if login is not None:
+        log_in(client, login)
+    seen = set()
+    for side in sides.values():
+        for endpoint, path, form in _cases(app, side):
+            methods = app.url_map._rules_by_endpoint[endpoint][0].methods or set()
+            if "GET" in methods and not form:
+                response = client.get(path)
+                seen.add((endpoint, response.status_code, response.mimetype))
+                _assert_headers(response, f"{login} GET {path}: {response.status_code}")
+    for path in ("/static/report.css", "/static/web.css", "/static/nothing.css", "/nowhere",
+                 "/login?next=//evil.example"):
+        _assert_headers(client.get(path), path)
+    if login == "hz-office":
+        assert ("compliance.export_sites", 200, "text/csv") in seen
+        assert ("compliance.export_json", 200, "application/json") in seen
+    if login == "nb-unit":
+        assert ("units.letter", 200, "text/html") in seen
+        assert ("units.form", 200, "text/html") in seen
+        assert ("badges.evidence", 200, "image/png") in seen
+
+
+def test_a_server_error_carries_the_security_headers(app: Flask) -> None:
+    from web.permissions import public
+
+    def broken() -> str:
+        raise RuntimeError("boom")
+
+    app.add_url_rule("/broken", "broken", public(broken))
+    app.config["TESTING"] = False
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    response = app.test_client().get("/broken")
+    assert response.status_code == 500
+    assert "出错了" in response.get_data(as_text=True) and "boom" not in response.get_data(
+        as_text=True)
+    _assert_headers(response, "500")
