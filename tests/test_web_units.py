@@ -31,7 +31,17 @@ from store.models import (
     User,
 )
 from tests.factories import FORM
-from tests.webapp import SECRET, Clock, World, csrf_token, log_in, populate
+from tests.webapp import (
+    NEW_MOBILE,
+    SECRET,
+    Clock,
+    World,
+    csrf_token,
+    log_in,
+    populate,
+    registration,
+    typed,
+)
 from web.app import create_app
 from workflow.documents import render_letter
 from workflow.service import Actor, Workflow
@@ -78,16 +88,6 @@ def _workflow(app: Flask) -> Workflow:
 def _verified_mobile(app: Flask, login: str, mobile: str | None = HANDLER_MOBILE) -> None:
     with transaction(_sessions(app)) as db:
         db.execute(update(User).where(User.login == login).values(mobile=mobile))
-
-
-def typed(**changes: str) -> dict[str, str]:
-    """FORM as a person types it into the page's inputs."""
-    data = {"kind": FORM["kind"]}
-    for section in ("unit", "handler", "principal", "site"):
-        for key, value in FORM[section].items():
-            data[f"{section}_{key}"] = value or ""
-    data.update(changes)
-    return data
 
 
 def post_form(client: FlaskClient, path: str, action: str, **changes: str) -> Any:
@@ -374,20 +374,6 @@ def test_evidence_screenshot_only_for_the_sites_unit(app: Flask, world: World) -
 
 
 # -- 新用户注册 ------------------------------------------------------------------------------
-
-NEW_MOBILE = "13905719999"
-
-
-def registration(**changes: str) -> dict[str, str]:
-    data = {
-        "unit_name": "杭州市新单位", "org_type": "政府", "address": "浙江省杭州市上城区1号",
-        "office": "330100", "handler_name": "李经办", "mobile": NEW_MOBILE,
-        "email": "li@hz.example.cn", "login": "hz-new", "password": "a good password",
-        "repeat": "a good password",
-    }
-    data.update(changes)
-    return data
-
 
 def register(client: FlaskClient, action: str, **changes: str) -> Any:
     page = client.get("/register")

@@ -17,7 +17,7 @@ from badgewatch.config import Config, load_config
 from store import models
 from store.db import make_engine, session_factory, transaction
 from store.models import AppState, Office, Role, Unit, User
-from tests.factories import add_offices, form_data
+from tests.factories import FORM, add_offices, form_data
 from web.accounts import hash_password
 from web.app import create_app
 
@@ -156,3 +156,28 @@ def log_in(client: FlaskClient, login: str, password: str = PASSWORD,
         "csrf_token": csrf_token(page.get_data(as_text=True)),
         "login": login, "password": password,
     })
+
+
+def typed(**changes: str) -> dict[str, str]:
+    """FORM as a person types it into the application page's inputs."""
+    data = {"kind": FORM["kind"]}
+    for section in ("unit", "handler", "principal", "site"):
+        for key, value in FORM[section].items():
+            data[f"{section}_{key}"] = value or ""
+    data.update(changes)
+    return data
+
+
+NEW_MOBILE = "13905719999"
+
+
+def registration(**changes: str) -> dict[str, str]:
+    """新用户注册 as a person fills it in (a unit under 杭州)."""
+    data = {
+        "unit_name": "杭州市新单位", "org_type": "政府", "address": "浙江省杭州市上城区1号",
+        "office": "330100", "handler_name": "李经办", "mobile": NEW_MOBILE,
+        "email": "li@hz.example.cn", "login": "hz-new", "password": "a good password",
+        "repeat": "a good password",
+    }
+    data.update(changes)
+    return data
