@@ -16,7 +16,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from badgewatch.config import load_config
 from store.db import transaction
 from store.models import (
     Application,
@@ -26,19 +25,8 @@ from store.models import (
     Office,
     User,
 )
-from tests.webapp import (
-    PASSWORD,
-    SECRET,
-    START,
-    Clock,
-    World,
-    csrf_token,
-    log_in,
-    populate,
-    registration,
-    typed,
-)
-from web.app import create_app
+from tests import webapp
+from tests.webapp import PASSWORD, START, World, csrf_token, log_in, populate
 
 DOMAIN = "杭州数据.政务"  # FORM's site
 HANDLER_MOBILE = "+8613905710001"  # FORM's handler mobile, in E.164
@@ -48,36 +36,21 @@ IMPORT = ("unit,office,site_name,domain,english_domain,ipv4,ipv6,site_id,certifi
 
 
 @pytest.fixture
-def db_url(sqlite_url: str) -> str:
-    return sqlite_url
+def world(sqlite_url: str) -> World:
+    return populate(sqlite_url)
 
 
 @pytest.fixture
-def world(db_url: str) -> World:
-    return populate(db_url)
-
-
-@pytest.fixture
-def app(db_url: str, world: World, dns_server, dns_config, sms_gateway,
-        tmp_path: Path) -> Iterator[Flask]:
+def app(sqlite_url: str, dns_server, dns_config, sms_gateway, tmp_path: Path) -> Iterator[Flask]:
+    """On the local DNS server (FORM's site) and SMS gateway, with a monitor that beats: a
+    recheck or 自查 stays queued for it, nothing crawls here."""
     dns_server.set_records(DOMAIN, a=["127.0.0.21"])
-    config = load_config(environ={
-        "BADGEWATCH_DATABASE_URL": db_url,
-        "BADGEWATCH_RENDER_ENABLED": "false",
-        "BADGEWATCH_DNS_NAMESERVERS": ",".join(dns_config.nameservers),
-        "BADGEWATCH_DNS_TIMEOUT": "1",
-        "BADGEWATCH_SMS_URL": sms_gateway.sms_url,
-        "BADGEWATCH_SMTP_PORT": "1",
-        "BADGEWATCH_PATHS_DATA_DIR": str(tmp_path / "var"),
-    })
-    app = create_app(config, secret_key=SECRET, clock=Clock())
-    app.config["TESTING"] = True
-    with transaction(app.extensions["badgewatch"].sessions) as db:
-        # A monitor that beats: rechecks and 自查 stay queued for it, nothing crawls here.
-        db.add(MonitorBeat(id="test", host="test", pid=1, started_at=START, heartbeat_at=START))
-        db.execute(update(User).where(User.login == "hz-unit").values(mobile=HANDLER_MOBILE))
-    yield app
-    app.extensions["badgewatch"].close()
+    services = webapp.local_services(dns_config, sms_gateway, tmp_path)
+    with webapp.serving(sqlite_url, **services) as app:
+        with _db(app) as db:
+            db.add(MonitorBeat(id="test", host="test", pid=1, started_at=START,
+                               heartbeat_at=START))
+        yield app
 
 
 def _db(app: Flask) -> Any:
@@ -135,14 +108,22 @@ def _password(t: Trial) -> int:
                  repeat="a new password 2")
 
 
+def _verified(t: Trial) -> None:
+    """The form's handler mobile is the one verified at registration: no SMS code asked."""
+    with _db(t.app) as db:
+        db.execute(update(User).where(User.login == "hz-unit").values(mobile=HANDLER_MOBILE))
+
+
 def _new_application(t: Trial) -> int:
-    return _post(t.client, "/unit/applications/new", action="submit", **typed())
+    _verified(t)
+    return _post(t.client, "/unit/applications/new", action="submit", **webapp.typed())
 
 
 def _edit_application(t: Trial) -> int:
+    _verified(t)
     _set_state(t.app, t.world.applications["hz"], AppState.DRAFT)
     path = f"/unit/applications/{t.world.applications['hz']}/edit"
-    return _post(t.client, path, action="draft", **typed())
+    return _post(t.client, path, action="draft", **webapp.typed())
 
 
 def _office_review(t: Trial) -> int:
@@ -202,11 +183,12 @@ def _import(t: Trial) -> int:
 
 
 def _register(t: Trial) -> int:
-    _post(t.client, "/register", action="code", **registration())
+    _post(t.client, "/register", action="code", **webapp.registration())
     sent = t.sms.sms[-1]["message"]
     code = re.search(r"验证码为 (\d{6})", sent)
     assert code
-    return _post(t.client, "/register", action="register", code=code.group(1), **registration())
+    return _post(t.client, "/register", action="register", code=code.group(1),
+                 **webapp.registration())
 
 
 CASES: dict[str, Case] = {
@@ -237,7 +219,7 @@ def test_every_post_route_has_a_case(app: Flask) -> None:
 
 @pytest.mark.parametrize("endpoint", sorted(CASES))
 def test_a_successful_action_is_audited_with_who_when_and_where(
-    app: Flask, world: World, sms_gateway, endpoint: str
+    world: World, app: Flask, sms_gateway, endpoint: str
 ) -> None:
     login, act, action = CASES[endpoint]
     client = _client(app, login)

@@ -15,14 +15,13 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from badgewatch.config import Config, load_config
+from badgewatch.config import Config
 from store.db import transaction
 from store.models import CrawlJob, JobState, Office, Role, Site, SiteCheck, Unit, User
 from tests.factories import HOSTILE_TITLE, HOSTILE_URL
 from tests.factories import REPORT_NOW as NOW
-from tests.webapp import PASSWORD, SECRET, Clock, log_in
+from tests.webapp import PASSWORD, Clock, log_in, make_app
 from web.accounts import hash_password
-from web.app import create_app
 
 HOSTILE_NAME = '<img src=x onerror="alert(2)">杭州市数据资源管理局网站'
 SITE = "杭州市数据资源管理局网站"
@@ -48,12 +47,7 @@ def app(db_url: str, sessions: sessionmaker[Session], tree: Config) -> Iterator[
                  password_hash=secret, office_id=office),
         ])
         db.execute(update(Site).where(Site.name == SITE).values(name=HOSTILE_NAME))
-    config = load_config(environ={
-        "BADGEWATCH_DATABASE_URL": db_url, "BADGEWATCH_RENDER_ENABLED": "false",
-        "BADGEWATCH_PATHS_DATA_DIR": str(tree.paths.data_dir),
-    })
-    app = create_app(config, secret_key=SECRET, clock=Clock(NOW))
-    app.config["TESTING"] = True
+    app = make_app(db_url, Clock(NOW), BADGEWATCH_PATHS_DATA_DIR=str(tree.paths.data_dir))
     yield app
     app.extensions["badgewatch"].close()
 

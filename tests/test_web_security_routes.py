@@ -68,18 +68,13 @@ LEGITIMATE = {
 
 
 @pytest.fixture
-def db_url(sqlite_url: str) -> str:
-    return sqlite_url
+def world(sqlite_url: str) -> World:
+    return populate(sqlite_url)
 
 
 @pytest.fixture
-def world(db_url: str) -> World:
-    return populate(db_url)
-
-
-@pytest.fixture
-def app(db_url: str, world: World, tmp_path: Path) -> Iterator[Flask]:
-    app = make_app(db_url, Clock())
+def app(sqlite_url: str, world: World, tmp_path: Path) -> Iterator[Flask]:
+    app = make_app(sqlite_url, Clock(), BADGEWATCH_PATHS_DATA_DIR=str(tmp_path / "var"))
     yield app
     app.extensions["badgewatch"].close()
 

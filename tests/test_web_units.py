@@ -17,7 +17,6 @@ from flask.testing import FlaskClient
 from selectolax.lexbor import LexborHTMLParser
 from sqlalchemy import func, select, update
 
-from badgewatch.config import load_config
 from store.db import transaction
 from store.models import (
     Application,
@@ -33,16 +32,16 @@ from store.models import (
 from tests.factories import FORM
 from tests.webapp import (
     NEW_MOBILE,
-    SECRET,
     Clock,
     World,
     csrf_token,
+    local_services,
     log_in,
+    make_app,
     populate,
     registration,
     typed,
 )
-from web.app import create_app
 from workflow.documents import render_letter
 from workflow.service import Actor, Workflow
 
@@ -61,17 +60,7 @@ def app(db_url: str, world: World, dns_server, dns_config, sms_gateway,
         tmp_path: Path) -> Iterator[Flask]:
     """On the local DNS server (杭州数据.政务 at 127.0.0.21) and SMS gateway."""
     dns_server.set_records(DOMAIN, a=[IP])
-    config = load_config(environ={
-        "BADGEWATCH_DATABASE_URL": db_url,
-        "BADGEWATCH_RENDER_ENABLED": "false",
-        "BADGEWATCH_DNS_NAMESERVERS": ",".join(dns_config.nameservers),
-        "BADGEWATCH_DNS_TIMEOUT": "1",
-        "BADGEWATCH_SMS_URL": sms_gateway.sms_url,
-        "BADGEWATCH_SMTP_PORT": "1",  # no mail server: emails stay in the outbox
-        "BADGEWATCH_PATHS_DATA_DIR": str(tmp_path / "var"),
-    })
-    app = create_app(config, secret_key=SECRET, clock=Clock())
-    app.config["TESTING"] = True
+    app = make_app(db_url, Clock(), **local_services(dns_config, sms_gateway, tmp_path / "var"))
     yield app
     app.extensions["badgewatch"].close()
 

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -117,21 +119,34 @@ def populate(url: str) -> World:
     return world
 
 
-def web_config(url: str) -> Config:
+def web_config(url: str, **environ: str) -> Config:
+    """The settings on ``url``, browser checks off, with ``environ``'s ``BADGEWATCH_*``."""
     return load_config(environ={"BADGEWATCH_DATABASE_URL": url,
-                                "BADGEWATCH_RENDER_ENABLED": "false"})
+                                "BADGEWATCH_RENDER_ENABLED": "false", **environ})
 
 
-def make_app(url: str, clock: Clock) -> Flask:
-    app = create_app(web_config(url), secret_key=SECRET, clock=clock)
+def make_app(url: str, clock: Clock, **environ: str) -> Flask:
+    app = create_app(web_config(url, **environ), secret_key=SECRET, clock=clock)
     app.config["TESTING"] = True
     return app
 
 
+def local_services(dns_config: Any, sms_gateway: Any, data_dir: Path) -> dict[str, str]:
+    """The settings of an app on the local DNS server and SMS gateway, with no mail server
+    (emails stay in the outbox), for ``make_app``."""
+    return {
+        "BADGEWATCH_DNS_NAMESERVERS": ",".join(dns_config.nameservers),
+        "BADGEWATCH_DNS_TIMEOUT": "1",
+        "BADGEWATCH_SMS_URL": sms_gateway.sms_url,
+        "BADGEWATCH_SMTP_PORT": "1",
+        "BADGEWATCH_PATHS_DATA_DIR": str(data_dir),
+    }
+
+
 @contextmanager
-def serving(url: str, clock: Clock | None = None) -> Iterator[Flask]:
+def serving(url: str, clock: Clock | None = None, **environ: str) -> Iterator[Flask]:
     """The app on ``url`` for one test, its database connections closed after it."""
-    app = make_app(url, clock or Clock())
+    app = make_app(url, clock or Clock(), **environ)
     try:
         yield app
     finally:
