@@ -9,10 +9,10 @@ from datetime import timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from store.db import make_engine, session_factory, transaction
-from store.models import AuditEntry, LoginFailure, WebSession
+from store.models import AuditEntry, LoginFailure, User, WebSession
 from tests.webapp import PASSWORD, Clock, World, csrf_token, log_in, make_app, populate
 from web import sessions
 from web.permissions import access_of
@@ -204,6 +204,20 @@ def test_expired_session_is_refused(app: Flask, clock: Clock, idle: bool, minute
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
     assert count(app, WebSession) == 0
     assert "登录已超时" in client.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def test_a_disabled_accounts_session_ends_however_it_survived(app: Flask, clock: Clock) -> None:
+    """A login racing the operator's 停用 (or a row written by hand) leaves a session of a
+    disabled account: it is refused at its next request and its row deleted."""
+    client = app.test_client()
+    log_in(client, "hz-office")
+    assert client.get("/office/").status_code == 200
+    with transaction(app.extensions["badgewatch"].sessions) as db:
+        db.execute(update(User).where(User.login == "hz-office")
+                   .values(disabled_at=clock.now))
+    response = client.get("/office/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    assert count(app, WebSession) == 0
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,8 @@
 The browser's cookie holds a random token (``secrets``); the table holds its SHA-256, so
 reading the table logs nobody in. A login always starts a new session (a token planted before
 it is worthless); a session ends when idle for ``[web] session_idle_minutes``, after
-``[web] session_max_hours`` in any case, and at logout, which deletes its row.
+``[web] session_max_hours`` in any case, at logout, which deletes its row, and when its
+account is disabled.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from badgewatch.config import WebConfig
-from store.models import User, WebSession
+from store.models import Role, User, WebSession
 
 COOKIE = "bw_session"
 # A session's last_seen_at is written at most this often, not on every request.
@@ -54,9 +55,13 @@ def start(session: Session, user: User, address: str, now: datetime, web: WebCon
 
 
 def find(session: Session, token: str, now: datetime, web: WebConfig) -> Found:
-    """The live session of ``token``; an expired one is deleted on the way."""
+    """The live session of ``token``; an expired one is deleted on the way, and so is one
+    whose account was disabled (however the session outlived the disabling)."""
     row = session.get(WebSession, _row_id(token))
     if row is None:
+        return Found(None)
+    if row.user.disabled_at is not None or row.user.role is Role.SYSTEM:
+        session.delete(row)
         return Found(None)
     idle = timedelta(minutes=web.session_idle_minutes)
     if now >= row.expires_at or now - row.last_seen_at >= idle:
