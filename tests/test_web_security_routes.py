@@ -204,14 +204,14 @@ def test_another_sides_objects_answer_404_and_change_nothing(
             if status != 404:
                 wrong.append(f"GET {path} {form}: {status}")
         if "POST" in methods:
-            data = _post_data(token, form, other["domain"][0])
-            for upload in (None, "file"):
-                if upload:
-                    data = {**data, "action": "file",
-                            "file": (io.BytesIO(b"<html></html>"), "index.html")}
+            full = _post_data(token, form, other["domain"][0])
+            # a real form's fields, the same with a file, and the token (and ids) alone
+            upload = {"action": "file", "file": (io.BytesIO(b"<html></html>"), "index.html")}
+            for kind, data in (("form", full), ("file", {**full, **upload}),
+                               ("bare", {"csrf_token": token, **form})):
                 status = client.post(path, data=data).status_code
                 if status != 404:
-                    wrong.append(f"POST {path} {form} {upload or ''}: {status}")
+                    wrong.append(f"POST {path} {form} {kind}: {status}")
     assert wrong == []
     assert _dump(app) == before
     assert allowed <= endpoints  # the legitimate ones are still routes

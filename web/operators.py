@@ -23,7 +23,7 @@ from store.db import transaction
 from store.models import Office, OfficeLevel, Role, Unit, User
 from web import accounts, audit, sessions
 from web.context import client_address, state
-from web.permissions import allow
+from web.permissions import allow, person_or_404, visible_people
 from workflow.importer import ImportInvalid, LineError, import_sites
 
 bp = Blueprint("operators", __name__, url_prefix="/operator")
@@ -101,9 +101,7 @@ def _user_rows(db: Session) -> list[UserRow]:
             place=units.get(user.unit_id or 0) or offices.get(user.office_id or 0) or "",
             disabled=user.disabled_at is not None,
         )
-        for user in db.scalars(
-            select(User).where(User.role != Role.SYSTEM).order_by(User.role, User.name)
-        )
+        for user in db.scalars(visible_people(g.user).order_by(User.role, User.name))
     ]
 
 
@@ -175,13 +173,6 @@ def _check_user(db: Session, form: UserForm, units: dict[int, str],
     return ok and not (form.unit.errors or form.office.errors)
 
 
-def _person_or_404(db: Session, user_id: int) -> User:
-    user = db.get(User, user_id)
-    if user is None or user.role is Role.SYSTEM:
-        abort(404)
-    return user
-
-
 @bp.route("/users/<int:user_id>", methods=["GET"])
 @allow(Role.OPERATOR)
 def user(user_id: int) -> str:
@@ -190,7 +181,7 @@ def user(user_id: int) -> str:
 
 def _user_page(user_id: int, reset: ResetForm) -> str:
     with transaction(state().sessions) as db:
-        person = _person_or_404(db, user_id)
+        person = person_or_404(db, g.user, user_id)
         (row,) = [r for r in _user_rows(db) if r.id == person.id]
     return render_template("operator_user.html", person=row, reset=reset, disable=DisableForm())
 
@@ -202,7 +193,7 @@ def reset_password(user_id: int) -> str | Response:
     if not form.validate_on_submit():
         return _user_page(user_id, form)
     with transaction(state().sessions) as db:
-        person = _person_or_404(db, user_id)
+        person = person_or_404(db, g.user, user_id)
         if person.login is None:
             abort(404)
         person.password_hash = accounts.hash_password(form.password.data)
@@ -218,7 +209,7 @@ def reset_password(user_id: int) -> str | Response:
 def disable(user_id: int) -> Response:
     DisableForm().validate_on_submit()
     with transaction(state().sessions) as db:
-        person = _person_or_404(db, user_id)
+        person = person_or_404(db, g.user, user_id)
         if person.id == g.user.id:
             flash("不能停用自己的账号。")
             return redirect(url_for("operators.user", user_id=user_id))

@@ -9,7 +9,8 @@ inside a page is decided here too: every query for applications or sites starts 
 Who sees what: a unit handler their unit's applications and sites; an office reviewer the
 applications their office reviews and the sites of their office and every office beneath it;
 CONAC everything; an operator administers (users, offices, sites) and sees every site but no
-application.
+application. A crawl job (a recheck, a 自查) is seen with its site; a person's account by
+operators only.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from sqlalchemy import Select, false, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from store.models import Application, Office, Role, Site, Unit, User
+from store.models import Application, CrawlJob, Office, Role, Site, Unit, User
 
 V = TypeVar("V", bound=Callable[..., Any])
+Found = TypeVar("Found")
 
 @dataclass(frozen=True)
 class Access:
@@ -125,21 +127,43 @@ def visible_sites(user: User) -> Select[Site]:
     return query.where(false())
 
 
-def application_or_404(session: Session, user: User, application_id: int) -> Application:
-    """One application ``user`` may read; anything else is 404, as if it did not exist."""
-    found = session.scalar(
-        visible_applications(user).where(Application.id == application_id)
-    )
+def _or_404(found: Found | None) -> Found:
+    """The object a visible_* query narrowed to one id found; 404 when there is none, as if
+    it did not exist."""
     if found is None:
         abort(404)
     return found
+
+
+def application_or_404(session: Session, user: User, application_id: int) -> Application:
+    """One application ``user`` may read; anything else is 404, as if it did not exist."""
+    query = visible_applications(user).where(Application.id == application_id)
+    return _or_404(session.scalar(query))
 
 
 def site_or_404(session: Session, user: User, site_id: int) -> Site:
-    found = session.scalar(visible_sites(user).where(Site.id == site_id))
-    if found is None:
-        abort(404)
-    return found
+    return _or_404(session.scalar(visible_sites(user).where(Site.id == site_id)))
+
+
+def job_or_404(session: Session, user: User, job_id: int) -> CrawlJob:
+    """A crawl job (a recheck, a 自查) of a site ``user`` may read; anything else is 404."""
+    sites = visible_sites(user).with_only_columns(Site.id)
+    return _or_404(
+        session.scalar(select(CrawlJob).where(CrawlJob.id == job_id, CrawlJob.site_id.in_(sites)))
+    )
+
+
+def visible_people(user: User) -> Select[User]:
+    """The accounts ``user`` administers: every person's for an operator (never the system's),
+    nobody's for anyone else."""
+    query = select(User)
+    if user.role is Role.OPERATOR:
+        return query.where(User.role != Role.SYSTEM)
+    return query.where(false())
+
+
+def person_or_404(session: Session, user: User, person_id: int) -> User:
+    return _or_404(session.scalar(visible_people(user).where(User.id == person_id)))
 
 
 def visible_offices(user: User) -> Select[Office]:
@@ -154,7 +178,4 @@ def visible_offices(user: User) -> Select[Office]:
 
 
 def office_or_404(session: Session, user: User, code: str) -> Office:
-    found = session.scalar(visible_offices(user).where(Office.code == code))
-    if found is None:
-        abort(404)
-    return found
+    return _or_404(session.scalar(visible_offices(user).where(Office.code == code)))

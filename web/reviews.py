@@ -7,6 +7,7 @@ from flask import abort, flash, g, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from badgewatch.vocabulary import APP_STATE_LABELS
+from store.db import transaction
 from web import audit
 from web.applications import detail_page
 from web.context import client_address, state
@@ -22,13 +23,15 @@ def decide(application_id: int, step: Step) -> Response | tuple[str, int]:
     a missing reason or a decision the application's state no longer allows is shown on the
     application's page, nothing saved."""
     form = DecisionForm()
+    st = state()
+    with transaction(st.sessions) as db:  # outside one's reach: 404 whatever was posted
+        application_or_404(db, g.user, application_id)
     approve = request.form.get("decision") == "approve"
     if request.form.get("decision") not in ("approve", "reject"):
         abort(400)
     # A form with errors is shown again with them beside their fields, as every form here.
     if not form.validate_on_submit():
         return detail_page(application_id, decision=form), 200
-    st = state()
     now = st.now()
     workflow = Workflow(st.config, st.calendar)
     try:

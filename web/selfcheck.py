@@ -34,11 +34,11 @@ from monitor.recheck import RecheckTimeout, request_recheck, run_until_done
 from monitor.watchdog import live_monitor
 from reports.data import Reason
 from store.db import transaction
-from store.models import AuditEntry, CrawlJob, JobState, PageResult, Role, Site, SiteCheck, User
+from store.models import AuditEntry, JobState, PageResult, Role, Site, SiteCheck, User
 from web import audit
 from web.applyform import add_error
 from web.context import WebState, client_address, state
-from web.permissions import allow, site_or_404, visible_sites
+from web.permissions import allow, job_or_404, site_or_404, visible_sites
 
 bp = Blueprint("selfcheck", __name__, url_prefix="/unit/selfcheck")
 
@@ -86,6 +86,8 @@ def selfcheck() -> str | Response:
     verdict = None
     if request.method == "POST":
         site_id = int(form.site.data) if (form.site.data or "").isdigit() else 0
+        if form.site.data and form.site.data not in {c.value for c in form.site.choices}:
+            abort(404)  # a site outside one's reach, whatever else was posted
         if request.form.get("action") == "url":
             job_id = _queue_url(form, st, site_id)
             if job_id is not None:
@@ -191,9 +193,7 @@ def progress(job_id: int) -> str:
     merged with another becomes the whole site's, whose pages include it)."""
     st = state()
     with transaction(st.sessions) as db:
-        job = db.get(CrawlJob, job_id)
-        if job is None:
-            abort(404)
+        job = job_or_404(db, g.user, job_id)
         site = site_or_404(db, g.user, job.site_id)
         url = _own_url(request.args.get("url", ""), site) or job.url or ""
         verdict = None
