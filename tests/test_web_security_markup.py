@@ -5,6 +5,9 @@ injected."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -17,7 +20,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from badgewatch.config import Config
 from store.db import transaction
-from store.models import CrawlJob, JobState, Office, Role, Site, SiteCheck, Unit, User
+from store.models import (
+    CrawlJob,
+    JobState,
+    Office,
+    PageResult,
+    Role,
+    Site,
+    SiteCheck,
+    Unit,
+    User,
+)
 from tests.factories import HOSTILE_TITLE, HOSTILE_URL
 from tests.factories import REPORT_NOW as NOW
 from tests.webapp import PASSWORD, Clock, log_in, make_app
@@ -132,3 +145,24 @@ def test_the_selfcheck_result_shows_the_url_as_text(app: Flask) -> None:
     _nothing_injected(page, body)
     assert f"网页：{HOSTILE_URL}" in _texts(page)
     assert page.css_first("#verdict-title .badge").text() == "不合规"
+
+
+def test_the_exports_keep_formulas_and_markup_as_text(app: Flask) -> None:
+    """A site named, or a page titled, like a spreadsheet formula is exported as text (the
+    static report's rule) by the office's CSV downloads; the JSON keeps the name as it is."""
+    formula = '=HYPERLINK("http://evil.example","点击")'
+    with transaction(app.extensions["badgewatch"].sessions) as db:
+        db.execute(update(Site).where(Site.name == HOSTILE_NAME).values(name=formula))
+        db.execute(update(PageResult).where(PageResult.title == HOSTILE_TITLE)
+                   .values(title="@SUM(1+1)"))
+    client = app.test_client()
+    log_in(client, "hz-office")
+    sites = client.get("/compliance/offices/330100/sites.csv").data.decode("utf-8-sig")
+    names = [row["网站名称"] for row in csv.DictReader(io.StringIO(sites))]
+    assert "'" + formula in names and formula not in names
+    pages = client.get("/compliance/offices/330100/pages.csv").data.decode("utf-8-sig")
+    cells = [cell for row in csv.reader(io.StringIO(pages)) for cell in row]
+    assert "'@SUM(1+1)" in cells and "@SUM(1+1)" not in cells and formula not in cells
+    data = client.get("/compliance/offices/330100/data.json")
+    assert data.mimetype == "application/json"
+    assert formula in [s["name"] for s in json.loads(data.data)["sites"]]
