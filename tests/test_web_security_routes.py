@@ -295,6 +295,9 @@ def _assert_headers(response: Any, what: str) -> None:
             ["'self'", *(f"'sha256-{h}'" for h in hashes)]), what
     else:
         assert directives.get("style-src") == "'self'", what
+    if response.status_code == 200 and response.mimetype in (
+            "text/html", "text/csv", "application/json"):
+        assert response.headers.get("Cache-Control") == "no-store", what
     assert response.headers.get("X-Frame-Options") == "DENY", what
     assert response.headers.get("X-Content-Type-Options") == "nosniff", what
 
@@ -323,6 +326,8 @@ def test_every_response_carries_the_security_headers(
     for path in ("/static/report.css", "/static/web.css", "/static/nothing.css", "/nowhere",
                  "/login?next=//evil.example"):
         _assert_headers(client.get(path), path)
+    for method in ("POST", "PUT", "DELETE"):  # refused before any view: 400 or 405
+        _assert_headers(client.open("/static/web.css", method=method), method)
     if login == "hz-office":
         assert ("compliance.export_sites", 200, "text/csv") in seen
         assert ("compliance.export_json", 200, "application/json") in seen

@@ -150,7 +150,9 @@ def _security_headers(response: Response) -> Response:
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
-    if response.mimetype == "text/html":
+    # Pages and downloads are one person's: stored by no cache, unless a view set its own
+    # policy (the stylesheets, the evidence screenshots).
+    if response.mimetype == "text/html" or "Cache-Control" not in response.headers:
         response.headers["Cache-Control"] = "no-store"
     if g.get("session_expired") and sessions.COOKIE not in _cookies_set(response):
         response.delete_cookie(sessions.COOKIE)
