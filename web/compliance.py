@@ -186,14 +186,17 @@ def index() -> str | BaseResponse:
         tops = [o for o in offices if o.parent_id not in ids]
         if g.user.role is Role.OFFICE_REVIEWER and len(tops) == 1:
             return redirect(_office_href(tops[0].code))
-        roots = collect(
-            db, code=None, today=_today(st), calendar=st.calendar, zone=st.zone,
-            trend_days=st.config.reports.trend_days,
-        )
+        # The trees of the offices one may read, never all of them filtered afterwards.
+        roots = [
+            root for top in tops for root in collect(
+                db, code=top.code, today=_today(st), calendar=st.calendar, zone=st.zone,
+                trend_days=st.config.reports.trend_days,
+            )
+        ]
         rows = [
             {"name": r.office.name, "href": _office_href(r.office.code),
              "total": r.total(tree=True), "rate": r.compliance(tree=True)}
-            for r in roots if r.office.id in ids
+            for r in roots
         ]
     return render_template("compliance_index.html", roots=rows)
 
