@@ -72,18 +72,25 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
+def open_page(browser: Browser, errors: list[str]) -> Page:
+    """One person's browser (a context of its own) and its page; its console errors go to
+    ``errors``."""
     context = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 768})
     context.set_default_timeout(10_000)
     page = context.new_page()
-    errors: list[str] = []
     # A CSP violation is logged as a console error; a 404 page's own status is not a problem.
     page.on("console", lambda message: errors.append(message.text)
             if message.type == "error" and "status of 404" not in message.text else None)
     page.on("pageerror", lambda error: errors.append(str(error)))
+    return page
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    errors: list[str] = []
+    page = open_page(browser, errors)
     yield page
-    context.close()
+    page.context.close()
     assert errors == [], errors
 
 
