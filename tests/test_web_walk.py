@@ -178,8 +178,8 @@ def test_the_seeds_walk_from_registration_to_the_recheck(
 
     # 标识管理: the code to copy; the e-mail and the SMS with it have arrived.
     unit.get_by_role("link", name="首页").click()
-    unit.get_by_role("row").filter(has_text="标识放置期限").first.wait_for()
-    unit.locator("td[data-label=网站名称]").get_by_role("link", name=SITE).click()
+    badge_row = unit.get_by_role("row").filter(has_text=SITE).filter(has_not_text="申请")
+    badge_row.get_by_role("link", name=SITE).click()
     expect(unit.get_by_role("heading", name=f"标识管理：{SITE}")).to_be_visible()
     identifier = unit.locator("dd").nth(1).inner_text().strip()
     assert re.fullmatch(r"[0-9A-Z]+", identifier), identifier
