@@ -20,7 +20,7 @@ from tests.factories import pages
 from tests.servers.mail import SmsGateway, SmtpServer
 from tests.servers.sites import ServeSite
 from tests.webapp import PASSWORD, World
-from tests.webbrowser import log_in, open_page
+from tests.webbrowser import fill, fill_application, log_in, open_page
 
 DOMAIN = "走查.政务"
 SITE = "杭州市走查网站"
@@ -57,11 +57,6 @@ def people(browser: Browser) -> Iterator[Callable[[], Page]]:
     assert errors == [], errors
 
 
-def fill(page: Page, values: dict[str, str]) -> None:
-    for label, value in values.items():
-        page.get_by_label(label, exact=True).fill(value)
-
-
 def status(page: Page) -> object:
     return expect(page.get_by_role("status"))
 
@@ -95,13 +90,7 @@ def apply(unit: Page, ip: str) -> None:
     expect(unit.get_by_role("heading", name="网站开办审核/资质复核申请")).to_be_visible()
     unit.get_by_role("link", name="新增申请").click()
     expect(unit.get_by_label("开办主体名称", exact=True)).to_have_value("杭州市走查单位")
-    fill(unit, {
-        "网站开办主体职能": "负责本单位政务服务。", "经办人固定电话": "0571-87654321",
-        "网站主要负责人": "陈主任", "负责人固定电话": "0571-87650000",
-        "负责人手机": "13705710002", "负责人电子邮箱": "chief@hz.example.cn",
-        "网站名称": SITE, "中文域名": DOMAIN, "IP 地址（IPv4）": ip, "网站简介": "发布政务信息",
-    })
-    unit.get_by_label("新开办网站申请", exact=True).check()
+    fill_application(unit, site=SITE, domain=DOMAIN, ip=ip)
     unit.get_by_role("button", name="提交申请").click()
     status(unit).to_contain_text("已提交")
     expect(my_row(unit)).to_contain_text("待编办审核")
