@@ -13,7 +13,8 @@ import re
 from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api._generated import LocatorAssertions
 
 from tests.crawling import badgewatch
 from tests.factories import pages
@@ -58,11 +59,11 @@ def people(browser: Browser) -> Iterator[Callable[[], Page]]:
     assert errors == [], errors
 
 
-def status(page: Page) -> object:
+def status(page: Page) -> LocatorAssertions:
     return expect(page.get_by_role("status"))
 
 
-def my_row(unit: Page) -> object:
+def my_row(unit: Page) -> Locator:
     """The application's row in 我的申请, on a freshly loaded 首页."""
     unit.get_by_role("link", name="首页").click()
     return unit.get_by_role("row").filter(has_text=SITE).filter(has_text="申请")
