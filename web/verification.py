@@ -43,10 +43,9 @@ def _hash(salt: str, code: str) -> str:
 
 def send(
     session: Session, *, purpose: str, mobile: str, now: datetime, address: str
-) -> str:
-    """Queue a new code for ``mobile`` (E.164) in the caller's transaction (the outbox key is
-    returned), masked in the outbox once sent. Raises ``CodeRefused`` when the number or the
-    address asked too often."""
+) -> None:
+    """Queue a new code for ``mobile`` (E.164) in the caller's transaction, masked in the
+    outbox once sent. Raises ``CodeRefused`` when the number or the address asked too often."""
     hour_ago = now - timedelta(hours=1)
     recent = select(func.count()).select_from(SmsCode).where(SmsCode.sent_at > hour_ago)
     last = session.scalar(select(func.max(SmsCode.sent_at)).where(SmsCode.mobile == mobile))
@@ -66,10 +65,9 @@ def send(
     session.add(row)
     session.flush()
     minutes = int(CODE_LIFETIME.total_seconds() // 60)
-    key = f"sms-code:{row.id}"
     enqueue(
         session,
-        key=key,
+        key=f"sms-code:{row.id}",
         channel="sms",
         recipient=mobile,
         subject=None,
@@ -78,7 +76,6 @@ def send(
         now=now,
         redact=code,
     )
-    return key
 
 
 def request_code(st: WebState, *, purpose: str, mobile: str, user: User | None) -> str:
