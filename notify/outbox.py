@@ -14,12 +14,17 @@ sends each row exactly once, even with several deliverers running at the same ti
 
 A deliverer that dies between 1 and 3 leaves the row PENDING; it is retried when the lease
 runs out, and that attempt counts.
+
+A message carrying a secret (a 验证码) names it in ``redact``: once the row is settled (SENT or
+FAILED) the secret in its body is replaced by ``MASK``, so the table never keeps a usable one.
+``queued_keys`` tells the code that opened a transaction what it queued, so an entry point can
+send exactly that after the commit.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -41,6 +46,11 @@ MAX_BACKOFF = timedelta(days=7)
 """Upper bound of one retry delay; keeps a large ``max_attempts`` from overflowing."""
 
 _ERROR_CHARS = 2000  # last_error keeps the start of very long error texts
+
+MASK = "******"
+"""What a redacted secret reads as in a settled message's body."""
+
+_QUEUED = "outbox.queued"  # Session.info: the keys enqueue added in this session
 
 
 @dataclass
@@ -68,6 +78,7 @@ class _Claim:
     subject: str | None
     body: str
     attempts: int  # including the attempt being made
+    redact: str | None
 
 
 def _require_aware(now: datetime) -> None:
@@ -85,16 +96,20 @@ def enqueue(
     subject: str | None,
     body: str,
     now: datetime,
+    redact: str | None = None,
 ) -> OutboxMessage | None:
     """Add a PENDING message unless ``key`` is already queued; the caller commits.
 
     Returns the new row, or None when a message with this key exists (so repeating the
     step that announces a fact never announces it twice). Uses INSERT ... ON CONFLICT DO
     NOTHING, so two transactions racing on one key also end with a single row.
+    ``redact``: a secret in ``body``, masked once the message is settled.
     """
     _require_aware(now)
     if not key or not channel or not recipient:
         raise ValueError("key, channel and recipient are required")
+    if redact is not None and (not redact or redact not in body):
+        raise ValueError("redact must be a text found in the body")
     values = {
         "key": key,
         "channel": channel,
@@ -107,6 +122,7 @@ def enqueue(
         "created_at": now,
         "last_error": None,
         "sent_at": None,
+        "redact": redact,
     }
     statement = (
         dialect_insert(session, OutboxMessage)
@@ -118,7 +134,15 @@ def enqueue(
     if new_id is None:
         logger.debug("outbox: %s already queued", key)
         return None
+    session.info.setdefault(_QUEUED, []).append(key)
     return session.get(OutboxMessage, new_id)
+
+
+def queued_keys(session: Session) -> list[str]:
+    """The keys ``enqueue`` added through ``session`` (and forgets them): what an entry point
+    delivers once the transaction has committed."""
+    keys: list[str] = session.info.pop(_QUEUED, [])
+    return keys
 
 
 def retry_delay(notify: NotifyConfig, attempts: int) -> timedelta:
@@ -133,15 +157,15 @@ def retry_delay(notify: NotifyConfig, attempts: int) -> timedelta:
 
 
 def _due(
-    now: datetime, skip: set[int], limit: int, key: str | None = None
+    now: datetime, skip: set[int], limit: int, keys: Collection[str] | None = None
 ) -> Select[OutboxMessage]:
     """The rows a deliverer may take: pending, due, and not already handled by this run."""
     query = select(OutboxMessage).where(
         OutboxMessage.status == OutboxStatus.PENDING,
         OutboxMessage.next_attempt_at <= now,
     )
-    if key is not None:
-        query = query.where(OutboxMessage.key == key)
+    if keys is not None:
+        query = query.where(OutboxMessage.key.in_(keys))
     if skip:
         query = query.where(OutboxMessage.id.not_in(skip))
     return query.order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)
@@ -162,12 +186,14 @@ def _give_up_interrupted(session: Session, row: OutboxMessage, report: DeliveryR
         f"{' | ' if row.last_error else ''}gave up after {row.attempts} attempts"
         " (the last one was interrupted or max_attempts was lowered)"
     )
+    masked = {"body": row.body.replace(row.redact, MASK), "redact": None} if row.redact else {}
     won = update_if(
         session,
         OutboxMessage.id,
         *_unchanged(row.id, row.attempts),
         status=OutboxStatus.FAILED,
         last_error=error[-_ERROR_CHARS:],
+        **masked,
     )
     if won is not None:  # another deliverer may have settled it first
         report.failed += 1
@@ -183,7 +209,7 @@ def _claim(
     max_attempts: int,
     skip: set[int],
     report: DeliveryReport,
-    key: str | None = None,
+    keys: Collection[str] | None = None,
 ) -> _Claim | None:
     """The next due row, leased; rows out of attempts are marked FAILED on the way."""
 
@@ -194,7 +220,7 @@ def _claim(
             return None
         return _lease(session, row, now, lease)
 
-    claimed = claim_due(factory, lambda n: _due(now, skip, n, key), take, limit=1)
+    claimed = claim_due(factory, lambda n: _due(now, skip, n, keys), take, limit=1)
     return claimed[0] if claimed else None
 
 
@@ -217,6 +243,7 @@ def _lease(session: Session, row: OutboxMessage, now: datetime, lease: timedelta
         subject=row.subject,
         body=row.body,
         attempts=row.attempts + 1,
+        redact=row.redact,
     )
 
 
@@ -260,6 +287,8 @@ def _record(
                 "next_attempt_at": now + retry_delay(notify, claim.attempts),
             }
             outcome = "retrying"
+        if claim.redact is not None and outcome != "retrying":
+            values |= {"body": claim.body.replace(claim.redact, MASK), "redact": None}
         held = update_if(session, OutboxMessage.id, *_unchanged(claim.id, claim.attempts), **values)
     if held is None:
         # Only possible when the lease ran out mid-send and another deliverer took over.
@@ -288,10 +317,10 @@ def deliver_due(
     notify: NotifyConfig,
     limit: int = 100,
     lease: timedelta = DEFAULT_LEASE,
-    key: str | None = None,
+    keys: Collection[str] | None = None,
 ) -> DeliveryReport:
-    """Send up to ``limit`` due messages, each once, and record every outcome; with ``key``,
-    only that message (one a person waits for, such as a 验证码).
+    """Send up to ``limit`` due messages, each once, and record every outcome; with ``keys``,
+    only those messages (the ones a person's action just queued, such as a 验证码).
 
     Safe to run from several processes or threads at once. ``now`` is a parameter so that
     schedules and tests decide the time; each row is tried at most once per call.
@@ -311,7 +340,7 @@ def deliver_due(
             max_attempts=notify.max_attempts,
             skip=skip,
             report=report,
-            key=key,
+            keys=keys,
         )
         if claim is None:
             break

@@ -431,6 +431,9 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column()
     sent_at: Mapped[datetime | None] = mapped_column()
+    # A secret in the body (a 验证码) that is masked once the message is settled, so the table
+    # never keeps a usable one.
+    redact: Mapped[str | None] = mapped_column(String(64))
 
 
 class WebSession(Base):

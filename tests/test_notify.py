@@ -18,7 +18,7 @@ from notify.channels import (
     WebhookChannel,
     channels_from_config,
 )
-from notify.outbox import DeliveryReport, deliver_due, enqueue, retry_delay
+from notify.outbox import MASK, DeliveryReport, deliver_due, enqueue, queued_keys, retry_delay
 from store.db import transaction
 from store.models import OutboxMessage, OutboxStatus
 from tests.servers.mail import (
@@ -58,6 +58,7 @@ def _queue(
     subject: str | None = None,
     body: str = SMS,
     now: datetime = NOW,
+    redact: str | None = None,
 ) -> OutboxMessage | None:
     with transaction(sessions) as session:
         return enqueue(
@@ -68,6 +69,7 @@ def _queue(
             subject=subject,
             body=body,
             now=now,
+            redact=redact,
         )
 
 
@@ -359,6 +361,70 @@ def test_unknown_channel_is_recorded_not_raised(
     assert "'fax'" in fax.last_error
     assert "sms" in fax.last_error
     assert sms.status is OutboxStatus.SENT
+
+
+CODE_SMS = "【党政机关网站审核管理平台】您的验证码为 406183，10 分钟内有效。"
+
+
+def test_a_secret_is_masked_once_sent_never_before(
+    sessions: sessionmaker[Session], sms_gateway: SmsGateway
+) -> None:
+    channels: dict[str, Channel] = {"sms": HttpSmsChannel(sms_config_for(sms_gateway))}
+    notify = NotifyConfig(max_attempts=3, backoff_seconds=10)
+    _queue(sessions, "code:1", body=CODE_SMS, redact="406183")
+    sms_gateway.fail_next(1)
+
+    assert deliver_due(sessions, channels, now=NOW, notify=notify).retrying == 1
+    [row] = _rows(sessions)
+    assert row.body == CODE_SMS  # still needed for the retry
+
+    assert deliver_due(sessions, channels, now=NOW + timedelta(seconds=10), notify=notify).sent
+    assert sms_gateway.sms == [{"phone": PHONE, "message": CODE_SMS}]
+    [row] = _rows(sessions)
+    assert row.status is OutboxStatus.SENT
+    assert "406183" not in row.body
+    assert row.body == CODE_SMS.replace("406183", MASK)
+    assert row.redact is None
+
+
+def test_a_secret_is_masked_when_the_message_is_given_up(
+    sessions: sessionmaker[Session], sms_gateway: SmsGateway
+) -> None:
+    channels: dict[str, Channel] = {"sms": HttpSmsChannel(sms_config_for(sms_gateway))}
+    _queue(sessions, "code:2", body=CODE_SMS, redact="406183")
+    sms_gateway.fail_next(1)
+    report = deliver_due(sessions, channels, now=NOW, notify=NotifyConfig(max_attempts=1))
+    assert report.failed == 1
+    [row] = _rows(sessions)
+    assert row.status is OutboxStatus.FAILED
+    assert "406183" not in row.body
+    assert row.redact is None
+
+
+def test_redact_must_name_text_of_the_body(sessions: sessionmaker[Session]) -> None:
+    with pytest.raises(ValueError, match="redact"):
+        _queue(sessions, "code:3", body=CODE_SMS, redact="999999")
+
+
+def test_queued_keys_deliver_exactly_what_one_transaction_queued(
+    sessions: sessionmaker[Session], sms_gateway: SmsGateway
+) -> None:
+    channels: dict[str, Channel] = {"sms": HttpSmsChannel(sms_config_for(sms_gateway))}
+    _queue(sessions, "earlier:sms", recipient="13900000000")
+    with transaction(sessions) as session:
+        for n in range(2):
+            enqueue(session, key=f"mine:{n}", channel="sms", recipient=PHONE, subject=None,
+                    body=SMS, now=NOW)
+        enqueue(session, key="mine:0", channel="sms", recipient=PHONE, subject=None, body=SMS,
+                now=NOW)  # already queued: not counted twice
+    keys = queued_keys(session)
+    assert keys == ["mine:0", "mine:1"]
+    assert queued_keys(session) == []
+    report = deliver_due(sessions, channels, now=NOW, notify=NotifyConfig(), keys=keys)
+    assert report.sent == 2
+    assert [m["phone"] for m in sms_gateway.sms] == [PHONE, PHONE]
+    earlier = _rows(sessions)[0]
+    assert earlier.status is OutboxStatus.PENDING
 
 
 def test_limit_bounds_one_run(sessions: sessionmaker[Session], sms_gateway: SmsGateway) -> None:

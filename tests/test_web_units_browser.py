@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.webapp import World
-from tests.webbrowser import log_in
+from tests.webbrowser import fill, fill_application, log_in
 
 DOMAIN = "新单位.政务"
 IP = "127.0.0.40"
@@ -24,11 +24,6 @@ def web_env(dns_server, dns_config, sms_gateway) -> dict[str, str]:
         "BADGEWATCH_SMS_URL": sms_gateway.sms_url,
         "BADGEWATCH_SMTP_PORT": "1",
     }
-
-
-def fill(form: Page, values: dict[str, str]) -> None:
-    for label, value in values.items():
-        form.get_by_label(label, exact=True).fill(value)
 
 
 def test_a_unit_registers_applies_and_sees_my_applications(
@@ -55,14 +50,7 @@ def test_a_unit_registers_applies_and_sees_my_applications(
     expect(page.get_by_role("heading", name="申请说明")).to_be_visible()
     page.get_by_role("link", name="新增申请").click()
     expect(page.get_by_label("开办主体名称", exact=True)).to_have_value("杭州市新单位")
-    fill(page, {
-        "网站开办主体职能": "负责本单位政务服务。", "经办人固定电话": "0571-87654321",
-        "网站主要负责人": "陈主任", "负责人固定电话": "0571-87650000",
-        "负责人手机": "13705710002", "负责人电子邮箱": "chief@hz.example.cn",
-        "网站名称": "杭州市新单位网站", "中文域名": DOMAIN, "IP 地址（IPv4）": "127.0.0.41",
-        "网站简介": "发布政务信息。",
-    })
-    page.get_by_label("新开办网站申请", exact=True).check()
+    fill_application(page, site="杭州市新单位网站", domain=DOMAIN, ip="127.0.0.41")
     page.get_by_role("button", name="提交申请").click()
     # the DNS says otherwise: the error beside the address, what was typed kept
     expect(page.get_by_text("127.0.0.40")).to_be_visible()

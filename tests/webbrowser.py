@@ -72,19 +72,44 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
+def open_page(browser: Browser, errors: list[str]) -> Page:
+    """One person's browser (a context of its own) and its page; its console errors go to
+    ``errors``."""
     context = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 768})
     context.set_default_timeout(10_000)
     page = context.new_page()
-    errors: list[str] = []
     # A CSP violation is logged as a console error; a 404 page's own status is not a problem.
     page.on("console", lambda message: errors.append(message.text)
             if message.type == "error" and "status of 404" not in message.text else None)
     page.on("pageerror", lambda error: errors.append(str(error)))
+    return page
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    errors: list[str] = []
+    page = open_page(browser, errors)
     yield page
-    context.close()
+    page.context.close()
     assert errors == [], errors
+
+
+def fill(page: Page, values: dict[str, str]) -> None:
+    """Type each value into the input with that exact label."""
+    for label, value in values.items():
+        page.get_by_label(label, exact=True).fill(value)
+
+
+def fill_application(page: Page, *, site: str, domain: str, ip: str) -> None:
+    """A new site's application form, past what the unit's account fills in (the unit and its
+    handler), as 新开办网站申请."""
+    fill(page, {
+        "网站开办主体职能": "负责本单位政务服务。", "经办人固定电话": "0571-87654321",
+        "网站主要负责人": "陈主任", "负责人固定电话": "0571-87650000",
+        "负责人手机": "13705710002", "负责人电子邮箱": "chief@hz.example.cn",
+        "网站名称": site, "中文域名": domain, "IP 地址（IPv4）": ip, "网站简介": "发布政务信息。",
+    })
+    page.get_by_label("新开办网站申请", exact=True).check()
 
 
 def log_in(page: Page, login: str, password: str) -> None:

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 
 from badgewatch import localtime
 from badgewatch.domains import display_domain
-from reports.data import SiteDetail, SiteRow, collect, failing_rows, site_detail
+from reports.data import SiteDetail, SiteRow, failing_rows, site_detail, site_row
 from store.db import transaction
 from store.models import MonitorState, PageRender, Role
 from web.context import state
@@ -51,10 +51,6 @@ class BadgePage:
 bp = Blueprint("badges", __name__, url_prefix="/unit/sites")
 
 
-def _row(rows: list[SiteRow], site_id: int) -> SiteRow | None:
-    return next((row for row in rows if row.id == site_id), None)
-
-
 def _deadline_note(row: SiteRow | None, due: date | None, today: date) -> str:
     """The report's words for a failing site; before any verdict, the working days to the
     placement deadline."""
@@ -81,10 +77,10 @@ def badge(site_id: int) -> str:
             snippet = issued_snippet(
                 st.config.badge, make_code(st.config.badge, site.identifier, site.certificate)
             )
-        # The site's row exactly as its office's report builds it (same deadline and reasons).
-        roots = collect(db, code=site.office.code, today=today, calendar=st.calendar,
-                        zone=st.zone, trend_days=st.config.reports.trend_days)
-        row = _row([r for root in roots for r in root.sites], site.id)
+        # The site's row exactly as its office's report builds it (same deadline and reasons),
+        # for this site alone; the report lists monitored sites only.
+        row = (site_row(db, site, today=today, calendar=st.calendar)
+               if site.monitored else None)
         detail = None
         if row is not None:
             detail = site_detail(db, row, failing_rows(db, row),

@@ -12,6 +12,7 @@ from web import audit
 from web.applications import detail_page
 from web.context import client_address, state
 from web.decisions import DecisionForm, Step, actor_of
+from web.delivery import deliver_queued
 from web.permissions import application_or_404
 from workflow.errors import ReasonRequired, WorkflowError
 from workflow.machine import TransitionNotAllowed
@@ -60,4 +61,7 @@ def decide(application_id: int, step: Step) -> Response | tuple[str, int]:
         problem = str(exc)
         return detail_page(application_id, decision=form, problem=problem), 409
     flash(f"已办理：{site_name}（申请序号 {application_id}）现为“{APP_STATE_LABELS[to_state]}”。")
+    delivered = deliver_queued(db)
+    if delivered.retrying or delivered.failed:
+        flash("通知邮件或短信暂时未能发出，系统将稍后自动重试。")
     return redirect(url_for("home.index"))

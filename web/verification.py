@@ -14,13 +14,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from badgewatch.config import Config
-from notify.channels import channels_from_config
-from notify.outbox import deliver_due, enqueue
+from notify.outbox import enqueue
 from store.db import transaction
 from store.models import SmsCode, User
 from web import audit
 from web.context import WebState, client_address
+from web.delivery import deliver_queued
 from workflow.fields import display_phone
 
 CODE_LIFETIME = timedelta(minutes=10)
@@ -44,10 +43,9 @@ def _hash(salt: str, code: str) -> str:
 
 def send(
     session: Session, *, purpose: str, mobile: str, now: datetime, address: str
-) -> str:
-    """Queue a new code for ``mobile`` (E.164) in the caller's transaction; ``deliver`` sends it
-    after the commit (by the outbox key returned). Raises ``CodeRefused`` when the number or
-    the address asked too often."""
+) -> None:
+    """Queue a new code for ``mobile`` (E.164) in the caller's transaction, masked in the
+    outbox once sent. Raises ``CodeRefused`` when the number or the address asked too often."""
     hour_ago = now - timedelta(hours=1)
     recent = select(func.count()).select_from(SmsCode).where(SmsCode.sent_at > hour_ago)
     last = session.scalar(select(func.max(SmsCode.sent_at)).where(SmsCode.mobile == mobile))
@@ -67,39 +65,35 @@ def send(
     session.add(row)
     session.flush()
     minutes = int(CODE_LIFETIME.total_seconds() // 60)
-    key = f"sms-code:{row.id}"
     enqueue(
         session,
-        key=key,
+        key=f"sms-code:{row.id}",
         channel="sms",
         recipient=mobile,
         subject=None,
         body=f"【党政机关网站审核管理平台】您的验证码为 {code}，{minutes} 分钟内有效。"
         "如非本人操作，请忽略本短信。",
         now=now,
+        redact=code,
     )
-    return key
 
 
 def request_code(st: WebState, *, purpose: str, mobile: str, user: User | None) -> str:
     """获取验证码, as a page asks for it: queue, audit and send a code to ``mobile`` (E.164).
-    Returns what to tell the person; raises ``CodeRefused`` when none was sent."""
+    Returns what to tell the person; raises ``CodeRefused`` when none was queued. The code is
+    sent while the person waits, and nothing else (the rest of the outbox is the deliverer's);
+    a failure stays in the outbox for ``notify deliver``."""
     now = st.now()
     address = client_address()
     with transaction(st.sessions) as session:
-        key = send(session, purpose=purpose, mobile=mobile, now=now, address=address)
+        send(session, purpose=purpose, mobile=mobile, now=now, address=address)
         audit.record(session, action="sms_code.send", now=now, user=user,
                      actor=None if user else mobile, address=address,
                      detail={"purpose": purpose})
-    deliver(st.sessions, st.config, now, key)
+    if not deliver_queued(session).sent:
+        return "验证码短信暂时未能发出，系统将稍后重试；如未收到，请稍后重新获取。"
     minutes = int(CODE_LIFETIME.total_seconds() // 60)
     return f"验证码已发送至 {display_phone(mobile)}，{minutes} 分钟内有效。"
-
-
-def deliver(factory: sessionmaker[Session], config: Config, now: datetime, key: str) -> None:
-    """Send the code now, while the person waits, and nothing else (the rest of the outbox is
-    the deliverer's); a failure stays in the outbox for ``notify deliver``."""
-    deliver_due(factory, channels_from_config(config), now=now, notify=config.notify, key=key)
 
 
 @dataclass(frozen=True)
