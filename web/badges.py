@@ -18,7 +18,7 @@ from reports.data import SiteDetail, SiteRow, failing_rows, site_detail, site_ro
 from store.db import transaction
 from store.models import MonitorState, PageRender, Role
 from web.context import state
-from web.permissions import allow, site_or_404
+from web.permissions import allow, render_or_404, site_or_404
 from workflow.issuance import issued_snippet, make_code
 from workflow.workdays import CalendarError
 
@@ -116,11 +116,8 @@ def evidence(site_id: int, render_id: int) -> Response:
     """A screenshot of the site's last check: only the unit's own site, only its last check."""
     st = state()
     with transaction(st.sessions) as db:
-        site = site_or_404(db, g.user, site_id)
-        render = db.get(PageRender, render_id)
-        if render is None or render.check_id != site.last_check_id or not render.screenshot:
-            abort(404)
-        relative = render.screenshot
+        relative = render_or_404(db, g.user, site_id, render_id).screenshot
+    assert relative is not None  # render_or_404 finds only rows with a screenshot
     data_dir = Path(st.config.paths.data_dir).resolve()
     path = (data_dir / relative).resolve()
     if not path.is_relative_to(data_dir) or not path.is_file():

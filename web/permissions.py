@@ -24,7 +24,7 @@ from sqlalchemy import Select, false, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from store.models import Application, CrawlJob, Office, Role, Site, Unit, User
+from store.models import Application, CrawlJob, Office, PageRender, Role, Site, Unit, User
 
 V = TypeVar("V", bound=Callable[..., Any])
 Found = TypeVar("Found")
@@ -151,6 +151,17 @@ def job_or_404(session: Session, user: User, job_id: int) -> CrawlJob:
     return _or_404(
         session.scalar(select(CrawlJob).where(CrawlJob.id == job_id, CrawlJob.site_id.in_(sites)))
     )
+
+
+def render_or_404(session: Session, user: User, site_id: int, render_id: int) -> PageRender:
+    """A screenshot row of the last complete check of a site ``user`` may read; anything else
+    (another site's, an older check's, one without a screenshot) is 404."""
+    site = site_or_404(session, user, site_id)
+    return _or_404(session.scalar(select(PageRender).where(
+        PageRender.id == render_id,
+        PageRender.check_id == site.last_check_id,
+        PageRender.screenshot.is_not(None),
+    )))
 
 
 def visible_people(user: User) -> Select[User]:
