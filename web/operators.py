@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from badgewatch.vocabulary import LEVEL_LABELS, ROLE_LABELS
@@ -54,7 +56,9 @@ def _new_password(form: FlaskForm, field: PasswordField) -> None:
 
 class UserForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF ships no types
     name = StringField("姓名", validators=[DataRequired("请输入姓名"), Length(max=200)])
-    role = SelectField("角色", choices=[(r.value, ROLE_LABELS[r]) for r in PEOPLE_ROLES])
+    role = SelectField(
+        "角色", choices=[SelectChoice(r.value, ROLE_LABELS[r]) for r in PEOPLE_ROLES]
+    )
     unit = SelectField("所属单位（单位经办人）", choices=[], validate_choice=False)
     office = SelectField("所属编办（编办审核人员）", choices=[], validate_choice=False)
     login = StringField("用户名", validators=[DataRequired("请输入用户名")])
@@ -74,7 +78,9 @@ class DisableForm(FlaskForm):  # type: ignore[misc]
 class OfficeForm(FlaskForm):  # type: ignore[misc]
     code = StringField("编办代码", validators=[DataRequired("请输入编办代码")])
     name = StringField("编办名称", validators=[DataRequired("请输入编办名称"), Length(max=200)])
-    level = SelectField("层级", choices=[(lv.value, LEVEL_LABELS[lv]) for lv in OfficeLevel])
+    level = SelectField(
+        "层级", choices=[SelectChoice(lv.value, LEVEL_LABELS[lv]) for lv in OfficeLevel]
+    )
     parent = SelectField("上级编办", choices=[], validate_choice=False)
     email = EmailField("电子邮箱（每日汇总发往此处）",
                        validators=[Optional(), Email("电子邮箱格式不正确")])
@@ -111,6 +117,11 @@ def _record(db: Session, action: str, object_type: str, object_id: object,
                  object_type=object_type, object_id=object_id, detail=detail)
 
 
+def _choices(pairs: Iterable[tuple[str, str]]) -> list[SelectChoice]:
+    """A select's options: none chosen ("—"), then each (value, label)."""
+    return [SelectChoice("", "—"), *(SelectChoice(value, label) for value, label in pairs)]
+
+
 @bp.route("/")
 @allow(Role.OPERATOR)
 def index() -> str:
@@ -125,8 +136,8 @@ def add_user() -> str | Response:
     form = UserForm()
     with transaction(state().sessions) as db:
         units, offices = _place_names(db)
-        form.unit.choices = [("", "—"), *((str(k), v) for k, v in units.items())]
-        form.office.choices = [("", "—"), *((str(k), v) for k, v in offices.items())]
+        form.unit.choices = _choices((str(k), v) for k, v in units.items())
+        form.office.choices = _choices((str(k), v) for k, v in offices.items())
         valid = form.validate_on_submit()
         if form.is_submitted() and _check_user(db, form, units, offices) and valid:
             login = accounts.normal_login(form.login.data)
@@ -228,7 +239,7 @@ def offices() -> str | Response:
     form = OfficeForm()
     with transaction(state().sessions) as db:
         listed = list(db.scalars(select(Office).order_by(Office.code)))
-        form.parent.choices = [("", "—"), *((o.code, f"{o.code} {o.name}") for o in listed)]
+        form.parent.choices = _choices((o.code, f"{o.code} {o.name}") for o in listed)
         valid = form.validate_on_submit()
         if form.is_submitted() and _check_office(db, form) and valid:
             parent = db.scalar(select(Office).where(Office.code == form.parent.data))
