@@ -188,6 +188,8 @@ class Application(Base):
     materials_due: Mapped[date | None] = mapped_column(Date)
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
     version: Mapped[int] = mapped_column(Integer, nullable=False)
+    # 申请序号, given at the first submit (workflow.serials); a draft has none.
+    serial: Mapped[str | None] = mapped_column(String(40), unique=True)
 
     unit: Mapped[Unit] = relationship()
     office: Mapped[Office] = relationship()

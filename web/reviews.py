@@ -54,13 +54,14 @@ def decide(application_id: int, step: Step) -> Response | tuple[str, int]:
                 detail={"to": application.state.value, "reason": form.reason.data or None},
             )
             site_name, to_state = application.site_name, application.state
+            serial = application.serial
     except ReasonRequired as exc:
         form.reason.errors = [str(exc)]
         return detail_page(application_id, decision=form), 200
     except (WorkflowError, TransitionNotAllowed) as exc:
         problem = str(exc)
         return detail_page(application_id, decision=form, problem=problem), 409
-    flash(f"已办理：{site_name}（申请序号 {application_id}）现为“{APP_STATE_LABELS[to_state]}”。")
+    flash(f"已办理：{site_name}（申请序号 {serial}）现为“{APP_STATE_LABELS[to_state]}”。")
     delivered = deliver_queued(db)
     if delivered.retrying or delivered.failed:
         flash("通知邮件或短信暂时未能发出，系统将稍后自动重试。")

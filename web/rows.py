@@ -19,6 +19,7 @@ from workflow.workdays import CalendarError
 @dataclass(frozen=True)
 class ApplicationRow:
     id: int
+    serial: str | None  # 申请序号; None for a draft never submitted
     site_name: str
     domain: str
     unit: str
@@ -40,6 +41,7 @@ def application_rows(
         rows.append(
             ApplicationRow(
                 id=application.id,
+                serial=application.serial,
                 site_name=application.site_name,
                 domain=application.domain,
                 unit=application.unit.name,

@@ -134,11 +134,13 @@ def _form_page(application_id: int | None) -> str | Response:
         unit = _unit(db)
         office_code = unit.office.code
         reason = None
+        serial = None
         if application_id is not None:
             application = application_or_404(db, g.user, application_id)
             if application.state not in EDITABLE:
                 abort(404)
             reason = _rejection(application)
+            serial = application.serial
             if request.method == "GET":
                 form.fill(application.form)
         elif request.method == "GET":
@@ -160,6 +162,7 @@ def _form_page(application_id: int | None) -> str | Response:
         problems=problems,
         reason=reason,
         editing=application_id,
+        serial=serial,
     )
 
 

@@ -26,6 +26,7 @@ _env.filters["phone"] = display_phone
 @dataclass(frozen=True)
 class DocumentContext:
     application_id: int
+    serial: str | None  # 申请序号; every printable application has been submitted
     kind_label: str
     office_name: str
     form: ApplicationForm
@@ -43,6 +44,7 @@ def _context(application: Application, zone: ZoneInfo) -> DocumentContext:
     approved = [t.at for t in application.transitions if t.event == "conac_approve"]
     return DocumentContext(
         application_id=application.id,
+        serial=application.serial,
         kind_label=KIND_LABELS[application.kind],
         office_name=application.office.name,
         form=form,

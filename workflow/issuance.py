@@ -71,17 +71,21 @@ def make_code(badge: BadgeConfig, identifier: str, certificate: str) -> BadgeCod
     )
 
 
-def next_number(session: Session, start: int) -> int:
-    """A new site number, unique across the deployment (atomic on SQLite and PostgreSQL)."""
+def next_number(session: Session, start: int, counter: str = BADGE_NUMBER_COUNTER) -> int:
+    """The next value of ``counter`` (by default the site number), unique across the deployment.
+
+    The UPDATE locks the counter's row until the transaction ends, so concurrent callers on
+    PostgreSQL wait for each other instead of reading the same value.
+    """
     bumped = session.execute(
         update(Counter)
-        .where(Counter.name == BADGE_NUMBER_COUNTER)
+        .where(Counter.name == counter)
         .values(value=Counter.value + 1)
         .returning(Counter.value)
     ).scalar_one_or_none()
     if bumped is not None:
         return int(bumped)
-    session.execute(insert(Counter).values(name=BADGE_NUMBER_COUNTER, value=start + 1))
+    session.execute(insert(Counter).values(name=counter, value=start + 1))
     return start + 1
 
 

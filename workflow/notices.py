@@ -23,6 +23,7 @@ def badge_issued(
     code: BadgeCode,
     *,
     unit_name: str,
+    serial: str,
     site_name: str,
     domain: str,
     notified_on: date,
@@ -34,6 +35,8 @@ def badge_issued(
     email_body = f"""{unit_name}：
 
 贵单位“{site_name}”（{shown_domain}）的开办审核已完成，纸质材料已确认，现发放网站标识。
+
+申请序号：{serial}
 
 网站标识代码（网站标识编号）：{code.identifier}
 标识证书编号：{code.certificate}
@@ -58,8 +61,10 @@ def badge_issued(
 逾期未加挂的，将在合规检查中列为逾期。
 """
     sms_body = (
-        f"【网站标识】{unit_name}：“{site_name}”（{shown_domain}）网站标识代码 {code.identifier} "
-        f"已发放，代码已发送至经办人邮箱。请于 {cn_date(placement_due)} 前将代码粘贴到网站"
-        f"所有页面的 </body> 之前，使标识显示在页面底部中间。"
+        f"【网站标识】{unit_name}：“{site_name}”（{shown_domain}，申请序号 {serial}）"
+        f"网站标识代码 "
+        f"{code.identifier} 已发放，代码已发送至经办人邮箱。"
+        f"请于 {cn_date(placement_due)} 前将代码粘贴到网站所有页面的 </body> 之前，"
+        "使标识显示在页面底部中间。"
     )
     return Notice(subject=subject, email_body=email_body, sms_body=sms_body)

@@ -36,7 +36,7 @@ from store.models import (
     Unit,
     User,
 )
-from workflow import issuance, notices
+from workflow import issuance, notices, serials
 from workflow.errors import ConcurrentChange, NotFound, PermissionDenied, ReasonRequired
 from workflow.form import ApplicationForm
 from workflow.machine import EDITABLE, REJECTED, RULES, Event, next_state
@@ -207,6 +207,8 @@ class Workflow:
         application = self.get(session, application_id, actor)
         event = Event.RESUBMIT if application.state in REJECTED else Event.SUBMIT
         self._fire(session, application, event, actor, now)
+        if application.serial is None:
+            application.serial = serials.new_serial(session, self.config.badge, application.office)
         application.submitted_on = self.today(now)
         application.office_review_due = self.calendar.add_workdays(
             application.submitted_on, self.config.deadlines.office_review_days
@@ -331,6 +333,7 @@ class Workflow:
             self.config.badge,
             code,
             unit_name=application.unit.name,
+            serial=application.serial or str(application.id),
             site_name=site.name,
             domain=site.domain,
             notified_on=notified_on,
@@ -364,6 +367,7 @@ def describe(application: Application, *, zone: ZoneInfo) -> dict[str, Any]:
     site = application.site
     return {
         "id": application.id,
+        "serial": application.serial,
         "kind": application.kind.value,
         "state": application.state.value,
         "unit": application.unit.name,

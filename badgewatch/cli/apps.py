@@ -24,9 +24,17 @@ from store.db import transaction
 from store.models import Application, Role
 from workflow.documents import render_form, render_letter
 from workflow.form import ApplicationForm, parse_form
+from workflow.serials import application_id
 from workflow.service import Actor, Workflow, changing, describe
 
 AS_HELP = "Who acts: unit:NAME, office:CODE, conac or operator."
+APP_ID = click.argument("app_key", metavar="APP_ID")
+
+
+def _app_id(key: str) -> int:
+    """APP_ID as typed: the application's id or its 申请序号 (e.g. CA330010006000000010000)."""
+    with transaction(runtime().sessions) as session:
+        return application_id(session, key)
 
 
 def _actor(text: str | None) -> Actor | None:
@@ -95,12 +103,13 @@ def new(file: Path, as_: str, as_json: bool) -> None:
 
 
 @command.command("update")
-@click.argument("app_id", type=int)
+@APP_ID
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--as", "as_", required=True, help="unit:NAME, the applying unit.")
 @translate_errors
-def update(app_id: int, file: Path, as_: str) -> None:
+def update(app_key: str, file: Path, as_: str) -> None:
     """Replace the form of a draft or rejected application."""
+    app_id = _app_id(app_key)
     actor = _actor(as_)
     assert actor is not None
     form = _read_form(file)
@@ -111,21 +120,23 @@ def update(app_id: int, file: Path, as_: str) -> None:
 
 
 @command.command("submit")
-@click.argument("app_id", type=int)
+@APP_ID
 @click.option("--as", "as_", help="unit:NAME; defaults to the application's own unit.")
 @click.option("--json", "as_json", is_flag=True)
 @translate_errors
-def submit(app_id: int, as_: str | None, as_json: bool) -> None:
+def submit(app_key: str, as_: str | None, as_json: bool) -> None:
     """Submit (or, after a rejection, resubmit) an application to its office."""
+    app_id = _app_id(app_key)
     rt = runtime()
     with changing(rt.sessions, app_id) as session:
         actor = _actor(as_) or Actor(Role.UNIT_HANDLER, rt.workflow.get(session, app_id).unit.name)
         application = rt.workflow.submit(session, app_id, actor, _now())
         due = application.office_review_due
+        serial = application.serial
     if as_json:
-        emit({"id": app_id, "state": "submitted", "office_review_due": due})
+        emit({"id": app_id, "serial": serial, "state": "submitted", "office_review_due": due})
     else:
-        click.echo(f"application {app_id} submitted; office review due {due}")
+        click.echo(f"application {app_id} ({serial}) submitted; office review due {due}")
 
 
 @dataclass(frozen=True)
@@ -143,13 +154,14 @@ Step = Callable[[Workflow, Session, Decided], Application]
 
 
 def _decide(
-    app_id: int, as_: str, agreed: bool, reason: str | None, as_json: bool, *, flag: str,
+    app_key: str, as_: str, agreed: bool, reason: str | None, as_json: bool, *, flag: str,
     step: Step, issues: bool,
 ) -> None:
     """Carry out a reviewer's yes or no (``flag`` or --reject REASON, exactly one) and say the
     new state; with ``issues``, also the badge identifier once one is issued."""
     if agreed == (reason is not None):
         fail(f"give exactly one of {flag} or --reject REASON", bad_input=True)
+    app_id = _app_id(app_key)
     actor = _actor(as_)
     assert actor is not None
     rt = runtime()
@@ -175,9 +187,9 @@ def _decision(
     its help is the step's docstring."""
 
     def wrap(step: Step) -> click.Command:
-        def run(app_id: int, as_: str, reason: str | None, as_json: bool, **yes: bool) -> None:
+        def run(app_key: str, as_: str, reason: str | None, as_json: bool, **yes: bool) -> None:
             (agreed,) = yes.values()
-            _decide(app_id, as_, agreed, reason, as_json, flag=flag, step=step, issues=issues)
+            _decide(app_key, as_, agreed, reason, as_json, flag=flag, step=step, issues=issues)
 
         run.__doc__ = step.__doc__
         callback = translate_errors(run)
@@ -186,7 +198,7 @@ def _decision(
             click.option("--reject", "reason", metavar="REASON", help=reject_help),
             click.option(flag, is_flag=True),
             click.option("--as", "as_", required=True, help=as_help),
-            click.argument("app_id", type=int),
+            APP_ID,
         ):
             callback = option(callback)
         return command.command(name)(callback)
@@ -208,20 +220,22 @@ def materials(flow: Workflow, session: Session, d: Decided) -> Application:
 
 
 @command.command("show")
-@click.argument("app_id", type=int)
+@APP_ID
 @click.option("--as", "as_", help=AS_HELP)
 @click.option("--json", "as_json", is_flag=True)
 @translate_errors
-def show(app_id: int, as_: str | None, as_json: bool) -> None:
+def show(app_key: str, as_: str | None, as_json: bool) -> None:
     """Show an application with its deadlines and history."""
     rt = runtime()
     zone = rt.config.calendar.zone
     with transaction(rt.sessions) as session:
+        app_id = application_id(session, app_key)
         data = describe(rt.workflow.get(session, app_id, _actor(as_)), zone=zone)
     if as_json:
         emit(data)
         return
-    click.echo(f"#{data['id']} {data['site_name']} {data['domain']} [{data['state']}]")
+    serial = f" 申请序号 {data['serial']}" if data["serial"] else ""
+    click.echo(f"#{data['id']}{serial} {data['site_name']} {data['domain']} [{data['state']}]")
     for step in data["history"]:
         reason = f" — {step['reason']}" if step["reason"] else ""
         at = localtime.text(datetime.fromisoformat(step["at"]), zone)
@@ -247,6 +261,7 @@ def list_apps(as_: str | None, as_json: bool) -> None:
             rows.append(
                 {
                     "id": application.id,
+                    "serial": application.serial,
                     "state": application.state.value,
                     "unit": application.unit.name,
                     "office": application.office.code,
@@ -258,22 +273,24 @@ def list_apps(as_: str | None, as_json: bool) -> None:
         emit({"applications": rows})
         return
     for row in rows:
-        click.echo(f"{row['id']}\t{row['state']}\t{row['unit']}\t{row['site_name']}")
+        serial = row["serial"] or "-"
+        click.echo(f"{row['id']}\t{serial}\t{row['state']}\t{row['unit']}\t{row['site_name']}")
 
 
 @command.command("print")
-@click.argument("app_id", type=int)
+@APP_ID
 @click.option("--letter", "kind", flag_value="letter", help="The application letter (申请函).")
 @click.option("--form", "kind", flag_value="form", help="The application form (申请表).")
 @click.option("--out", type=click.Path(path_type=Path), required=True)
 @click.option("--as", "as_", help=AS_HELP)
 @translate_errors
-def print_document(app_id: int, kind: str | None, out: Path, as_: str | None) -> None:
+def print_document(app_key: str, kind: str | None, out: Path, as_: str | None) -> None:
     """Write the printable letter or form as HTML."""
     if kind is None:
         fail("give --letter or --form", bad_input=True)
     rt = runtime()
     with transaction(rt.sessions) as session:
+        app_id = application_id(session, app_key)
         application = rt.workflow.get(session, app_id, _actor(as_))
         render = render_letter if kind == "letter" else render_form
         html = render(application, zone=rt.config.calendar.zone)
