@@ -6,6 +6,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -63,14 +64,33 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{path}"
         return
     template_name: str = request.getfixturevalue("postgres_template")
+    with postgres_database("bw", f'TEMPLATE "{template_name}"') as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database that exists but was never migrated, on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    with postgres_database("bw_empty") as url:
+        yield url
+
+
+@contextmanager
+def postgres_database(prefix: str, create_options: str = "") -> Iterator[str]:
+    """A new PostgreSQL database (``CREATE DATABASE ... create_options``), dropped after."""
     admin = make_engine(POSTGRES_ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
-    name = f"bw_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
-    yield str(sa.engine.make_url(POSTGRES_ADMIN_URL).set(database=name))
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+        conn.execute(sa.text(f'CREATE DATABASE "{name}" {create_options}'))
+    try:
+        yield str(sa.engine.make_url(POSTGRES_ADMIN_URL).set(database=name))
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture

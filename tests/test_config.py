@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import json
 import socket
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from click.testing import CliRunner
 
 from badgewatch.badgespec import BadgeSpec
 from badgewatch.cli.main import cli
 from badgewatch.config import BadgeConfig, ConfigError, load_config
-from store.db import make_engine
-from tests.conftest import POSTGRES_ADMIN_URL
 
 
 def test_no_file_means_embedded_sqlite() -> None:
@@ -203,22 +198,6 @@ def test_known_failing_reasons_are_accepted(sqlite_url: str) -> None:
 
 
 # -- the database: not migrated, not reachable -----------------------------------------------
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database that exists but was never migrated, on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.db'}"
-        return
-    admin = make_engine(POSTGRES_ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
-    name = f"bw_empty_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield str(sa.engine.make_url(POSTGRES_ADMIN_URL).set(database=name))
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.mark.parametrize(
