@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -20,7 +21,13 @@ from badgewatch.config import Config
 from store.db import make_engine, session_factory, transaction
 from store.migrate import upgrade
 from store.models import Application, AppState, OutboxMessage
-from tests.factories import add_offices, form_data
+from tests.factories import (
+    add_offices,
+    form_data,
+    statements_in_flight,
+    wait_for,
+    waiting_in_database,
+)
 from tests.test_cli_workflow import env, new_app, run, setup_offices  # noqa: F401
 from tests.webapp import World, log_in, populate, serving
 from workflow.documents import render_form, render_letter
@@ -229,3 +236,29 @@ def test_migration_gives_submitted_applications_a_serial(empty_db_url: str) -> N
         assert application.serial == "CA330010000000000030000"
         assert application.state is AppState.SUBMITTED
     engine.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_concurrent_submits_on_postgres_get_distinct_serials(sessions, wf: Workflow) -> None:
+    first, second = _new(sessions, wf, "杭州数据1.政务"), _new(sessions, wf, "杭州数据2.政务")
+    engine = sessions.kw["bind"]
+    results: dict[str, BaseException | None] = {}
+
+    def submit_second() -> None:
+        try:
+            _do(sessions, second, wf.submit, UNIT)
+            results["second"] = None
+        except BaseException as exc:  # reported below, in the test's thread
+            results["second"] = exc
+
+    with statements_in_flight(engine) as flying, changing(sessions, first) as session:
+        wf.submit(session, first, UNIT, T0)  # holds the counter's row until it commits
+        other = threading.Thread(target=submit_second)
+        other.start()
+        statement = wait_for(lambda: waiting_in_database(flying, other), 10, "the second submit")
+        assert "counters" in statement
+    other.join(10)
+    assert results == {"second": None}
+    serials = [_serial(sessions, app_id) for app_id in (first, second)]
+    assert [s[-12:-4] for s in serials if s] == ["00000001", "00000002"]
