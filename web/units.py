@@ -243,10 +243,11 @@ def _save(
             if code_id is not None and not verification.use(db, code_id, now):
                 raise WorkflowError("验证码已被使用，请重新获取。")
             saved_id = application.id
+            serial = application.serial
     except WorkflowError as exc:
         problems.append(str(exc))
         return None
-    flash(f"申请 {saved_id} 已提交，请等待同级编办审核。" if submit
+    flash(f"申请 {serial} 已提交，请等待同级编办审核。" if submit
           else f"申请 {saved_id} 已保存为草稿，核对无误后请提交申请。")
     return redirect(url_for("units.index"))
 
