@@ -1,0 +1,123 @@
+"""What a page's footer says about the site's registrations: a pure function of the page.
+
+``read_footer(body)`` returns the :class:`FooterNumbers` a person reads at the bottom of the
+page: the 政府网站标识码 (``1304000009``, ``bm06000004``), the ICP filing number
+(``冀ICP备13016076号-2``) and the public-security filing number (``京公网安备11010202007232号``).
+Standard library only, like the other page checks.
+
+How it reads (evidence: ``research/badge-formats.md`` §5 and the corpus):
+
+* Only the page's tail is read (the last :data:`TAIL` bytes): footers sit near the end, the
+  farthest in the corpus about 21 KB before ``</body>``. The tail is searched for the labels'
+  bytes first; a page without any of them costs one byte search per label.
+* Comments, ``<script>``/``<style>`` contents and tags are removed, tags without a space so that
+  numbers split across spans (``京<span>ICP</span>备<span>19054529</span>号<span>-1</span>``)
+  read as one; entities are decoded; whitespace (``&nbsp;``, the ideographic space) is allowed
+  between the parts, full-width and ASCII colons after the labels.
+* The public-security number may stand only in the link to the portal (``beian.gov.cn`` or
+  ``beian.mps.gov.cn``, ``recordcode=`` + 14 digits) when the text shows the label outside it.
+* Values are returned in one canonical form: ``bm`` in lower case; ``{省}ICP备{number}号`` with
+  ``-N`` when the page has it (``号`` added when the page omits it); ``{省}公网安备{number}号``.
+  :func:`canonical_icp` and :func:`canonical_psb` give registered values the same form, so a
+  comparison does not depend on spaces or a missing ``号``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+
+# How much of the page's end is read (bytes). The corpus's farthest footer starts about 21 KB
+# before the end; saved pages add scripts after it.
+TAIL = 64 * 1024
+
+_LABELS = ("标识码".encode(), b"ICP", "公网安".encode(), b"recordcode")
+
+_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
+_RAW = re.compile(r"<(script|style)\b[^>]*>.*?(?:</\1\s*>|\Z)", re.S | re.I)
+_TAG = re.compile(r"</?[A-Za-z][^>]*>")
+_WS = r"[\s\u00a0\u3000]*"
+
+_SITE_CODE = re.compile(
+    rf"网站标识码{_WS}[:：]?{_WS}(bm{_WS}\d{{8}}|\d{{10}})(?!\d)", re.I)
+_ICP = re.compile(
+    rf"([\u4e00-\u9fff]){_WS}ICP{_WS}备{_WS}[:：]?{_WS}(\d{{4,}}){_WS}(号)?"
+    rf"(?:{_WS}-{_WS}(\d+))?", re.I)
+_PSB = re.compile(
+    rf"([\u4e00-\u9fff]){_WS}公{_WS}网{_WS}安{_WS}备{_WS}[:：]?{_WS}(\d{{14}})?(?!\d)")
+_PORTAL = re.compile(
+    r"beian(?:\.mps)?\.gov\.cn/portal/registerSystemInfo\?recordcode=(\d{14})(?!\d)", re.I)
+_SPACES = re.compile(r"[\s\u00a0\u3000]+")
+
+
+@dataclass(frozen=True)
+class FooterNumbers:
+    """The three numbers read from a page's footer, each ``None`` when the page shows none."""
+
+    site_code: str | None = None
+    icp: str | None = None
+    psb: str | None = None
+
+
+def _text(tail: str) -> str:
+    tail = _COMMENT.sub(" ", tail)
+    tail = _RAW.sub(" ", tail)
+    return html.unescape(_TAG.sub("", tail))
+
+
+def _icp(match: re.Match[str]) -> str:
+    province, number, _, suffix = match.groups()
+    return f"{province}ICP备{number}号" + (f"-{suffix}" if suffix else "")
+
+
+def read_footer(body: bytes) -> FooterNumbers:
+    """The site code, ICP and public-security numbers the end of the page shows (the last of
+    each, the footer being the last place a page shows them)."""
+    tail = body[-TAIL:]
+    if not any(label in tail for label in _LABELS):
+        return FooterNumbers()
+    raw = tail.decode("utf-8", errors="replace")
+    text = _text(raw)
+    site_code = icp = psb = None
+    if codes := _SITE_CODE.findall(text):
+        site_code = _SPACES.sub("", codes[-1]).lower()
+    if icps := list(_ICP.finditer(text)):
+        icp = _icp(icps[-1])
+    if psbs := _PSB.findall(text):
+        province, number = psbs[-1]
+        if not number:
+            links = _PORTAL.findall(raw)
+            number = links[-1] if links else ""
+        if number:
+            psb = f"{province}公网安备{number}号"
+    return FooterNumbers(site_code, icp, psb)
+
+
+def canonical_icp(value: str) -> str | None:
+    """A registered ICP number in the form :func:`read_footer` returns; None if it is none."""
+    match = _ICP.fullmatch(value.strip())
+    return _icp(match) if match else None
+
+
+def canonical_psb(value: str) -> str | None:
+    """A registered public-security number in the form :func:`read_footer` returns (a bare
+    14-digit record code is kept as it is); None if it is none."""
+    value = _SPACES.sub("", value)
+    if re.fullmatch(r"\d{14}", value):
+        return value
+    match = _PSB.fullmatch(value.removesuffix("号"))
+    if not match or not match.group(2):
+        return None
+    return f"{match.group(1)}公网安备{match.group(2)}号"
+
+
+def canonical_site_code(value: str) -> str | None:
+    """A registered 网站标识码 (10 digits, or ``bm`` and 8 digits), lower case; None if none."""
+    value = _SPACES.sub("", value).lower()
+    return value if re.fullmatch(r"bm\d{8}|\d{10}", value) else None
+
+
+def same_psb(registered: str, read: str) -> bool:
+    """Whether two public-security numbers name the same record (the 14 digits decide)."""
+    return re.sub(r"\D", "", registered) == re.sub(r"\D", "", read)
