@@ -154,3 +154,11 @@ def test_canonical_registered_values() -> None:
     assert canonical_psb("京公网安备") is None
     assert same_psb("11010202007232", "京公网安备11010202007232号")
     assert not same_psb("11010202007233", "京公网安备11010202007232号")
+
+
+def test_gbk_page() -> None:
+    page = "<p>网站标识码：1300000065 冀ICP备13016076号-2 冀公网安备 13010402001602号</p>"
+    expected = FooterNumbers("1300000065", "冀ICP备13016076号-2", "冀公网安备13010402001602号")
+    assert read_footer(page.encode("gb18030")) == expected
+    assert read_footer(page.encode("gbk"), "gbk") == expected
+    assert read_footer(page) == expected

@@ -28,6 +28,8 @@ import html
 import re
 from dataclasses import dataclass
 
+from crawler.checks.markup import ascii_compatible, sniff_encoding
+
 # How much of the page's end is read (bytes). The corpus's farthest footer starts about 21 KB
 # before the end; saved pages add scripts after it.
 TAIL = 64 * 1024
@@ -71,13 +73,33 @@ def _icp(match: re.Match[str]) -> str:
     return f"{province}ICP备{number}号" + (f"-{suffix}" if suffix else "")
 
 
-def read_footer(body: bytes) -> FooterNumbers:
-    """The site code, ICP and public-security numbers the end of the page shows (the last of
-    each, the footer being the last place a page shows them)."""
+def _decode_tail(body: bytes, charset: str | None) -> str | None:
+    """The page's last :data:`TAIL` bytes as text, decoded the way the page declares (as
+    ``markup.decode_page`` does: UTF-8 when valid, else GB18030); None when no label's bytes
+    are there."""
+    codec = sniff_encoding(body, charset)
+    if not ascii_compatible(codec):
+        return body.decode(codec or "utf-8", errors="replace")[-TAIL:]
     tail = body[-TAIL:]
     if not any(label in tail for label in _LABELS):
+        return None
+    if codec:
+        return tail.decode(codec, errors="replace")
+    if len(body) > TAIL:
+        tail = tail.lstrip(bytes(range(0x80, 0xC0)))  # a character cut at the start
+    try:
+        return tail.decode("utf-8")
+    except UnicodeDecodeError:
+        return tail.decode("gb18030", errors="replace")
+
+
+def read_footer(body: bytes | str, charset: str | None = None) -> FooterNumbers:
+    """The site code, ICP and public-security numbers the end of the page shows (the last of
+    each, the footer being the last place a page shows them). ``body`` is the page as fetched
+    (``charset``: the HTTP-declared one) or already decoded text."""
+    raw = body[-TAIL:] if isinstance(body, str) else _decode_tail(body, charset)
+    if raw is None:
         return FooterNumbers()
-    raw = tail.decode("utf-8", errors="replace")
     text = _text(raw)
     site_code = icp = psb = None
     if codes := _SITE_CODE.findall(text):
