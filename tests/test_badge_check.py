@@ -17,6 +17,7 @@ from crawler.checks import (
     check_page,
     fetch_failed,
 )
+from crawler.checks.footer import FOOTER_REASONS
 from crawler.checks.markup import codec_for_label, decode_page
 from tests.corpus import CORPUS_TABLE
 
@@ -355,6 +356,7 @@ def test_fixture(name):
 
 def test_every_reason_code_is_covered():
     seen = {r for row in FIXTURES.values() for r in row[2]} | set(fetch_failed("x").reasons)
+    seen |= set(FOOTER_REASONS)  # tests/test_footer.py
     assert seen == set(REASONS)
 
 

@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from crawler.checks.badge import Policy, SiteBadge, check_page
 from crawler.checks.footer import (
+    FOOTER_REASONS,
     TAIL,
     FooterNumbers,
+    FooterRegistration,
     canonical_icp,
     canonical_psb,
     canonical_site_code,
@@ -162,3 +165,64 @@ def test_gbk_page() -> None:
     assert read_footer(page.encode("gb18030")) == expected
     assert read_footer(page.encode("gbk"), "gbk") == expected
     assert read_footer(page) == expected
+
+
+# The page check: registered numbers against the footer.
+
+
+CCGP_ID = "CA330000000604258890010"
+CCGP_PAGE = "16_ccgp_central_https_sitecode_icp_split_spans.html"
+CCGP_FOOTER = FooterRegistration("bm14000002", "京ICP备19054529号-1", "11010602060068")
+
+
+def test_registered_numbers_shown(corpus: Path) -> None:
+    body = (corpus / CCGP_PAGE).read_bytes()
+    verdict = check_page(body, SiteBadge(CCGP_ID), footer=CCGP_FOOTER)
+    assert (verdict.verdict, verdict.reasons) == ("compliant", ("ok",))
+    assert verdict.footer == FooterNumbers(*FOOTERS[CCGP_PAGE])
+
+
+def test_nothing_registered_nothing_checked(corpus: Path) -> None:
+    body = (corpus / "22_beijing_daxing_fuyou_thinkphp_footer_include_span_only_no_script.html")
+    plain = check_page(body.read_bytes(), SiteBadge("CA010140000604381890000"))
+    empty = check_page(body.read_bytes(), SiteBadge("CA010140000604381890000"),
+                       footer=FooterRegistration())
+    assert plain == empty and plain.footer is None
+    assert not any(r.startswith(("site_code", "icp", "psb")) for r in plain.reasons)
+
+
+def test_mismatch_and_missing_are_warnings(corpus: Path) -> None:
+    body = (corpus / "14_kepu_gov_two_body_html_included_fragment_hiddenxs.html").read_bytes()
+    site = SiteBadge("CA330000000604774680005")
+    registered = FooterRegistration("bm06000005", "京ICP备05022684号-4", "11010202007232")
+    verdict = check_page(body, site, footer=registered)
+    assert verdict.verdict == "compliant"
+    assert verdict.reasons == (
+        "ok", "markup_malformed", "site_code_mismatch", "icp_mismatch", "psb_missing")
+    assert "页面底部为 bm06000004，登记的是 bm06000005" in verdict.message
+    assert "页面底部没有列明公安机关备案编号：登记的公安机关备案编号为 11010202007232。" in (
+        verdict.message)
+    # no site code at all: missing
+    page = f"<html><body>{CCGP_PAGE}</body></html>"
+    missing = check_page(page, site, footer=FooterRegistration("1300000065", "京ICP备12345678号"))
+    assert missing.reasons[-2:] == ("site_code_missing", "icp_missing")
+    assert {*verdict.reasons, *missing.reasons} >= set(FOOTER_REASONS)
+    assert "请在页面底部功能区列明本网站的政府网站标识码。" in missing.message
+
+
+def test_failing_when_the_policy_says_so(corpus: Path) -> None:
+    body = (corpus / CCGP_PAGE).read_bytes()
+    policy = Policy.from_codes([*Policy().failures, "icp_mismatch", "psb_missing"])
+    registered = FooterRegistration(icp="京ICP备19054529号-2")
+    verdict = check_page(body, SiteBadge(CCGP_ID), policy, footer=registered)
+    assert (verdict.verdict, verdict.reasons) == ("non_compliant", ("ok", "icp_mismatch"))
+    assert check_page(body, SiteBadge(CCGP_ID), policy, footer=CCGP_FOOTER).compliant
+
+
+def test_registration_refuses_what_is_no_number() -> None:
+    with pytest.raises(ValueError, match="site_code"):
+        FooterRegistration(site_code="8686868")
+    with pytest.raises(ValueError, match="icp"):
+        FooterRegistration(icp="19054529")
+    assert FooterRegistration(psb="京公网安备 11010202007232号").psb == "京公网安备11010202007232号"
+    assert not FooterRegistration()

@@ -80,14 +80,26 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from html import unescape as html_unescape
 from typing import Any, Literal, NamedTuple, TypeAlias
 from urllib.parse import urlsplit
 
 from badgewatch.badgespec import BadgeSpec
-from badgewatch.vocabulary import MARKUP_REASONS, NOT_FAILURES, WARNINGS, reason_advice
+from badgewatch.vocabulary import (
+    MARKUP_REASONS,
+    NOT_FAILURES,
+    WARNINGS,
+    reason_advice,
+    reason_text,
+)
+from crawler.checks.footer import (
+    FooterNumbers,
+    FooterRegistration,
+    footer_findings,
+    read_footer,
+)
 from crawler.checks.markup import (
     STEP,
     TEXT_ELEMENTS,
@@ -491,6 +503,7 @@ class PageVerdict:
     encoding: str | None = None
     badges: tuple[BadgeFound, ...] = ()
     work: int = 0
+    footer: FooterNumbers | None = None  # read when the site has registered footer numbers
 
     @property
     def compliant(self) -> bool:
@@ -1543,12 +1556,41 @@ def check_page(
     policy: Policy = DEFAULT_POLICY,
     *,
     charset: str | None = None,
+    footer: FooterRegistration | None = None,
 ) -> PageVerdict:
-    """Decide what the page's markup says about the site's badge.
+    """Decide what the page's markup says about the site's badge, and, when the site has
+    registered footer numbers (``footer``), whether its footer shows them (warnings unless
+    the policy lists them: the badge decides compliance; ``crawler.checks.footer``).
 
     ``body`` is the page as fetched (bytes; ``charset`` is the HTTP-declared one, if any) or
     already decoded text. Never raises for page content: every outcome is a verdict.
     """
+    verdict = _check_badge(body, site, policy, charset=charset)
+    if not footer:
+        return verdict
+    numbers = read_footer(body, charset)
+    findings = footer_findings(numbers, footer)
+    if not findings:
+        return replace(verdict, footer=numbers)
+    reasons = (*verdict.reasons, *(code for code, _ in findings))
+    message = verdict.message + "".join(
+        f"{reason_text(code)}：{detail}请{reason_advice(code)}。" for code, detail in findings
+    )
+    failing = any(code in policy.failures for code, _ in findings)
+    return replace(
+        verdict, reasons=reasons, message=message, footer=numbers,
+        verdict="non_compliant" if failing else verdict.verdict,
+    )
+
+
+def _check_badge(
+    body: bytes | str,
+    site: SiteBadge,
+    policy: Policy,
+    *,
+    charset: str | None,
+) -> PageVerdict:
+    """The badge part of :func:`check_page`."""
     patterns = site.patterns
     encoding: str | None = None
     if isinstance(body, bytes):

@@ -34,6 +34,10 @@ from crawler.checks.markup import ascii_compatible, sniff_encoding
 # before the end; saved pages add scripts after it.
 TAIL = 64 * 1024
 
+FOOTER_REASONS = (
+    "site_code_missing", "site_code_mismatch", "icp_missing", "icp_mismatch", "psb_missing")
+"""The reason codes of :func:`footer_findings` (``badgewatch.vocabulary`` words them)."""
+
 _LABELS = ("标识码".encode(), b"ICP", "公网安".encode(), b"recordcode")
 
 _COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
@@ -143,3 +147,52 @@ def canonical_site_code(value: str) -> str | None:
 def same_psb(registered: str, read: str) -> bool:
     """Whether two public-security numbers name the same record (the 14 digits decide)."""
     return re.sub(r"\D", "", registered) == re.sub(r"\D", "", read)
+
+
+@dataclass(frozen=True, slots=True)
+class FooterRegistration:
+    """A site's registered footer numbers (each optional), in canonical form; the page check
+    compares the footer with those that are set. Refuses a value that is no such number."""
+
+    site_code: str | None = None
+    icp: str | None = None
+    psb: str | None = None
+
+    def __post_init__(self) -> None:
+        for name, canonical in (("site_code", canonical_site_code), ("icp", canonical_icp),
+                                ("psb", canonical_psb)):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            fixed = canonical(value)
+            if fixed is None:
+                raise ValueError(f"{name} {value!r} is not a valid number")
+            object.__setattr__(self, name, fixed)
+
+    def __bool__(self) -> bool:
+        return any((self.site_code, self.icp, self.psb))
+
+
+def footer_findings(
+    numbers: FooterNumbers, registered: FooterRegistration
+) -> list[tuple[str, str]]:
+    """The reason codes for a footer against the registered values, each with what the page
+    shows in Chinese (for the check's message). Only registered numbers are checked."""
+    found: list[tuple[str, str]] = []
+    if registered.site_code:
+        if numbers.site_code is None:
+            found.append(("site_code_missing", f"登记的网站标识码为 {registered.site_code}。"))
+        elif numbers.site_code != registered.site_code:
+            found.append((
+                "site_code_mismatch",
+                f"页面底部为 {numbers.site_code}，登记的是 {registered.site_code}。",
+            ))
+    if registered.icp:
+        if numbers.icp is None:
+            found.append(("icp_missing", f"登记的 ICP 备案编号为 {registered.icp}。"))
+        elif numbers.icp != registered.icp:
+            found.append((
+                "icp_mismatch", f"页面底部为 {numbers.icp}，登记的是 {registered.icp}。"))
+    if registered.psb and numbers.psb is None:
+        found.append(("psb_missing", f"登记的公安机关备案编号为 {registered.psb}。"))
+    return found
