@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crawler.checks.footer import FooterRegistration
 from store.models import Site
 
 
@@ -26,6 +27,10 @@ class SiteJob:
     identifier: str
     certificate: str | None
     max_pages: int | None = None
+    # the footer numbers the site registered (canonical), compared with each page's footer
+    site_code: str | None = None
+    icp: str | None = None
+    psb: str | None = None
     only_url: str | None = None  # a single-page recheck
     queue_job: int | None = None  # the queue's job and this attempt's ownership token
     owner: str | None = None
@@ -36,6 +41,11 @@ class SiteJob:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SiteJob:
         return cls(**{**data, "hosts": tuple(data["hosts"])})
+
+    def footer(self) -> FooterRegistration | None:
+        """The registered footer numbers the page check compares, or None."""
+        registered = FooterRegistration(self.site_code, self.icp, self.psb)
+        return registered or None
 
 
 def job_for(
@@ -58,6 +68,9 @@ def job_for(
         identifier=site.identifier,
         certificate=site.certificate,
         max_pages=max_pages,
+        site_code=site.site_code,
+        icp=site.icp,
+        psb=site.psb,
         only_url=only_url,
         queue_job=queue_job,
         owner=owner,

@@ -234,6 +234,10 @@ class Site(Base):
     ipv6: Mapped[str | None] = mapped_column(String(45))
     identifier: Mapped[str] = mapped_column(String(40), unique=True)
     certificate: Mapped[str | None] = mapped_column(String(32))
+    # The footer numbers the site registered, canonical (crawler.checks.footer); optional.
+    site_code: Mapped[str | None] = mapped_column(String(10))
+    icp: Mapped[str | None] = mapped_column(String(40))
+    psb: Mapped[str | None] = mapped_column(String(40))
     notified_on: Mapped[date | None] = mapped_column(Date)
     placement_due: Mapped[date | None] = mapped_column(Date)
     source: Mapped[SiteSource] = mapped_column(_enum(SiteSource))

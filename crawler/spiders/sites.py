@@ -29,6 +29,7 @@ from twisted.python.failure import Failure
 from badgewatch.config import Config
 from badgewatch.resolver import DnsCheck, check_declared, make_resolver
 from crawler.checks.badge import BadgePatterns, Policy, SiteBadge, check_page
+from crawler.checks.footer import FooterRegistration
 from crawler.items import PageItem, SiteCounts, SiteCrawled, SiteOpened
 from crawler.jobs import SiteJob
 from crawler.middlewares import SITE_HOSTS, OffSiteRedirect
@@ -54,6 +55,7 @@ class SiteCrawl:
     links: LinkFilter
     sitemaps: SitemapBudget
     counts: SiteCounts
+    footer: FooterRegistration | None = None  # the site's registered footer numbers
     robots: dict[str, Protego | None] = field(default_factory=dict)
     pending: int = 0  # requests not yet answered
     pages: int = 0  # page items yielded
@@ -108,6 +110,7 @@ class SitesSpider(Spider):
                 links=links,
                 sitemaps=SitemapBudget.from_config(config.crawl, links.hosts, links.refused),
                 counts=SiteCounts(refused=links.refused),
+                footer=job.footer(),
             )
             self.crawls[job.site_id] = crawl
             yield SiteOpened(job, crawl.badge, dns_info, crawl.counts)
@@ -283,7 +286,7 @@ class SitesSpider(Spider):
             crawl.job.site_id,
             response.url,
             response.status,
-            check_page(page.text, crawl.badge, self.policy),
+            check_page(page.text, crawl.badge, self.policy, footer=crawl.footer),
             depth,
             title=page.title,
             home=bool(response.meta.get("home")),
