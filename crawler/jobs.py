@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crawler.checks.footer import FooterRegistration
+from badgewatch.registrations import FooterRegistration
 from store.models import Site
 
 

@@ -7,18 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from crawler.checks.badge import Policy, SiteBadge, check_page
-from crawler.checks.footer import (
-    FOOTER_REASONS,
-    TAIL,
-    FooterNumbers,
+from badgewatch.registrations import (
     FooterRegistration,
     canonical_icp,
     canonical_psb,
     canonical_site_code,
-    read_footer,
     same_psb,
 )
+from crawler.checks.badge import Policy, SiteBadge, check_page
+from crawler.checks.footer import FOOTER_REASONS, TAIL, FooterNumbers, read_footer
 
 # file: (网站标识码, ICP, 公安备案) as the page shows them (canonical form: see footer.py),
 # each read by hand from the page; None: the page shows none.

@@ -87,6 +87,7 @@ from typing import Any, Literal, NamedTuple, TypeAlias
 from urllib.parse import urlsplit
 
 from badgewatch.badgespec import BadgeSpec
+from badgewatch.registrations import FooterRegistration
 from badgewatch.vocabulary import (
     MARKUP_REASONS,
     NOT_FAILURES,
@@ -94,12 +95,7 @@ from badgewatch.vocabulary import (
     reason_advice,
     reason_text,
 )
-from crawler.checks.footer import (
-    FooterNumbers,
-    FooterRegistration,
-    footer_findings,
-    read_footer,
-)
+from crawler.checks.footer import FooterNumbers, footer_findings, read_footer
 from crawler.checks.markup import (
     STEP,
     TEXT_ELEMENTS,

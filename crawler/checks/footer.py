@@ -18,8 +18,8 @@ How it reads (evidence: ``research/badge-formats.md`` §5 and the corpus):
   ``beian.mps.gov.cn``, ``recordcode=`` + 14 digits) when the text shows the label outside it.
 * Values are returned in one canonical form: ``bm`` in lower case; ``{省}ICP备{number}号`` with
   ``-N`` when the page has it (``号`` added when the page omits it); ``{省}公网安备{number}号``.
-  :func:`canonical_icp` and :func:`canonical_psb` give registered values the same form, so a
-  comparison does not depend on spaces or a missing ``号``.
+   ``badgewatch.registrations`` gives registered values the same form, so a comparison does
+  not depend on spaces or a missing ``号``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,14 @@ import html
 import re
 from dataclasses import dataclass
 
+from badgewatch.registrations import (
+    ICP_RE,
+    PSB_RE,
+    SPACES,
+    WS,
+    FooterRegistration,
+    format_icp,
+)
 from crawler.checks.markup import ascii_compatible, sniff_encoding
 
 # How much of the page's end is read (bytes). The corpus's farthest footer starts about 21 KB
@@ -43,18 +51,11 @@ _LABELS = ("标识码".encode(), b"ICP", "公网安".encode(), b"recordcode")
 _COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
 _RAW = re.compile(r"<(script|style)\b[^>]*>.*?(?:</\1\s*>|\Z)", re.S | re.I)
 _TAG = re.compile(r"</?[A-Za-z][^>]*>")
-_WS = r"[\s\u00a0\u3000]*"
 
 _SITE_CODE = re.compile(
-    rf"网站标识码{_WS}[:：]?{_WS}(bm{_WS}\d{{8}}|\d{{10}})(?!\d)", re.I)
-_ICP = re.compile(
-    rf"([\u4e00-\u9fff]){_WS}ICP{_WS}备{_WS}[:：]?{_WS}(\d{{4,}}){_WS}(号)?"
-    rf"(?:{_WS}-{_WS}(\d+))?", re.I)
-_PSB = re.compile(
-    rf"([\u4e00-\u9fff]){_WS}公{_WS}网{_WS}安{_WS}备{_WS}[:：]?{_WS}(\d{{14}})?(?!\d)")
+    rf"网站标识码{WS}[:：]?{WS}(bm{WS}\d{{8}}|\d{{10}})(?!\d)", re.I)
 _PORTAL = re.compile(
     r"beian(?:\.mps)?\.gov\.cn/portal/registerSystemInfo\?recordcode=(\d{14})(?!\d)", re.I)
-_SPACES = re.compile(r"[\s\u00a0\u3000]+")
 
 
 @dataclass(frozen=True)
@@ -70,11 +71,6 @@ def _text(tail: str) -> str:
     tail = _COMMENT.sub(" ", tail)
     tail = _RAW.sub(" ", tail)
     return html.unescape(_TAG.sub("", tail))
-
-
-def _icp(match: re.Match[str]) -> str:
-    province, number, _, suffix = match.groups()
-    return f"{province}ICP备{number}号" + (f"-{suffix}" if suffix else "")
 
 
 def _decode_tail(body: bytes, charset: str | None) -> str | None:
@@ -107,10 +103,10 @@ def read_footer(body: bytes | str, charset: str | None = None) -> FooterNumbers:
     text = _text(raw)
     site_code = icp = psb = None
     if codes := _SITE_CODE.findall(text):
-        site_code = _SPACES.sub("", codes[-1]).lower()
-    if icps := list(_ICP.finditer(text)):
-        icp = _icp(icps[-1])
-    if psbs := _PSB.findall(text):
+        site_code = SPACES.sub("", codes[-1]).lower()
+    if icps := list(ICP_RE.finditer(text)):
+        icp = format_icp(icps[-1])
+    if psbs := PSB_RE.findall(text):
         province, number = psbs[-1]
         if not number:
             links = _PORTAL.findall(raw)
@@ -118,59 +114,6 @@ def read_footer(body: bytes | str, charset: str | None = None) -> FooterNumbers:
         if number:
             psb = f"{province}公网安备{number}号"
     return FooterNumbers(site_code, icp, psb)
-
-
-def canonical_icp(value: str) -> str | None:
-    """A registered ICP number in the form :func:`read_footer` returns; None if it is none."""
-    match = _ICP.fullmatch(value.strip())
-    return _icp(match) if match else None
-
-
-def canonical_psb(value: str) -> str | None:
-    """A registered public-security number in the form :func:`read_footer` returns (a bare
-    14-digit record code is kept as it is); None if it is none."""
-    value = _SPACES.sub("", value)
-    if re.fullmatch(r"\d{14}", value):
-        return value
-    match = _PSB.fullmatch(value.removesuffix("号"))
-    if not match or not match.group(2):
-        return None
-    return f"{match.group(1)}公网安备{match.group(2)}号"
-
-
-def canonical_site_code(value: str) -> str | None:
-    """A registered 网站标识码 (10 digits, or ``bm`` and 8 digits), lower case; None if none."""
-    value = _SPACES.sub("", value).lower()
-    return value if re.fullmatch(r"bm\d{8}|\d{10}", value) else None
-
-
-def same_psb(registered: str, read: str) -> bool:
-    """Whether two public-security numbers name the same record (the 14 digits decide)."""
-    return re.sub(r"\D", "", registered) == re.sub(r"\D", "", read)
-
-
-@dataclass(frozen=True, slots=True)
-class FooterRegistration:
-    """A site's registered footer numbers (each optional), in canonical form; the page check
-    compares the footer with those that are set. Refuses a value that is no such number."""
-
-    site_code: str | None = None
-    icp: str | None = None
-    psb: str | None = None
-
-    def __post_init__(self) -> None:
-        for name, canonical in (("site_code", canonical_site_code), ("icp", canonical_icp),
-                                ("psb", canonical_psb)):
-            value = getattr(self, name)
-            if value is None:
-                continue
-            fixed = canonical(value)
-            if fixed is None:
-                raise ValueError(f"{name} {value!r} is not a valid number")
-            object.__setattr__(self, name, fixed)
-
-    def __bool__(self) -> bool:
-        return any((self.site_code, self.icp, self.psb))
 
 
 def footer_findings(

@@ -27,9 +27,9 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from badgewatch.config import Config
+from badgewatch.registrations import FooterRegistration
 from badgewatch.resolver import DnsCheck, check_declared, make_resolver
 from crawler.checks.badge import BadgePatterns, Policy, SiteBadge, check_page
-from crawler.checks.footer import FooterRegistration
 from crawler.items import PageItem, SiteCounts, SiteCrawled, SiteOpened
 from crawler.jobs import SiteJob
 from crawler.middlewares import SITE_HOSTS, OffSiteRedirect
