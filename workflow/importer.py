@@ -2,7 +2,10 @@
 
 The file is UTF-8 (with or without BOM) or GB18030 -- what Excel saves on a Chinese Windows --
 with the header ``unit,office,site_name,domain,english_domain,ipv4,ipv6,site_id,certificate,
-notified_on`` (columns matched by name). The import is all-or-nothing: every line is checked
+notified_on`` (columns matched by name), optionally followed by any of ``site_code,icp,psb``: the
+footer numbers the site registered (网站标识码, ICP 备案编号, 公安机关备案编号), which the crawl
+compares with each page's footer; a file without one of these columns leaves it as it is.
+The import is all-or-nothing: every line is checked
 first and every error is reported with its line number (as a spreadsheet counts rows: the header
 is line 1) and column; only a file without errors writes anything. A site is the same site when
 both its identifier and its domain match; importing the same file again changes nothing, and a
@@ -38,7 +41,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from badgewatch import domains, localtime
+from badgewatch import domains, localtime, registrations
 from badgewatch.domains import FieldInvalid
 from store.models import Office, Site, SiteSource, Unit
 from workflow import fields
@@ -58,6 +61,9 @@ COLUMNS: tuple[str, ...] = (
     "notified_on",
 )
 OPTIONAL = frozenset({"english_domain", "ipv6", "certificate"})
+# Optional columns of the header (and optional values): the registered footer numbers.
+FOOTER_COLUMNS: tuple[str, ...] = ("site_code", "icp", "psb")
+ALL_COLUMNS = COLUMNS + FOOTER_COLUMNS
 HEADER_LINE = 1
 BATCH = 500  # staged rows per database query or write
 MAX_LINE_BYTES = 1 << 20  # a longer line is refused without being held in memory
@@ -74,6 +80,7 @@ _COMPARED = (
     "certificate",
     "notified_on",
     "placement_due",
+    *FOOTER_COLUMNS,
 )
 _SAVE_AS = "请在 Excel 中把整个文件另存为“CSV UTF-8”后重新导入"
 
@@ -113,7 +120,7 @@ class ImportReport:
 def _column_order(column: str | None) -> int:
     if column is None:
         return -1
-    return COLUMNS.index(column) if column in COLUMNS else len(COLUMNS)
+    return ALL_COLUMNS.index(column) if column in ALL_COLUMNS else len(ALL_COLUMNS)
 
 
 # --- reading: bytes to lines of text, one encoding per file ----------------------------------
@@ -266,12 +273,16 @@ class _Row:
     certificate: str | None
     notified_on: date
     placement_due: date
+    site_code: str | None = None
+    icp: str | None = None
+    psb: str | None = None
 
     def staged(self) -> tuple[Any, ...]:
         return (
             self.line, self.unit, self.office, self.name, self.domain, self.english_domain,
             self.ipv4, self.ipv6, self.identifier, self.certificate,
             self.notified_on.isoformat(), self.placement_due.isoformat(),
+            self.site_code, self.icp, self.psb,
         )
 
     @classmethod
@@ -279,7 +290,7 @@ class _Row:
         line, unit, office, name, domain, english, ipv4, ipv6, identifier, cert = values[:10]
         return cls(
             line, unit, office, name, domain, english, ipv4, ipv6, identifier, cert,
-            date.fromisoformat(values[10]), date.fromisoformat(values[11]),
+            date.fromisoformat(values[10]), date.fromisoformat(values[11]), *values[12:15],
         )
 
 
@@ -303,6 +314,18 @@ def _text(max_length: int) -> Callable[[str], str]:
     return lambda value: fields.required_text(value, max_length=max_length)
 
 
+def _number(canonical: Callable[[str], str | None], message: str) -> Callable[[str], str]:
+    """A registered footer number in its canonical form (``badgewatch.registrations``)."""
+
+    def check(value: str) -> str:
+        fixed = canonical(value)
+        if fixed is None:
+            raise FieldInvalid(message)
+        return fixed
+
+    return check
+
+
 _VALIDATORS: dict[str, Callable[[str], str]] = {
     "unit": _text(200),
     "office": _text(12),
@@ -313,6 +336,17 @@ _VALIDATORS: dict[str, Callable[[str], str]] = {
     "ipv6": fields.ipv6,
     "site_id": _required(fields.identifier),
     "certificate": fields.certificate,
+    "site_code": _number(
+        registrations.canonical_site_code,
+        "网站标识码应为 10 位数字，或 bm 加 8 位数字（如 1300000065、bm06000004）",
+    ),
+    "icp": _number(
+        registrations.canonical_icp, "ICP 备案编号格式不正确，应如“冀ICP备13016076号-2”"
+    ),
+    "psb": _number(
+        registrations.canonical_psb,
+        "公安机关备案编号格式不正确，应如“京公网安备11010202007232号”或 14 位备案号",
+    ),
 }
 
 
@@ -330,7 +364,7 @@ class _Staging:
             CREATE TABLE rows (
                 line INTEGER PRIMARY KEY, unit TEXT, office TEXT, name TEXT, domain TEXT,
                 english_domain TEXT, ipv4 TEXT, ipv6 TEXT, identifier TEXT, certificate TEXT,
-                notified_on TEXT, placement_due TEXT);
+                notified_on TEXT, placement_due TEXT, site_code TEXT, icp TEXT, psb TEXT);
             CREATE TABLE encodings (line INTEGER PRIMARY KEY, kind INTEGER);
             """
         )
@@ -350,7 +384,7 @@ class _Staging:
             self.flush()
 
     def flush(self) -> None:
-        self.db.executemany(f"INSERT INTO rows VALUES ({', '.join('?' * 12)})", self._rows)
+        self.db.executemany(f"INSERT INTO rows VALUES ({', '.join('?' * 15)})", self._rows)
         self.db.executemany("INSERT INTO encodings VALUES (?, ?)", self._encodings)
         self._rows.clear()
         self._encodings.clear()
@@ -419,6 +453,7 @@ class _Checker:
         self.offices: dict[str, int] = dict(session.execute(select(Office.code, Office.id)).all())
         self.office_codes = {office_id: code for code, office_id in self.offices.items()}
         self._due: dict[date, date | UnknownYear] = {}
+        self.footer_columns: tuple[str, ...] = ()  # those the file has
 
     def error(self, line: int, column: str | None, message: str) -> None:
         self.errors.append(LineError(line, column, message))
@@ -502,8 +537,8 @@ class _Checker:
     def header(self, header: list[str]) -> dict[str, int] | None:
         names = [name.strip().lower() for name in header]
         missing = [c for c in COLUMNS if c not in names]
-        unknown = [n for n in names if n not in COLUMNS]
-        repeated = sorted({n for n in names if n in COLUMNS and names.count(n) > 1})
+        unknown = [n for n in names if n not in ALL_COLUMNS]
+        repeated = sorted({n for n in names if n in ALL_COLUMNS and names.count(n) > 1})
         problems = []
         if missing:
             problems.append("缺少列 " + "、".join(missing))
@@ -518,23 +553,24 @@ class _Checker:
                 "表头不正确（" + "；".join(problems) + "），表头应为：" + ",".join(COLUMNS),
             )
             return None
-        return {name: names.index(name) for name in COLUMNS}
+        self.footer_columns = tuple(c for c in FOOTER_COLUMNS if c in names)
+        return {name: names.index(name) for name in (*COLUMNS, *self.footer_columns)}
 
     def line(
         self, number: int, record: list[str], positions: dict[str, int], *, unfit: bool
     ) -> _Row | None:
         """One record's fields; ``unfit``: some cell holds a character no cell may hold."""
-        if len(record) != len(COLUMNS):
-            self.error(number, None, f"本行有 {len(record)} 列，应为 {len(COLUMNS)} 列")
+        if len(record) != len(positions):
+            self.error(number, None, f"本行有 {len(record)} 列，应为 {len(positions)} 列")
             return None
-        values: dict[str, str | None] = {}
+        values: dict[str, str | None] = dict.fromkeys(FOOTER_COLUMNS)
         refused: set[str] = set()
-        for column in COLUMNS:
+        for column in positions:
             raw = record[positions[column]]
             try:
                 if unfit:
                     fields.plain_text(raw)
-                if column in OPTIONAL and not raw.strip():
+                if (column in OPTIONAL or column in FOOTER_COLUMNS) and not raw.strip():
                     values[column] = None
                 elif column != "notified_on":
                     values[column] = _VALIDATORS[column](raw)
@@ -564,6 +600,9 @@ class _Checker:
             certificate=values["certificate"],
             notified_on=notified_on,
             placement_due=due,
+            site_code=values["site_code"],
+            icp=values["icp"],
+            psb=values["psb"],
         )
 
     def _notice(self, number: int, raw: str) -> tuple[date | None, date | None]:
@@ -734,8 +773,14 @@ def _write(session: Session, checker: _Checker, now: datetime) -> ImportReport:
                 "certificate": row.certificate,
                 "notified_on": row.notified_on,
                 "placement_due": row.placement_due,
+                "site_code": row.site_code,
+                "icp": row.icp,
+                "psb": row.psb,
             }
             site = existing.get(row.identifier)
+            for name in FOOTER_COLUMNS:
+                if name not in checker.footer_columns:  # not in the file: left as it is
+                    values[name] = None if site is None else site.values[_COMPARED.index(name)]
             if site is None:
                 to_create.append(
                     values
