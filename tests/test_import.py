@@ -569,3 +569,57 @@ def test_huge_lines_and_cells_are_named_and_the_lines_after_them_still_checked(
     error = _rejected(sessions, text.encode())
     assert _where(error.errors) == {(3, None), (4, "unit"), (5, None), (6, "unit")}
     assert _counts(sessions) == (0, 0)
+
+
+# --- the optional footer columns: site_code, icp, psb ---------------------------------------
+
+FOOTER_HEADER = HEADER + ",site_code,icp,psb"
+FOOTER_LINE = (
+    "西湖区人民政府,330106,西湖区人民政府门户网站,西湖.政务,,10.0.0.2,,"
+    "CA330106000604258890011,,2024-05-06"
+)
+
+
+def _footers(sessions: sessionmaker[Session]) -> tuple[str | None, str | None, str | None]:
+    with sessions() as session:
+        site = session.scalars(select(Site)).one()
+        return site.site_code, site.icp, site.psb
+
+
+@pytest.mark.usefixtures("offices")
+def test_footer_columns_imported_canonical(sessions: sessionmaker[Session]) -> None:
+    text = "\r\n".join(
+        [FOOTER_HEADER,
+         FOOTER_LINE + ",BM06000004,京ICP备 05022684号-3,京公网安备 11010202007232号"]
+    )
+    assert _import(sessions, text) == ImportReport(created=1, updated=0, unchanged=0)
+    expected = ("bm06000004", "京ICP备05022684号-3", "京公网安备11010202007232号")
+    assert _footers(sessions) == expected
+    # the same file again: unchanged; a file without the columns leaves them as they are
+    assert _import(sessions, text) == ImportReport(created=0, updated=0, unchanged=1)
+    assert _import(sessions, HEADER + "\r\n" + FOOTER_LINE).unchanged == 1
+    assert _footers(sessions) == expected
+    # a column present and empty clears its value; columns in any order, some only
+    cleared = "\r\n".join([HEADER + ",psb,site_code", FOOTER_LINE + ",,1300000065"])
+    assert _import(sessions, cleared).updated == 1
+    assert _footers(sessions) == ("1300000065", "京ICP备05022684号-3", None)
+
+
+@pytest.mark.usefixtures("offices")
+def test_footer_columns_refused_naming_line_and_column(sessions: sessionmaker[Session]) -> None:
+    text = "\r\n".join(
+        [
+            FOOTER_HEADER,
+            FOOTER_LINE + ",86868686,京ICP备05022684号-3,",
+            FOOTER_LINE.replace("西湖.政务", "东湖.政务").replace("11,,", "12,,")
+            + ",1300000065,05022684,京公网安备110102",
+        ]
+    )
+    error = _rejected(sessions, text)
+    assert _where(error.errors) == {(2, "site_code"), (3, "icp"), (3, "psb")}
+    assert "第 2 行 site_code：网站标识码应为 10 位数字" in str(error)
+    assert "第 3 行 psb：公安机关备案编号格式不正确" in str(error)
+    assert _counts(sessions) == (0, 0)
+    # a line shorter than its header
+    short = _rejected(sessions, "\r\n".join([FOOTER_HEADER, FOOTER_LINE + ",1300000065"]))
+    assert "第 2 行：本行有 11 列，应为 13 列" in str(short)
