@@ -15,9 +15,9 @@ from dataclasses import dataclass
 WS = r"[\s\u00a0\u3000]*"
 ICP_RE = re.compile(
     rf"([\u4e00-\u9fff]){WS}ICP{WS}备{WS}[:：]?{WS}(\d{{4,}}){WS}(号)?"
-    rf"(?:{WS}-{WS}(\d+))?", re.I)
+    rf"(?:{WS}-{WS}(\d+))?")
 PSB_RE = re.compile(
-    rf"([\u4e00-\u9fff]){WS}公{WS}网{WS}安{WS}备{WS}[:：]?{WS}(\d{{14}})?(?!\d)")
+    rf"([\u4e00-\u9fff]){WS}公网安备{WS}[:：]?{WS}(\d{{14}})?(?!\d)")
 SPACES = re.compile(r"[\s\u00a0\u3000]+")
 
 
@@ -29,7 +29,7 @@ def format_icp(match: re.Match[str]) -> str:
 
 def canonical_icp(value: str) -> str | None:
     """A registered ICP number in the footer reader's form; None if it is none."""
-    match = ICP_RE.fullmatch(value.strip())
+    match = ICP_RE.fullmatch(value.strip().upper())
     return format_icp(match) if match else None
 
 

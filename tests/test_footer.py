@@ -223,3 +223,14 @@ def test_registration_refuses_what_is_no_number() -> None:
         FooterRegistration(icp="19054529")
     assert FooterRegistration(psb="京公网安备 11010202007232号").psb == "京公网安备11010202007232号"
     assert not FooterRegistration()
+
+
+def test_the_crawl_job_carries_the_registered_numbers() -> None:
+    from crawler.jobs import SiteJob
+
+    job = SiteJob(1, "a.政务", ("a.政务",), "10.0.0.1", None, CCGP_ID, None,
+                  site_code="bm14000002", psb="11010602060068")
+    assert job.footer() == FooterRegistration("bm14000002", None, "11010602060068")
+    assert SiteJob.from_json(job.to_json()) == job
+    old = {k: v for k, v in job.to_json().items() if k not in ("site_code", "icp", "psb")}
+    assert SiteJob.from_json(old).footer() is None

@@ -48,9 +48,11 @@ FOOTER_REASONS = (
 
 _LABELS = ("标识码".encode(), b"ICP", "公网安".encode(), b"recordcode")
 
-_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
-_RAW = re.compile(r"<(script|style)\b[^>]*>.*?(?:</\1\s*>|\Z)", re.S | re.I)
-_TAG = re.compile(r"</?[A-Za-z][^>]*>")
+# What is not shown, removed in one pass: comments, script and style contents, tags.
+_HIDDEN = re.compile(
+    r"<(?:!--.*?(?:-->|\Z)|(script|style)\b[^>]*>.*?(?:</\1\s*>|\Z)|/?[A-Za-z][^>]*>)",
+    re.S | re.I,
+)
 
 _SITE_CODE = re.compile(
     rf"网站标识码{WS}[:：]?{WS}(bm{WS}\d{{8}}|\d{{10}})(?!\d)", re.I)
@@ -68,9 +70,22 @@ class FooterNumbers:
 
 
 def _text(tail: str) -> str:
-    tail = _COMMENT.sub(" ", tail)
-    tail = _RAW.sub(" ", tail)
-    return html.unescape(_TAG.sub("", tail))
+    return html.unescape(_HIDDEN.sub("", tail))
+
+
+def _last(pattern: re.Pattern[str], literal: str, text: str) -> re.Match[str] | None:
+    """The last match of ``pattern``, whose matches contain ``literal`` a few characters from
+    their start: the last occurrence of ``literal`` is tried first (a byte search), the whole
+    text only when that one does not match."""
+    at = text.rfind(literal)
+    if at < 0:
+        return None
+    match = pattern.search(text, max(0, at - 24))
+    if match is None or match.start() > at:
+        matches = list(pattern.finditer(text))
+        return matches[-1] if matches else None
+    later = pattern.search(text, match.end())
+    return later or match
 
 
 def _decode_tail(body: bytes, charset: str | None) -> str | None:
@@ -104,10 +119,10 @@ def read_footer(body: bytes | str, charset: str | None = None) -> FooterNumbers:
     site_code = icp = psb = None
     if codes := _SITE_CODE.findall(text):
         site_code = SPACES.sub("", codes[-1]).lower()
-    if icps := list(ICP_RE.finditer(text)):
-        icp = format_icp(icps[-1])
-    if psbs := PSB_RE.findall(text):
-        province, number = psbs[-1]
+    if found := _last(ICP_RE, "ICP", text):
+        icp = format_icp(found)
+    if found := _last(PSB_RE, "安备", text):
+        province, number = found.groups()
         if not number:
             links = _PORTAL.findall(raw)
             number = links[-1] if links else ""
