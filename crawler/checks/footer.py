@@ -46,7 +46,8 @@ FOOTER_REASONS = (
     "site_code_missing", "site_code_mismatch", "icp_missing", "icp_mismatch", "psb_missing")
 """The reason codes of :func:`footer_findings` (``badgewatch.vocabulary`` words them)."""
 
-_LABELS = ("标识码".encode(), b"ICP", "公网安".encode(), b"recordcode")
+_TEXT_LABELS = ("标识码", "ICP", "公网安", "recordcode")
+_LABELS = tuple(label.encode() for label in _TEXT_LABELS)
 
 # What is not shown, removed in one pass: comments, script and style contents, tags.
 _HIDDEN = re.compile(
@@ -69,8 +70,31 @@ class FooterNumbers:
     psb: str | None = None
 
 
+# Text read before the first label: a number split from its label, the start of a footer.
+MARGIN = 512
+
+
+def _start(tail: str) -> int:
+    """Where reading starts: a little before the first label, moved back out of a tag, a
+    comment or a script/style it would otherwise start in (so that what they hide stays
+    hidden). Saves the removal pass most of the tail."""
+    found = [at for label in _TEXT_LABELS if (at := tail.find(label)) >= 0]
+    cut = max(0, min(found, default=0) - MARGIN)
+    if not cut:
+        return 0
+    opened = tail.rfind("<", 0, cut)
+    if opened > tail.rfind(">", 0, cut):
+        cut = opened
+    if (opened := tail.rfind("<!--", 0, cut)) > tail.rfind("-->", 0, cut):
+        cut = opened
+    for name in ("script", "SCRIPT", "style", "STYLE"):  # as written, lower or upper case
+        if (opened := tail.rfind(f"<{name}", 0, cut)) > tail.rfind(f"</{name}", 0, cut):
+            cut = min(cut, opened)
+    return cut
+
+
 def _text(tail: str) -> str:
-    return html.unescape(_HIDDEN.sub("", tail))
+    return html.unescape(_HIDDEN.sub("", tail[_start(tail) :]))
 
 
 def _last(pattern: re.Pattern[str], literal: str, text: str) -> re.Match[str] | None:
