@@ -341,6 +341,9 @@ REGISTRY: Mapping[str, Reason] = {
 
 MARKUP_REASONS = tuple(code for code, r in REGISTRY.items() if r.check == "markup")
 """Every code the markup check can give a page, in its order of precedence."""
+FOOTER_REASONS = (
+    "site_code_missing", "site_code_mismatch", "icp_missing", "icp_mismatch", "psb_missing")
+"""The footer's reasons (``crawler.checks.footer``): registered numbers the footer lacks."""
 RENDER_REASONS = tuple(
     code for code, r in REGISTRY.items() if r.check == "rendered" and r.kind != "not_failure"
 )

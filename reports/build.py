@@ -304,6 +304,7 @@ def page_rows(row: SiteRow, failing: Iterable[FailingRow]) -> Iterator[list[Any]
 SITE_COLUMNS = (
     "编办代码", "网站名称", "域名", "开办单位", "网站标识码", "状态", "状态起始", "整改期限",
     "剩余工作日", "逾期工作日", "检查页面数", "未通过页面数", "主要问题", "最近完整检查",
+    "政府网站标识码（登记）", "ICP备案编号（登记）", "公安机关备案编号（登记）", "页脚备案",
 )
 
 
@@ -322,6 +323,7 @@ def site_csv(f: IO[str], rows: Iterable[SiteRow], zone: ZoneInfo) -> None:
                 r.pages_checked, r.pages_failing,
                 "；".join(f"{x.text}（{x.pages} 页）" for x in r.reasons),
                 localtime.text(r.checked_at, zone) if r.checked_at else "",
+                r.site_code or "", r.icp or "", r.psb or "", r.footer_note,
             )
         )
 
@@ -351,6 +353,10 @@ class SiteJson(TypedDict):
     checked_at: str | None
     dns: DnsRecord | None
     page: str
+    site_code: str | None
+    icp: str | None
+    psb: str | None
+    footer_reasons: dict[str, int]
 
 
 def _site_json(r: SiteRow) -> SiteJson:
@@ -373,6 +379,10 @@ def _site_json(r: SiteRow) -> SiteJson:
         "checked_at": _iso(r.checked_at),
         "dns": r.dns,
         "page": r.file_name,
+        "site_code": r.site_code,
+        "icp": r.icp,
+        "psb": r.psb,
+        "footer_reasons": {x.code: x.pages for x in r.footer_reasons},
     }
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from badgewatch import localtime
 from badgewatch.domains import display_domain, display_url
 from badgewatch.vocabulary import (
+    FOOTER_REASONS,
     LEVEL_LABELS,
     NOT_FAILURES,
     STATE_LABELS,
@@ -120,6 +121,24 @@ class SiteRow:
     dns: DnsRecord | None
     renders: RenderSummary
     file_name: str = ""
+    # the footer numbers the site registered (None: not registered)
+    site_code: str | None = None
+    icp: str | None = None
+    psb: str | None = None
+
+    @property
+    def footer_reasons(self) -> list[Reason]:
+        """The footer's problems (registered numbers a page's footer lacks), of ``reasons``."""
+        return [r for r in self.reasons if r.code in FOOTER_REASONS]
+
+    @property
+    def footer_note(self) -> str:
+        """The footer column in words: the registered numbers' standing."""
+        if not (self.site_code or self.icp or self.psb):
+            return "未登记"
+        if not self.footer_reasons:
+            return "相符" if self.check_id is not None else "—"
+        return "；".join(f"{r.text}（{r.pages} 页）" for r in self.footer_reasons)
 
     @property
     def state_name(self) -> str:
@@ -312,6 +331,9 @@ def _site_row(
         ] if check else [],
         dns=check.dns if check else None,
         renders=renders_of(check.renders if check else None),
+        site_code=site.site_code,
+        icp=site.icp,
+        psb=site.psb,
     )
 
 

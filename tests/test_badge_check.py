@@ -9,6 +9,7 @@ import re
 import pytest
 
 from badgewatch.config import BadgeConfig
+from badgewatch.vocabulary import FOOTER_REASONS
 from crawler.checks import (
     REASONS,
     BadgePatterns,
@@ -17,7 +18,6 @@ from crawler.checks import (
     check_page,
     fetch_failed,
 )
-from crawler.checks.footer import FOOTER_REASONS
 from crawler.checks.markup import codec_for_label, decode_page
 from tests.corpus import CORPUS_TABLE
 

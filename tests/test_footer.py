@@ -14,8 +14,9 @@ from badgewatch.registrations import (
     canonical_site_code,
     same_psb,
 )
+from badgewatch.vocabulary import FOOTER_REASONS
 from crawler.checks.badge import Policy, SiteBadge, check_page
-from crawler.checks.footer import FOOTER_REASONS, TAIL, FooterNumbers, read_footer
+from crawler.checks.footer import TAIL, FooterNumbers, read_footer
 
 # file: (网站标识码, ICP, 公安备案) as the page shows them (canonical form: see footer.py),
 # each read by hand from the page; None: the page shows none.

@@ -42,10 +42,6 @@ from crawler.checks.markup import ascii_compatible, sniff_encoding
 # before the end; saved pages add scripts after it.
 TAIL = 64 * 1024
 
-FOOTER_REASONS = (
-    "site_code_missing", "site_code_mismatch", "icp_missing", "icp_mismatch", "psb_missing")
-"""The reason codes of :func:`footer_findings` (``badgewatch.vocabulary`` words them)."""
-
 _TEXT_LABELS = ("标识码", "ICP", "公网安", "recordcode")
 _LABELS = tuple(label.encode() for label in _TEXT_LABELS)
 
