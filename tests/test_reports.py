@@ -261,3 +261,35 @@ def test_report_and_notice_word_a_reason_alike(sessions, tree, tmp_path) -> None
         notice = overdue_notice(site, site.unit, found, days_overdue=1, zone=tree.calendar.zone)
     for text, pages, advice in rows:
         assert f"  · {text}（{pages} 个页面）：请{advice}。" in notice.email_body
+
+
+def test_footer_numbers_in_their_own_column_and_the_exports(sessions, tree, tmp_path) -> None:
+    from store.models import SiteCheck
+
+    with transaction(sessions) as session:
+        site = session.query(Site).filter_by(name="杭州法院网").one()
+        site.site_code, site.icp = "3301000001", "浙ICP备05018911号"
+        check = session.get(SiteCheck, site.last_check_id)
+        assert check is not None
+        pages = dict(check.reasons["pages"])
+        check.reasons = {**check.reasons, "pages": {**pages, "icp_mismatch": 2}}
+    result = build(sessions, tree, tmp_path / "out", "330000")
+    rows = list(csv.DictReader(
+        (result.directory / "office-330000.csv").read_text("utf-8-sig").splitlines()
+    ))
+    court = next(r for r in rows if r["网站名称"] == "杭州法院网")
+    assert court["政府网站标识码（登记）"] == "3301000001"
+    assert court["ICP备案编号（登记）"] == "浙ICP备05018911号"
+    assert court["公安机关备案编号（登记）"] == ""
+    assert court["页脚备案"] == "页面底部的 ICP 备案编号与登记的不一致（2 页）"
+    assert {r["页脚备案"] for r in rows if r["网站名称"] != "杭州法院网"} == {"未登记"}
+    data = json.loads((result.directory / "office-330000.json").read_text("utf-8"))
+    entry = next(s for s in data["sites"] if s["name"] == "杭州法院网")
+    assert (entry["site_code"], entry["psb"]) == ("3301000001", None)
+    assert entry["footer_reasons"] == {"icp_mismatch": 2}
+    tables = [
+        text for path in result.directory.rglob("*.html")
+        if "<th>页脚备案</th>" in (text := path.read_text("utf-8")) and "杭州法院网" in text
+    ]
+    assert tables
+    assert all("页面底部的 ICP 备案编号与登记的不一致（2 页）" in text for text in tables)
