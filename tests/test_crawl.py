@@ -9,7 +9,18 @@ from sqlalchemy import select
 from store.db import make_engine, session_factory, transaction
 from store.models import CrawlRun, PageResult, RunState, SiteCheck
 from testbed.siteserver import Route, government_page, redirect
-from tests.factories import ascii_name, badge, by_domain, pages, register, run, wait_for
+from tests.factories import (
+    HEADER,
+    ascii_name,
+    badge,
+    by_domain,
+    certificate,
+    identifier,
+    pages,
+    register,
+    run,
+    wait_for,
+)
 
 
 def test_crawl_several_sites(crawl_env, tmp_path, serve_site, dns_server) -> None:
@@ -243,3 +254,21 @@ def test_killed_crawl_keeps_previous_verdict(crawl_env, tmp_path, serve_site) ->
         runs = session.scalars(select(CrawlRun).order_by(CrawlRun.id)).all()
         assert [r.state for r in runs] == [RunState.FINISHED, RunState.INCOMPLETE]
     engine.dispose()
+
+
+def test_registered_footer_numbers_checked_on_each_page(crawl_env, tmp_path, serve_site) -> None:
+    site = serve_site(pages(2, lambda i: badge(1)), names=["页脚.政务"])
+    run(crawl_env, "office", "add", "330000", "浙江省委编办", "--level", "province")
+    path = tmp_path / "sites.csv"
+    path.write_text(
+        f"{HEADER},site_code,icp\n单位1,330000,网站1,页脚.政务,,{site.ip},,{identifier(1)},"
+        f"{certificate(1)},2026-10-09,1304000009,冀ICP备99999999号\n",
+        encoding="utf-8",
+    )
+    run(crawl_env, "sites", "import", str(path))
+    out = run(crawl_env, "recheck", site.url("/p/1.html", name="页脚.政务"), "--json").output
+    [checked] = json.loads(out)["sites"]
+    # the testbed's footer shows 网站标识码：1304000009 and another ICP number: a warning
+    assert [(p["verdict"], p["reasons"]) for p in checked["pages"]] == [
+        ("compliant", ["ok", "icp_mismatch"])
+    ]
