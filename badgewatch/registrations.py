@@ -51,11 +51,6 @@ def canonical_site_code(value: str) -> str | None:
     return value if re.fullmatch(r"bm\d{8}|\d{10}", value) else None
 
 
-def same_psb(registered: str, read: str) -> bool:
-    """Whether two public-security numbers name the same record (the 14 digits decide)."""
-    return re.sub(r"\D", "", registered) == re.sub(r"\D", "", read)
-
-
 @dataclass(frozen=True, slots=True)
 class FooterRegistration:
     """A site's registered footer numbers (each optional), in canonical form; the page check

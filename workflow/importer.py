@@ -5,9 +5,9 @@ with the header ``unit,office,site_name,domain,english_domain,ipv4,ipv6,site_id,
 notified_on`` (columns matched by name), optionally followed by any of ``site_code,icp,psb``: the
 footer numbers the site registered (网站标识码, ICP 备案编号, 公安机关备案编号), which the crawl
 compares with each page's footer; a file without one of these columns leaves it as it is.
-The import is all-or-nothing: every line is checked
-first and every error is reported with its line number (as a spreadsheet counts rows: the header
-is line 1) and column; only a file without errors writes anything. A site is the same site when
+The import is all-or-nothing: every line is checked first and every error is reported with its
+line number (as a spreadsheet counts rows: the header is line 1) and column; only a file without
+errors writes anything. A site is the same site when
 both its identifier and its domain match; importing the same file again changes nothing, and a
 changed line updates its site (whose source, issued or imported, is kept).
 
