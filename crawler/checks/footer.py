@@ -3,13 +3,15 @@
 ``read_footer(body)`` returns the :class:`FooterNumbers` a person reads at the bottom of the
 page: the 政府网站标识码 (``1304000009``, ``bm06000004``), the ICP filing number
 (``冀ICP备13016076号-2``) and the public-security filing number (``京公网安备11010202007232号``).
-Standard library only, like the other page checks.
+Standard library and the foundation only, like the other page checks.
 
 How it reads (evidence: ``research/badge-formats.md`` §5 and the corpus):
 
 * Only the page's tail is read (the last :data:`TAIL` bytes): footers sit near the end, the
   farthest in the corpus about 21 KB before ``</body>``. The tail is searched for the labels'
-  bytes first; a page without any of them costs one byte search per label.
+  bytes first; a page without any of them costs one byte search per label. Reading starts
+  :data:`MARGIN` characters before the first label (moved back out of a tag, comment or
+  script it would start in), so the removal pass skips most of the tail.
 * Comments, ``<script>``/``<style>`` contents and tags are removed, tags without a space so that
   numbers split across spans (``京<span>ICP</span>备<span>19054529</span>号<span>-1</span>``)
   read as one; entities are decoded; whitespace (``&nbsp;``, the ideographic space) is allowed
@@ -18,7 +20,7 @@ How it reads (evidence: ``research/badge-formats.md`` §5 and the corpus):
   ``beian.mps.gov.cn``, ``recordcode=`` + 14 digits) when the text shows the label outside it.
 * Values are returned in one canonical form: ``bm`` in lower case; ``{省}ICP备{number}号`` with
   ``-N`` when the page has it (``号`` added when the page omits it); ``{省}公网安备{number}号``.
-   ``badgewatch.registrations`` gives registered values the same form, so a comparison does
+  ``badgewatch.registrations`` gives registered values the same form, so a comparison does
   not depend on spaces or a missing ``号``.
 """
 
