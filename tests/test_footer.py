@@ -160,6 +160,9 @@ def test_gbk_page() -> None:
     assert read_footer(page.encode("gb18030")) == expected
     assert read_footer(page.encode("gbk"), "gbk") == expected
     assert read_footer(page) == expected
+    # the label alone, in GB18030 bytes, after a long page
+    code = ("<p>" + "正文" * 40000 + "</p><p>网站标识码：1300000065</p>").encode("gb18030")
+    assert read_footer(code) == FooterNumbers(site_code="1300000065")
 
 
 # The page check: registered numbers against the footer.

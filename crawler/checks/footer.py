@@ -29,6 +29,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from typing import AnyStr
 
 from badgewatch.registrations import (
     ICP_RE,
@@ -45,7 +46,14 @@ from crawler.checks.markup import ascii_compatible, sniff_encoding
 TAIL = 64 * 1024
 
 _TEXT_LABELS = ("标识码", "ICP", "公网安", "recordcode")
-_LABELS = tuple(label.encode() for label in _TEXT_LABELS)
+# as UTF-8 and as GB18030 bytes (an undeclared page may be either)
+_LABELS = tuple({label.encode(codec) for label in _TEXT_LABELS for codec in ("utf-8", "gb18030")})
+# what reading must not start inside: a tag, a comment, a script or style (as written, lower or
+# upper case), each as (opening, closing)
+_ENCLOSING = (("<", ">"), ("<!--", "-->"), ("<script", "</script"), ("<SCRIPT", "</SCRIPT"),
+              ("<style", "</style"), ("<STYLE", "</STYLE"))
+_TEXT_MARKS = (_TEXT_LABELS, _ENCLOSING)
+_BYTES_MARKS = (_LABELS, tuple((a.encode(), b.encode()) for a, b in _ENCLOSING))
 
 # What is not shown, removed in one pass: comments, script and style contents, tags.
 _HIDDEN = re.compile(
@@ -72,27 +80,29 @@ class FooterNumbers:
 MARGIN = 512
 
 
-def _start(tail: str) -> int:
-    """Where reading starts: a little before the first label, moved back out of a tag, a
-    comment or a script/style it would otherwise start in (so that what they hide stays
-    hidden). Saves the removal pass most of the tail."""
-    found = [at for label in _TEXT_LABELS if (at := tail.find(label)) >= 0]
-    cut = max(0, min(found, default=0) - MARGIN)
-    if not cut:
-        return 0
-    opened = tail.rfind("<", 0, cut)
-    if opened > tail.rfind(">", 0, cut):
-        cut = opened
-    if (opened := tail.rfind("<!--", 0, cut)) > tail.rfind("-->", 0, cut):
-        cut = opened
-    for name in ("script", "SCRIPT", "style", "STYLE"):  # as written, lower or upper case
-        if (opened := tail.rfind(f"<{name}", 0, cut)) > tail.rfind(f"</{name}", 0, cut):
-            cut = min(cut, opened)
+def _start(
+    tail: AnyStr, marks: tuple[tuple[AnyStr, ...], tuple[tuple[AnyStr, AnyStr], ...]]
+) -> int | None:
+    """Where reading starts: a little before the earliest of the labels' last occurrences
+    (searched from the end, where the footer is), moved back out of a tag, a comment or a
+    script/style it would otherwise start in (so that what they hide stays hidden). Saves the
+    decoding and the removal pass most of the tail. None: no label at all."""
+    labels, enclosing = marks
+    found = [at for label in labels if (at := tail.rfind(label)) >= 0]
+    if not found:
+        return None
+    cut = max(0, min(found) - MARGIN)
+    for opening, closing in enclosing:
+        if not cut:
+            break
+        opened = tail.rfind(opening, 0, cut)
+        if opened >= 0 and opened > tail.rfind(closing, opened, cut):
+            cut = opened
     return cut
 
 
 def _text(tail: str) -> str:
-    return html.unescape(_HIDDEN.sub("", tail[_start(tail) :]))
+    return html.unescape(_HIDDEN.sub("", tail))
 
 
 def _last(pattern: re.Pattern[str], literal: str, text: str) -> re.Match[str] | None:
@@ -118,12 +128,13 @@ def _decode_tail(body: bytes, charset: str | None) -> str | None:
     if not ascii_compatible(codec):
         return body.decode(codec or "utf-8", errors="replace")[-TAIL:]
     tail = body[-TAIL:]
-    if not any(label in tail for label in _LABELS):
+    start = _start(tail, _BYTES_MARKS)
+    if start is None:
         return None
+    tail = tail[start:]
     if codec:
         return tail.decode(codec, errors="replace")
-    if len(body) > TAIL:
-        tail = tail.lstrip(bytes(range(0x80, 0xC0)))  # a character cut at the start
+    tail = tail.lstrip(bytes(range(0x80, 0xC0)))  # a character cut at the start
     try:
         return tail.decode("utf-8")
     except UnicodeDecodeError:
@@ -134,7 +145,12 @@ def read_footer(body: bytes | str, charset: str | None = None) -> FooterNumbers:
     """The site code, ICP and public-security numbers the end of the page shows (the last of
     each, the footer being the last place a page shows them). ``body`` is the page as fetched
     (``charset``: the HTTP-declared one) or already decoded text."""
-    raw = body[-TAIL:] if isinstance(body, str) else _decode_tail(body, charset)
+    if isinstance(body, str):
+        tail = body[-TAIL:]
+        start = _start(tail, _TEXT_MARKS)
+        raw = None if start is None else tail[start:]
+    else:
+        raw = _decode_tail(body, charset)
     if raw is None:
         return FooterNumbers()
     text = _text(raw)
