@@ -235,3 +235,12 @@ def test_the_crawl_job_carries_the_registered_numbers() -> None:
     assert SiteJob.from_json(job.to_json()) == job
     old = {k: v for k, v in job.to_json().items() if k not in ("site_code", "icp", "psb")}
     assert SiteJob.from_json(old).footer() is None
+
+
+def test_a_label_in_a_script_after_the_footer() -> None:
+    footer = "<p>网站标识码：1300000065 冀ICP备13016076号-2 冀公网安备 13010402001602号</p>"
+    script = "<script>var s = '网站标识码 ICP 公网安';" + " " * 2000 + "</script>"
+    page = footer + "<div>" + "正文" * 1000 + "</div>" + script
+    expected = FooterNumbers("1300000065", "冀ICP备13016076号-2", "冀公网安备13010402001602号")
+    assert read_footer(page) == expected
+    assert read_footer(page.encode()) == expected

@@ -120,10 +120,10 @@ def _last(pattern: re.Pattern[str], literal: str, text: str) -> re.Match[str] | 
     return later or match
 
 
-def _decode_tail(body: bytes, charset: str | None) -> str | None:
-    """The page's last :data:`TAIL` bytes as text, decoded the way the page declares (as
-    ``markup.decode_page`` does: UTF-8 when valid, else GB18030); None when no label's bytes
-    are there."""
+def _decode_tail(body: bytes, charset: str | None, *, whole: bool = False) -> str | None:
+    """The page's last :data:`TAIL` bytes as text from where reading starts (``whole``: all of
+    them), decoded the way the page declares (as ``markup.decode_page`` does: UTF-8 when valid,
+    else GB18030); None when no label's bytes are there."""
     codec = sniff_encoding(body, charset)
     if not ascii_compatible(codec):
         return body.decode(codec or "utf-8", errors="replace")[-TAIL:]
@@ -131,7 +131,7 @@ def _decode_tail(body: bytes, charset: str | None) -> str | None:
     start = _start(tail, _BYTES_MARKS)
     if start is None:
         return None
-    tail = tail[start:]
+    tail = tail if whole else tail[start:]
     if codec:
         return tail.decode(codec, errors="replace")
     tail = tail.lstrip(bytes(range(0x80, 0xC0)))  # a character cut at the start
@@ -153,6 +153,28 @@ def read_footer(body: bytes | str, charset: str | None = None) -> FooterNumbers:
         raw = _decode_tail(body, charset)
     if raw is None:
         return FooterNumbers()
+    numbers = _numbers(raw)
+    if any(
+        value is None and label in raw
+        for value, label in ((numbers.site_code, "标识码"), (numbers.icp, "ICP"),
+                             (numbers.psb, "公网安"))
+    ):
+        # The last occurrence of every label present is read; a label there and no number: it
+        # may be hidden (a script after the footer) with the footer's own before the start, so
+        # the whole tail is read again for what is missing.
+        full = body[-TAIL:] if isinstance(body, str) else _decode_tail(body, charset, whole=True)
+        if full is not None and len(full) > len(raw):
+            again = _numbers(full)
+            numbers = FooterNumbers(
+                numbers.site_code or again.site_code,
+                numbers.icp or again.icp,
+                numbers.psb or again.psb,
+            )
+    return numbers
+
+
+def _numbers(raw: str) -> FooterNumbers:
+    """The three numbers in ``raw``, markup still in it."""
     text = _text(raw)
     site_code = icp = psb = None
     if codes := _SITE_CODE.findall(text):
