@@ -42,6 +42,8 @@ from badgewatch.vocabulary import (
 from notify.outbox import enqueue
 from reports.paths import office_report_url
 from store.models import (
+    Application,
+    AppState,
     MonitorState,
     Office,
     OutboxMessage,
@@ -410,6 +412,7 @@ def digest_text(
     report_url: str | None,
     zone: ZoneInfo,
     max_changes: int,
+    waiting: Sequence[Application] = (),
 ) -> tuple[str, str]:
     subject = f"【网站标识】{office.name}网站标识合规检查日报（{cn_date(day)}）"
     total = sum(counts.values())
@@ -440,8 +443,56 @@ def digest_text(
         )
     if len(changes) > max_changes:
         lines.append(f"  另有 {len(changes) - max_changes} 项变化，详见报告。")
+    lines += _waiting_lines(waiting, day)
     lines += ["", f"详细报告：{report_url or '（报告链接待开通）'}", ""]
     return subject, "\n".join(lines)
+
+
+_WAITING_STEPS: dict[AppState, str] = {
+    AppState.SUBMITTED: "待编办审核",
+    AppState.APPROVED_ONLINE: "待确认纸质材料",
+}
+"""The application states that wait for the office, as its digest names them."""
+
+
+def _waiting_due(application: Application) -> date | None:
+    if application.state is AppState.SUBMITTED:
+        return application.office_review_due
+    return application.materials_due
+
+
+def _waiting_lines(waiting: Sequence[Application], day: date) -> list[str]:
+    """Section 三: the applications waiting for the office, oldest first, with their deadlines
+    and those past them (逾期)."""
+    overdue = [a for a in waiting if (due := _waiting_due(a)) is not None and due < day]
+    lines = ["", f"三、待办申请（{len(waiting)} 件，其中逾期 {len(overdue)} 件）"]
+    if not waiting:
+        lines.append("  目前没有等待本编办办理的申请。")
+    for n, application in enumerate(waiting, 1):
+        due = _waiting_due(application)
+        deadline = f"，期限 {cn_date(due)}" if due is not None else ""
+        late = "，已逾期" if application in overdue else ""
+        lines.append(
+            f"  {n}. 申请序号 {application.serial or application.id}："
+            f"{application.unit.name}“{application.site_name}”"
+            f"（{display_domain(application.domain)}），"
+            f"{_WAITING_STEPS[application.state]}{deadline}{late}"
+        )
+    return lines
+
+
+def _office_waiting(session: Session, office: Office) -> list[Application]:
+    """What waits for ``office``: online reviews and paper materials, oldest first."""
+    return list(
+        session.scalars(
+            select(Application)
+            .where(
+                Application.office_id == office.id,
+                Application.state.in_(list(_WAITING_STEPS)),
+            )
+            .order_by(Application.submitted_on, Application.id)
+        )
+    )
 
 
 def _office_changes(
@@ -489,7 +540,8 @@ def office_digests(
     queued: list[OutboxMessage] = []
     for office in offices:
         counts = _office_counts(session, office)
-        if not counts:
+        waiting = _office_waiting(session, office)
+        if not counts and not waiting:
             continue
         since = _digest_since(session, office, day=day, now=now)
         changes = _office_changes(session, office, since, now)
@@ -510,6 +562,7 @@ def office_digests(
                 report_url=report_url or office_report_url(config, office.code),
                 zone=zone,
                 max_changes=limit,
+                waiting=waiting,
             )
             row = enqueue(
                 session,

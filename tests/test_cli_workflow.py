@@ -221,3 +221,64 @@ def test_our_own_fault_is_never_reported_as_bad_input(env, tmp_path: Path) -> No
     )
     assert result.exit_code == 1
     assert not out.exists()
+
+
+def _bodies(smtp_server, sms_gateway) -> tuple[list[str], list[str]]:
+    mails = [m.get_body(("plain",)).get_content() for m in smtp_server.messages]
+    return mails, [s["message"] for s in sms_gateway.sms]
+
+
+def test_each_rejection_sends_one_email_and_one_sms_with_reason(
+    env, tmp_path: Path, smtp_server, sms_gateway
+) -> None:
+    setup_offices(env)
+    app_id = new_app(env, tmp_path)
+    run(env, "app", "submit", str(app_id))
+    serial = show(env, app_id)["serial"]
+    steps = [
+        ("review", "office:330100", "--approve", "网站简介过于简单", "编办审核不通过",
+         "修改申请后重新提交"),
+        ("review", "conac", "--approve", "网站名称不规范", "CONAC 复审不通过",
+         "修改申请后重新提交"),
+        ("materials", "office:330100", "--confirm", "申请函未加盖公章", "纸质材料不通过",
+         "重新提交纸质材料"),
+    ]
+    for number, (step, actor, _yes, reason, label, todo) in enumerate(steps, start=1):
+        # Reach the step: approve the steps before it.
+        for earlier, earlier_actor, earlier_yes, *_ in steps[: number - 1]:
+            run(env, "app", earlier, str(app_id), "--as", earlier_actor, earlier_yes)
+        run(env, "app", step, serial, "--as", actor, "--reject", reason)
+        mails, sms = _bodies(smtp_server, sms_gateway)
+        assert len(mails) == number and len(sms) == number
+        assert smtp_server.messages[-1]["to"] == "handler@hz.example.cn"
+        assert label in smtp_server.messages[-1]["subject"]
+        for text in (mails[-1], sms[-1]):
+            assert reason in text and serial in text and todo in text
+        assert sms_gateway.sms[-1]["phone"] == "+8613905710001"
+        run(env, "app", "submit", str(app_id))  # resubmitted: the next rejection is new
+
+    # A second office rejection after a resubmit is a notice of its own.
+    run(env, "app", "review", str(app_id), "--as", "office:330100", "--reject", "网站简介过于简单")
+    assert (len(smtp_server.messages), len(sms_gateway.sms)) == (4, 4)
+    # Nothing is sent twice: later delivery runs (as after a restart) send nothing more.
+    runs = [run(env, "notify", "deliver", "--json").output for _ in range(2)]
+    assert {json.loads(output)["sent"] for output in runs} == {0}
+    assert (len(smtp_server.messages), len(sms_gateway.sms)) == (4, 4)
+
+
+def test_badge_prints_the_issued_snippet_again(env, tmp_path: Path) -> None:
+    setup_offices(env)
+    app_id = new_app(env, tmp_path)
+    refused = run(env, "app", "badge", str(app_id), code=1).output
+    assert "尚未发放网站标识" in refused
+    run(env, "app", "submit", str(app_id))
+    run(env, "app", "review", str(app_id), "--as", "office:330100", "--approve")
+    run(env, "app", "review", str(app_id), "--as", "conac", "--approve")
+    run(env, "app", "materials", str(app_id), "--as", "office:330100", "--confirm")
+    data = show(env, app_id)
+    identifier = data["badge"]["identifier"]
+    for key in (str(app_id), data["serial"]):
+        snippet = run(env, "app", "badge", key, "--as", UNIT).output
+        assert f"{identifier}.js" in snippet and snippet.lstrip().startswith("<")
+    other = run(env, "app", "badge", str(app_id), "--as", "unit:宁波市某局", code=1).output
+    assert "只能查看" in other

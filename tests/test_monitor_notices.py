@@ -21,6 +21,9 @@ from notify.channels import EmailChannel, HttpSmsChannel, WebhookChannel
 from notify.outbox import deliver_due
 from store.db import transaction
 from store.models import (
+    Application,
+    ApplicationKind,
+    AppState,
     MonitorState,
     OutboxMessage,
     PageRender,
@@ -529,3 +532,47 @@ def test_digest_goes_to_the_webhook_for_offices_with_changes(
     assert "宁波市大数据局网站（宁波数据.政务）：尚未检查 → 域名解析地址与登记不符" in text
     assert "详细报告：（报告链接待开通）" in text
     assert {m.status.value for m in outbox(sessions)} == {"sent"}
+
+
+def _waiting_application(
+    session: Session, unit, serial: str, state: AppState, submitted: date,
+    review_due: date, materials_due: date | None = None,
+) -> None:
+    moment = at(submitted, 2)
+    session.add(
+        Application(
+            unit=unit, office=unit.office, kind=ApplicationKind.NEW, state=state,
+            site_name=f"{serial}网站", domain=f"{serial}.政务", form={}, created_at=moment,
+            updated_at=moment, submitted_on=submitted, office_review_due=review_due,
+            materials_due=materials_due, serial=serial,
+        )
+    )
+
+
+def test_digest_lists_waiting_applications_with_deadlines_and_overdue(
+    sessions: sessionmaker[Session],
+) -> None:
+    day = date(2026, 10, 20)
+    with transaction(sessions) as session:
+        hz = add_office(session, "330100", email="bb@hz.example.cn")
+        unit = add_unit(session, hz)
+        _waiting_application(session, unit, "甲", AppState.SUBMITTED, date(2026, 10, 9),
+                             date(2026, 10, 16))
+        _waiting_application(session, unit, "乙", AppState.APPROVED_ONLINE, date(2026, 10, 12),
+                             date(2026, 10, 19), date(2026, 10, 30))
+        _waiting_application(session, unit, "丙", AppState.SUBMITTED, date(2026, 10, 19),
+                             date(2026, 10, 26))
+        _waiting_application(session, unit, "丁", AppState.DRAFT, date(2026, 10, 1),
+                             date(2026, 10, 2))  # not waiting for the office
+    [email] = digest(sessions, day)  # an office without sites still hears of its applications
+    body = email.body
+    assert "三、待办申请（3 件，其中逾期 1 件）" in body
+    lines = [line.strip() for line in body.splitlines() if "申请序号" in line]
+    assert lines == [
+        "1. 申请序号 甲：杭州市数据资源管理局“甲网站”（甲.政务），待编办审核，"
+        "期限 2026年10月16日，已逾期",
+        "2. 申请序号 乙：杭州市数据资源管理局“乙网站”（乙.政务），待确认纸质材料，"
+        "期限 2026年10月30日",
+        "3. 申请序号 丙：杭州市数据资源管理局“丙网站”（丙.政务），待编办审核，期限 2026年10月26日",
+    ]
+    assert digest(sessions, day) == []  # a second monitor pass the same day: nothing more

@@ -13,7 +13,7 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 from sqlalchemy import select
 
 from store.db import transaction
-from store.models import Application, AppState, AuditEntry, Site
+from store.models import Application, AppState, AuditEntry, OutboxMessage, Site
 from tests.webapp import World, csrf_token, log_in, populate, serving
 
 
@@ -113,6 +113,12 @@ def test_reject_needs_a_reason_and_the_unit_reads_it(app: Flask, world: World) -
         entry = db.scalar(select(AuditEntry).where(action))
         assert entry is not None and entry.actor == "hz-office"
         assert entry.object_id == str(world.applications["hz"]) and entry.address
+        # The unit is told too: one email and one SMS, queued with the decision.
+        notices = db.scalars(select(OutboxMessage).where(
+            OutboxMessage.key.startswith(f"app-rejected:{world.applications['hz']}:")
+        )).all()
+        assert sorted(m.channel for m in notices) == ["email", "sms"]
+        assert all("网站简介<未填写>完整" in m.body for m in notices)
 
 
 def test_office_then_conac_approve_then_materials_issue_the_badge(

@@ -213,6 +213,8 @@ def test_two_reviewers_at_once_one_wins(sessions, wf: Workflow) -> None:
     with transaction(sessions) as session:
         assert wf.get(session, app_id).state is AppState.OFFICE_APPROVED
         history = describe_history(session, app_id)
+        # The loser's rejection notice went with its decision: nothing queued.
+        assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
     assert history == [
         ("submit", "unit:杭州市数据资源管理局", None),
         ("office_approve", "office:330100", None),

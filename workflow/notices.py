@@ -1,14 +1,16 @@
-"""The Chinese texts sent to a unit when its badge is issued."""
+"""The Chinese texts sent to a unit: its badge issued, or its application rejected at a step."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from badgewatch.config import BadgeConfig
 from badgewatch.domains import display_domain
-from badgewatch.localtime import cn_date
+from badgewatch.localtime import cn_date, cn_time
 from workflow.issuance import BadgeCode, decoded_snippet, issued_snippet
+from workflow.machine import EVENT_LABELS, Event
 
 
 @dataclass(frozen=True)
@@ -66,5 +68,55 @@ def badge_issued(
         f"{code.identifier} 已发放，代码已发送至经办人邮箱。"
         f"请于 {cn_date(placement_due)} 前将代码粘贴到网站所有页面的 </body> 之前，"
         "使标识显示在页面底部中间。"
+    )
+    return Notice(subject=subject, email_body=email_body, sms_body=sms_body)
+
+
+REJECTION_STEPS: dict[Event, str] = {
+    Event.OFFICE_REJECT: "同级机构编制部门在线审核",
+    Event.CONAC_REJECT: "CONAC 在线复审",
+    Event.REJECT_MATERIALS: "纸质材料审核",
+}
+"""The events that reject an application, each with the step a notice names."""
+
+_WHAT_TO_DO: dict[Event, str] = {
+    Event.OFFICE_REJECT: "请按上述原因修改申请后重新提交。",
+    Event.CONAC_REJECT: "请按上述原因修改申请后重新提交。",
+    Event.REJECT_MATERIALS: (
+        "请按上述原因更正后重新提交申请，并重新提交纸质材料（加盖单位公章的申请函和申请表）。"
+    ),
+}
+
+
+def application_rejected(
+    event: Event,
+    *,
+    unit_name: str,
+    serial: str,
+    site_name: str,
+    domain: str,
+    reason: str,
+    decided_at: datetime,
+    zone: ZoneInfo,
+) -> Notice:
+    """The notice of an office, CONAC or materials rejection: the reason and what to do."""
+    shown_domain = display_domain(domain)
+    label = EVENT_LABELS[event]
+    what_to_do = _WHAT_TO_DO[event]
+    subject = f"【网站标识】{site_name}（{shown_domain}）{label}"
+    email_body = f"""{unit_name}：
+
+贵单位“{site_name}”（{shown_domain}）的网站标识申请未通过{REJECTION_STEPS[event]}。
+
+申请序号：{serial}
+审核结果：{label}
+审核时间：{cn_time(decided_at, zone)}
+不通过原因：{reason}
+
+{what_to_do}
+"""
+    sms_body = (
+        f"【网站标识】{unit_name}：“{site_name}”（{shown_domain}，申请序号 {serial}）"
+        f"{label}，原因：{reason}。{what_to_do}"
     )
     return Notice(subject=subject, email_body=email_body, sms_body=sms_body)

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import event as orm_events
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -285,18 +286,51 @@ class Workflow:
         source = application.state
         application.state = next_state(source, event)
         application.updated_at = now
-        session.add(
-            Transition(
-                application=application,
-                event=event.value,
-                from_state=source,
-                to_state=application.state,
-                actor=str(actor),
-                role=actor.role,
-                at=now,
-                reason=reason,
-            )
+        transition = Transition(
+            application=application,
+            event=event.value,
+            from_state=source,
+            to_state=application.state,
+            actor=str(actor),
+            role=actor.role,
+            at=now,
+            reason=reason,
         )
+        session.add(transition)
+        if event in notices.REJECTION_STEPS:
+            assert reason is not None  # every rejection needs a reason
+            self._notify_rejection(session, application, transition, event, reason, now)
+
+    def _notify_rejection(
+        self,
+        session: Session,
+        application: Application,
+        transition: Transition,
+        event: Event,
+        reason: str,
+        now: datetime,
+    ) -> None:
+        """Queue the rejection notice with the decision, when the transaction flushes (so the
+        first reviewer to commit still wins, whole); keyed by the transition, so a later
+        rejection (after a resubmit) is a new notice and a repeat of this one is not."""
+        with session.no_autoflush:  # loading the unit must not flush before this is queued
+            notice = notices.application_rejected(
+                event,
+                unit_name=application.unit.name,
+                serial=application.serial or str(application.id),
+                site_name=application.site_name,
+                domain=application.domain,
+                reason=reason,
+                decided_at=now,
+                zone=self.config.calendar.zone,
+            )
+            form = ApplicationForm.from_json(application.form)
+
+            def queue(flushed: Session) -> None:
+                key = f"app-rejected:{application.id}:{transition.id}"
+                _queue(flushed, key, form, notice, now)
+
+            session.info.setdefault(_AFTER_FLUSH, []).append(queue)
 
     def _issue(self, session: Session, application: Application, now: datetime) -> Site:
         form = ApplicationForm.from_json(application.form)
@@ -341,25 +375,43 @@ class Workflow:
             placement_days=self.config.deadlines.placement_days,
         )
         key = f"badge-issued:{application.id}:{code.identifier}"
-        enqueue(
-            session,
-            key=f"{key}:email",
-            channel="email",
-            recipient=form.handler.email,
-            subject=notice.subject,
-            body=notice.email_body,
-            now=now,
-        )
-        enqueue(
-            session,
-            key=f"{key}:sms",
-            channel="sms",
-            recipient=form.handler.mobile,
-            subject=None,
-            body=notice.sms_body,
-            now=now,
-        )
+        _queue(session, key, form, notice, now)
         return site
+
+
+_AFTER_FLUSH = "workflow.after_flush"  # Session.info: notices queued once their rows exist
+
+
+@orm_events.listens_for(Session, "after_flush_postexec")
+def _queue_after_flush(session: Session, _context: object) -> None:
+    """Queue the notices a step left in ``session.info``, now that its transition has an id."""
+    for queue in session.info.pop(_AFTER_FLUSH, []):
+        queue(session)
+
+
+def _queue(
+    session: Session, key: str, form: ApplicationForm, notice: notices.Notice, now: datetime
+) -> None:
+    """Queue ``notice`` to the form's handler by email and SMS, in the caller's transaction."""
+    handler = form.handler
+    enqueue(
+        session,
+        key=f"{key}:email",
+        channel="email",
+        recipient=handler.email,
+        subject=notice.subject,
+        body=notice.email_body,
+        now=now,
+    )
+    enqueue(
+        session,
+        key=f"{key}:sms",
+        channel="sms",
+        recipient=handler.mobile,
+        subject=None,
+        body=notice.sms_body,
+        now=now,
+    )
 
 
 def describe(application: Application, *, zone: ZoneInfo) -> dict[str, Any]:

@@ -19,11 +19,12 @@ from badgewatch.resolver import make_resolver
 from badgewatch.runtime import utcnow
 from badgewatch.vocabulary import APP_STATE_LABELS
 from notify.channels import channels_from_config
-from notify.outbox import deliver_due
+from notify.outbox import deliver_due, queued_keys
 from store.db import transaction
 from store.models import Application, Role
 from workflow.documents import render_form, render_letter
 from workflow.form import ApplicationForm, parse_form
+from workflow.issuance import issued_snippet, make_code
 from workflow.serials import application_id
 from workflow.service import Actor, Workflow, changing, describe
 
@@ -169,6 +170,7 @@ def _decide(
         application = step(rt.workflow, session, Decided(app_id, actor, _now(), agreed, reason))
         state = application.state
         identifier = application.site.identifier if issues and application.site else None
+    queued = queued_keys(session)  # after the commit: a rejection's notice is queued at flush
     if as_json:
         shown: dict[str, Any] = {"id": app_id, "state": state.value}
         emit(shown | {"identifier": identifier} if issues else shown)
@@ -176,7 +178,7 @@ def _decide(
         click.echo(f"application {app_id}: {state.value} ({APP_STATE_LABELS[state]})")
         if identifier:
             click.echo(f"badge identifier {identifier}")
-    if identifier:
+    if queued:  # the badge issued or a rejection: its notice goes out now
         deliver_now()
 
 
@@ -297,3 +299,20 @@ def print_document(app_key: str, kind: str | None, out: Path, as_: str | None) -
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     click.echo(str(out))
+
+
+@command.command("badge")
+@APP_ID
+@click.option("--as", "as_", help=AS_HELP)
+@translate_errors
+def badge(app_key: str, as_: str | None) -> None:
+    """Print the issued badge code to paste into every page (for a unit that lost the notice)."""
+    rt = runtime()
+    with transaction(rt.sessions) as session:
+        app_id = application_id(session, app_key)
+        application = rt.workflow.get(session, app_id, _actor(as_))
+        site = application.site
+        if site is None or site.identifier is None or site.certificate is None:
+            fail(f"申请 {application.serial or app_id} 尚未发放网站标识，没有可加挂的代码")
+        code = make_code(rt.config.badge, site.identifier, site.certificate)
+    click.echo(issued_snippet(rt.config.badge, code))
