@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from store.models import AuditEntry, User
@@ -36,3 +37,20 @@ def record(
             detail=detail or {},
         )
     )
+
+
+def count_since(
+    session: Session, *, action: str, since: datetime, user: User, same_unit: bool = False
+) -> int:
+    """How many times ``action`` was done after ``since``: by ``user``, or with ``same_unit`` by
+    anyone of the user's unit. What the web's rate limits count (every worker sees the same)."""
+    query = select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == action, AuditEntry.at > since
+    )
+    if same_unit:
+        query = query.join(User, User.id == AuditEntry.user_id).where(
+            User.unit_id == user.unit_id
+        )
+    else:
+        query = query.where(AuditEntry.user_id == user.id)
+    return session.scalar(query) or 0

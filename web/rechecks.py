@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import g
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from badgewatch.config import Config
 from monitor.recheck import RecheckTimeout, request_recheck, run_until_done
 from monitor.watchdog import live_monitor
 from store.db import transaction
-from store.models import AuditEntry, CrawlJob, JobState, Site
+from store.models import CrawlJob, JobState, Site
 from web import audit
 from web.context import client_address, state
 from workflow.deadlines import evaluate_site
@@ -73,14 +73,10 @@ def request(site_id: int) -> str | None:
     now = st.now()
     limit = st.web.rechecks_per_minute
     with transaction(st.sessions) as db:
-        recent = db.scalar(
-            select(func.count()).select_from(AuditEntry).where(
-                AuditEntry.user_id == g.user.id,
-                AuditEntry.action == ACTION,
-                AuditEntry.at > now - timedelta(minutes=1),
-            )
+        recent = audit.count_since(
+            db, action=ACTION, since=now - timedelta(minutes=1), user=g.user
         )
-        if (recent or 0) >= limit:
+        if recent >= limit:
             return f"每分钟最多可申请复查 {limit} 次，请稍后再试。"
         audit.record(db, action=ACTION, now=now, user=g.user, address=client_address(),
                      object_type="site", object_id=site_id)

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 from wtforms import SelectField, StringField
@@ -34,7 +34,7 @@ from monitor.recheck import RecheckTimeout, request_recheck, run_until_done
 from monitor.watchdog import live_monitor
 from reports.data import Reason
 from store.db import transaction
-from store.models import AuditEntry, JobState, PageResult, Role, Site, SiteCheck, User
+from store.models import JobState, PageResult, Role, Site, SiteCheck
 from web import audit
 from web.applyform import add_error
 from web.context import WebState, client_address, state
@@ -141,13 +141,9 @@ def _own_url(typed: str, site: Site) -> str | None:
 def _checks_this_hour(st: WebState) -> int:
     since = st.now() - timedelta(hours=1)
     with transaction(st.sessions) as db:
-        return db.scalar(
-            select(func.count())
-            .select_from(AuditEntry)
-            .join(User, User.id == AuditEntry.user_id)
-            .where(AuditEntry.action == "selfcheck.url", AuditEntry.at > since,
-                   User.unit_id == g.user.unit_id)
-        ) or 0
+        return audit.count_since(
+            db, action="selfcheck.url", since=since, user=g.user, same_unit=True
+        )
 
 
 def _queue_url(form: SelfCheckForm, st: WebState, site_id: int) -> int | None:
