@@ -19,8 +19,8 @@ from store.db import transaction
 from store.models import MonitorState, PageRender, Role
 from web.context import state
 from web.permissions import allow, render_or_404, site_or_404
+from web.rows import days_left
 from workflow.issuance import issued_snippet, make_code
-from workflow.workdays import CalendarError
 
 
 @dataclass(frozen=True)
@@ -56,11 +56,8 @@ def _deadline_note(row: SiteRow | None, due: date | None, today: date) -> str:
     placement deadline."""
     if row is not None and (row.failing or row.state is MonitorState.COMPLIANT):
         return row.deadline_note if row.failing else "已合规"
-    if due is None:
-        return "—"
-    try:
-        left = state().calendar.workdays_between(today, due)
-    except CalendarError:
+    left = days_left(state(), today, due)
+    if left is None:
         return "—"
     return f"剩余 {left} 个工作日" if left >= 0 else f"已逾期 {-left} 个工作日"
 

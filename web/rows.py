@@ -53,14 +53,15 @@ def application_rows(
                     else localtime.today(application.created_at, st.zone).isoformat()
                 ),
                 due=deadline,
-                working_days_left=_days_left(st, today, deadline),
+                working_days_left=days_left(st, today, deadline),
             )
         )
     return rows
 
 
-def _days_left(st: WebState, today: date, deadline: date | None) -> int | None:
-    """Working days from today to the deadline; negative once it has passed."""
+def days_left(st: WebState, today: date, deadline: date | None) -> int | None:
+    """Working days from today to the deadline; negative once it has passed; None with no
+    deadline or in a year the calendar does not know."""
     if deadline is None:
         return None
     try:
