@@ -401,6 +401,26 @@ class ReportsConfig(_Section):
         return _http_url(value) if value is not None else None
 
 
+class RedPagesConfig(_Section):
+    """网络红页: the red pages badgewatch serves itself, at the ``.政务`` domains of units without
+    a site of their own. ``address`` is the IPv4 those domains must resolve to (where ``badgewatch
+    web`` answers for them); unset, the application form offers no red page. ``template`` is an
+    optional Jinja2 file replacing the built-in page (it gets the same context)."""
+
+    address: str | None = None
+    template: Annotated[Path | None, Field(strict=False), AfterValidator(_existing_file)] = None
+
+    @field_validator("address")
+    @classmethod
+    def _ipv4(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return str(ipaddress.IPv4Address(value.strip()))
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IPv4 address (e.g. 203.0.113.80)") from None
+
+
 SECRET_KEY_ENV = "BADGEWATCH_WEB_SECRET_KEY"  # noqa: S105 - the variable's name, not a secret
 MIN_SECRET_KEY_LENGTH = 32
 
@@ -472,6 +492,7 @@ class Config(_Section):
     monitor: MonitorConfig = MonitorConfig()
     reports: ReportsConfig = ReportsConfig()
     web: WebConfig = WebConfig()
+    redpages: RedPagesConfig = RedPagesConfig()
 
 
 SECTIONS: dict[str, type[_Section]] = {

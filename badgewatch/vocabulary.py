@@ -150,6 +150,25 @@ KIND_LABELS: Mapping[ApplicationKind, str] = {
     ApplicationKind.REREVIEW: "已开办网站复核",
 }
 
+# 网络红页 (the red pages badgewatch serves): the application form's note, the editor's labels.
+RED_PAGE_NOTE = (
+    "使用政务和公益机构建站平台免费开通微网站（网络红页）：勾选后无需填写 IP 地址，"
+    "请将中文域名解析到网络红页地址 {address}。"
+)
+RED_PAGE_LABELS: Mapping[str, str] = {
+    "profile": "单位简介",
+    "functions": "主要职能",
+    "address": "地址",
+    "contact": "联系方式",
+    "notices": "通知公告",
+    "footer": "页脚",
+}
+RED_PAGE_STATES: Mapping[str, str] = {
+    "unpublished": "未发布",
+    "published": "已发布",
+    "changed": "已发布，草稿有未发布的修改",
+}
+
 ROLE_LABELS: Mapping[Role, str] = {
     Role.UNIT_HANDLER: "单位经办人",
     Role.OFFICE_REVIEWER: "编办审核人员",

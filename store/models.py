@@ -58,6 +58,7 @@ __all__ = [
     "OutboxStatus",
     "PageRender",
     "PageResult",
+    "RedPage",
     "Role",
     "RunState",
     "Site",
@@ -259,6 +260,23 @@ class Site(Base):
     unit: Mapped[Unit] = relationship()
     office: Mapped[Office] = relationship()
     last_check: Mapped[SiteCheck | None] = relationship(foreign_keys=[last_check_id])
+
+
+class RedPage(Base):
+    """网络红页: the micro-site badgewatch serves at the domain of a unit without a site of its
+    own. ``draft`` is what the unit edits; ``published`` (None until 发布) is what is served.
+    Both hold the shape of ``workflow.redpages.RedPageContent.to_json``."""
+
+    __tablename__ = "red_pages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), unique=True)
+    draft: Mapped[dict[str, Any]] = mapped_column()
+    published: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column()
+    published_at: Mapped[datetime | None] = mapped_column()
+
+    site: Mapped[Site] = relationship()
 
 
 class CrawlRun(Base):

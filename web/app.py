@@ -74,6 +74,8 @@ def create_app(
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=web.trusted_proxies, x_proto=web.trusted_proxies
         )
+    # A red page's domain is answered before any session or login logic (web.redpages).
+    app.before_request(_serve_red_page)
     app.before_request(_load_user)
     app.before_request(check_request)
     CSRFProtect(app)
@@ -93,6 +95,7 @@ def create_app(
         home,
         offices,
         operators,
+        redpages,
         registration,
         selfcheck,
         units,
@@ -100,7 +103,7 @@ def create_app(
 
     for blueprint in (auth.bp, account.bp, home.bp, applications.bp, units.bp, offices.bp,
                       conac.bp, operators.bp, registration.bp, badges.bp, selfcheck.bp,
-                      compliance.bp):
+                      compliance.bp, redpages.bp):
         app.register_blueprint(blueprint)
     return app
 
@@ -114,6 +117,12 @@ def create_app_from_env() -> Flask:
 def demo_secret_key() -> str:
     """The demo's key: a new one each run, so its cookies die with it."""
     return secrets.token_hex(32)
+
+
+def _serve_red_page() -> Response | None:
+    from web.redpages import serve  # noqa: PLC0415 - the blueprints are imported late too
+
+    return serve()
 
 
 def _load_user() -> None:

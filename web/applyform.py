@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import Field, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, Field, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
 from badgewatch.domains import display_domain
 from badgewatch.vocabulary import KIND_LABELS
 from workflow.fields import display_phone
-from workflow.form import LABELS, ORG_TYPES, SECTIONS, FieldError
+from workflow.form import LABELS, ORG_TYPES, RED_PAGE, SECTIONS, FieldError
 
 # The seed's hint beside each application type (figure 7).
 KIND_HINTS = {
@@ -59,6 +59,7 @@ class ApplicationPage(FlaskForm):  # type: ignore[misc]  # Flask-WTF ships no ty
     site_ipv4 = StringField(LABELS["site.ipv4"])
     site_ipv6 = StringField(LABELS["site.ipv6"])
     site_intro = TextAreaField(LABELS["site.intro"])
+    site_red_page = BooleanField(LABELS["site.red_page"])
 
     def workflow_data(self, office_code: str) -> dict[str, Any]:
         """What was typed, in the JSON shape ``parse_form`` reads (the office is the unit's)."""
@@ -67,6 +68,8 @@ class ApplicationPage(FlaskForm):  # type: ignore[misc]  # Flask-WTF ships no ty
             data[section] = {
                 key: self[input_name(f"{section}.{key}")].data or "" for key in keys
             }
+        if self.site_red_page.data:
+            data["site"][RED_PAGE] = True
         return data
 
     def fill(self, stored: dict[str, Any]) -> None:
@@ -81,6 +84,7 @@ class ApplicationPage(FlaskForm):  # type: ignore[misc]  # Flask-WTF ships no ty
                 elif path in _PHONES and value:
                     value = display_phone(value)
                 self[input_name(path)].data = value
+        self.site_red_page.data = stored["site"].get(RED_PAGE) is True
 
     def show_errors(self, errors: list[FieldError]) -> list[str]:
         """Put each error beside its field; the ones no input carries are returned."""

@@ -10,14 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from badgewatch.domains import FieldInvalid, display_domain
 from badgewatch.resolver import make_resolver
-from badgewatch.vocabulary import STATE_LABELS
+from badgewatch.vocabulary import RED_PAGE_NOTE, STATE_LABELS
 from store.db import transaction
-from store.models import Application, Role, Site, Unit, User
+from store.models import Application, RedPage, Role, Site, Unit, User
 from web import audit, verification
 from web.applyform import KIND_HINTS, ApplicationPage, add_error
 from web.context import WebState, client_address, state
@@ -91,6 +92,9 @@ def _rejection(application: Application) -> str | None:
 def index() -> str:
     with transaction(state().sessions) as db:
         sites = list(db.scalars(visible_sites(g.user).order_by(Site.name, Site.id)))
+        red_pages = set(db.scalars(
+            select(RedPage.site_id).where(RedPage.site_id.in_([site.id for site in sites]))
+        ))
         applications = list(db.scalars(visible_applications(g.user)))
         actions = {a.id: _actions(a) for a in applications}
         reasons = {a.id: _rejection(a) for a in applications}
@@ -102,6 +106,7 @@ def index() -> str:
         reasons=reasons,
         sites=sites,
         domains={site.id: display_domain(site.domain) for site in sites},
+        red_pages=red_pages,
         state_names=STATE_LABELS,
     )
 
@@ -163,7 +168,14 @@ def _form_page(application_id: int | None) -> str | Response:
         reason=reason,
         editing=application_id,
         serial=serial,
+        red_page_note=_red_page_note(st),
     )
+
+
+def _red_page_note(st: WebState) -> str | None:
+    """The form offers 网络红页 only where the deployment serves red pages."""
+    address = st.config.redpages.address
+    return RED_PAGE_NOTE.format(address=address) if address is not None else None
 
 
 def _fill_from_account(form: ApplicationPage, unit: Unit, user: User) -> None:
@@ -203,7 +215,8 @@ def _save(
     submit: all in one transaction. None (errors put on ``form`` and ``problems``) when
     nothing was saved."""
     try:
-        parsed = parse_form(form.workflow_data(office_code), resolver=make_resolver(st.config.dns))
+        parsed = parse_form(form.workflow_data(office_code), resolver=make_resolver(st.config.dns),
+                            red_page_address=st.config.redpages.address)
     except FormInvalid as exc:
         problems.extend(form.show_errors(exc.errors))
         return None

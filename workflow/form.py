@@ -31,7 +31,10 @@ JSON shape (every key is required unless marked optional; unknown keys are refus
         "english_domain": "www.hd.gov.cn",   # 英文域名 (optional)
         "ipv4": "203.0.113.10",              # IP 地址（IPv4）: where the domain resolves
         "ipv6": "2001:db8::10",              # IP 地址（IPv6） (optional)
-        "intro": "…"                         # 网站简介
+        "intro": "…",                        # 网站简介
+        "red_page": true                     # 无自建网站，开通网络红页 (optional, kind new
+                                             #   only): ipv4/ipv6 are then left empty and the
+                                             #   domain must resolve to [redpages] address
       }
     }
 
@@ -98,6 +101,7 @@ LABELS: dict[str, str] = {
     "site.ipv4": "IP 地址（IPv4）",
     "site.ipv6": "IP 地址（IPv6）",
     "site.intro": "网站简介",
+    "site.red_page": "无自建网站，开通网络红页",
 }
 SECTIONS: dict[str, tuple[str, ...]] = {
     "unit": ("name", "org_type", "address", "functions"),
@@ -108,6 +112,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
 TOP_KEYS: tuple[str, ...] = ("kind", "office", *SECTIONS)
 OPTIONAL: frozenset[str] = frozenset({"site.english_domain", "site.ipv6"})
 MULTILINE: frozenset[str] = frozenset({"unit.functions", "site.intro"})  # may hold line breaks
+RED_PAGE = "red_page"  # the one key of ``site`` that is a boolean, not a text field
 
 
 @dataclass(frozen=True)
@@ -160,6 +165,7 @@ class SiteInfo:
     ipv4: str
     ipv6: str | None
     intro: str
+    red_page: bool = False  # 网络红页: badgewatch serves the site (workflow.redpages)
 
 
 @dataclass(frozen=True)
@@ -193,6 +199,7 @@ class ApplicationForm:
                 "ipv4": self.site.ipv4,
                 "ipv6": self.site.ipv6,
                 "intro": self.site.intro,
+                **({RED_PAGE: True} if self.site.red_page else {}),
             },
         }
 
@@ -219,6 +226,7 @@ class ApplicationForm:
                     ipv4=site["ipv4"],
                     ipv6=site.get("ipv6"),
                     intro=site["intro"],
+                    red_page=site.get(RED_PAGE) is True,
                 ),
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -335,8 +343,12 @@ class _Collector:
         return value
 
 
-def parse_form(data: Mapping[str, Any], *, resolver: Resolver | None) -> ApplicationForm:
-    """Check every field (and, given a resolver, the domain's DNS); raise FormInvalid with all."""
+def parse_form(
+    data: Mapping[str, Any], *, resolver: Resolver | None, red_page_address: str | None = None
+) -> ApplicationForm:
+    """Check every field (and, given a resolver, the domain's DNS); raise FormInvalid with all.
+    A red page's addresses are not the unit's: the domain must resolve to ``red_page_address``
+    (``[redpages] address``)."""
     found = _Collector()
     if not isinstance(data, Mapping):
         raise FormInvalid([FieldError("", "申请表", "申请表应为 JSON 对象")])
@@ -350,8 +362,12 @@ def parse_form(data: Mapping[str, Any], *, resolver: Resolver | None) -> Applica
         if not isinstance(part, Mapping):
             found.error(section, "应为 JSON 对象，包含：" + "、".join(keys))
             continue
-        found.unknown_keys(part, keys, f"{section}.")
+        known = (*keys, RED_PAGE) if section == "site" else keys
+        found.unknown_keys(part, known, f"{section}.")
+        red_page = section == "site" and _red_page(found, part, data, red_page_address)
         for key in keys:
+            if red_page and key in ("ipv4", "ipv6"):
+                continue
             found.field(f"{section}.{key}", part.get(key))
     unchecked = _check_dns(found, resolver) if resolver is not None else None
     if found.errors:
@@ -359,6 +375,34 @@ def parse_form(data: Mapping[str, Any], *, resolver: Resolver | None) -> Applica
     if unchecked is not None:
         raise unchecked
     return _build(found)
+
+
+def _red_page(
+    found: _Collector, site: Mapping[str, Any], data: Mapping[str, Any], address: str | None
+) -> bool:
+    """``site.red_page``: when true (and allowed), the site's addresses are the platform's."""
+    path = f"site.{RED_PAGE}"
+    raw = site.get(RED_PAGE)
+    if raw is None or raw is False:
+        return False
+    if raw is not True:
+        found.error(path, "应为 true 或 false")
+        return False
+    if data.get("kind") != ApplicationKind.NEW.value:
+        found.error(path, "只有新开办网站申请可以开通网络红页")
+    if address is None:
+        found.error(path, "本平台未开通网络红页服务，请填写自建网站的 IP 地址")
+        return False
+    for family in ("ipv4", "ipv6"):
+        if site.get(family) not in (None, "", address):
+            found.error(
+                f"site.{family}",
+                f"开通网络红页时无需填写 IP 地址，域名须解析到网络红页地址 {address}，请留空",
+            )
+    found.values["site.ipv4"] = address
+    found.values["site.ipv6"] = None
+    found.values[path] = "true"
+    return True
 
 
 # What the DNS said about the domain itself (NXDOMAIN, no A record) is the unit's to fix; no
@@ -396,8 +440,13 @@ def _check_dns(found: _Collector, resolver: Resolver) -> CheckUnavailable | None
         )
     if check.outcome == "unresolvable":
         found.error("site.domain", check.message)
+    red_page = found.values.get(f"site.{RED_PAGE}") is not None
     for mismatch in check.mismatches:
-        found.error(f"site.{mismatch.family}", mismatch.message)
+        # a red page's address is not on the form: the domain is what the unit must fix
+        where = "site.domain" if red_page else f"site.{mismatch.family}"
+        message = f"开通网络红页的域名须解析到网络红页地址：{mismatch.message}" if red_page \
+            else mismatch.message
+        found.error(where, message)
     return None
 
 
@@ -430,5 +479,6 @@ def _build(found: _Collector) -> ApplicationForm:
             ipv4=text("site.ipv4"),
             ipv6=found.values.get("site.ipv6"),
             intro=text("site.intro"),
+            red_page=found.values.get(f"site.{RED_PAGE}") is not None,
         ),
     )

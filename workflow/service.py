@@ -37,7 +37,7 @@ from store.models import (
     Unit,
     User,
 )
-from workflow import issuance, notices, serials
+from workflow import issuance, notices, redpages, serials
 from workflow.errors import ConcurrentChange, NotFound, PermissionDenied, ReasonRequired
 from workflow.form import ApplicationForm
 from workflow.machine import EDITABLE, REJECTED, RULES, Event, next_state
@@ -362,6 +362,9 @@ class Workflow:
         site.placement_due = placement_due
         site.monitored = True
         application.site = site
+        if form.site.red_page:
+            session.flush()  # the site's id, for its red page
+            redpages.create(session, site, now)
         self._fire(session, application, Event.ISSUE_BADGE, SYSTEM, now)
         notice = notices.badge_issued(
             self.config.badge,

@@ -57,7 +57,8 @@ def _read_form(path: Path) -> ApplicationForm:
     if not isinstance(data, dict):
         fail(f"FILE: {path} must hold a JSON object", bad_input=True)
     rt = runtime()
-    return parse_form(data, resolver=make_resolver(rt.config.dns))
+    return parse_form(data, resolver=make_resolver(rt.config.dns),
+                      red_page_address=rt.config.redpages.address)
 
 
 def deliver_now() -> None:
