@@ -222,7 +222,7 @@ def test_a_red_page_from_application_to_compliant(
     assert second["state"] == "compliant"
     [home_render] = [r for r in second["renders"] if r["url"].endswith("/")]
     assert home_render["verdict"] == "compliant", home_render
-    assert home_render["reasons"] == []
+    assert home_render["reasons"] == ["ok"]  # neither badge_not_bottom nor badge_not_centered
 
 
 # -- editing, escaping, the footer, permissions (the app alone) ----------------------------------
