@@ -15,13 +15,17 @@ nothing keeps running afterwards.
 from __future__ import annotations
 
 import shutil
+import threading
 import unicodedata
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from werkzeug.serving import make_server
 
 from badgewatch.config import BadgeConfig, Config, load_config
 from badgewatch.domains import display_domain
@@ -38,15 +42,19 @@ from reports.paths import LATEST
 from reports.status import site_summary
 from store.db import transaction
 from store.migrate import upgrade
-from store.models import CrawlRun, Office, OfficeLevel, RunState, Site
+from store.models import CrawlRun, Office, OfficeLevel, RedPage, RunState, Site
 from testbed.badgehost import BadgeHost, Registration
 from testbed.localdns import LocalDnsServer
 from testbed.sinks import LocalHttpSink, LocalSmtpSink
 from testbed.siteserver import IpPool, SiteServer, government_page
+from workflow import redpages
 from workflow.documents import render_form, render_letter
 from workflow.form import parse_form
 from workflow.issuance import issued_snippet, make_code
 from workflow.service import Actor, changing
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
 
 OFFICES = [
     ("100000", "中央机构编制委员会办公室", OfficeLevel.CENTRAL, None),
@@ -80,6 +88,7 @@ SCENARIOS = {
     "unreachable": "网站无法访问",
     "dns_mismatch": "域名解析到的地址与登记的不一致",
     "inside_deadline": "没有标识，但仍在整改期限内",
+    "red_page": "网络红页：由 badgewatch 提供，页脚已放置标识",
 }
 
 UNITS = [
@@ -103,6 +112,9 @@ UNITS = [
              "西湖市场监管.政务", "straight", "dns_mismatch"),
     DemoUnit("杭州市西湖区文化和广电旅游体育局", "330106", "政府", "西湖区文化和广电旅游体育局网站",
              "西湖文旅.政务", "straight", "inside_deadline", days_ago=6),
+    # No site of its own: a red page, served by badgewatch itself at [redpages] address.
+    DemoUnit("杭州市西湖区司法局", "330106", "政府", "西湖区司法局网络红页",
+             "西湖司法.政务", "straight", "red_page"),
 ]
 
 
@@ -132,9 +144,10 @@ def _form(unit: DemoUnit, n: int, ip: str) -> dict[str, Any]:
             "name": unit.site,
             "domain": unit.domain,
             "english_domain": None,
-            "ipv4": ip,
+            "ipv4": "" if unit.scenario == "red_page" else ip,
             "ipv6": None,
             "intro": f"{unit.site}是{unit.unit}的官方网站。",
+            **({"red_page": True} if unit.scenario == "red_page" else {}),
         },
     }
 
@@ -148,7 +161,9 @@ DEMO_BADGE = BadgeConfig(
 DEMO_ADDRESSES = ("127.0.3.1", "127.0.3.254")
 
 
-def _demo_config(base: Config, data_dir: Path, dns: str, smtp_port: int, sms_url: str) -> Config:
+def _demo_config(
+    base: Config, data_dir: Path, dns: str, smtp_port: int, sms_url: str, red_pages: str
+) -> Config:
     return base.model_copy(
         update={
             "database": base.database.model_copy(
@@ -164,6 +179,7 @@ def _demo_config(base: Config, data_dir: Path, dns: str, smtp_port: int, sms_url
                         "password": None, "starttls": False}
             ),
             "sms": base.sms.model_copy(update={"kind": "http", "url": sms_url, "token": None}),
+            "redpages": base.redpages.model_copy(update={"address": red_pages}),
         }
     )
 
@@ -222,7 +238,14 @@ def _pages(site: Site, snippet: str, scenario: str, other_snippet: str) -> dict[
     }
 
 
-def run_demo(out_dir: Path, echo: Callable[[str], None]) -> DemoResult:
+# What answers a red page's domain: the web application built on the demo's configuration
+# (``badgewatch.cli.demo`` passes ``web.app.create_app``; the demo itself imports no web code).
+RedPageServer = Callable[[Config], WSGIApplication]
+
+
+def run_demo(
+    out_dir: Path, echo: Callable[[str], None], red_pages: RedPageServer
+) -> DemoResult:
     """Run the whole demo into ``out_dir`` (recreated); returns where its results are."""
     data_dir = out_dir.resolve()
     if data_dir.exists():
@@ -242,7 +265,8 @@ def run_demo(out_dir: Path, echo: Callable[[str], None]) -> DemoResult:
         badges = stack.enter_context(BadgeHost(DEMO_BADGE, badge_ip))
         for name in badges.names:
             dns.set_records(name, a=[badge_ip])
-        config = _demo_config(load_config(), data_dir, dns.address, smtp.port, sms.url("/sms"))
+        config = _demo_config(load_config(), data_dir, dns.address, smtp.port, sms.url("/sms"),
+                              next(s.declared_ip for s in sites if s.unit.scenario == "red_page"))
         upgrade(config.database.url)
         rt = Runtime(config)
         stack.callback(rt.close)
@@ -262,6 +286,7 @@ def run_demo(out_dir: Path, echo: Callable[[str], None]) -> DemoResult:
         echo("\n== 2. the sites on loopback, as the crawler will find them")
         issued = [s for s in sites if s.site_id is not None]
         _serve(rt, issued, badges, dns, pool, stack, echo)
+        _serve_red_pages(rt, issued, red_pages(config), stack, now)
 
         echo("\n== 3. the crawl: every page checked, a sample rendered in Chromium")
         run = _crawl(rt, [s.site_id for s in issued if s.site_id is not None], echo)
@@ -340,6 +365,10 @@ def _serve(
             badges.register(Registration(site.identifier, site.certificate, site.unit.name,
                                          site.name, site.domain))
             scenario = demo.unit.scenario
+            if scenario == "red_page":
+                echo(f"  {_pad(display_domain(site.domain), 24)}{_pad(demo.declared_ip, 12)}"
+                     f"{SCENARIOS[scenario]}")
+                continue
             if scenario == "unreachable":
                 echo(f"  {_pad(display_domain(site.domain), 24)}{_pad(demo.declared_ip, 12)}"
                      "nothing listens there")
@@ -354,6 +383,44 @@ def _serve(
             moved = f" (DNS now says {ip})" if ip != demo.declared_ip else ""
             echo(f"  {_pad(display_domain(site.domain), 24)}{_pad(demo.declared_ip, 12)}"
                  f"{SCENARIOS[scenario]}{moved}")
+
+
+def _serve_red_pages(
+    rt: Runtime,
+    issued: list[DemoSite],
+    app: WSGIApplication,
+    stack: ExitStack,
+    now: datetime,
+) -> None:
+    """The red-page unit publishes its page with the badge in its footer, as it would in 红页管理;
+    the web application then answers for its domain on ``[redpages] address``, port 80."""
+    badge = rt.config.badge
+    ip = rt.config.redpages.address
+    assert ip is not None
+    with transaction(rt.sessions) as session:
+        for demo in issued:
+            if demo.unit.scenario != "red_page":
+                continue
+            site = session.get(Site, demo.site_id)
+            page = session.scalar(select(RedPage).where(RedPage.site_id == demo.site_id))
+            assert site is not None and page is not None
+            code = redpages.site_code(site, badge)
+            content = redpages.parse_content({
+                "profile": f"{site.unit.name}是负责全区司法行政工作的政府工作部门。",
+                "functions": "负责全区法治宣传教育和人民调解工作。\n负责公共法律服务体系建设。",
+                "address": "浙江省杭州市西湖区示范路 11 号",
+                "contact": "0571-87000011",
+                "notices": [{"title": "关于开展法治宣传月活动的通知", "on": "2026-11-02",
+                             "text": "请各街道按要求组织开展。"}],
+                "footer": f"主办单位：{site.unit.name}\n{issued_snippet(badge, code)}",
+            }, badge, code)
+            redpages.save(page, content, now, publish=True)
+    server = make_server(ip, 80, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="demo-red-pages", daemon=True)
+    thread.start()
+    stack.callback(thread.join)
+    stack.callback(server.server_close)
+    stack.callback(server.shutdown)
 
 
 def _crawl(rt: Runtime, site_ids: list[int], echo: Callable[[str], None]) -> int:
@@ -428,7 +495,8 @@ def _walk_one(
     wf = rt.workflow
     actor = Actor.parse(f"unit:{unit.unit}")
     reviewer = Actor.parse(f"office:{unit.office}")
-    form = parse_form(_form(unit, n, ip), resolver=make_resolver(rt.config.dns))
+    form = parse_form(_form(unit, n, ip), resolver=make_resolver(rt.config.dns),
+                      red_page_address=rt.config.redpages.address)
     with transaction(rt.sessions) as session:
         app_id = wf.create(session, form, actor, now).id
     echo(f"\n#{app_id} {unit.unit} — {unit.site} ({display_domain(form.site.domain)})")

@@ -33,6 +33,7 @@ EXPECTED = {
     "杭州档案.政务": ("unreachable", set()),
     "西湖市场监管.政务": ("dns_mismatch", set()),
     "西湖文旅.政务": ("pending", {"badge_missing"}),
+    "西湖司法.政务": ("compliant", set()),  # the red page badgewatch serves itself
 }
 
 
@@ -88,7 +89,13 @@ def test_demo_runs_the_product_and_its_report_matches_its_sites(tmp_path: Path) 
         own = parse_page(page.parent / f"office-{site['office']}.html")
         assert domain in texts(own, '#site-table td[data-label="网站"] span.note'), domain
     assert sites["杭州市人民政府.政务"]["pages_failing"] == 2  # two of its six pages
-    assert data["counts"]["compliant"] == 1 and data["total"] == 9
+    assert data["counts"]["compliant"] == 2 and data["total"] == 10
+    # The red page was served by badgewatch and rendered with its badge at the bottom centre.
+    renders = sqlite3.connect(tmp_path / "var" / "demo" / "badgewatch.db").execute(
+        "SELECT r.url, r.verdict FROM page_renders r JOIN sites s ON s.last_check_id = r.check_id"
+        " JOIN red_pages p ON p.site_id = s.id"
+    ).fetchall()
+    assert renders and {verdict for _, verdict in renders} == {"compliant"}, renders
     # The roll-up: the province links down to both offices beneath it.
     assert {o["code"] for o in data["offices"]} == {"330100"}
     assert (page.parent / "office-330106.html").exists()

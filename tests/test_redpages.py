@@ -12,6 +12,7 @@ from typing import Any
 
 import idna
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from selectolax.lexbor import LexborHTMLParser
@@ -19,6 +20,7 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from badgewatch.config import load_config
+from store import models
 from store.db import make_engine, session_factory, transaction
 from store.models import RedPage, Role, Site, Unit, User
 from testbed.badgehost import Registration
@@ -276,7 +278,8 @@ def test_draft_and_publish(red_site) -> None:
     assert page.status_code == 200
     tree = LexborHTMLParser(page.get_data(as_text=True))
     assert tree.css_first("h1").text() == "杭州网络红页"
-    assert [p.text() for p in tree.css("#functions p")] == ["负责全市数据资源管理。", "负责政务服务。"]
+    assert [p.text() for p in tree.css("#functions p")] == [
+        "负责全市数据资源管理。", "负责政务服务。"]
     assert tree.css_first("#notices strong").text() == "关于开展数据开放工作的通知"
     # Both forms of the domain; anything else at the domain is 404; a logged-out visitor too.
     assert served_page(client, "杭州红页.政务".encode("idna").decode()).status_code == 200
@@ -361,3 +364,73 @@ def test_another_unit_cannot_see_or_edit_the_red_page(red_site) -> None:
     refused = client.post(f"/unit/redpages/{red_site['site_id']}",
                           data={"profile": "x", "action": "publish"})
     assert refused.status_code == 400
+
+
+# -- the migration -------------------------------------------------------------------------------
+
+
+def test_the_migration_adds_and_removes_red_pages(empty_db_url: str) -> None:
+    from alembic import command
+
+    from store.migrate import alembic_config, upgrade
+
+    upgrade(empty_db_url, "f3b7d2c91e08")
+    engine = make_engine(empty_db_url)
+    assert "red_pages" not in sa.inspect(engine).get_table_names()
+    upgrade(empty_db_url)
+    assert "red_pages" in sa.inspect(engine).get_table_names()
+    assert {c["name"] for c in sa.inspect(engine).get_columns("red_pages")} == {
+        "id", "site_id", "draft", "published", "updated_at", "published_at"}
+    command.downgrade(alembic_config(empty_db_url), "f3b7d2c91e08")
+    assert "red_pages" not in sa.inspect(engine).get_table_names()
+    engine.dispose()
+
+
+# -- the web form ------------------------------------------------------------------------------
+
+
+def test_the_web_form_offers_a_red_page_where_the_deployment_serves_them(
+    sqlite_url, dns_server, dns_config, sms_gateway, tmp_path
+) -> None:
+    from tests.webapp import local_services, make_app, populate, typed
+
+    populate(sqlite_url)
+    with transaction(session_factory(make_engine(sqlite_url))) as db:
+        db.execute(sa.update(User).where(User.login == "hz-unit")
+                   .values(mobile="+8613905710001"))
+    services = local_services(dns_config, sms_gateway, tmp_path / "var")
+    plain = make_app(sqlite_url, Clock(), **services)
+    client = plain.test_client()
+    log_in(client, "hz-unit")
+    page = client.get("/unit/applications/new").get_data(as_text=True)
+    assert 'name="site_red_page"' not in page  # no [redpages] address: no red page offered
+    plain.extensions["badgewatch"].close()
+
+    app = make_app(sqlite_url, Clock(), BADGEWATCH_REDPAGES_ADDRESS="127.0.0.90", **services)
+    client = app.test_client()
+    log_in(client, "hz-unit")
+    page = client.get("/unit/applications/new").get_data(as_text=True)
+    tree = LexborHTMLParser(page)
+    assert tree.css_first('label[for="site_red_page"]').text() == "无自建网站，开通网络红页"
+    assert "请将中文域名解析到网络红页地址 127.0.0.90" in page
+    # The domain resolving elsewhere: said on the domain, nothing saved.
+    dns_server.set_records(DOMAIN, a=["127.0.0.91"])
+    data = {"csrf_token": csrf_token(page), "action": "submit",
+            **typed(site_domain=DOMAIN, site_ipv4="", site_red_page="y")}
+    refused = client.post("/unit/applications/new", data=data)
+    assert refused.status_code == 200
+    error = LexborHTMLParser(refused.get_data(as_text=True)).css_first("#site_domain-errors")
+    assert error is not None and "网络红页地址" in error.text()
+    dns_server.set_records(DOMAIN, a=["127.0.0.90"])
+    assert client.post("/unit/applications/new", data=data).status_code == 302
+    with transaction(app.extensions["badgewatch"].sessions) as db:
+        application = db.scalars(select(models.Application)
+                                 .where(models.Application.domain == ASCII)).one()
+        assert application.form["site"]["red_page"] is True
+        assert application.form["site"]["ipv4"] == "127.0.0.90"
+    # Its page, as the reviewers read it too, says it is a red page.
+    shown = LexborHTMLParser(client.get(f"/applications/{application.id}").get_data(as_text=True))
+    rows = {dt.text().strip(): dd.text().strip()
+            for dt, dd in zip(shown.css("dl.facts dt"), shown.css("dl.facts dd"), strict=True)}
+    assert rows["无自建网站，开通网络红页"] == "是" and rows["中文域名"] == DOMAIN
+    app.extensions["badgewatch"].close()

@@ -15,7 +15,7 @@ from web.context import state
 from web.decisions import DecisionForm, decision_for
 from web.permissions import allow, application_or_404
 from web.rows import application_rows
-from workflow.form import LABELS, SECTIONS
+from workflow.form import LABELS, RED_PAGE, SECTIONS
 from workflow.machine import EVENT_LABELS
 
 bp = Blueprint("applications", __name__, url_prefix="/applications")
@@ -71,4 +71,6 @@ def form_fields(form: dict[str, Any], *, office: str) -> list[tuple[str, str]]:
             if path in _DOMAINS and text:
                 text = display_domain(text)
             rows.append((LABELS[path], text or "—"))
+    if (form.get("site") or {}).get(RED_PAGE) is True:
+        rows.append((LABELS[f"site.{RED_PAGE}"], "是"))
     return rows

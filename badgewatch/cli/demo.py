@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from badgewatch.config import Config
 
 from badgewatch.cli.main import fail, runtime, translate_errors
 
@@ -37,9 +43,14 @@ def command(out: Path, serve_web: bool) -> None:
     """Issue badges to demo agencies, serve their sites on loopback, crawl and render them,
     and write the office reports."""
     from badgewatch.demo import DemoFailed, run_demo
+    from web.app import create_app, demo_secret_key
+
+    def red_pages(config: Config) -> Flask:
+        """The web application answers the demo's red-page domain, as in production."""
+        return create_app(config, secret_key=demo_secret_key())
 
     try:
-        result = run_demo(out, click.echo)
+        result = run_demo(out, click.echo, red_pages)
     except DemoFailed as exc:
         fail(str(exc))
     click.echo(f"\ndemo database: {result.data_dir / 'badgewatch.db'}")
