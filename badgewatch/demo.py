@@ -240,7 +240,7 @@ def _pages(site: Site, snippet: str, scenario: str, other_snippet: str) -> dict[
 
 # What answers a red page's domain: the web application built on the demo's configuration
 # (``badgewatch.cli.demo`` passes ``web.app.create_app``; the demo itself imports no web code).
-RedPageServer = Callable[[Config], WSGIApplication]
+RedPageServer = Callable[[Config], "WSGIApplication"]
 
 
 def run_demo(
