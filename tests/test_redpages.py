@@ -282,7 +282,7 @@ def test_draft_and_publish(red_site) -> None:
         "负责全市数据资源管理。", "负责政务服务。"]
     assert tree.css_first("#notices strong").text() == "关于开展数据开放工作的通知"
     # Both forms of the domain; anything else at the domain is 404; a logged-out visitor too.
-    assert served_page(client, "杭州红页.政务".encode("idna").decode()).status_code == 200
+    assert served_page(client, f"{ASCII.upper()}.:80").status_code == 200
     assert client.get("/unit/", headers={"Host": ASCII}).status_code == 404
     assert served_page(red_site["app"].test_client()).status_code == 200
     # A saved change is not live until published.
@@ -434,3 +434,14 @@ def test_the_web_form_offers_a_red_page_where_the_deployment_serves_them(
             for dt, dd in zip(shown.css("dl.facts dt"), shown.css("dl.facts dd"), strict=True)}
     assert rows["无自建网站，开通网络红页"] == "是" and rows["中文域名"] == DOMAIN
     app.extensions["badgewatch"].close()
+
+
+def test_a_notice_with_a_bad_date_is_refused_beside_its_field(red_site) -> None:
+    client = red_site["app"].test_client()
+    log_in(client, "hz-unit")
+    response = edit(client, red_site["site_id"], notice_2_title="第二条", notice_2_on="12月1日",
+                    notice_2_text="内容")
+    assert response.status_code == 200
+    error = LexborHTMLParser(response.get_data(as_text=True)).css_first("#notice_2_on-errors")
+    assert error is not None and "不是日期" in error.text()
+    assert served_page(client).status_code == 404

@@ -75,7 +75,7 @@ class RedPageForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF ships no types
             self[f"notice_{n}_text"].data = notice.text
 
     def field_of(self, path: str) -> Field | None:
-        """The input an error of ``parse_content`` names (``notices.2.title`` → notice_2_title)."""
+        """The input an error of ``parse_content`` names (``notice.2.title`` → notice_2_title)."""
         found: Field | None = self._fields.get(path.replace(".", "_"))
         return found
 
@@ -139,8 +139,7 @@ def edit(site_id: int) -> str | Response:
 
 def _host() -> str | None:
     """The request's host as a stored ``.政务`` domain (lower-case ASCII), or None."""
-    host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
-    host = host.strip().rstrip(".").lower()
+    host = (urlsplit(f"//{request.host}").hostname or "").rstrip(".")
     if not host.endswith(_GOV_SUFFIXES):
         return None
     try:
@@ -156,7 +155,7 @@ def serve() -> FlaskResponse | None:
         return None
     st = state()
     with transaction(st.sessions) as db:
-        found = redpages.published_for(db, host)
+        found = redpages.red_page_at(db, host)
         if found is None:
             return None  # not a red page: the application as usual
         site, page = found

@@ -187,12 +187,12 @@ def _notice(item: Mapping[str, Any], n: int, error: Any) -> Notice | None:
             fields.required_text(value, max_length=limit)
             fields.plain_text(value, multiline=key == "text")
         except FieldInvalid as exc:
-            error(f"notices.{n}.{key}", f"{label}{name}", exc.message)
+            error(f"notice.{n}.{key}", f"{label}{name}", exc.message)
             ok = False
     try:
         day = date.fromisoformat(on)
     except ValueError:
-        error(f"notices.{n}.on", f"{label}日期", f"“{on}”不是日期，应为 2026-12-01 这样的格式")
+        error(f"notice.{n}.on", f"{label}日期", f"“{on}”不是日期，应为 2026-12-01 这样的格式")
         return None
     return Notice(title, day, text) if ok else None
 
@@ -222,7 +222,7 @@ def site_code(site: Site, badge: BadgeConfig) -> BadgeCode:
     return make_code(badge, site.identifier, site.certificate or "")
 
 
-def published_for(session: Session, host: str) -> tuple[Site, RedPage] | None:
+def red_page_at(session: Session, host: str) -> tuple[Site, RedPage] | None:
     """The red page registered at ``host`` (an ASCII domain, lower case), published or not."""
     found = session.execute(
         select(Site, RedPage).join(RedPage, RedPage.site_id == Site.id).where(Site.domain == host)
