@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from markupsafe import escape
 from selectolax.lexbor import LexborHTMLParser
 from sqlalchemy import select
 from werkzeug.serving import make_server
@@ -445,3 +446,32 @@ def test_a_notice_with_a_bad_date_is_refused_beside_its_field(red_site) -> None:
     error = LexborHTMLParser(response.get_data(as_text=True)).css_first("#notice_2_on-errors")
     assert error is not None and "不是日期" in error.text()
     assert served_page(client).status_code == 404
+
+
+def test_the_redpages_settings_are_checked_at_start_up(tmp_path) -> None:
+    from badgewatch.config import ConfigError
+
+    assert load_config(environ={"BADGEWATCH_REDPAGES_ADDRESS": " 127.0.0.90 "}
+                       ).redpages.address == "127.0.0.90"
+    with pytest.raises(ConfigError, match=r"\[redpages\] address .*not an IPv4 address"):
+        load_config(environ={"BADGEWATCH_REDPAGES_ADDRESS": "杭州"})
+    with pytest.raises(ConfigError, match=r"\[redpages\] template .*does not exist"):
+        load_config(environ={"BADGEWATCH_REDPAGES_TEMPLATE": str(tmp_path / "none.html")})
+
+
+def test_a_template_of_the_deployments_own_replaces_the_built_in_page(red_site, tmp_path) -> None:
+    from workflow.redpages import RedPageContent, RedPageRenderer
+
+    own = tmp_path / "own.html"
+    own.write_text("<main>{{ page.site_name }}|{{ page.content.profile }}|"
+                   "{% for part in page.footer %}{{ part }}{% endfor %}</main>", "utf-8")
+    config = red_site["config"]
+    renderer = RedPageRenderer(config.redpages.model_copy(update={"template": own}), config.badge)
+    with transaction(session_factory(make_engine(red_site["url"]))) as db:
+        site = db.scalars(select(Site)).one()
+        snippet = decoded_snippet(config.badge, red_site["code"])
+        html = renderer.render(site, RedPageContent("<b>简介</b>", "", "", "", (),
+                                                    f"页脚<i>{snippet}"))
+    # a footer stored under other [badge] settings (no longer valid) is served as text only
+    assert html == ("<main>杭州网络红页|&lt;b&gt;简介&lt;/b&gt;|页脚&lt;i&gt;"
+                    + str(escape(snippet)) + "</main>")
