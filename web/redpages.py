@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -80,6 +81,17 @@ class RedPageForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF ships no types
         return found
 
 
+@dataclass(frozen=True)
+class EditorView:
+    """What 红页管理 shows above the form."""
+
+    name: str
+    domain: str  # as people read it
+    state: str  # 未发布, 已发布, …
+    snippet: str  # the code to paste into the footer
+    published_at: str | None
+
+
 def _state_of(page: RedPage) -> str:
     if page.published is None:
         return RED_PAGE_STATES["unpublished"]
@@ -122,14 +134,13 @@ def edit(site_id: int) -> str | Response:
                              object_type="site", object_id=site.id)
                 flash("网络红页已发布。" if publish else "网络红页草稿已保存，发布后生效。")
                 return redirect(url_for("redpages.edit", site_id=site.id))
-        view = {
-            "site_id": site.id,
-            "name": site.name,
-            "domain": domains.display_domain(site.domain),
-            "state": _state_of(page),
-            "snippet": issued_snippet(st.config.badge, code),
-            "published_at": st.local_text(page.published_at) if page.published_at else None,
-        }
+        view = EditorView(
+            name=site.name,
+            domain=domains.display_domain(site.domain),
+            state=_state_of(page),
+            snippet=issued_snippet(st.config.badge, code),
+            published_at=st.local_text(page.published_at) if page.published_at else None,
+        )
     return render_template("redpage_edit.html", form=form, page=view, problems=problems,
                            notices=range(1, redpages.MAX_NOTICES + 1))
 
