@@ -162,6 +162,9 @@ RED_PAGE_LABELS: Mapping[str, str] = {
     "contact": "联系方式",
     "notices": "通知公告",
     "footer": "页脚",
+    "notice_title": "第 {n} 条标题",
+    "notice_on": "第 {n} 条日期",
+    "notice_text": "第 {n} 条内容",
 }
 RED_PAGE_STATES: Mapping[str, str] = {
     "unpublished": "未发布",

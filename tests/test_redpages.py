@@ -277,6 +277,9 @@ def test_draft_and_publish(red_site) -> None:
     edit(client, red_site["site_id"])
     page = served_page(client)
     assert page.status_code == 200
+    # Only the badge's own scripts may run there: no inline script a unit could slip in.
+    policy = page.headers["Content-Security-Policy"]
+    assert "script-src " in policy and "'unsafe-inline'" not in policy.split("style-src")[0]
     tree = LexborHTMLParser(page.get_data(as_text=True))
     assert tree.css_first("h1").text() == "杭州网络红页"
     assert [p.text() for p in tree.css("#functions p")] == [

@@ -41,10 +41,12 @@ _GOV_SUFFIXES = (".xn--zfr164b", ".政务")
 
 def _notice_fields(cls: type) -> type:
     for n in range(1, redpages.MAX_NOTICES + 1):
-        setattr(cls, f"notice_{n}_title", StringField(f"第 {n} 条标题"))
-        setattr(cls, f"notice_{n}_on", StringField(f"第 {n} 条日期", render_kw={
+        label = {part: RED_PAGE_LABELS[f"notice_{part}"].format(n=n)
+                 for part in ("title", "on", "text")}
+        setattr(cls, f"notice_{n}_title", StringField(label["title"]))
+        setattr(cls, f"notice_{n}_on", StringField(label["on"], render_kw={
             "placeholder": "2026-12-01"}))
-        setattr(cls, f"notice_{n}_text", TextAreaField(f"第 {n} 条内容"))
+        setattr(cls, f"notice_{n}_text", TextAreaField(label["text"]))
     return cls
 
 
