@@ -27,7 +27,8 @@ def queue_nightly() -> None:
 
 
 def daily_pass() -> None:
-    """Deadlines that passed without a crawl, day-before reminders and the office digests."""
+    """Deadlines that passed without a crawl, day-before and domain expiry reminders and the
+    office digests."""
     runtime = Runtime(load_config())
     try:
         daily_pass_at(runtime)
@@ -43,4 +44,5 @@ def daily_pass_at(runtime: Runtime) -> None:
         for change in deadlines.reevaluate_all(session, now=now, calendar=calendar, today=today):
             notices.on_state_change(session, change, now=now, calendar=calendar, config=config)
         notices.reminders(session, today=today, now=now, calendar=calendar, config=config)
+        notices.expiry_reminders(session, today=today, now=now, config=config)
         notices.office_digests(session, day=today, now=now, config=config)

@@ -124,6 +124,10 @@ def test_good_file_imported_and_listed(db_url: str, tmp_path: Path, encoding: st
         "notified_on": "2025-09-30",
         "placement_due": "2025-10-14",  # National Day and Mid-Autumn holidays, 11 Oct worked
         "source": "imported",
+        "expires_on": None,
+        "site_code": None,
+        "icp": None,
+        "psb": None,
     }
     xihu = sites["CA330106000604258890011"]
     assert (xihu["domain"], xihu["domain_display"]) == ("xn--n7w729c.xn--zfr164b", "西湖.政务")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import date
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -131,3 +132,17 @@ def required_text(value: object, max_length: int = 200) -> str:
     if len(text) > max_length:
         raise FieldInvalid(f"不能超过 {max_length} 个字")
     return text
+
+
+def expiry_date(value: str) -> date:
+    """A domain's expiry date, YYYY-MM-DD (a registrar's date, so 1990 to 2199)."""
+    text = value.strip()
+    try:
+        day = date.fromisoformat(text)
+    except ValueError as exc:
+        raise FieldInvalid(
+            f"“{value}”不是有效的日期，请按 YYYY-MM-DD 填写，如 2027-05-06"
+        ) from exc
+    if not 1990 <= day.year < 2200:
+        raise FieldInvalid(f"“{value}”不是合理的域名到期日期")
+    return day
