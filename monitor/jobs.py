@@ -5,6 +5,7 @@ the outermost layer; everything they call takes ``now``."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from badgewatch.config import load_config
 from badgewatch.runtime import Runtime, utcnow
@@ -36,8 +37,9 @@ def daily_pass() -> None:
         runtime.close()
 
 
-def daily_pass_at(runtime: Runtime) -> None:
-    now = utcnow()
+def daily_pass_at(runtime: Runtime, now: datetime | None = None) -> None:
+    """The daily pass at ``now`` (the clock when None)."""
+    now = now if now is not None else utcnow()
     today = runtime.workflow.today(now)
     config, calendar = runtime.config, runtime.calendar
     with transaction(runtime.sessions) as session:
