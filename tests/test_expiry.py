@@ -57,7 +57,9 @@ GONE_DNS = {"outcome": "unresolvable", "reason": "nxdomain"}
     (EXPIRES, 0),
     (EXPIRES + timedelta(days=1), None),
 ])
-def test_the_reminder_due_is_the_most_urgent_threshold_reached(today: date, due: int | None) -> None:
+def test_the_reminder_due_is_the_most_urgent_threshold_reached(
+    today: date, due: int | None
+) -> None:
     assert expiry_reminder(EXPIRES, today) == due
     assert expiry_reminder(None, today) is None
 
@@ -152,7 +154,8 @@ def test_reminders_at_30_and_7_days_and_on_the_day_exactly_once_each(
                                          ("sms", "13905710001", _user(messages)))
     ]
     email30, sms30, email7, _, email0, sms0 = messages
-    assert email30.subject == "【网站标识】提醒：杭州市数据资源管理局网站（杭州数据.政务）域名将于2026年12月31日到期"
+    assert email30.subject == (
+        "【网站标识】提醒：杭州市数据资源管理局网站（杭州数据.政务）域名将于2026年12月31日到期")
     assert "域名到期日期为 2026年12月31日（还剩 30 天）" in email30.body
     assert "域名即将到期请及时续费确保挂标成功" in email30.body
     assert "还剩 30 天" in (sms30.body or "") and "域名即将到期请及时续费确保挂标成功" in sms30.body
