@@ -373,3 +373,56 @@ def test_a_stored_check_with_a_gone_name_settles_as_domain_expired(
         check.dns = {**GONE_DNS, "ipv4": [], "ipv6": [], "message": "域名不存在"}
         changes = reevaluate_all(session, now=at(day), calendar=CALENDAR, today=day)
         assert [c.to_state for c in changes] == [MonitorState.DOMAIN_EXPIRED]
+
+
+# --- the migration -----------------------------------------------------------------------------
+
+REVISION = "a9d4e6b2c710"
+
+
+def test_the_migration_adds_and_removes_expires_on_keeping_the_sites(empty_db_url: str) -> None:
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from store.migrate import alembic_config, upgrade
+
+    config = alembic_config(empty_db_url)
+    script = ScriptDirectory.from_config(config).get_revision(REVISION)
+    assert script is not None
+    before = script.down_revision
+    assert isinstance(before, str)
+    upgrade(empty_db_url, before)
+    engine = make_engine(empty_db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO offices (id, code, name, level) VALUES (1, '330100', '杭州市委编办',"
+            " 'prefecture')"))
+        conn.execute(sa.text("INSERT INTO units (id, name, office_id) VALUES (1, '单位', 1)"))
+        conn.execute(sa.text(
+            "INSERT INTO sites (id, unit_id, office_id, name, domain, ipv4, identifier, source,"
+            " monitored, created_at, status, state, ever_compliant) VALUES (1, 1, 1, '网站',"
+            " 'a.xn--zfr164b', '10.0.0.1', 'CA1', 'imported', true, :now, 'unchecked',"
+            " 'unchecked', false)"), {"now": datetime(2026, 12, 1, tzinfo=UTC)})
+    engine.dispose()
+
+    def columns() -> set[str]:
+        engine = make_engine(empty_db_url)
+        try:
+            return {c["name"] for c in sa.inspect(engine).get_columns("sites")}
+        finally:
+            engine.dispose()
+
+    assert "expires_on" not in columns()
+    upgrade(empty_db_url, REVISION)
+    assert "expires_on" in columns()
+    engine = make_engine(empty_db_url)
+    with engine.begin() as conn:
+        assert conn.execute(sa.text("SELECT expires_on FROM sites")).all() == [(None,)]
+        conn.execute(sa.text("UPDATE sites SET expires_on = :day"), {"day": EXPIRES})
+    engine.dispose()
+    command.downgrade(config, before)
+    assert "expires_on" not in columns()
+    engine = make_engine(empty_db_url)
+    with engine.begin() as conn:
+        assert conn.execute(sa.text("SELECT name FROM sites")).all() == [("网站",)]
+    engine.dispose()
