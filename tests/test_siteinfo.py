@@ -105,7 +105,7 @@ def test_bad_values_are_refused_beside_their_fields_and_nothing_is_saved(
     errors = _errors(response.get_data(as_text=True))
     assert errors == {
         "expires_on": "“2027-02-30”不是有效的日期，请按 YYYY-MM-DD 填写，如 2027-05-06",
-        "icp": "“05018911”格式不正确，应如“冀ICP备13016076号-2”",
+        "icp": "ICP 备案编号格式不正确，应如“冀ICP备13016076号-2”",
     }
     site = _site(app, site_id)
     assert (site.expires_on, site.icp, site.psb) == (date(2027, 1, 31), None, None)
@@ -206,8 +206,8 @@ def test_sites_set_refuses_bad_values_naming_the_field_and_saves_nothing(
     result = _cli(db_url, "sites", "set", "nb.政务", "--expires-on", "2027-13-01",
                   "--site-code", "123", "--psb", "京公网安备11010202007232号")
     assert result.exit_code == 2
-    assert "域名到期日期：“2027-13-01”不是有效的日期" in result.output
-    assert "网站标识码：“123”应为 10 位数字" in result.output
+    assert "--expires-on: “2027-13-01”不是有效的日期" in result.output
+    assert "--site-code: 网站标识码应为 10 位数字" in result.output
     site = _stored(db_url, "nb.xn--zfr164b")
     assert (site.expires_on, site.site_code, site.psb) == (None, None, None)
     unknown = _cli(db_url, "sites", "set", "没有.政务", "--expires-on", "2027-01-01")

@@ -42,7 +42,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from badgewatch import domains, localtime, registrations
+from badgewatch import domains, localtime
 from badgewatch.domains import FieldInvalid
 from store.models import Office, Site, SiteSource, Unit
 from workflow import fields
@@ -321,18 +321,6 @@ def _text(max_length: int) -> Callable[[str], str]:
     return lambda value: fields.required_text(value, max_length=max_length)
 
 
-def _number(canonical: Callable[[str], str | None], message: str) -> Callable[[str], str]:
-    """A registered footer number in its canonical form (``badgewatch.registrations``)."""
-
-    def check(value: str) -> str:
-        fixed = canonical(value)
-        if fixed is None:
-            raise FieldInvalid(message)
-        return fixed
-
-    return check
-
-
 _VALIDATORS: dict[str, Callable[[str], str]] = {
     "unit": _text(200),
     "office": _text(12),
@@ -343,17 +331,9 @@ _VALIDATORS: dict[str, Callable[[str], str]] = {
     "ipv6": fields.ipv6,
     "site_id": _required(fields.identifier),
     "certificate": fields.certificate,
-    "site_code": _number(
-        registrations.canonical_site_code,
-        "网站标识码应为 10 位数字，或 bm 加 8 位数字（如 1300000065、bm06000004）",
-    ),
-    "icp": _number(
-        registrations.canonical_icp, "ICP 备案编号格式不正确，应如“冀ICP备13016076号-2”"
-    ),
-    "psb": _number(
-        registrations.canonical_psb,
-        "公安机关备案编号格式不正确，应如“京公网安备11010202007232号”或 14 位备案号",
-    ),
+    "site_code": lambda value: fields.footer_number("site_code", value),
+    "icp": lambda value: fields.footer_number("icp", value),
+    "psb": lambda value: fields.footer_number("psb", value),
     "expires_on": lambda value: fields.expiry_date(value).isoformat(),
 }
 

@@ -8,30 +8,17 @@ is refused with a Chinese message naming the field (``SiteInfoInvalid``), nothin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from badgewatch import registrations
 from badgewatch.domains import FieldInvalid
 from badgewatch.vocabulary import SITE_INFO_LABELS
 from store.models import Site
 from workflow import fields
 
 FIELDS: tuple[str, ...] = ("expires_on", "site_code", "icp", "psb")
-
-_NUMBERS: dict[str, tuple[Callable[[str], str | None], str]] = {
-    "site_code": (
-        registrations.canonical_site_code,
-        "应为 10 位数字，或 bm 加 8 位数字（如 1300000065、bm06000004）",
-    ),
-    "icp": (registrations.canonical_icp, "格式不正确，应如“冀ICP备13016076号-2”"),
-    "psb": (
-        registrations.canonical_psb,
-        "格式不正确，应如“京公网安备11010202007232号”或 14 位备案号",
-    ),
-}
 
 
 class SiteInfoInvalid(Exception):
@@ -64,11 +51,7 @@ def _value(name: str, raw: str) -> date | str | None:
     fields.plain_text(text)
     if name == "expires_on":
         return fields.expiry_date(text)
-    canonical, message = _NUMBERS[name]
-    fixed = canonical(text)
-    if fixed is None:
-        raise FieldInvalid(f"“{text}”{message}")
-    return fixed
+    return fields.footer_number(name, text)
 
 
 def parse(raw: Mapping[str, str | None]) -> dict[str, date | str | None]:

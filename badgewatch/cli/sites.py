@@ -80,7 +80,8 @@ def set_info(site: str, expires_on: str | None, site_code: str | None, icp: str 
         try:
             changes = siteinfo.update(found, raw)
         except siteinfo.SiteInfoInvalid as exc:
-            fail(str(exc), bad_input=True)
+            fail("\n".join(f"--{name.replace('_', '-')}: {message}"
+                           for name, message in exc.errors.items()), bad_input=True)
         if changes:
             audit.record(session, action="site.info", now=utcnow(), user=None, actor="cli",
                          object_type="site", object_id=found.id,
