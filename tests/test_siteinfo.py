@@ -183,8 +183,10 @@ def test_sites_set_by_domain_or_identifier(db_url: str, world: World) -> None:
     site = _stored(db_url, "nb.xn--zfr164b")
     assert (site.expires_on, site.icp) == (date(2027, 6, 30), "浙ICP备05018911号-2")
     # by identifier; '' clears; what is not given stays
-    result = _cli(db_url, "sites", "set", "ca60000002", "--expires-on", "")
+    result = _cli(db_url, "sites", "set", "ca60000002", "--expires-on", "", "--json")
     assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"site": "CA60000002", "changes": [
+        {"field": "expires_on", "old": "2027-06-30", "new": None}]}
     site = _stored(db_url, "nb.xn--zfr164b")
     assert (site.expires_on, site.icp) == (None, "浙ICP备05018911号-2")
     listed = {s["domain"]: s for s in json.loads(

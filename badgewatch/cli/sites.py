@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 from sqlalchemy import select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from badgewatch.cli.main import emit, fail, runtime, translate_errors
 from badgewatch.domains import FieldInvalid, display_domain, gov_domain
@@ -86,9 +86,9 @@ def set_info(site: str, expires_on: str | None, site_code: str | None, icp: str 
             audit.record(session, action="site.info", now=utcnow(), user=None, actor="cli",
                          object_type="site", object_id=found.id,
                          detail={"changes": [c.to_json() for c in changes]})
-        shown = display_domain(found.domain)
+        shown, identifier = display_domain(found.domain), found.identifier
     if as_json:
-        emit({"site": found.identifier, "changes": [c.to_json() for c in changes]})
+        emit({"site": identifier, "changes": [c.to_json() for c in changes]})
         return
     if not changes:
         click.echo(f"{shown}: unchanged")
@@ -97,7 +97,7 @@ def set_info(site: str, expires_on: str | None, site_code: str | None, icp: str 
         click.echo(f"{shown}: {change.field} {data['old'] or '-'} -> {data['new'] or '-'}")
 
 
-def _find(session: Any, site: str) -> Site:
+def _find(session: Session, site: str) -> Site:
     """A site by its identifier or its domain (as people write it or in ASCII)."""
     try:
         domain: str | None = gov_domain(site)
@@ -108,7 +108,6 @@ def _find(session: Any, site: str) -> Site:
         found = session.scalar(select(Site).where(Site.domain == domain))
     if found is None:
         fail(f"SITE: no site has the identifier or domain {site}", bad_input=True)
-    assert isinstance(found, Site)
     return found
 
 
