@@ -137,11 +137,16 @@ class SiteRow:
     expiry: ExpiryStatus | None = None  # expiring within 30 days, or expired
 
     @property
+    def expiry_label(self) -> str:
+        """域名即将到期 / 域名已过期, or empty."""
+        return EXPIRY_LABELS[self.expiry] if self.expiry is not None else ""
+
+    @property
     def expiry_note(self) -> str:
         """The domain expiry column in words: 域名即将到期 / 域名已过期 with the date."""
         if self.expiry is None or self.expires_on is None:
             return "—"
-        return f"{EXPIRY_LABELS[self.expiry]}（{cn_date(self.expires_on)}）"
+        return f"{self.expiry_label}（{cn_date(self.expires_on)}）"
 
     @property
     def footer_reasons(self) -> list[Reason]:

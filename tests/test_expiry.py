@@ -426,3 +426,17 @@ def test_the_migration_adds_and_removes_expires_on_keeping_the_sites(empty_db_ur
     with engine.begin() as conn:
         assert conn.execute(sa.text("SELECT name FROM sites")).all() == [("网站",)]
     engine.dispose()
+
+
+def test_the_site_page_says_the_expiry_date(sessions, tree, tmp_path) -> None:
+    with transaction(sessions) as session:
+        site = session.scalar(sa.select(Site).where(Site.name == "杭州法院网"))
+        assert site is not None
+        site.expires_on = date(2026, 11, 2)
+    result = build(sessions, tree, tmp_path / "out", "330100")
+    data = json.loads((result.directory / "office-330100.json").read_text("utf-8"))
+    court = next(s for s in data["sites"] if s["name"] == "杭州法院网")
+    page = parse_page(result.directory / court["page"])
+    assert texts(page, "#expiry") == ["2026年11月2日（域名即将到期）"]
+    other = next(s for s in data["sites"] if s["name"] != "杭州法院网")
+    assert texts(parse_page(result.directory / other["page"]), "#expiry") == ["未填写"]
