@@ -33,7 +33,7 @@ from badgewatch.resolver import make_resolver
 from badgewatch.runtime import Runtime, utcnow
 from crawler.jobs import jobs_for
 from crawler.launch import follow, start_run
-from monitor.notices import office_digests
+from monitor.notices import expiry_reminders, office_digests
 from monitor.reporting import publish
 from monitor.service import settle_sites
 from notify.channels import channels_from_config
@@ -47,7 +47,8 @@ from testbed.badgehost import BadgeHost, Registration
 from testbed.localdns import LocalDnsServer
 from testbed.sinks import LocalHttpSink, LocalSmtpSink
 from testbed.siteserver import IpPool, SiteServer, government_page
-from workflow import redpages
+from workflow import redpages, siteinfo
+from workflow.deadlines import expiry_status
 from workflow.documents import render_form, render_letter
 from workflow.form import parse_form
 from workflow.issuance import issued_snippet, make_code
@@ -74,6 +75,7 @@ class DemoUnit:
     story: str  # the workflow: "straight", "office_rejects", "conac_rejects", "materials_rejected"
     scenario: str  # what its site shows the crawler (see SCENARIOS)
     days_ago: int = 40  # when its application started; a recent one is inside its deadline
+    expires_in: int | None = None  # days until its domain expires, as its unit sets it
 
 
 # What each issued site shows the crawler, as the demo prints it (tests/test_demo.py holds the
@@ -93,7 +95,7 @@ SCENARIOS = {
 
 UNITS = [
     DemoUnit("浙江省人民政府办公厅", "330000", "政府", "浙江省人民政府门户网站",
-             "浙江省人民政府.政务", "straight", "compliant"),
+             "浙江省人民政府.政务", "straight", "compliant", expires_in=20),
     DemoUnit("杭州市人民政府办公厅", "330100", "政府", "杭州市人民政府门户网站",
              "杭州市人民政府.政务", "office_rejects", "some_pages_missing"),
     DemoUnit("杭州市西湖区人民政府办公室", "330106", "政府", "西湖区人民政府网站",
@@ -296,9 +298,7 @@ def run_demo(
         echo("\n== 4. the reports and the office digests")
         report = publish(rt, now=crawl_done)
         digest_at = utcnow()  # after the changes, so the digests list them
-        with transaction(rt.sessions) as session:
-            office_digests(session, day=rt.workflow.today(digest_at), now=digest_at,
-                           config=config)
+        _notices(rt, now=digest_at)
         deliver_due(rt.sessions, channels_from_config(config), now=digest_at,
                     notify=config.notify)
         summary = _summary(rt, issued)
@@ -423,6 +423,24 @@ def _serve_red_pages(
     stack.callback(server.shutdown)
 
 
+def _notices(rt: Runtime, *, now: datetime) -> None:
+    """The daily pass's reminders of expiring domains, and the office digests."""
+    with transaction(rt.sessions) as session:
+        day = rt.workflow.today(now)
+        expiry_reminders(session, today=day, now=now, config=rt.config)
+        office_digests(session, day=day, now=now, config=rt.config)
+
+
+def _set_expiry(rt: Runtime, site_id: int, days: int, echo: Callable[[str], None]) -> None:
+    """The unit enters its domain's expiry date (网站信息), as it would in the web."""
+    expires_on = rt.workflow.today(utcnow()) + timedelta(days=days)
+    with transaction(rt.sessions) as session:
+        site = session.get(Site, site_id)
+        assert site is not None
+        siteinfo.update(site, {"expires_on": expires_on.isoformat()})
+    echo(f"  domain expires on {expires_on} (in {days} days), as the unit entered it")
+
+
 def _crawl(rt: Runtime, site_ids: list[int], echo: Callable[[str], None]) -> int:
     with transaction(rt.sessions) as session:
         jobs = jobs_for(session, site_ids)
@@ -461,6 +479,14 @@ def _summary(rt: Runtime, issued: list[DemoSite]) -> list[str]:
             reasons = ", ".join(site_summary(session, site)["reasons"]) or "-"
             lines.append(f"{_pad(display_domain(site.domain), 26)}{_pad(site.state.value, 14)}"
                          f"{reasons}")
+        today = rt.workflow.today(utcnow())
+        for demo in issued:
+            site = session.get(Site, demo.site_id)
+            assert site is not None
+            status = expiry_status(site.expires_on, today)
+            if status is not None:
+                lines.append(f"{_pad(display_domain(site.domain), 26)}domain {status} on "
+                             f"{site.expires_on}: the unit was reminded, the digest lists it")
     return lines
 
 
@@ -529,4 +555,7 @@ def _walk_one(
         site = wf.get(session, app_id).site
         assert site is not None
         echo(f"  badge {site.identifier}, place by {site.placement_due}")
-        return site.id
+        site_id = site.id
+    if unit.expires_in is not None:
+        _set_expiry(rt, site_id, unit.expires_in, echo)
+    return site_id

@@ -72,6 +72,7 @@ class MonitorState(enum.StrEnum):
     OVERDUE = "overdue"  # failing after the deadline, never compliant
     REGRESSED = "regressed"  # was compliant, now failing
     UNREACHABLE = "unreachable"
+    DOMAIN_EXPIRED = "domain_expired"  # the name stopped resolving after its expiry date
     DNS_MISMATCH = "dns_mismatch"
     UNCHECKED = "unchecked"
 
@@ -103,6 +104,7 @@ STATE_LABELS: Mapping[MonitorState, str] = {
     MonitorState.OVERDUE: "逾期未整改",
     MonitorState.REGRESSED: "由合规变为不合规",
     MonitorState.UNREACHABLE: "无法访问",
+    MonitorState.DOMAIN_EXPIRED: "域名已过期",
     MonitorState.DNS_MISMATCH: "域名解析地址与登记不符",
     MonitorState.UNCHECKED: "尚未检查",
 }
@@ -110,6 +112,7 @@ STATE_LABELS: Mapping[MonitorState, str] = {
 
 STATE_PROBLEMS: Mapping[MonitorState, str] = {
     MonitorState.UNREACHABLE: "网站无法访问",
+    MonitorState.DOMAIN_EXPIRED: "域名已过期，无法解析",
     MonitorState.DNS_MISMATCH: "域名解析地址与登记不符",
 }
 """The main problem of a site whose check found no page reasons, said as a problem."""
@@ -119,12 +122,33 @@ STATE_NOTES: Mapping[MonitorState, tuple[str, str]] = {
         "网站无法访问，本次未能检查网站标识，不计为不合规。",
         "请确认网站能够从互联网正常访问。",
     ),
+    MonitorState.DOMAIN_EXPIRED: (
+        "网站域名已过到期日期且已无法解析，网站及其网站标识均无法访问，本次未能检查网站标识。",
+        "域名已过期，请及时续费，恢复域名解析，确保挂标成功；续费后请更新域名到期日期。",
+    ),
     MonitorState.DNS_MISMATCH: (
         "网站域名解析到的地址与登记的地址不一致，本次未检查网站标识。",
         "请核对域名解析设置，或按规定办理网站信息变更。",
     ),
 }
 """What a state that says nothing about the badge means for the site, and what to do."""
+
+EXPIRY_LABELS: Mapping[str, str] = {
+    "expiring": "域名即将到期",
+    "expired": "域名已过期",
+}
+"""A domain's expiry as the reports and digests name it (``workflow.deadlines.expiry_status``)."""
+
+EXPIRY_ADVICE = "域名即将到期请及时续费确保挂标成功"
+"""What the unit is told to do about an expiring domain (the seed's form says it so)."""
+
+SITE_INFO_LABELS: Mapping[str, str] = {
+    "expires_on": "域名到期日期",
+    "site_code": "网站标识码",
+    "icp": "ICP备案号",
+    "psb": "公安备案号",
+}
+"""The site information a unit or an operator edits (网站信息), by field."""
 
 LEVEL_LABELS: Mapping[OfficeLevel, str] = {
     OfficeLevel.CENTRAL: "中央",

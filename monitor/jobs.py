@@ -5,6 +5,7 @@ the outermost layer; everything they call takes ``now``."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from badgewatch.config import load_config
 from badgewatch.runtime import Runtime, utcnow
@@ -27,7 +28,8 @@ def queue_nightly() -> None:
 
 
 def daily_pass() -> None:
-    """Deadlines that passed without a crawl, day-before reminders and the office digests."""
+    """Deadlines that passed without a crawl, day-before and domain expiry reminders and the
+    office digests."""
     runtime = Runtime(load_config())
     try:
         daily_pass_at(runtime)
@@ -35,12 +37,14 @@ def daily_pass() -> None:
         runtime.close()
 
 
-def daily_pass_at(runtime: Runtime) -> None:
-    now = utcnow()
+def daily_pass_at(runtime: Runtime, now: datetime | None = None) -> None:
+    """The daily pass at ``now`` (the clock when None)."""
+    now = now if now is not None else utcnow()
     today = runtime.workflow.today(now)
     config, calendar = runtime.config, runtime.calendar
     with transaction(runtime.sessions) as session:
         for change in deadlines.reevaluate_all(session, now=now, calendar=calendar, today=today):
             notices.on_state_change(session, change, now=now, calendar=calendar, config=config)
         notices.reminders(session, today=today, now=now, calendar=calendar, config=config)
+        notices.expiry_reminders(session, today=today, now=now, config=config)
         notices.office_digests(session, day=today, now=now, config=config)

@@ -8,6 +8,9 @@ never sends a message twice:
   (once per deadline: failing, unreachable, failing again does not repeat it);
 - ``site-reminder:{site}:{deadline}:{channel}:{user}``: one working day before the deadline;
 - ``site-overdue:{change}:…`` and ``site-regressed:{change}:…``: once per recorded change;
+- ``domain-expiry:{site}:{expires_on}:{days}:{channel}:{user}``: the domain expires in 30 or 7
+  days or today (once per expiry date and threshold: a renewed domain's new date is reminded
+  again; a late pass sends only the most urgent threshold reached);
 - ``office-digest:{office}:{day}:{channel}``: the office's daily digest (e-mail to the office;
   ``webhook`` to ``[notify] webhook_url`` when that office had changes), covering the changes
   since its previous digest, which is found in the outbox itself.
@@ -33,6 +36,8 @@ from badgewatch.config import Config
 from badgewatch.domains import display_domain, display_url
 from badgewatch.localtime import cn_date, cn_time
 from badgewatch.vocabulary import (
+    EXPIRY_ADVICE,
+    EXPIRY_LABELS,
     NOT_FAILURES,
     STATE_LABELS,
     reason_advice,
@@ -57,7 +62,15 @@ from store.models import (
     User,
 )
 from store.records import reasons_of
-from workflow.deadlines import FAILING_STATES, evaluate_site, working_day_before
+from workflow.deadlines import (
+    EXPIRY_REMINDER_DAYS,
+    EXPIRY_SOON_DAYS,
+    FAILING_STATES,
+    evaluate_site,
+    expiry_reminder,
+    expiry_status,
+    working_day_before,
+)
 from workflow.workdays import WorkCalendar
 
 logger = logging.getLogger(__name__)
@@ -247,6 +260,31 @@ def regressed_notice(site: Site, unit: Unit, found: Findings, *, zone: ZoneInfo)
     return UnitNotice(subject, body, sms)
 
 
+def _days_left(expires_on: date, today: date) -> str:
+    left = (expires_on - today).days
+    return "今天到期" if left == 0 else f"还剩 {left} 天"
+
+
+def expiry_notice(site: Site, unit: Unit, *, expires_on: date, today: date) -> UnitNotice:
+    """The unit's reminder that its site's domain expires soon (or today)."""
+    domain = display_domain(site.domain)
+    day = cn_date(expires_on)
+    when = f"将于{day}到期" if expires_on > today else f"今天（{day}）到期"
+    subject = f"【网站标识】提醒：{site.name}（{domain}）域名{when}"
+    body = f"""{unit.name}：
+
+贵单位“{site.name}”（{domain}）的域名到期日期为 {day}（{_days_left(expires_on, today)}）。
+域名到期后网站将无法访问，已加挂的网站标识也随之失效。{EXPIRY_ADVICE}。
+
+续费后，请在网站标识管理系统的“网站信息”中更新域名到期日期。
+"""
+    sms = (
+        f"【网站标识】提醒：{unit.name}“{site.name}”（{domain}）域名{when}"
+        f"（{_days_left(expires_on, today)}），{EXPIRY_ADVICE}。"
+    )
+    return UnitNotice(subject, body, sms)
+
+
 @dataclass(frozen=True)
 class _Contact:
     channel: str
@@ -382,6 +420,33 @@ def reminders(
     return queued
 
 
+def expiry_reminders(
+    session: Session, *, today: date, now: datetime, config: Config | None = None
+) -> list[OutboxMessage]:
+    """The daily pass: remind units whose site's domain expires in 30 or 7 days or today, each
+    threshold once per expiry date (``workflow.deadlines.expiry_reminder``)."""
+    config = config if config is not None else Config()
+    sites = session.scalars(
+        select(Site)
+        .where(
+            Site.monitored.is_(True),
+            Site.expires_on >= today,
+            Site.expires_on <= today + timedelta(days=max(EXPIRY_REMINDER_DAYS)),
+        )
+        .order_by(Site.id)
+    ).all()
+    queued: list[OutboxMessage] = []
+    for site in sites:
+        expires_on = site.expires_on
+        days = expiry_reminder(expires_on, today)
+        if expires_on is None or days is None:
+            continue
+        notice = expiry_notice(site, site.unit, expires_on=expires_on, today=today)
+        key = f"domain-expiry:{site.id}:{expires_on.isoformat()}:{days}"
+        queued += _send_to_unit(session, site, key, notice, now=now, sms=config.sms.kind != "none")
+    return queued
+
+
 # --- office digests --------------------------------------------------------------------------
 
 
@@ -413,6 +478,7 @@ def digest_text(
     zone: ZoneInfo,
     max_changes: int,
     waiting: Sequence[Application] = (),
+    expiring: Sequence[Site] = (),
 ) -> tuple[str, str]:
     subject = f"【网站标识】{office.name}网站标识合规检查日报（{cn_date(day)}）"
     total = sum(counts.values())
@@ -444,6 +510,7 @@ def digest_text(
     if len(changes) > max_changes:
         lines.append(f"  另有 {len(changes) - max_changes} 项变化，详见报告。")
     lines += _waiting_lines(waiting, day)
+    lines += _expiry_lines(expiring, day)
     lines += ["", f"详细报告：{report_url or '（报告链接待开通）'}", ""]
     return subject, "\n".join(lines)
 
@@ -479,6 +546,44 @@ def _waiting_lines(waiting: Sequence[Application], day: date) -> list[str]:
             f"{_WAITING_STEPS[application.state]}{deadline}{late}"
         )
     return lines
+
+
+def _expiry_lines(sites: Sequence[Site], day: date) -> list[str]:
+    """Section 四: the office's sites whose domain expires within 30 days or has expired."""
+    states = [(site, expiry_status(site.expires_on, day)) for site in sites]
+    expired = sum(1 for _, status in states if status == "expired")
+    lines = ["", f"四、域名到期（{len(states)} 个网站，其中已过期 {expired} 个）"]
+    if not states:
+        lines.append(f"  没有 {EXPIRY_SOON_DAYS} 天内到期或已过期的域名。")
+    for n, (site, status) in enumerate(states, 1):
+        assert site.expires_on is not None and status is not None
+        if status == "expired":
+            when = f"已过期 {(day - site.expires_on).days} 天"
+        else:
+            when = _days_left(site.expires_on, day)
+        lines.append(
+            f"  {n}. {site.unit.name}“{site.name}”（{display_domain(site.domain)}）："
+            f"{EXPIRY_LABELS[status]}，到期日期 {cn_date(site.expires_on)}（{when}）"
+        )
+    if states:
+        lines.append(f"  请督促开办单位：{EXPIRY_ADVICE}。")
+    return lines
+
+
+def _office_expiring(session: Session, office: Office, day: date) -> list[Site]:
+    """The office's monitored sites whose domain expires within 30 days or has expired,
+    soonest (longest expired) first."""
+    return list(
+        session.scalars(
+            select(Site)
+            .where(
+                Site.office_id == office.id,
+                Site.monitored.is_(True),
+                Site.expires_on <= day + timedelta(days=EXPIRY_SOON_DAYS),
+            )
+            .order_by(Site.expires_on, Site.id)
+        )
+    )
 
 
 def _office_waiting(session: Session, office: Office) -> list[Application]:
@@ -541,6 +646,7 @@ def office_digests(
     for office in offices:
         counts = _office_counts(session, office)
         waiting = _office_waiting(session, office)
+        expiring = _office_expiring(session, office, day)
         if not counts and not waiting:
             continue
         since = _digest_since(session, office, day=day, now=now)
@@ -563,6 +669,7 @@ def office_digests(
                 zone=zone,
                 max_changes=limit,
                 waiting=waiting,
+                expiring=expiring,
             )
             row = enqueue(
                 session,

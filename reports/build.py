@@ -34,7 +34,7 @@ from badgewatch import localtime
 from badgewatch.config import Config
 from badgewatch.localtime import cn_date, cn_time
 from badgewatch.templating import html_environment
-from badgewatch.vocabulary import STATE_LABELS, VERDICT_LABELS, reason_text
+from badgewatch.vocabulary import EXPIRY_LABELS, STATE_LABELS, VERDICT_LABELS, reason_text
 from reports.charts import trend_svg
 from reports.data import (
     NO_VERDICT,
@@ -68,6 +68,7 @@ CARD_ORDER = (
     MonitorState.OVERDUE,
     MonitorState.REGRESSED,
     MonitorState.UNREACHABLE,
+    MonitorState.DOMAIN_EXPIRED,
     MonitorState.DNS_MISMATCH,
     MonitorState.UNCHECKED,
 )
@@ -305,6 +306,7 @@ SITE_COLUMNS = (
     "编办代码", "网站名称", "域名", "开办单位", "网站标识码", "状态", "状态起始", "整改期限",
     "剩余工作日", "逾期工作日", "检查页面数", "未通过页面数", "主要问题", "最近完整检查",
     "政府网站标识码（登记）", "ICP备案编号（登记）", "公安机关备案编号（登记）", "页脚备案",
+    "域名到期日期", "域名到期情况",
 )
 
 
@@ -324,6 +326,7 @@ def site_csv(f: IO[str], rows: Iterable[SiteRow], zone: ZoneInfo) -> None:
                 "；".join(f"{x.text}（{x.pages} 页）" for x in r.reasons),
                 localtime.text(r.checked_at, zone) if r.checked_at else "",
                 r.site_code or "", r.icp or "", r.psb or "", r.footer_note,
+                _iso(r.expires_on) or "", EXPIRY_LABELS[r.expiry] if r.expiry else "",
             )
         )
 
@@ -357,6 +360,8 @@ class SiteJson(TypedDict):
     icp: str | None
     psb: str | None
     footer_reasons: dict[str, int]
+    expires_on: str | None
+    expiry: str | None  # expiring (within 30 days) or expired
 
 
 def _site_json(r: SiteRow) -> SiteJson:
@@ -383,6 +388,8 @@ def _site_json(r: SiteRow) -> SiteJson:
         "icp": r.icp,
         "psb": r.psb,
         "footer_reasons": {x.code: x.pages for x in r.footer_reasons},
+        "expires_on": _iso(r.expires_on),
+        "expiry": r.expiry,
     }
 
 

@@ -23,7 +23,9 @@ from sqlalchemy.orm import Session
 
 from badgewatch import localtime
 from badgewatch.domains import display_domain, display_url
+from badgewatch.localtime import cn_date
 from badgewatch.vocabulary import (
+    EXPIRY_LABELS,
     FOOTER_REASONS,
     LEVEL_LABELS,
     NOT_FAILURES,
@@ -46,15 +48,21 @@ from store.models import (
     Unit,
 )
 from store.records import DnsRecord, RenderSummary, reasons_of, renders_of
-from workflow.deadlines import FAILING_STATES, standing
+from workflow.deadlines import FAILING_STATES, ExpiryStatus, expiry_status, standing
 from workflow.workdays import WorkCalendar
 
-NO_VERDICT = (MonitorState.UNREACHABLE, MonitorState.DNS_MISMATCH, MonitorState.UNCHECKED)
+NO_VERDICT = (
+    MonitorState.UNREACHABLE,
+    MonitorState.DOMAIN_EXPIRED,
+    MonitorState.DNS_MISMATCH,
+    MonitorState.UNCHECKED,
+)
 """States that say nothing about the badge: never counted against a site."""
 STATE_ORDER = (
     MonitorState.OVERDUE,
     MonitorState.REGRESSED,
     MonitorState.PENDING,
+    MonitorState.DOMAIN_EXPIRED,
     MonitorState.DNS_MISMATCH,
     MonitorState.UNREACHABLE,
     MonitorState.UNCHECKED,
@@ -125,6 +133,20 @@ class SiteRow:
     site_code: str | None = None
     icp: str | None = None
     psb: str | None = None
+    expires_on: date | None = None  # the domain's expiry date, if known
+    expiry: ExpiryStatus | None = None  # expiring within 30 days, or expired
+
+    @property
+    def expiry_label(self) -> str:
+        """域名即将到期 / 域名已过期, or empty."""
+        return EXPIRY_LABELS[self.expiry] if self.expiry is not None else ""
+
+    @property
+    def expiry_note(self) -> str:
+        """The domain expiry column in words: 域名即将到期 / 域名已过期 with the date."""
+        if self.expiry is None or self.expires_on is None:
+            return "—"
+        return f"{self.expiry_label}（{cn_date(self.expires_on)}）"
 
     @property
     def footer_reasons(self) -> list[Reason]:
@@ -334,6 +356,8 @@ def _site_row(
         site_code=site.site_code,
         icp=site.icp,
         psb=site.psb,
+        expires_on=site.expires_on,
+        expiry=expiry_status(site.expires_on, today),
     )
 
 

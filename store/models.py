@@ -239,6 +239,8 @@ class Site(Base):
     site_code: Mapped[str | None] = mapped_column(String(10))
     icp: Mapped[str | None] = mapped_column(String(40))
     psb: Mapped[str | None] = mapped_column(String(40))
+    # The day the domain's registration expires (optional): reminders, domain_expired.
+    expires_on: Mapped[date | None] = mapped_column(Date)
     notified_on: Mapped[date | None] = mapped_column(Date)
     placement_due: Mapped[date | None] = mapped_column(Date)
     source: Mapped[SiteSource] = mapped_column(_enum(SiteSource))

@@ -37,6 +37,11 @@ EXPECTED = {
 }
 
 
+def _cn(iso: str) -> str:
+    year, month, day = (int(part) for part in iso.split("-"))
+    return f"{year}年{month}月{day}日"
+
+
 def readme_main_command() -> str:
     readme = (ROOT / "README.md").read_text("utf-8")
     block = re.search(r"```sh\n(.*?)```", readme, re.S)
@@ -113,6 +118,20 @@ def test_demo_runs_the_product_and_its_report_matches_its_sites(tmp_path: Path) 
     ).fetchone()[0]
     assert "浙江财政.政务" in digest and "逾期未整改" in digest
     assert f"详细报告：{page.resolve().as_uri()}" in digest
+
+    # One domain is about to expire, in 20 days: printed, reported, in the digest, reminded.
+    portal = sites["浙江省人民政府.政务"]
+    expires_on = portal["expires_on"]
+    assert portal["expiry"] == "expiring" and expires_on
+    assert [s for s in sites if sites[s]["expiry"]] == ["浙江省人民政府.政务"]
+    assert re.search(rf"^  domain expires on {expires_on} \(in 20 days\)", out, re.M)
+    assert re.search(rf"^浙江省人民政府\.政务 +domain expiring on {expires_on}", out, re.M)
+    own = parse_page(page.parent / "office-330000.html")
+    cells = [texts(tr, 'td[data-label="域名到期"]') for tr in own.css("#site-table tbody tr")
+             if "浙江省人民政府.政务" in texts(tr, 'td[data-label="网站"] span.note')]
+    assert cells == [[f"域名即将到期（{_cn(expires_on)}）"]]
+    assert "域名即将到期，到期日期" in digest and "（还剩 20 天）" in digest
+    assert re.search(r"to handler1@demo\.example\.cn: .*域名将于.*到期", out)
 
     # Nothing keeps running: no site or badge host answers, no browser is left.
     for ip in ("127.0.3.1", "127.0.3.2"):

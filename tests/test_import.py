@@ -124,6 +124,10 @@ def test_good_file_imported_and_listed(db_url: str, tmp_path: Path, encoding: st
         "notified_on": "2025-09-30",
         "placement_due": "2025-10-14",  # National Day and Mid-Autumn holidays, 11 Oct worked
         "source": "imported",
+        "expires_on": None,
+        "site_code": None,
+        "icp": None,
+        "psb": None,
     }
     xihu = sites["CA330106000604258890011"]
     assert (xihu["domain"], xihu["domain_display"]) == ("xn--n7w729c.xn--zfr164b", "西湖.政务")
@@ -623,3 +627,39 @@ def test_footer_columns_refused_naming_line_and_column(sessions: sessionmaker[Se
     # a line shorter than its header
     short = _rejected(sessions, "\r\n".join([FOOTER_HEADER, FOOTER_LINE + ",1300000065"]))
     assert "第 2 行：本行有 11 列，应为 13 列" in str(short)
+
+
+def _expiry(sessions: sessionmaker[Session]) -> date | None:
+    with sessions() as session:
+        return session.scalars(select(Site)).one().expires_on
+
+
+@pytest.mark.usefixtures("offices")
+def test_expires_on_column_imported_kept_and_cleared(sessions: sessionmaker[Session]) -> None:
+    text = "\r\n".join([HEADER + ",expires_on", FOOTER_LINE + ", 2027-03-31 "])
+    assert _import(sessions, text).created == 1
+    assert _expiry(sessions) == date(2027, 3, 31)
+    assert _import(sessions, text).unchanged == 1
+    # a file without the column leaves the date as it is
+    assert _import(sessions, HEADER + "\r\n" + FOOTER_LINE).unchanged == 1
+    assert _expiry(sessions) == date(2027, 3, 31)
+    # with the footer columns, in any order; an empty cell clears the date
+    both = "\r\n".join([HEADER + ",expires_on,site_code", FOOTER_LINE + ",,1300000065"])
+    assert _import(sessions, both).updated == 1
+    assert _expiry(sessions) is None
+
+
+@pytest.mark.usefixtures("offices")
+def test_a_bad_expiry_date_is_refused_naming_line_and_column(
+    sessions: sessionmaker[Session],
+) -> None:
+    second = FOOTER_LINE.replace("西湖.政务", "东湖.政务").replace("11,,", "12,,")
+    text = "\r\n".join([HEADER + ",expires_on", FOOTER_LINE + ",2027-02-30",
+                        second + ",2027-05-06", FOOTER_LINE.replace("西湖.政务", "北湖.政务")
+                        .replace("11,,", "13,,") + ",明年"])
+    error = _rejected(sessions, text)
+    assert _where(error.errors) == {(2, "expires_on"), (4, "expires_on")}
+    assert ("第 2 行 expires_on：“2027-02-30”不是有效的日期，请按 YYYY-MM-DD 填写，如 2027-05-06"
+            in str(error))
+    assert "第 4 行 expires_on：“明年”不是有效的日期" in str(error)
+    assert _counts(sessions) == (0, 0)  # nothing saved, not even the good line

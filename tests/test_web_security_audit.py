@@ -182,6 +182,16 @@ def _import(t: Trial) -> int:
                  file=(io.BytesIO(IMPORT.encode("utf-8")), "sites.csv"))
 
 
+def _site_info(t: Trial) -> int:
+    path = f"/unit/sites/{t.world.sites['nb']}/info"
+    return _post(t.client, path, expires_on="2027-01-31", site_code="", icp="", psb="")
+
+
+def _operator_site_info(t: Trial) -> int:
+    path = f"/operator/sites/{t.world.sites['xh']}"
+    return _post(t.client, path, expires_on="", site_code="1300000065", icp="", psb="")
+
+
 def _register(t: Trial) -> int:
     _post(t.client, "/register", action="code", **webapp.registration())
     sent = t.sms.sms[-1]["message"]
@@ -208,6 +218,8 @@ CASES: dict[str, Case] = {
     "operators.offices": ("operator", _add_office, "office.add"),
     "operators.import_file": ("operator", _import, "sites.import"),
     "registration.register": (None, _register, "unit.register"),
+    "siteinfo.unit_info": ("nb-unit", _site_info, "site.info"),
+    "siteinfo.operator_info": ("operator", _operator_site_info, "site.info"),
 }
 
 

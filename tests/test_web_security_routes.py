@@ -49,6 +49,7 @@ NO_OBJECT: dict[str, dict[str, str] | None] = {
     "operators.offices": None,
     "operators.import_file": None,
     "operators.monitor": None,
+    "siteinfo.operator_sites": None,
     "registration.register": None,
     "compliance.index": None,
     "selfcheck.selfcheck": {"site": "site_id"},
@@ -63,7 +64,8 @@ LEGITIMATE = {
         "compliance.recheck", "compliance.export_sites", "compliance.export_pages",
         "compliance.export_json",
     },
-    models.Role.OPERATOR: {"operators.user", "operators.reset_password", "operators.disable"},
+    models.Role.OPERATOR: {"operators.user", "operators.reset_password", "operators.disable",
+                           "siteinfo.operator_info"},
 }
 
 

@@ -98,12 +98,13 @@ def create_app(
         redpages,
         registration,
         selfcheck,
+        siteinfo,
         units,
     )
 
     for blueprint in (auth.bp, account.bp, home.bp, applications.bp, units.bp, offices.bp,
                       conac.bp, operators.bp, registration.bp, badges.bp, selfcheck.bp,
-                      compliance.bp, redpages.bp):
+                      compliance.bp, redpages.bp, siteinfo.bp):
         app.register_blueprint(blueprint)
     return app
 

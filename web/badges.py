@@ -14,12 +14,15 @@ from werkzeug.wrappers import Response
 
 from badgewatch import localtime
 from badgewatch.domains import display_domain
+from badgewatch.localtime import cn_date
+from badgewatch.vocabulary import EXPIRY_LABELS
 from reports.data import SiteDetail, SiteRow, failing_rows, site_detail, site_row
 from store.db import transaction
 from store.models import MonitorState, PageRender, Role
 from web.context import state
 from web.permissions import allow, render_or_404, site_or_404
 from web.rows import days_left
+from workflow.deadlines import expiry_status
 from workflow.issuance import issued_snippet, make_code
 
 
@@ -43,6 +46,8 @@ class BadgePage:
     snippet: str | None  # None for a site imported without its certificate
     placement_due: str
     deadline_note: str
+    expires_on: str  # the domain's expiry date, or 未填写
+    expiry_note: str  # 域名即将到期 / 域名已过期, or empty
     checked_at: str | None  # Beijing time
     detail: SiteDetail | None  # None until the site's office report lists it
     screenshots: list[Screenshot]
@@ -100,6 +105,8 @@ def badge(site_id: int) -> str:
             snippet=snippet,
             placement_due=site.placement_due.isoformat() if site.placement_due else "—",
             deadline_note=_deadline_note(row, site.placement_due, today),
+            expires_on=cn_date(site.expires_on) if site.expires_on else "未填写",
+            expiry_note=EXPIRY_LABELS.get(expiry_status(site.expires_on, today) or "", ""),
             checked_at=st.local_text(site.checked_at) if site.checked_at else None,
             detail=detail,
             screenshots=screenshots,

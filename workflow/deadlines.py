@@ -15,13 +15,21 @@ Deadline rules:
   issued long ago) is ``overdue`` with the working days overdue unknown (None): its deadline
   has certainly passed, and calling it ``pending`` would let it fail forever without alarm.
 - A failing site that was ever compliant is ``regressed``, whatever its deadline.
+- An unreachable site whose name stopped resolving (the DNS said it does not exist, or has no
+  address) after the day its domain expires (``sites.expires_on``) is ``domain_expired``; on or
+  before that day, or with no expiry date known, it stays ``unreachable``.
+
+Domain expiry rules: the unit is reminded 30 and 7 days before the expiry date and on the day
+(``expiry_reminder``: the most urgent threshold reached, so a late pass sends one, not a
+burst); a domain is ``expiring`` within 30 days and ``expired`` from the day after its date.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from store.models import MonitorState, Site, SiteStatus
 from workflow.workdays import UnknownYear, WorkCalendar
@@ -35,6 +43,50 @@ _DIRECT = {
     SiteStatus.DNS_MISMATCH: MonitorState.DNS_MISMATCH,
     SiteStatus.COMPLIANT: MonitorState.COMPLIANT,
 }
+
+
+EXPIRY_REMINDER_DAYS = (30, 7, 0)
+"""Days before the domain's expiry date the unit is reminded (0: on the day itself)."""
+
+EXPIRY_SOON_DAYS = 30
+"""A domain expiring within this many days is listed as 域名即将到期."""
+
+GONE_REASONS = frozenset({"nxdomain", "no_a"})
+"""The DNS failures that say the name itself is gone (a timeout or SERVFAIL says nothing)."""
+
+ExpiryStatus = Literal["expiring", "expired"]
+
+
+def expiry_status(expires_on: date | None, today: date) -> ExpiryStatus | None:
+    """``expired`` after the expiry date, ``expiring`` within 30 days of it (the day included),
+    None otherwise or with no date."""
+    if expires_on is None:
+        return None
+    if today > expires_on:
+        return "expired"
+    if (expires_on - today).days <= EXPIRY_SOON_DAYS:
+        return "expiring"
+    return None
+
+
+def expiry_reminder(expires_on: date | None, today: date) -> int | None:
+    """The reminder due today, as days before the expiry date (30, 7 or 0): the most urgent
+    threshold reached, so a pass that runs late sends that one alone; None before the first
+    threshold and after the expiry date (the state and the digest say it then)."""
+    if expires_on is None:
+        return None
+    left = (expires_on - today).days
+    if left < 0:
+        return None
+    reached = [days for days in EXPIRY_REMINDER_DAYS if left <= days]
+    return min(reached) if reached else None
+
+
+def name_gone(dns: Mapping[str, Any] | None) -> bool:
+    """Whether a check's DNS record (``site_checks.dns``) says the name no longer resolves."""
+    if not dns:
+        return False
+    return dns.get("outcome") == "unresolvable" and dns.get("reason") in GONE_REASONS
 
 
 @dataclass(frozen=True)
@@ -53,9 +105,15 @@ def evaluate(
     today: date,
     ever_compliant: bool,
     calendar: WorkCalendar,
+    expires_on: date | None = None,
+    gone: bool = False,
 ) -> Evaluation:
-    """The monitor state for a crawl verdict on ``today``. Raises ``UnknownYear`` when the
-    calendar cannot count the working days (a statutory deadline is never guessed)."""
+    """The monitor state for a crawl verdict on ``today``; ``gone``: the check found the name
+    no longer resolves. Raises ``UnknownYear`` when the calendar cannot count the working days
+    (a statutory deadline is never guessed)."""
+    if (crawl_status is SiteStatus.UNREACHABLE and gone
+            and expiry_status(expires_on, today) == "expired"):
+        return Evaluation(MonitorState.DOMAIN_EXPIRED)
     direct = _DIRECT.get(crawl_status)
     if direct is not None:
         return Evaluation(direct)
@@ -75,13 +133,22 @@ def evaluate(
 
 
 def evaluate_site(site: Site, *, today: date, calendar: WorkCalendar) -> Evaluation:
-    """``evaluate`` for a stored site: its verdict, deadline and history."""
+    """``evaluate`` for a stored site: its verdict, deadline, history, and for an unreachable
+    site past its expiry date what its last check's DNS said (read only then)."""
+    gone = (
+        site.status is SiteStatus.UNREACHABLE
+        and expiry_status(site.expires_on, today) == "expired"
+        and site.last_check is not None
+        and name_gone(site.last_check.dns)
+    )
     return evaluate(
         site.status,
         placement_due=site.placement_due,
         today=today,
         ever_compliant=site.ever_compliant,
         calendar=calendar,
+        expires_on=site.expires_on,
+        gone=gone,
     )
 
 

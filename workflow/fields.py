@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
+from datetime import date
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from badgewatch import registrations
 from badgewatch.domains import FieldInvalid
 
 IDENTIFIER_RE = re.compile(r"^[A-Z]{1,4}\d{21}$")
@@ -131,3 +134,40 @@ def required_text(value: object, max_length: int = 200) -> str:
     if len(text) > max_length:
         raise FieldInvalid(f"不能超过 {max_length} 个字")
     return text
+
+
+def expiry_date(value: str) -> date:
+    """A domain's expiry date, YYYY-MM-DD (a registrar's date, so 1990 to 2199)."""
+    text = value.strip()
+    try:
+        day = date.fromisoformat(text)
+    except ValueError as exc:
+        raise FieldInvalid(
+            f"“{value}”不是有效的日期，请按 YYYY-MM-DD 填写，如 2027-05-06"
+        ) from exc
+    if not 1990 <= day.year < 2200:
+        raise FieldInvalid(f"“{value}”不是合理的域名到期日期")
+    return day
+
+
+FOOTER_NUMBERS: dict[str, tuple[Callable[[str], str | None], str]] = {
+    "site_code": (
+        registrations.canonical_site_code,
+        "网站标识码应为 10 位数字，或 bm 加 8 位数字（如 1300000065、bm06000004）",
+    ),
+    "icp": (registrations.canonical_icp, "ICP 备案编号格式不正确，应如“冀ICP备13016076号-2”"),
+    "psb": (
+        registrations.canonical_psb,
+        "公安机关备案编号格式不正确，应如“京公网安备11010202007232号”或 14 位备案号",
+    ),
+}
+"""The registered footer numbers (``site_code``, ``icp``, ``psb``): canonical form, complaint."""
+
+
+def footer_number(name: str, value: str) -> str:
+    """A registered footer number in its canonical form (``badgewatch.registrations``)."""
+    canonical, message = FOOTER_NUMBERS[name]
+    fixed = canonical(value)
+    if fixed is None:
+        raise FieldInvalid(message)
+    return fixed

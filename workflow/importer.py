@@ -4,7 +4,8 @@ The file is UTF-8 (with or without BOM) or GB18030 -- what Excel saves on a Chin
 with the header ``unit,office,site_name,domain,english_domain,ipv4,ipv6,site_id,certificate,
 notified_on`` (columns matched by name), optionally followed by any of ``site_code,icp,psb``: the
 footer numbers the site registered (网站标识码, ICP 备案编号, 公安机关备案编号), which the crawl
-compares with each page's footer; a file without one of these columns leaves it as it is.
+compares with each page's footer, and ``expires_on``, the day the domain's registration expires
+(YYYY-MM-DD), which the monitor watches; a file without one of these columns leaves it as it is.
 The import is all-or-nothing: every line is checked first and every error is reported with its
 line number (as a spreadsheet counts rows: the header is line 1) and column; only a file without
 errors writes anything. A site is the same site when
@@ -41,7 +42,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from badgewatch import domains, localtime, registrations
+from badgewatch import domains, localtime
 from badgewatch.domains import FieldInvalid
 from store.models import Office, Site, SiteSource, Unit
 from workflow import fields
@@ -63,7 +64,9 @@ COLUMNS: tuple[str, ...] = (
 OPTIONAL = frozenset({"english_domain", "ipv6", "certificate"})
 # Optional columns of the header (and optional values): the registered footer numbers.
 FOOTER_COLUMNS: tuple[str, ...] = ("site_code", "icp", "psb")
-ALL_COLUMNS = COLUMNS + FOOTER_COLUMNS
+# Optional columns: the footer numbers and the domain's expiry date.
+EXTRA_COLUMNS: tuple[str, ...] = (*FOOTER_COLUMNS, "expires_on")
+ALL_COLUMNS = COLUMNS + EXTRA_COLUMNS
 HEADER_LINE = 1
 BATCH = 500  # staged rows per database query or write
 MAX_LINE_BYTES = 1 << 20  # a longer line is refused without being held in memory
@@ -80,7 +83,7 @@ _COMPARED = (
     "certificate",
     "notified_on",
     "placement_due",
-    *FOOTER_COLUMNS,
+    *EXTRA_COLUMNS,
 )
 _SAVE_AS = "请在 Excel 中把整个文件另存为“CSV UTF-8”后重新导入"
 
@@ -276,6 +279,7 @@ class _Row:
     site_code: str | None = None
     icp: str | None = None
     psb: str | None = None
+    expires_on: date | None = None
 
     def staged(self) -> tuple[Any, ...]:
         return (
@@ -283,14 +287,17 @@ class _Row:
             self.ipv4, self.ipv6, self.identifier, self.certificate,
             self.notified_on.isoformat(), self.placement_due.isoformat(),
             self.site_code, self.icp, self.psb,
+            self.expires_on.isoformat() if self.expires_on else None,
         )
 
     @classmethod
     def from_staged(cls, values: Sequence[Any]) -> _Row:
         line, unit, office, name, domain, english, ipv4, ipv6, identifier, cert = values[:10]
+        site_code, icp, psb, expires_on = values[12:16]
         return cls(
             line, unit, office, name, domain, english, ipv4, ipv6, identifier, cert,
-            date.fromisoformat(values[10]), date.fromisoformat(values[11]), *values[12:15],
+            date.fromisoformat(values[10]), date.fromisoformat(values[11]), site_code, icp, psb,
+            date.fromisoformat(expires_on) if expires_on else None,
         )
 
 
@@ -314,18 +321,6 @@ def _text(max_length: int) -> Callable[[str], str]:
     return lambda value: fields.required_text(value, max_length=max_length)
 
 
-def _number(canonical: Callable[[str], str | None], message: str) -> Callable[[str], str]:
-    """A registered footer number in its canonical form (``badgewatch.registrations``)."""
-
-    def check(value: str) -> str:
-        fixed = canonical(value)
-        if fixed is None:
-            raise FieldInvalid(message)
-        return fixed
-
-    return check
-
-
 _VALIDATORS: dict[str, Callable[[str], str]] = {
     "unit": _text(200),
     "office": _text(12),
@@ -336,17 +331,10 @@ _VALIDATORS: dict[str, Callable[[str], str]] = {
     "ipv6": fields.ipv6,
     "site_id": _required(fields.identifier),
     "certificate": fields.certificate,
-    "site_code": _number(
-        registrations.canonical_site_code,
-        "网站标识码应为 10 位数字，或 bm 加 8 位数字（如 1300000065、bm06000004）",
-    ),
-    "icp": _number(
-        registrations.canonical_icp, "ICP 备案编号格式不正确，应如“冀ICP备13016076号-2”"
-    ),
-    "psb": _number(
-        registrations.canonical_psb,
-        "公安机关备案编号格式不正确，应如“京公网安备11010202007232号”或 14 位备案号",
-    ),
+    "site_code": lambda value: fields.footer_number("site_code", value),
+    "icp": lambda value: fields.footer_number("icp", value),
+    "psb": lambda value: fields.footer_number("psb", value),
+    "expires_on": lambda value: fields.expiry_date(value).isoformat(),
 }
 
 
@@ -364,7 +352,8 @@ class _Staging:
             CREATE TABLE rows (
                 line INTEGER PRIMARY KEY, unit TEXT, office TEXT, name TEXT, domain TEXT,
                 english_domain TEXT, ipv4 TEXT, ipv6 TEXT, identifier TEXT, certificate TEXT,
-                notified_on TEXT, placement_due TEXT, site_code TEXT, icp TEXT, psb TEXT);
+                notified_on TEXT, placement_due TEXT, site_code TEXT, icp TEXT, psb TEXT,
+                expires_on TEXT);
             CREATE TABLE encodings (line INTEGER PRIMARY KEY, kind INTEGER);
             """
         )
@@ -384,7 +373,7 @@ class _Staging:
             self.flush()
 
     def flush(self) -> None:
-        self.db.executemany(f"INSERT INTO rows VALUES ({', '.join('?' * 15)})", self._rows)
+        self.db.executemany(f"INSERT INTO rows VALUES ({', '.join('?' * 16)})", self._rows)
         self.db.executemany("INSERT INTO encodings VALUES (?, ?)", self._encodings)
         self._rows.clear()
         self._encodings.clear()
@@ -453,7 +442,7 @@ class _Checker:
         self.offices: dict[str, int] = dict(session.execute(select(Office.code, Office.id)).all())
         self.office_codes = {office_id: code for code, office_id in self.offices.items()}
         self._due: dict[date, date | UnknownYear] = {}
-        self.footer_columns: tuple[str, ...] = ()  # those the file has
+        self.extra_columns: tuple[str, ...] = ()  # those the file has
 
     def error(self, line: int, column: str | None, message: str) -> None:
         self.errors.append(LineError(line, column, message))
@@ -553,8 +542,8 @@ class _Checker:
                 "表头不正确（" + "；".join(problems) + "），表头应为：" + ",".join(COLUMNS),
             )
             return None
-        self.footer_columns = tuple(c for c in FOOTER_COLUMNS if c in names)
-        return {name: names.index(name) for name in (*COLUMNS, *self.footer_columns)}
+        self.extra_columns = tuple(c for c in EXTRA_COLUMNS if c in names)
+        return {name: names.index(name) for name in (*COLUMNS, *self.extra_columns)}
 
     def line(
         self, number: int, record: list[str], positions: dict[str, int], *, unfit: bool
@@ -563,14 +552,14 @@ class _Checker:
         if len(record) != len(positions):
             self.error(number, None, f"本行有 {len(record)} 列，应为 {len(positions)} 列")
             return None
-        values: dict[str, str | None] = dict.fromkeys(FOOTER_COLUMNS)
+        values: dict[str, str | None] = dict.fromkeys(EXTRA_COLUMNS)
         refused: set[str] = set()
         for column in positions:
             raw = record[positions[column]]
             try:
                 if unfit:
                     fields.plain_text(raw)
-                if (column in OPTIONAL or column in FOOTER_COLUMNS) and not raw.strip():
+                if (column in OPTIONAL or column in EXTRA_COLUMNS) and not raw.strip():
                     values[column] = None
                 elif column != "notified_on":
                     values[column] = _VALIDATORS[column](raw)
@@ -603,6 +592,7 @@ class _Checker:
             site_code=values["site_code"],
             icp=values["icp"],
             psb=values["psb"],
+            expires_on=date.fromisoformat(values["expires_on"]) if values["expires_on"] else None,
         )
 
     def _notice(self, number: int, raw: str) -> tuple[date | None, date | None]:
@@ -776,10 +766,11 @@ def _write(session: Session, checker: _Checker, now: datetime) -> ImportReport:
                 "site_code": row.site_code,
                 "icp": row.icp,
                 "psb": row.psb,
+                "expires_on": row.expires_on,
             }
             site = existing.get(row.identifier)
-            for name in FOOTER_COLUMNS:
-                if name not in checker.footer_columns:  # not in the file: left as it is
+            for name in EXTRA_COLUMNS:
+                if name not in checker.extra_columns:  # not in the file: left as it is
                     values[name] = None if site is None else site.values[_COMPARED.index(name)]
             if site is None:
                 to_create.append(
