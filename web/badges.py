@@ -43,6 +43,7 @@ class BadgePage:
     snippet: str | None  # None for a site imported without its certificate
     placement_due: str
     deadline_note: str
+    rereviewed_on: str | None  # the last approved 已开办网站复核, if any
     checked_at: str | None  # Beijing time
     detail: SiteDetail | None  # None until the site's office report lists it
     screenshots: list[Screenshot]
@@ -100,6 +101,7 @@ def badge(site_id: int) -> str:
             snippet=snippet,
             placement_due=site.placement_due.isoformat() if site.placement_due else "—",
             deadline_note=_deadline_note(row, site.placement_due, today),
+            rereviewed_on=site.rereviewed_on.isoformat() if site.rereviewed_on else None,
             checked_at=st.local_text(site.checked_at) if site.checked_at else None,
             detail=detail,
             screenshots=screenshots,
