@@ -9,12 +9,15 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from badgewatch.config import Config
 from badgewatch.domains import gov_domain
-from store.db import transaction
+from store.db import make_engine, transaction
+from store.migrate import alembic_config, upgrade
 from store.models import (
     Application,
     AppState,
@@ -360,3 +363,74 @@ def test_messages_quote_the_serial(sessions, wf) -> None:
     with pytest.raises(PermissionDenied) as raised, transaction(sessions) as session:
         wf.get(session, app_id, Actor.parse("office:330200"))
     assert f"不是申请 {serial} 的同级机构编制部门" in str(raised.value)
+
+
+# -- the migration ------------------------------------------------------------------------------
+
+PREVIOUS_HEAD = "f3b7d2c91e08"
+
+
+def test_migration_links_stored_rereviews_to_their_site_and_goes_back(empty_db_url: str) -> None:
+    upgrade(empty_db_url, PREVIOUS_HEAD)
+    engine = make_engine(empty_db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO offices (id, code, name, level) VALUES (1, '330100', '杭州市委编办',"
+            " 'prefecture')"
+        ))
+        conn.execute(sa.text(
+            "INSERT INTO units (id, name, office_id) VALUES (1, '杭州市数据资源管理局', 1),"
+            " (2, '杭州市卫生健康委员会', 1)"
+        ))
+        conn.execute(
+            sa.text(
+                "INSERT INTO sites (id, unit_id, office_id, name, domain, ipv4, identifier,"
+                " source, monitored, created_at, status, state, ever_compliant) VALUES"
+                " (1, 1, 1, '网站', :domain, '127.0.0.21', 'CA330010000600000010001',"
+                " 'issued', true, :now, 'unchecked', 'unchecked', false)"
+            ),
+            {"domain": gov_domain(DOMAIN), "now": T0},
+        )
+        for app_id, unit_id, kind in ((1, 1, "rereview"), (2, 1, "new"), (3, 2, "rereview")):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO applications (id, unit_id, office_id, kind, state, site_name,"
+                    " domain, form, created_at, updated_at, version) VALUES"
+                    " (:id, :unit, 1, :kind, 'draft', '网站', :domain, '{}', :now, :now, 1)"
+                ),
+                {"id": app_id, "unit": unit_id, "kind": kind, "domain": gov_domain(DOMAIN),
+                 "now": T0},
+            )
+        # Rows pointing at both tables the downgrade copies on SQLite.
+        conn.execute(sa.text("UPDATE applications SET site_id = 1 WHERE id = 2"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO transitions (application_id, event, from_state, to_state, actor,"
+                " role, at) VALUES (1, 'submit', 'draft', 'submitted', 'unit:x',"
+                " 'unit_handler', :now)"
+            ),
+            {"now": T0},
+        )
+    engine.dispose()
+    upgrade(empty_db_url)
+    engine = make_engine(empty_db_url)
+    with engine.connect() as conn:
+        linked = dict(conn.execute(sa.text(
+            "SELECT id, rereview_site_id FROM applications ORDER BY id"
+        )).all())
+        assert conn.execute(sa.text("SELECT rereviewed_on FROM sites")).scalar_one() is None
+    # Only the re-review of the unit's own site is linked.
+    assert linked == {1: 1, 2: None, 3: None}
+    engine.dispose()
+    command.downgrade(alembic_config(empty_db_url), PREVIOUS_HEAD)
+    engine = make_engine(empty_db_url)
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("applications")}
+    assert "rereview_site_id" not in columns and "serial" in columns
+    assert "rereviewed_on" not in {c["name"] for c in sa.inspect(engine).get_columns("sites")}
+    with engine.connect() as conn:  # the rows pointing at the copied tables are kept
+        assert conn.execute(sa.text("SELECT count(*) FROM transitions")).scalar_one() == 1
+        assert conn.execute(sa.text(
+            "SELECT site_id FROM applications WHERE id = 2"
+        )).scalar_one() == 1
+    engine.dispose()
+    upgrade(empty_db_url)  # and up again
