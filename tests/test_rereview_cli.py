@@ -17,11 +17,11 @@ def _write(tmp_path: Path, data: dict, name: str = "app.json") -> Path:
     return path
 
 
-def _issue(env: dict[str, str], app_id: str) -> str:
-    run(env, "app", "submit", app_id)
-    run(env, "app", "review", app_id, "--as", "office:330100", "--approve")
-    run(env, "app", "review", app_id, "--as", "conac", "--approve")
-    return run(env, "app", "materials", app_id, "--as", "office:330100", "--confirm").output
+def _issue(cli_env: dict[str, str], app_id: str) -> str:
+    run(cli_env, "app", "submit", app_id)
+    run(cli_env, "app", "review", app_id, "--as", "office:330100", "--approve")
+    run(cli_env, "app", "review", app_id, "--as", "conac", "--approve")
+    return run(cli_env, "app", "materials", app_id, "--as", "office:330100", "--confirm").output
 
 
 def test_rereview_from_the_cli(env, tmp_path: Path, smtp_server, sms_gateway) -> None:  # noqa: F811

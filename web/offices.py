@@ -1,5 +1,6 @@
 """The office reviewer's pages: 首页 with 待审核, 待确认材料 and 已退回 (waiting for the unit to
-resubmit) of their office, and the decisions on them (审核通过 / 审核不通过, 确认材料 / 材料不通过)."""
+resubmit) of their office, and the decisions on them (审核通过 / 审核不通过, 确认材料 /
+材料不通过)."""
 
 from __future__ import annotations
 
