@@ -128,8 +128,8 @@ def update(app_key: str, file: Path, as_: str, site: str | None) -> None:
     form = _read_form(file, site)
     rt = runtime()
     with changing(rt.sessions, app_id) as session:
-        rt.workflow.update(session, app_id, form, actor, _now())
-    click.echo(f"application {app_id} updated")
+        serial = rt.workflow.update(session, app_id, form, actor, _now()).serial
+    click.echo(f"application {app_id}{f' ({serial})' if serial else ''} updated")
 
 
 @command.command("submit")
@@ -181,13 +181,14 @@ def _decide(
     with changing(rt.sessions, app_id) as session:
         application = step(rt.workflow, session, Decided(app_id, actor, _now(), agreed, reason))
         state = application.state
+        serial = application.serial
         identifier = application.site.identifier if issues and application.site else None
     queued = queued_keys(session)  # after the commit: a rejection's notice is queued at flush
     if as_json:
         shown: dict[str, Any] = {"id": app_id, "state": state.value}
         emit(shown | {"identifier": identifier} if issues else shown)
     else:
-        click.echo(f"application {app_id}: {state.value} ({APP_STATE_LABELS[state]})")
+        click.echo(f"application {app_id} ({serial}): {state.value} ({APP_STATE_LABELS[state]})")
         if identifier:
             click.echo(f"badge identifier {identifier}")
     if queued:  # the badge issued or a rejection: its notice goes out now
