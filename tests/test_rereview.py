@@ -12,9 +12,8 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from badgewatch.config import Config
 from badgewatch.domains import gov_domain
 from store.db import make_engine, transaction
 from store.migrate import alembic_config, upgrade
@@ -29,27 +28,16 @@ from store.models import (
     SiteSource,
     Unit,
 )
-from tests.factories import add_offices, form_data
+from tests.factories import form_data
+from tests.test_workflow import CONAC, OFFICE, T0, UNIT
 from workflow.errors import PermissionDenied
 from workflow.form import FormInvalid, parse_form
 from workflow.issuance import BADGE_NUMBER_COUNTER
 from workflow.service import Actor, Workflow, changing, describe
-from workflow.workdays import WorkCalendar
 
-UNIT = Actor.parse("unit:杭州市数据资源管理局")
 OTHER_UNIT = Actor.parse("unit:杭州市卫生健康委员会")
-OFFICE = Actor.parse("office:330100")
-CONAC = Actor.parse("conac")
-T0 = datetime(2026, 9, 30, 2, 0, tzinfo=UTC)  # Wednesday, 10:00 in Beijing
 T1 = datetime(2026, 11, 18, 17, 30, tzinfo=UTC)  # Thursday 11-19 01:30 in Beijing
 DOMAIN = "杭州数据.政务"
-
-
-@pytest.fixture
-def wf(sessions: sessionmaker[Session]) -> Workflow:
-    with transaction(sessions) as session:
-        add_offices(session)
-    return Workflow(Config(), WorkCalendar())
 
 
 def _data(kind: str = "new", unit: str | None = None, **site: Any) -> dict[str, Any]:

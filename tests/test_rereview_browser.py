@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select, update
 
 from badgewatch.domains import gov_domain
 from store.db import make_engine, session_factory, transaction
 from store.models import Site, SiteSource, Unit, User
+from tests.test_web_units_browser import web_env  # noqa: F401  (the local DNS and SMS)
 from tests.webapp import PASSWORD, World
 from tests.webbrowser import fill, fill_application, log_in
 
@@ -20,19 +20,10 @@ IP = "127.0.0.21"
 IDENTIFIER = "CA330010000600000420001"
 
 
-@pytest.fixture
-def web_env(dns_server, dns_config, sms_gateway) -> dict[str, str]:
-    dns_server.set_records(DOMAIN, a=[IP])
-    return {
-        "BADGEWATCH_DNS_NAMESERVERS": ",".join(dns_config.nameservers),
-        "BADGEWATCH_SMS_URL": sms_gateway.sms_url,
-        "BADGEWATCH_SMTP_PORT": "1",
-    }
-
-
-def test_a_unit_rereviews_its_site(served: tuple[str, World], sqlite_url: str,
-                                   page: Page) -> None:
+def test_a_unit_rereviews_its_site(served: tuple[str, World], sqlite_url: str, page: Page,
+                                   dns_server) -> None:
     base, _ = served
+    dns_server.set_records(DOMAIN, a=[IP])
     engine = make_engine(sqlite_url)
     with transaction(session_factory(engine)) as db:
         unit = db.scalars(select(Unit).where(Unit.name == "杭州市数据资源管理局")).one()

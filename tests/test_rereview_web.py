@@ -4,9 +4,7 @@ included; 标识管理 shows the re-review date and the same identifier."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -15,16 +13,18 @@ from sqlalchemy import select
 from badgewatch.domains import gov_domain
 from store.db import transaction
 from store.models import Application, AppState, Role, Site, SiteSource, Unit
-from tests.test_web_units import (
+from tests.test_web_units import (  # noqa: F401  (app, world: the fixtures)
     _sessions,
     _verified_mobile,
     _workflow,
+    app,
     applications,
     error_beside,
     post_form,
     tree,
+    world,
 )
-from tests.webapp import Clock, World, local_services, log_in, make_app, populate
+from tests.webapp import log_in
 from workflow.service import Actor
 
 DOMAIN = "杭州数据.政务"
@@ -35,16 +35,9 @@ OFFICE = Actor(Role.OFFICE_REVIEWER, "330100")
 
 
 @pytest.fixture
-def world(db_url: str) -> World:
-    return populate(db_url)
-
-
-@pytest.fixture
-def app(db_url: str, world: World, dns_server, dns_config, sms_gateway,
-        tmp_path: Path) -> Iterator[Flask]:
-    """The hz unit holds 杭州数据.政务 (issued, its badge placed), on the local DNS server."""
-    dns_server.set_records(DOMAIN, a=[IP])
-    app = make_app(db_url, Clock(), **local_services(dns_config, sms_gateway, tmp_path / "var"))
+def held(app: Flask) -> None:  # noqa: F811
+    """The hz unit holds 杭州数据.政务 (issued, its badge placed); its handler's mobile is
+    verified."""
     now = app.extensions["badgewatch"].now()
     with transaction(_sessions(app)) as db:
         unit = db.scalars(select(Unit).where(Unit.name == "杭州市数据资源管理局")).one()
@@ -54,11 +47,9 @@ def app(db_url: str, world: World, dns_server, dns_config, sms_gateway,
                     notified_on=(now - timedelta(days=30)).date(),
                     placement_due=(now - timedelta(days=20)).date(), created_at=now))
     _verified_mobile(app, "hz-unit")
-    yield app
-    app.extensions["badgewatch"].close()
 
 
-def test_the_select_offers_the_units_own_sites_only(app: Flask) -> None:
+def test_the_select_offers_the_units_own_sites_only(app: Flask, held: None) -> None:  # noqa: F811
     client = app.test_client()
     log_in(client, "hz-unit")
     page = tree(client.get("/unit/applications/new"))
@@ -77,7 +68,7 @@ def test_the_select_offers_the_units_own_sites_only(app: Flask) -> None:
     assert IDENTIFIER not in values and "CA60000002" in values
 
 
-def test_refusals_beside_their_field_nothing_saved(app: Flask) -> None:
+def test_refusals_beside_their_field_nothing_saved(app: Flask, held: None) -> None:  # noqa: F811
     client = app.test_client()
     log_in(client, "hz-unit")
     before = applications(app)
@@ -98,7 +89,7 @@ def test_refusals_beside_their_field_nothing_saved(app: Flask) -> None:
     assert applications(app) == before
 
 
-def test_rereview_through_the_web_and_the_office_sees_it(app: Flask) -> None:
+def test_rereview_through_the_web_and_the_office_sees_it(app: Flask, held: None) -> None:  # noqa: F811
     client = app.test_client()
     log_in(client, "hz-unit")
     response = post_form(client, "/unit/applications/new", "submit", kind="rereview",
