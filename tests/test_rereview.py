@@ -30,6 +30,7 @@ from store.models import (
 )
 from tests.factories import form_data
 from tests.test_workflow import CONAC, OFFICE, T0, UNIT
+from workflow.documents import render_form
 from workflow.errors import PermissionDenied
 from workflow.form import FormInvalid, parse_form
 from workflow.issuance import BADGE_NUMBER_COUNTER
@@ -159,6 +160,9 @@ def test_approved_rereview_keeps_the_identifier_and_records_the_day(sessions, wf
         assert numbers is not None and numbers.value == counted
         assert session.scalar(select(func.count()).select_from(Site)) == 1
         data = describe(wf.get(session, app_id), zone=wf.config.calendar.zone)
+        printed = render_form(wf.get(session, app_id), zone=wf.config.calendar.zone)
+    assert f"复核的已开办网站（网站标识）</th><td>{identifier}<" in printed
+    assert "申请类型：已开办网站复核" in printed
     assert data["kind"] == "rereview" and data["rereview_site"] == identifier
     assert data["badge"]["identifier"] == identifier
     assert data["badge"]["rereviewed_on"] == "2026-11-19"
