@@ -125,6 +125,8 @@ class SiteRow:
     site_code: str | None = None
     icp: str | None = None
     psb: str | None = None
+    # the day its last re-review (已开办网站复核) was approved; its identifier stayed the same
+    rereviewed_on: date | None = None
 
     @property
     def footer_reasons(self) -> list[Reason]:
@@ -334,6 +336,7 @@ def _site_row(
         site_code=site.site_code,
         icp=site.icp,
         psb=site.psb,
+        rereviewed_on=site.rereviewed_on,
     )
 
 

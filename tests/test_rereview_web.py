@@ -143,3 +143,9 @@ def test_rereview_through_the_web_and_the_office_sees_it(app: Flask, held: None)
     assert facts["复核日期"].startswith(now.astimezone(app.extensions["badgewatch"].zone)
                                         .date().isoformat())
     assert f"{IDENTIFIER}.js" in badge.css_first("#badge-snippet").text()
+    # The office's 合规情况 page of the site says it too, in the report's words.
+    detail = tree(office.get(f"/compliance/sites/{site_id}"))
+    facts = {dt.text(): dd.text() for dt, dd in zip(detail.css("dl dt"), detail.css("dl dd"),
+                                                    strict=False)}
+    assert facts["网站标识码"] == IDENTIFIER
+    assert facts["复核日期"].endswith("（已开办网站复核通过，网站标识不变）")
