@@ -426,3 +426,23 @@ def test_migration_links_stored_rereviews_to_their_site_and_goes_back(empty_db_u
         )).scalar_one() == 1
     engine.dispose()
     upgrade(empty_db_url)  # and up again
+
+
+def test_a_stored_rereview_without_its_site_is_not_approved(sessions, wf) -> None:
+    """A re-review stored before re-reviews named their site (the migration found none):
+    confirming it issues nothing and says what to do."""
+    site_id, _ = _issued(sessions, wf)
+    before = _snapshot(sessions, site_id)
+    app_id = _create(sessions, wf, _data("rereview", identifier=DOMAIN))
+    _do(sessions, app_id, wf.submit, UNIT)
+    _do(sessions, app_id, wf.review, OFFICE, approve=True)
+    _do(sessions, app_id, wf.review, CONAC, approve=True)
+    with transaction(sessions) as session:
+        session.get(Application, app_id).rereview_site_id = None  # type: ignore[union-attr]
+    with pytest.raises(PermissionDenied) as raised:
+        _do(sessions, app_id, wf.materials, OFFICE, confirm=True)
+    assert "没有指明本单位所复核的已开办网站" in str(raised.value)
+    with transaction(sessions) as session:
+        assert session.get(Application, app_id).state is AppState.APPROVED_ONLINE  # type: ignore[union-attr]
+    assert _snapshot(sessions, site_id) == before
+    assert not _outbox(sessions, "rereview-approved")

@@ -411,9 +411,10 @@ class Workflow:
         and monitor state (its badge is already on its pages); its details are the form's, the
         day is recorded, and the unit is told 复核通过 with the same code."""
         site = application.rereview_site
-        if site is None or site.unit_id != application.unit_id:
-            raise PermissionDenied(
-                f"申请 {serials.shown(application)} 所复核的网站已不在本单位名下，不能复核通过"
+        if site is None or site.unit_id != application.unit_id:  # stored before re-reviews
+            raise PermissionDenied(  # named their site, or the site changed hands since
+                f"申请 {serials.shown(application)} 没有指明本单位所复核的已开办网站，"
+                "不能复核通过；请退回，由单位修改申请（选择复核的已开办网站）后重新提交"
             )
         site.name = form.site.name
         site.english_domain = form.site.english_domain
