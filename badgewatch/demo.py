@@ -120,6 +120,11 @@ UNITS = [
 ]
 
 
+# The site issued in step 1 that its unit then re-reviews (已开办网站复核): approved, it keeps
+# its identifier and stays compliant through the crawl.
+REREVIEWED = "浙江省人民政府.政务"
+
+
 def _form(unit: DemoUnit, n: int, ip: str) -> dict[str, Any]:
     return {
         "kind": "new",
@@ -275,15 +280,7 @@ def run_demo(
 
         echo("== 1. the workflow: applications to issued badges")
         _offices(rt, echo)
-        conac = Actor.parse("conac")
-        docs = data_dir / "documents"
-        docs.mkdir()
-        for n, demo in enumerate(sites, start=1):
-            start = now - timedelta(days=demo.unit.days_ago, hours=-n)
-            demo.site_id = _walk_one(
-                rt, demo.unit, n=n, ip=demo.declared_ip, now=start, conac=conac, docs=docs,
-                echo=echo,
-            )
+        rereviewed = _applications(rt, sites, now=now, docs=data_dir / "documents", echo=echo)
 
         echo("\n== 2. the sites on loopback, as the crawler will find them")
         issued = [s for s in sites if s.site_id is not None]
@@ -304,6 +301,8 @@ def run_demo(
         summary = _summary(rt, issued)
         for line in summary:
             echo(line)
+        for line in _rereview_summary(rt, rereviewed):
+            echo(line)
         echo("")
         echo(f"email received by the local SMTP server: {len(smtp.received)}")
         for mail in smtp.received:
@@ -321,6 +320,28 @@ def run_demo(
         report_dir=report.directory.parent / LATEST,
         office_report=report.directory.parent / LATEST / office_page.name,
     )
+
+
+def _applications(
+    rt: Runtime, sites: list[DemoSite], *, now: datetime, docs: Path,
+    echo: Callable[[str], None],
+) -> list[DemoSite]:
+    """Every unit's application through the workflow, then the re-review of ``REREVIEWED``;
+    returns the re-reviewed sites."""
+    conac = Actor.parse("conac")
+    docs.mkdir()
+    for n, demo in enumerate(sites, start=1):
+        start = now - timedelta(days=demo.unit.days_ago, hours=-n)
+        demo.site_id = _walk_one(
+            rt, demo.unit, n=n, ip=demo.declared_ip, now=start, conac=conac, docs=docs,
+            echo=echo,
+        )
+    rereviewed = []
+    for n, demo in enumerate(sites, start=1):
+        if demo.unit.domain == REREVIEWED:
+            _rereview_one(rt, demo, n=n, now=now - timedelta(days=20), conac=conac, echo=echo)
+            rereviewed.append(demo)
+    return rereviewed
 
 
 @dataclass(frozen=True)
@@ -490,6 +511,20 @@ def _summary(rt: Runtime, issued: list[DemoSite]) -> list[str]:
     return lines
 
 
+def _rereview_summary(rt: Runtime, rereviewed: list[DemoSite]) -> list[str]:
+    """Each re-reviewed site after the crawl: the identifier it kept, the day, its state."""
+    lines = []
+    with transaction(rt.sessions) as session:
+        for demo in rereviewed:
+            site = session.get(Site, demo.site_id)
+            assert site is not None
+            lines.append(
+                f"re-reviewed: {display_domain(site.domain)} kept badge {site.identifier} "
+                f"(复核通过 {site.rereviewed_on}), now {site.state.value}"
+            )
+    return lines
+
+
 @dataclass
 class _Steps:
     """Applies workflow steps to one application, a day apart, echoing each new state."""
@@ -559,3 +594,38 @@ def _walk_one(
     if unit.expires_in is not None:
         _set_expiry(rt, site_id, unit.expires_in, echo)
     return site_id
+
+
+def _rereview_one(
+    rt: Runtime,
+    demo: DemoSite,
+    *,
+    n: int,
+    now: datetime,
+    conac: Actor,
+    echo: Callable[[str], None],
+) -> None:
+    """The unit re-reviews its issued site (已开办网站复核) through the same steps; approved, the
+    site keeps its identifier and the day is recorded."""
+    unit = demo.unit
+    wf = rt.workflow
+    actor = Actor.parse(f"unit:{unit.unit}")
+    reviewer = Actor.parse(f"office:{unit.office}")
+    data = _form(unit, n, demo.declared_ip)
+    data["kind"] = "rereview"
+    data["site"]["identifier"] = unit.domain
+    data["site"]["intro"] = f"{unit.site}是{unit.unit}的官方网站，提供政务公开和政务服务。"
+    form = parse_form(data, resolver=make_resolver(rt.config.dns))
+    with transaction(rt.sessions) as session:
+        app_id = wf.create(session, form, actor, now).id
+    echo(f"\n#{app_id} {unit.unit} — 已开办网站复核 {unit.site} "
+         f"({display_domain(form.site.domain)})")
+    step = _Steps(rt, app_id, now, echo)
+    step("submit", wf.submit, actor)
+    step("office approves", wf.review, reviewer, approve=True)
+    step("CONAC approves", wf.review, conac, approve=True)
+    step("office confirms materials", wf.materials, reviewer, confirm=True)
+    with transaction(rt.sessions) as session:
+        site = wf.get(session, app_id).site
+        assert site is not None and site.id == demo.site_id
+        echo(f"  badge {site.identifier} kept, re-reviewed on {site.rereviewed_on}")

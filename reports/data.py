@@ -147,6 +147,8 @@ class SiteRow:
         if self.expiry is None or self.expires_on is None:
             return "—"
         return f"{self.expiry_label}（{cn_date(self.expires_on)}）"
+    # the day its last re-review (已开办网站复核) was approved; its identifier stayed the same
+    rereviewed_on: date | None = None
 
     @property
     def footer_reasons(self) -> list[Reason]:
@@ -358,6 +360,7 @@ def _site_row(
         psb=site.psb,
         expires_on=site.expires_on,
         expiry=expiry_status(site.expires_on, today),
+        rereviewed_on=site.rereviewed_on,
     )
 
 

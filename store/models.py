@@ -191,10 +191,13 @@ class Application(Base):
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     # 申请序号, given at the first submit (workflow.serials); a draft has none.
     serial: Mapped[str | None] = mapped_column(String(40), unique=True)
+    # The site a re-review (kind rereview) re-reviews: one of its unit's sites; None for new.
+    rereview_site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
 
     unit: Mapped[Unit] = relationship()
     office: Mapped[Office] = relationship()
     site: Mapped[Site | None] = relationship(foreign_keys=[site_id])
+    rereview_site: Mapped[Site | None] = relationship(foreign_keys=[rereview_site_id])
     transitions: Mapped[list[Transition]] = relationship(
         back_populates="application", order_by="Transition.id"
     )
@@ -243,6 +246,8 @@ class Site(Base):
     expires_on: Mapped[date | None] = mapped_column(Date)
     notified_on: Mapped[date | None] = mapped_column(Date)
     placement_due: Mapped[date | None] = mapped_column(Date)
+    # The day its last re-review (已开办网站复核) was approved; the identifier stays the same.
+    rereviewed_on: Mapped[date | None] = mapped_column(Date)
     source: Mapped[SiteSource] = mapped_column(_enum(SiteSource))
     monitored: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column()

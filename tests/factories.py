@@ -55,6 +55,7 @@ from testbed.badgehost import Registration
 from testbed.pngs import encode_rgb
 from testbed.siteserver import Route, government_page
 from workflow.issuance import decoded_snippet, issued_snippet, make_code
+from workflow.service import Workflow
 from workflow.workdays import WorkCalendar
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,6 +99,14 @@ def form_data(**site: Any) -> dict[str, Any]:
     data = copy.deepcopy(FORM)
     data["site"].update(site)
     return data
+
+
+@pytest.fixture
+def wf(sessions: sessionmaker[Session]) -> Workflow:
+    """The workflow on the default settings, over the office tree of ``add_offices``."""
+    with transaction(sessions) as session:
+        add_offices(session)
+    return Workflow(Config(), WorkCalendar())
 
 
 def add_offices(session: Session) -> dict[str, Office]:

@@ -101,6 +101,28 @@ def test_demo_runs_the_product_and_its_report_matches_its_sites(tmp_path: Path) 
         " JOIN red_pages p ON p.site_id = s.id"
     ).fetchall()
     assert renders and {verdict for _, verdict in renders} == {"compliant"}, renders
+    # 浙江省人民政府.政务, issued in step 1, is then re-reviewed (已开办网站复核) and approved: the
+    # same badge, the date recorded, one 复核通过 email and SMS, still compliant after the crawl.
+    issued = re.search(r"^#1 .*\(浙江省人民政府\.政务\)\n(?:  .*\n)*?  badge (CA\d{21}), ", out,
+                       re.M)
+    assert issued is not None, out[:3000]
+    badge = issued.group(1)
+    assert re.search(r"^#\d+ 浙江省人民政府办公厅 — 已开办网站复核 浙江省人民政府门户网站 "
+                     r"\(浙江省人民政府\.政务\)$", out, re.M)
+    assert f"  badge {badge} kept, re-reviewed on " in out
+    kept = re.search(rf"^re-reviewed: 浙江省人民政府\.政务 kept badge {badge} "
+                     r"\(复核通过 (\d{4}-\d\d-\d\d)\), now compliant$", out, re.M)
+    assert kept is not None, out[-3000:]
+    assert sites["浙江省人民政府.政务"]["identifier"] == badge  # as the report lists it
+    assert re.search(r"to handler1@demo\.example\.cn: .*（浙江省人民政府\.政务）复核通过$", out,
+                     re.M)
+    database = sqlite3.connect(tmp_path / "var" / "demo" / "badgewatch.db")
+    assert database.execute(
+        "SELECT identifier, rereviewed_on FROM sites WHERE rereviewed_on IS NOT NULL"
+    ).fetchall() == [(badge, kept.group(1))]
+    assert [row[0] for row in database.execute(
+        "SELECT channel FROM outbox WHERE key LIKE 'rereview-approved:%' ORDER BY channel"
+    )] == ["email", "sms"]
     # The roll-up: the province links down to both offices beneath it.
     assert {o["code"] for o in data["offices"]} == {"330100"}
     assert (page.parent / "office-330106.html").exists()

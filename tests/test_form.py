@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from badgewatch.config import DnsConfig
+from badgewatch.domains import gov_domain
 from badgewatch.resolver import make_resolver
 from store.models import ApplicationKind
 from workflow.errors import CheckUnavailable
@@ -117,9 +118,30 @@ def test_optional_fields_may_be_missing_null_or_blank(path: str) -> None:
 
 
 def test_rereview_kind() -> None:
-    assert (
-        parse_form(with_value("kind", "rereview"), resolver=None).kind is ApplicationKind.REREVIEW
-    )
+    data = with_value("kind", "rereview")
+    data["site"]["identifier"] = "ca330010000600000010001"
+    form = parse_form(data, resolver=None)
+    assert form.kind is ApplicationKind.REREVIEW
+    assert form.to_json()["site"]["identifier"] == "CA330010000600000010001"
+    # The site may be named by its domain too, in either spelling: stored in ASCII.
+    data["site"]["identifier"] = "杭州数据.政务"
+    assert parse_form(data, resolver=None).site.identifier == gov_domain("杭州数据.政务")
+    assert gov_domain("杭州数据.政务").endswith(".xn--zfr164b")
+
+
+def test_rereview_names_its_site_and_a_new_application_none() -> None:
+    found = errors_of(with_value("kind", "rereview"))
+    assert set(found) == {"site.identifier"}
+    assert found["site.identifier"].label == "复核的已开办网站"
+    assert "已开办网站复核" in found["site.identifier"].message
+    new = valid()
+    new["site"]["identifier"] = "CA330010000600000010001"
+    found = errors_of(new)
+    assert set(found) == {"site.identifier"}
+    assert "新开办网站申请不选择已开办网站" in found["site.identifier"].message
+    odd = with_value("kind", "rereview")
+    odd["site"]["identifier"] = "网站一"
+    assert "既不是网站标识代码" in errors_of(odd)["site.identifier"].message
 
 
 def test_every_missing_required_field_is_named() -> None:

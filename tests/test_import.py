@@ -123,6 +123,7 @@ def test_good_file_imported_and_listed(db_url: str, tmp_path: Path, encoding: st
         "ipv6": "2001:db8::1",
         "notified_on": "2025-09-30",
         "placement_due": "2025-10-14",  # National Day and Mid-Autumn holidays, 11 Oct worked
+        "rereviewed_on": None,
         "source": "imported",
         "expires_on": None,
         "site_code": None,

@@ -20,6 +20,9 @@ KIND_HINTS = {
     "new": "如果您目前没有网站，请勾选此项",
     "rereview": "如果您已经开办过网站需要复核，请勾选此项",
 }
+# The re-reviewed site's select: its empty choice, as the seed's domain select reads (figure 7).
+SITE_PROMPT = "请选择网站所绑定的域名"
+SITE_HINT = "申请类型为“已开办网站复核”时，请选择需要复核的本单位已开办网站（已发放网站标识）。"
 _PHONES = frozenset(
     {"handler.landline", "handler.mobile", "principal.landline", "principal.mobile"}
 )
@@ -53,6 +56,7 @@ class ApplicationPage(FlaskForm):  # type: ignore[misc]  # Flask-WTF ships no ty
         choices=[SelectChoice(kind.value, label) for kind, label in KIND_LABELS.items()],
         validate_choice=False,
     )
+    site_identifier = SelectField(LABELS["site.identifier"], choices=[], validate_choice=False)
     site_name = StringField(LABELS["site.name"])
     site_domain = StringField(LABELS["site.domain"])
     site_english_domain = StringField(LABELS["site.english_domain"])
@@ -70,7 +74,15 @@ class ApplicationPage(FlaskForm):  # type: ignore[misc]  # Flask-WTF ships no ty
             }
         if self.site_red_page.data:
             data["site"][RED_PAGE] = True
+        if data["kind"] != "rereview":  # the select keeps its choice when the type changes
+            data["site"]["identifier"] = ""
         return data
+
+    def offer_sites(self, sites: list[tuple[str, str]]) -> None:
+        """The unit's own sites, (identifier, what people read), for a re-review to name."""
+        self.site_identifier.choices = [SelectChoice("", SITE_PROMPT)] + [
+            SelectChoice(identifier, text) for identifier, text in sites
+        ]
 
     def fill(self, stored: dict[str, Any]) -> None:
         """Show a stored (canonical) form as people type it: 邯郸.政务, 0571 8765 4321."""

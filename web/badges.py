@@ -48,6 +48,7 @@ class BadgePage:
     deadline_note: str
     expires_on: str  # the domain's expiry date, or 未填写
     expiry_note: str  # 域名即将到期 / 域名已过期, or empty
+    rereviewed_on: str | None  # the last approved 已开办网站复核, if any
     checked_at: str | None  # Beijing time
     detail: SiteDetail | None  # None until the site's office report lists it
     screenshots: list[Screenshot]
@@ -107,6 +108,7 @@ def badge(site_id: int) -> str:
             deadline_note=_deadline_note(row, site.placement_due, today),
             expires_on=cn_date(site.expires_on) if site.expires_on else "未填写",
             expiry_note=EXPIRY_LABELS.get(expiry_status(site.expires_on, today) or "", ""),
+            rereviewed_on=site.rereviewed_on.isoformat() if site.rereviewed_on else None,
             checked_at=st.local_text(site.checked_at) if site.checked_at else None,
             detail=detail,
             screenshots=screenshots,

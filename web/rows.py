@@ -46,7 +46,7 @@ def application_rows(
                 domain=application.domain,
                 unit=application.unit.name,
                 state=APP_STATE_LABELS[application.state],
-                kind=KIND_LABELS[application.kind],
+                kind=_kind(application),
                 applied_on=(
                     application.submitted_on.isoformat()
                     if application.submitted_on
@@ -57,6 +57,13 @@ def application_rows(
             )
         )
     return rows
+
+
+def _kind(application: Application) -> str:
+    """申请类型, with the identifier of the site a re-review re-reviews."""
+    label = KIND_LABELS[application.kind]
+    site = application.rereview_site
+    return f"{label}（{site.identifier}）" if site is not None else label
 
 
 def days_left(st: WebState, today: date, deadline: date | None) -> int | None:
@@ -71,14 +78,20 @@ def days_left(st: WebState, today: date, deadline: date | None) -> int | None:
 
 
 def listed(
-    *, waiting: AppState | None = None, due: str | None = None, newest_first: bool = False
+    *,
+    waiting: AppState | frozenset[AppState] | None = None,
+    due: str | None = None,
+    newest_first: bool = False,
 ) -> list[ApplicationRow]:
-    """The applications the person of this request may see (those ``waiting`` in one state),
-    by the ``due`` deadline (else by their last change), oldest first unless ``newest_first``."""
+    """The applications the person of this request may see (those ``waiting`` in one state or
+    one of a set), by the ``due`` deadline (else by their last change), oldest first unless
+    ``newest_first``."""
     st = state()
     query = visible_applications(g.user)
-    if waiting is not None:
+    if isinstance(waiting, AppState):
         query = query.where(Application.state == waiting)
+    elif waiting is not None:
+        query = query.where(Application.state.in_(waiting))
     column = getattr(Application, due) if due else Application.updated_at
     query = query.order_by(column.desc() if newest_first else column, Application.id)
     with transaction(st.sessions) as db:

@@ -20,7 +20,7 @@ from badgewatch.vocabulary import RED_PAGE_NOTE, STATE_LABELS
 from store.db import transaction
 from store.models import Application, RedPage, Role, Site, Unit, User
 from web import audit, verification
-from web.applyform import KIND_HINTS, ApplicationPage, add_error
+from web.applyform import KIND_HINTS, SITE_HINT, ApplicationPage, add_error
 from web.context import WebState, client_address, state
 from web.permissions import allow, application_or_404, visible_applications, visible_sites
 from web.printing import printable
@@ -138,6 +138,10 @@ def _form_page(application_id: int | None) -> str | Response:
     with transaction(st.sessions) as db:
         unit = _unit(db)
         office_code = unit.office.code
+        form.offer_sites([
+            (site.identifier, f"{display_domain(site.domain)}（{site.name}，{site.identifier}）")
+            for site in db.scalars(visible_sites(g.user).order_by(Site.name, Site.id))
+        ])
         reason = None
         serial = None
         if application_id is not None:
@@ -164,6 +168,7 @@ def _form_page(application_id: int | None) -> str | Response:
         "apply.html",
         form=form,
         kind_hints=KIND_HINTS,
+        site_hint=SITE_HINT,
         problems=problems,
         reason=reason,
         editing=application_id,
@@ -257,6 +262,9 @@ def _save(
                 raise WorkflowError("验证码已被使用，请重新获取。")
             saved_id = application.id
             serial = application.serial
+    except FormInvalid as exc:  # the domain is not the unit's to claim (workflow.claims)
+        problems.extend(form.show_errors(exc.errors))
+        return None
     except WorkflowError as exc:
         problems.append(str(exc))
         return None

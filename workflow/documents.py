@@ -11,6 +11,7 @@ from badgewatch.domains import display_domain
 from badgewatch.templating import html_environment
 from badgewatch.vocabulary import KIND_LABELS
 from store.models import Application, AppState
+from workflow import serials
 from workflow.errors import NotPrintable
 from workflow.fields import display_phone
 from workflow.form import ApplicationForm
@@ -38,7 +39,8 @@ class DocumentContext:
 def _context(application: Application, zone: ZoneInfo) -> DocumentContext:
     if application.state not in PRINTABLE:
         raise NotPrintable(
-            f"申请 {application.id} 尚未通过编办和 CONAC 的在线审核，暂不能打印申请函和申请表"
+            f"申请 {serials.shown(application)} 尚未通过编办和 CONAC 的在线审核，"
+            "暂不能打印申请函和申请表"
         )
     form = ApplicationForm.from_json(application.form)
     approved = [t.at for t in application.transitions if t.event == "conac_approve"]

@@ -22,9 +22,9 @@ class ReasonRequired(WorkflowError):
 class ConcurrentChange(WorkflowError):
     """Someone else changed the application first; nothing of this attempt was saved."""
 
-    def __init__(self, application_id: int) -> None:
+    def __init__(self, application_id: int, shown: str | None = None) -> None:
         super().__init__(
-            f"申请 {application_id} 已被他人同时处理，本次操作未保存，请刷新后查看最新状态"
+            f"申请 {shown or application_id} 已被他人同时处理，本次操作未保存，请刷新后查看最新状态"
         )
 
 

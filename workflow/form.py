@@ -29,6 +29,8 @@ JSON shape (every key is required unless marked optional; unknown keys are refus
         "name": "邯郸市人民政府网",            # 网站名称
         "domain": "邯郸.政务",                # 中文域名: ends in .政务; Unicode or xn--… form
         "english_domain": "www.hd.gov.cn",   # 英文域名 (optional)
+        "identifier": "CA1304…0001",         # 复核的已开办网站: for a rereview only, the
+                                             #   site's identifier or its domain
         "ipv4": "203.0.113.10",              # IP 地址（IPv4）: where the domain resolves
         "ipv6": "2001:db8::10",              # IP 地址（IPv6） (optional)
         "intro": "…",                        # 网站简介
@@ -37,6 +39,9 @@ JSON shape (every key is required unless marked optional; unknown keys are refus
                                              #   domain must resolve to [redpages] address
       }
     }
+
+A ``rereview`` names the site it re-reviews in ``site.identifier`` (required for it, refused
+for a ``new`` one); the workflow finds that site among the unit's own (``workflow.claims``).
 
 Stored (``to_json``) values are canonical: domains in lower-case ASCII (``xn--ve4aqf.xn--zfr164b``),
 phone numbers in E.164 (``+8613800138000``), addresses in their shortest text, absent optional
@@ -98,6 +103,7 @@ LABELS: dict[str, str] = {
     "site.name": "网站名称",
     "site.domain": "中文域名",
     "site.english_domain": "英文域名",
+    "site.identifier": "复核的已开办网站",
     "site.ipv4": "IP 地址（IPv4）",
     "site.ipv6": "IP 地址（IPv6）",
     "site.intro": "网站简介",
@@ -107,10 +113,12 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "unit": ("name", "org_type", "address", "functions"),
     "handler": ("name", "landline", "mobile", "email"),
     "principal": ("name", "landline", "mobile", "email"),
-    "site": ("name", "domain", "english_domain", "ipv4", "ipv6", "intro"),
+    "site": ("name", "domain", "english_domain", "identifier", "ipv4", "ipv6", "intro"),
 }
 TOP_KEYS: tuple[str, ...] = ("kind", "office", *SECTIONS)
-OPTIONAL: frozenset[str] = frozenset({"site.english_domain", "site.ipv6"})
+OPTIONAL: frozenset[str] = frozenset(
+    {"site.english_domain", "site.ipv6", "site.identifier"}
+)
 MULTILINE: frozenset[str] = frozenset({"unit.functions", "site.intro"})  # may hold line breaks
 RED_PAGE = "red_page"  # the one key of ``site`` that is a boolean, not a text field
 
@@ -166,6 +174,7 @@ class SiteInfo:
     ipv6: str | None
     intro: str
     red_page: bool = False  # 网络红页: badgewatch serves the site (workflow.redpages)
+    identifier: str | None = None  # a rereview's site: its identifier (or domain, as typed)
 
 
 @dataclass(frozen=True)
@@ -196,6 +205,7 @@ class ApplicationForm:
                 "name": self.site.name,
                 "domain": self.site.domain,
                 "english_domain": self.site.english_domain,
+                "identifier": self.site.identifier,
                 "ipv4": self.site.ipv4,
                 "ipv6": self.site.ipv6,
                 "intro": self.site.intro,
@@ -227,6 +237,7 @@ class ApplicationForm:
                     ipv6=site.get("ipv6"),
                     intro=site["intro"],
                     red_page=site.get(RED_PAGE) is True,
+                    identifier=site.get("identifier"),
                 ),
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -279,6 +290,21 @@ def _kind(value: str) -> str:
     return text
 
 
+def _site_reference(value: str) -> str:
+    """The re-reviewed site as typed: its identifier (upper case) or its domain (ASCII)."""
+    try:
+        return fields.identifier(value)
+    except FieldInvalid:
+        pass
+    try:
+        return domains.gov_domain(value)
+    except FieldInvalid:
+        raise FieldInvalid(
+            f"“{value}”既不是网站标识代码（如 CA330000000604258890010），"
+            "也不是“.政务”中文域名"
+        ) from None
+
+
 def _limited(max_length: int) -> Callable[[str], str]:
     return lambda value: fields.required_text(value, max_length=max_length)
 
@@ -294,6 +320,7 @@ VALIDATORS: dict[str, Callable[[str], str]] = {
     "site.name": _limited(200),
     "site.domain": domains.gov_domain,
     "site.english_domain": domains.english_domain,
+    "site.identifier": _site_reference,
     "site.ipv4": fields.ipv4,
     "site.ipv6": fields.ipv6,
     "site.intro": _limited(2000),
@@ -369,6 +396,7 @@ def parse_form(
             if red_page and key in ("ipv4", "ipv6"):
                 continue
             found.field(f"{section}.{key}", part.get(key))
+    _check_kind(found)
     unchecked = _check_dns(found, resolver) if resolver is not None else None
     if found.errors:
         raise FormInvalid(found.errors)
@@ -403,6 +431,25 @@ def _red_page(
     found.values["site.ipv6"] = None
     found.values[path] = "true"
     return True
+
+
+def _check_kind(found: _Collector) -> None:
+    """A re-review names the site it re-reviews; a new application names none."""
+    kind = found.values.get("kind")
+    if "site.identifier" not in found.values:  # the reference itself is wrong: said already
+        return
+    named = found.values["site.identifier"] is not None
+    if kind == ApplicationKind.REREVIEW.value and not named:
+        found.error(
+            "site.identifier",
+            "申请类型为“已开办网站复核”时必填：请选择（或填写网站标识代码、中文域名）"
+            "本单位已发放网站标识的网站",
+        )
+    elif kind == ApplicationKind.NEW.value and named:
+        found.error(
+            "site.identifier",
+            "新开办网站申请不选择已开办网站；复核已开办的网站请将申请类型选为“已开办网站复核”",
+        )
 
 
 # What the DNS said about the domain itself (NXDOMAIN, no A record) is the unit's to fix; no
@@ -480,5 +527,6 @@ def _build(found: _Collector) -> ApplicationForm:
             ipv6=found.values.get("site.ipv6"),
             intro=text("site.intro"),
             red_page=found.values.get(f"site.{RED_PAGE}") is not None,
+            identifier=found.values.get("site.identifier"),
         ),
     )

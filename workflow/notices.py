@@ -1,4 +1,5 @@
-"""The Chinese texts sent to a unit: its badge issued, or its application rejected at a step."""
+"""The Chinese texts sent to a unit: its badge issued, its re-review approved, or its
+application rejected at a step."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from zoneinfo import ZoneInfo
 from badgewatch.config import BadgeConfig
 from badgewatch.domains import display_domain
 from badgewatch.localtime import cn_date, cn_time
+from badgewatch.vocabulary import KIND_LABELS
+from store.models import ApplicationKind
 from workflow.issuance import BadgeCode, decoded_snippet, issued_snippet
 from workflow.machine import EVENT_LABELS, Event
 
@@ -72,6 +75,44 @@ def badge_issued(
     return Notice(subject=subject, email_body=email_body, sms_body=sms_body)
 
 
+def rereview_approved(
+    badge: BadgeConfig,
+    code: BadgeCode | None,
+    *,
+    identifier: str,
+    unit_name: str,
+    serial: str,
+    site_name: str,
+    domain: str,
+    rereviewed_on: date,
+) -> Notice:
+    """复核通过: the site keeps its identifier; the same code is repeated (None for a site
+    imported without its certificate, whose code only its office holds)."""
+    shown_domain = display_domain(domain)
+    subject = f"【网站标识】{site_name}（{shown_domain}）复核通过"
+    if code is None:
+        snippet = "网站标识代码不变，网站现有的标识代码请继续保留在所有页面。"
+    else:
+        snippet = f"""网站标识代码不变，网站已加挂的代码无需修改；如需重新加挂，代码如下：
+
+{issued_snippet(badge, code)}"""
+    email_body = f"""{unit_name}：
+
+贵单位“{site_name}”（{shown_domain}）的已开办网站复核已完成，复核通过。
+
+申请序号：{serial}
+网站标识代码（网站标识编号）：{identifier}
+复核日期：{cn_date(rereviewed_on)}
+
+{snippet}
+"""
+    sms_body = (
+        f"【网站标识】{unit_name}：“{site_name}”（{shown_domain}，申请序号 {serial}）"
+        f"复核通过，网站标识代码 {identifier} 不变，已加挂的代码无需修改。"
+    )
+    return Notice(subject=subject, email_body=email_body, sms_body=sms_body)
+
+
 REJECTION_STEPS: dict[Event, str] = {
     Event.OFFICE_REJECT: "同级机构编制部门在线审核",
     Event.CONAC_REJECT: "CONAC 在线复审",
@@ -91,6 +132,7 @@ _WHAT_TO_DO: dict[Event, str] = {
 def application_rejected(
     event: Event,
     *,
+    rereview_of: str | None = None,
     unit_name: str,
     serial: str,
     site_name: str,
@@ -99,24 +141,31 @@ def application_rejected(
     decided_at: datetime,
     zone: ZoneInfo,
 ) -> Notice:
-    """The notice of an office, CONAC or materials rejection: the reason and what to do."""
+    """The notice of an office, CONAC or materials rejection: the reason and what to do; for a
+    re-review (``rereview_of``, the site's identifier), that the badge stays as it was."""
     shown_domain = display_domain(domain)
     label = EVENT_LABELS[event]
     what_to_do = _WHAT_TO_DO[event]
-    subject = f"【网站标识】{site_name}（{shown_domain}）{label}"
+    which = "网站标识申请" if rereview_of is None else "已开办网站复核申请"
+    kept = "" if rereview_of is None else (
+        f"\n网站现有标识（{rereview_of}）保持不变，请继续在网站所有页面加挂。\n"
+    )
+    subject = f"【网站标识】{site_name}（{shown_domain}）{'复核：' if rereview_of else ''}{label}"
     email_body = f"""{unit_name}：
 
-贵单位“{site_name}”（{shown_domain}）的网站标识申请未通过{REJECTION_STEPS[event]}。
+贵单位“{site_name}”（{shown_domain}）的{which}未通过{REJECTION_STEPS[event]}。
 
 申请序号：{serial}
+申请类型：{KIND_LABELS[ApplicationKind.REREVIEW if rereview_of else ApplicationKind.NEW]}
 审核结果：{label}
 审核时间：{cn_time(decided_at, zone)}
 不通过原因：{reason}
 
 {what_to_do}
-"""
+{kept}"""
     sms_body = (
         f"【网站标识】{unit_name}：“{site_name}”（{shown_domain}，申请序号 {serial}）"
-        f"{label}，原因：{reason}。{what_to_do}"
+        f"{'已开办网站复核' if rereview_of else ''}{label}，原因：{reason}。{what_to_do}"
+        f"{'网站现有标识保持不变。' if rereview_of else ''}"
     )
     return Notice(subject=subject, email_body=email_body, sms_body=sms_body)

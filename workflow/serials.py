@@ -36,6 +36,11 @@ def new_serial(session: Session, badge: BadgeConfig, office: Office) -> str:
     return format_serial(badge.identifier_prefix, region_digits(office), sequence)
 
 
+def shown(application: Application) -> str:
+    """How messages name an application: its 申请序号, or for a draft (which has none) its id."""
+    return application.serial or f"{application.id}（草稿）"
+
+
 def application_id(session: Session, key: str) -> int:
     """The id of the application named by ``key``: its id (digits) or its 申请序号."""
     key = key.strip()

@@ -23,6 +23,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from badgewatch import localtime
 from badgewatch.config import Config
+from badgewatch.vocabulary import APP_STATE_LABELS
 from notify.outbox import enqueue
 from store.db import transaction
 from store.models import (
@@ -37,7 +38,7 @@ from store.models import (
     Unit,
     User,
 )
-from workflow import issuance, notices, redpages, serials
+from workflow import claims, issuance, notices, redpages, serials
 from workflow.errors import ConcurrentChange, NotFound, PermissionDenied, ReasonRequired
 from workflow.form import ApplicationForm
 from workflow.machine import EDITABLE, REJECTED, RULES, Event, next_state
@@ -83,12 +84,22 @@ def changing(factory: sessionmaker[Session], application_id: int) -> Iterator[Se
         with transaction(factory) as session:
             yield session
     except StaleDataError as exc:
-        raise ConcurrentChange(application_id) from exc
+        raise ConcurrentChange(application_id, _shown(factory, application_id)) from exc
     except OperationalError as exc:
         # SQLite in WAL mode refuses to upgrade a stale read snapshot to a write.
         if "database is locked" in str(exc):
-            raise ConcurrentChange(application_id) from exc
+            raise ConcurrentChange(application_id, _shown(factory, application_id)) from exc
         raise
+
+
+def _shown(factory: sessionmaker[Session], application_id: int) -> str | None:
+    """The 申请序号 a message quotes for the application that changed under us, if it has one."""
+    try:
+        with transaction(factory) as session:
+            application = session.get(Application, application_id)
+            return serials.shown(application) if application is not None else None
+    except OperationalError:  # still locked: the id will do
+        return None
 
 
 @dataclass
@@ -117,7 +128,7 @@ class Workflow:
             raise PermissionDenied(f"单位“{actor.name}”只能查看和修改本单位的申请")
         if actor.role is Role.OFFICE_REVIEWER and application.office.code != actor.name:
             raise PermissionDenied(
-                f"编办 {actor.name} 不是申请 {application.id} 的同级机构编制部门"
+                f"编办 {actor.name} 不是申请 {serials.shown(application)} 的同级机构编制部门"
                 f"（应由 {application.office.code} {application.office.name} 审核）"
             )
 
@@ -163,6 +174,7 @@ class Workflow:
         self, session: Session, form: ApplicationForm, actor: Actor, now: datetime
     ) -> Application:
         unit = self._unit_for(session, form, actor)
+        site = claims.check_claim(session, unit, claims.Claim.of_form(form), None)
         application = Application(
             unit=unit,
             office=unit.office,
@@ -170,7 +182,8 @@ class Workflow:
             state=AppState.DRAFT,
             site_name=form.site.name,
             domain=form.site.domain,
-            form=form.to_json(),
+            form=_stored(form, site),
+            rereview_site=site,
             created_at=now,
             updated_at=now,
         )
@@ -189,16 +202,20 @@ class Workflow:
         application = self.get(session, application_id, actor)
         if application.state not in EDITABLE:
             raise PermissionDenied(
-                f"申请 {application.id} 当前状态为 {application.state.value}，不能修改；"
-                "只有草稿或被退回的申请可以修改"
+                f"申请 {serials.shown(application)} 当前状态为“"
+                f"{APP_STATE_LABELS[application.state]}”，不能修改；只有草稿或被退回的申请可以修改"
             )
         unit = self._unit_for(session, form, actor)
         if unit.id != application.unit_id:
             raise PermissionDenied("不能把申请改到其他单位名下")
+        site = claims.check_claim(
+            session, unit, claims.Claim.of_form(form), application.id
+        )
         application.kind = ApplicationKind(form.kind)
         application.site_name = form.site.name
         application.domain = form.site.domain
-        application.form = form.to_json()
+        application.form = _stored(form, site)
+        application.rereview_site = site
         application.updated_at = now
         return application
 
@@ -207,6 +224,10 @@ class Workflow:
     ) -> Application:
         application = self.get(session, application_id, actor)
         event = Event.RESUBMIT if application.state in REJECTED else Event.SUBMIT
+        if actor.role is Role.UNIT_HANDLER:  # another role is refused by _fire, in words
+            claim = claims.Claim.of_application(application)
+            with session.no_autoflush:
+                claims.check_claim(session, application.unit, claim, application.id)
         self._fire(session, application, event, actor, now)
         if application.serial is None:
             application.serial = serials.new_serial(session, self.config.badge, application.office)
@@ -314,8 +335,11 @@ class Workflow:
         first reviewer to commit still wins, whole); keyed by the transition, so a later
         rejection (after a resubmit) is a new notice and a repeat of this one is not."""
         with session.no_autoflush:  # loading the unit must not flush before this is queued
+            rereviewed = application.rereview_site
             notice = notices.application_rejected(
                 event,
+                rereview_of=(rereviewed.identifier if rereviewed is not None
+                             and application.kind is ApplicationKind.REREVIEW else None),
                 unit_name=application.unit.name,
                 serial=application.serial or str(application.id),
                 site_name=application.site_name,
@@ -334,6 +358,8 @@ class Workflow:
 
     def _issue(self, session: Session, application: Application, now: datetime) -> Site:
         form = ApplicationForm.from_json(application.form)
+        if application.kind is ApplicationKind.REREVIEW:
+            return self._rereviewed(session, application, form, now)
         site = session.scalar(select(Site).where(Site.domain == application.domain))
         if site is not None and site.unit_id != application.unit_id:
             raise PermissionDenied(f"域名 {application.domain} 已登记在其他单位名下")
@@ -381,6 +407,49 @@ class Workflow:
         _queue(session, key, form, notice, now)
         return site
 
+    def _rereviewed(
+        self, session: Session, application: Application, form: ApplicationForm, now: datetime
+    ) -> Site:
+        """An approved re-review: the site keeps its identifier, certificate, placement deadline
+        and monitor state (its badge is already on its pages); its details are the form's, the
+        day is recorded, and the unit is told 复核通过 with the same code."""
+        site = application.rereview_site
+        if site is None or site.unit_id != application.unit_id:  # stored before re-reviews
+            raise PermissionDenied(  # named their site, or the site changed hands since
+                f"申请 {serials.shown(application)} 没有指明本单位所复核的已开办网站，"
+                "不能复核通过；请退回，由单位修改申请（选择复核的已开办网站）后重新提交"
+            )
+        site.name = form.site.name
+        site.english_domain = form.site.english_domain
+        site.ipv4 = form.site.ipv4
+        site.ipv6 = form.site.ipv6
+        site.rereviewed_on = self.today(now)
+        application.site = site
+        self._fire(session, application, Event.ISSUE_BADGE, SYSTEM, now)
+        code = (issuance.make_code(self.config.badge, site.identifier, site.certificate)
+                if site.certificate else None)
+        notice = notices.rereview_approved(
+            self.config.badge,
+            code,
+            identifier=site.identifier,
+            unit_name=application.unit.name,
+            serial=serials.shown(application),
+            site_name=site.name,
+            domain=site.domain,
+            rereviewed_on=site.rereviewed_on,
+        )
+        key = f"rereview-approved:{application.id}:{site.identifier}"
+        _queue(session, key, form, notice, now)
+        return site
+
+
+def _stored(form: ApplicationForm, site: Site | None) -> dict[str, Any]:
+    """The form as kept: a re-review names its site by identifier, however it was typed."""
+    data = form.to_json()
+    if site is not None:
+        data["site"]["identifier"] = site.identifier
+    return data
+
 
 _AFTER_FLUSH = "workflow.after_flush"  # Session.info: notices queued once their rows exist
 
@@ -424,6 +493,8 @@ def describe(application: Application, *, zone: ZoneInfo) -> dict[str, Any]:
         "id": application.id,
         "serial": application.serial,
         "kind": application.kind.value,
+        "rereview_site": (application.rereview_site.identifier
+                          if application.rereview_site is not None else None),
         "state": application.state.value,
         "unit": application.unit.name,
         "office": application.office.code,
@@ -442,6 +513,7 @@ def describe(application: Application, *, zone: ZoneInfo) -> dict[str, Any]:
             "identifier": site.identifier,
             "certificate": site.certificate,
             "notified_on": _iso(site.notified_on),
+            "rereviewed_on": _iso(site.rereviewed_on),
         },
         "history": [
             {

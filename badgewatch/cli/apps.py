@@ -47,7 +47,15 @@ def _actor(text: str | None) -> Actor | None:
         fail(f"--as: {exc}", bad_input=True)
 
 
-def _read_form(path: Path) -> ApplicationForm:
+SITE_OPTION = click.option(
+    "--site",
+    metavar="IDENTIFIER|DOMAIN",
+    help="For a re-review (kind rereview): the unit's site it re-reviews, by identifier or "
+    "domain; sets the form's site.identifier.",
+)
+
+
+def _read_form(path: Path, site: str | None = None) -> ApplicationForm:
     try:
         data: Any = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -56,6 +64,8 @@ def _read_form(path: Path) -> ApplicationForm:
         fail(f"FILE: {path} is not UTF-8 JSON: {exc}", bad_input=True)
     if not isinstance(data, dict):
         fail(f"FILE: {path} must hold a JSON object", bad_input=True)
+    if site is not None and isinstance(data.get("site"), dict):
+        data["site"]["identifier"] = site
     rt = runtime()
     return parse_form(data, resolver=make_resolver(rt.config.dns),
                       red_page_address=rt.config.redpages.address)
@@ -87,13 +97,14 @@ def command() -> None:
 @command.command("new")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--as", "as_", required=True, help="unit:NAME, the applying unit.")
+@SITE_OPTION
 @click.option("--json", "as_json", is_flag=True)
 @translate_errors
-def new(file: Path, as_: str, as_json: bool) -> None:
+def new(file: Path, as_: str, site: str | None, as_json: bool) -> None:
     """Create a draft application from FILE.json; prints the new id."""
     actor = _actor(as_)
     assert actor is not None
-    form = _read_form(file)
+    form = _read_form(file, site)
     rt = runtime()
     with transaction(rt.sessions) as session:
         application = rt.workflow.create(session, form, actor, _now())
@@ -108,17 +119,18 @@ def new(file: Path, as_: str, as_json: bool) -> None:
 @APP_ID
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--as", "as_", required=True, help="unit:NAME, the applying unit.")
+@SITE_OPTION
 @translate_errors
-def update(app_key: str, file: Path, as_: str) -> None:
+def update(app_key: str, file: Path, as_: str, site: str | None) -> None:
     """Replace the form of a draft or rejected application."""
     app_id = _app_id(app_key)
     actor = _actor(as_)
     assert actor is not None
-    form = _read_form(file)
+    form = _read_form(file, site)
     rt = runtime()
     with changing(rt.sessions, app_id) as session:
-        rt.workflow.update(session, app_id, form, actor, _now())
-    click.echo(f"application {app_id} updated")
+        serial = rt.workflow.update(session, app_id, form, actor, _now()).serial
+    click.echo(f"application {app_id}{f' ({serial})' if serial else ''} updated")
 
 
 @command.command("submit")
@@ -170,13 +182,14 @@ def _decide(
     with changing(rt.sessions, app_id) as session:
         application = step(rt.workflow, session, Decided(app_id, actor, _now(), agreed, reason))
         state = application.state
+        serial = application.serial
         identifier = application.site.identifier if issues and application.site else None
     queued = queued_keys(session)  # after the commit: a rejection's notice is queued at flush
     if as_json:
         shown: dict[str, Any] = {"id": app_id, "state": state.value}
         emit(shown | {"identifier": identifier} if issues else shown)
     else:
-        click.echo(f"application {app_id}: {state.value} ({APP_STATE_LABELS[state]})")
+        click.echo(f"application {app_id} ({serial}): {state.value} ({APP_STATE_LABELS[state]})")
         if identifier:
             click.echo(f"badge identifier {identifier}")
     if queued:  # the badge issued or a rejection: its notice goes out now
@@ -239,6 +252,8 @@ def show(app_key: str, as_: str | None, as_json: bool) -> None:
         return
     serial = f" 申请序号 {data['serial']}" if data["serial"] else ""
     click.echo(f"#{data['id']}{serial} {data['site_name']} {data['domain']} [{data['state']}]")
+    if data["rereview_site"]:
+        click.echo(f"  已开办网站复核：网站标识 {data['rereview_site']}")
     for step in data["history"]:
         reason = f" — {step['reason']}" if step["reason"] else ""
         at = localtime.text(datetime.fromisoformat(step["at"]), zone)
@@ -265,6 +280,9 @@ def list_apps(as_: str | None, as_json: bool) -> None:
                 {
                     "id": application.id,
                     "serial": application.serial,
+                    "kind": application.kind.value,
+                    "rereview_site": (application.rereview_site.identifier
+                                      if application.rereview_site else None),
                     "state": application.state.value,
                     "unit": application.unit.name,
                     "office": application.office.code,
@@ -277,7 +295,10 @@ def list_apps(as_: str | None, as_json: bool) -> None:
         return
     for row in rows:
         serial = row["serial"] or "-"
-        click.echo(f"{row['id']}\t{serial}\t{row['state']}\t{row['unit']}\t{row['site_name']}")
+        rereview = f"\t复核 {row['rereview_site']}" if row["rereview_site"] else ""
+        click.echo(
+            f"{row['id']}\t{serial}\t{row['state']}\t{row['unit']}\t{row['site_name']}{rereview}"
+        )
 
 
 @command.command("print")

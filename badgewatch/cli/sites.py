@@ -156,6 +156,7 @@ def _row(site: Site, unit: str, office: str) -> dict[str, Any]:
         "ipv6": site.ipv6,
         "notified_on": site.notified_on.isoformat() if site.notified_on else None,
         "placement_due": site.placement_due.isoformat() if site.placement_due else None,
+        "rereviewed_on": site.rereviewed_on.isoformat() if site.rereviewed_on else None,
         "source": site.source.value,
         "expires_on": site.expires_on.isoformat() if site.expires_on else None,
         "site_code": site.site_code,

@@ -1,0 +1,134 @@
+"""Which domain an application may claim, checked at create, update and submit.
+
+A domain has one site and one open application at a time: a ``new`` application for a domain
+that already has a badge is refused (the unit re-reviews it instead), a ``rereview`` must name a
+site of its own unit that has one, a domain held by another unit (its site, or its open
+application) is refused, and a second open application for the same domain is refused with the
+申请序号 of the one to edit and resubmit. Open means submitted and not yet issued, rejected ones
+waiting for their resubmission included. Domains are compared in both their stored (ASCII) and
+Unicode forms (``政务`` = ``xn--zfr164b``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from badgewatch.domains import display_domain
+from store.models import Application, ApplicationKind, AppState, Site, Unit
+from workflow.form import LABELS, ApplicationForm, FieldError, FormInvalid
+
+# Submitted and not yet issued; a rejected application waits for its resubmission.
+OPEN_STATES = frozenset(AppState) - {AppState.DRAFT, AppState.ISSUED}
+
+
+def _spellings(domain: str) -> set[str]:
+    return {domain, display_domain(domain)}
+
+
+def _error(path: str, message: str) -> FieldError:
+    return FieldError(path, LABELS[path], message)
+
+
+def holder_of(session: Session, domain: str) -> Site | None:
+    """The site registered at ``domain``, in either spelling."""
+    return session.scalar(select(Site).where(Site.domain.in_(_spellings(domain))))
+
+
+def rereviewed_site(session: Session, reference: str) -> Site | None:
+    """The site a re-review names: by identifier or by domain, in either spelling."""
+    return session.scalar(
+        select(Site).where(
+            or_(Site.identifier == reference.upper(), Site.domain.in_(_spellings(reference)))
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What an application claims: its kind, its domain (ASCII) and, for a re-review, the
+    site it names (identifier or domain, as ``site.identifier`` holds it)."""
+
+    kind: ApplicationKind
+    domain: str
+    reference: str | None
+
+    @classmethod
+    def of_form(cls, form: ApplicationForm) -> Claim:
+        return cls(form.kind, form.site.domain, form.site.identifier)
+
+    @classmethod
+    def of_application(cls, application: Application) -> Claim:
+        site = application.rereview_site
+        return cls(application.kind, application.domain, site.identifier if site else None)
+
+
+def check_claim(
+    session: Session, unit: Unit, claim: Claim, application_id: int | None
+) -> Site | None:
+    """Raise ``FormInvalid`` (every problem at once, nothing saved) unless the unit may apply
+    for the claimed domain; return the site a re-review re-reviews (None for a new site)."""
+    domain = claim.domain
+    shown = display_domain(domain)
+    errors: list[FieldError] = []
+    holder = holder_of(session, domain)
+    if holder is not None and holder.unit_id != unit.id:
+        errors.append(_error(
+            "site.domain",
+            f"域名 {shown} 已登记在其他单位名下，不能为本单位申请；如有疑问请联系同级编办",
+        ))
+    others = session.scalars(
+        select(Application)
+        .where(
+            Application.domain.in_(_spellings(domain)),
+            Application.state.in_(OPEN_STATES),
+            Application.id != (application_id or 0),
+        )
+        .order_by(Application.id)
+    ).all()
+    for other in others:
+        if other.unit_id != unit.id:
+            errors.append(_error(
+                "site.domain", f"域名 {shown} 正由其他单位申请办理中，不能为本单位申请",
+            ))
+        else:
+            errors.append(_error(
+                "site.domain",
+                f"域名 {shown} 已有办理中的申请（申请序号 {other.serial}），不能重复申请；"
+                "请修改该申请后重新提交",
+            ))
+        break
+    site = None
+    if claim.kind is ApplicationKind.NEW:
+        if holder is not None and holder.unit_id == unit.id:
+            errors.append(_error(
+                "site.domain",
+                f"域名 {shown} 已发放网站标识（{holder.identifier}），不能再申请新开办网站；"
+                "请将申请类型选为“已开办网站复核”并选择该网站",
+            ))
+    elif claim.reference is None:
+        errors.append(_error(
+            "site.identifier",
+            "申请类型为“已开办网站复核”时必填：请选择本单位已发放网站标识的网站",
+        ))
+    else:
+        reference = claim.reference
+        site = rereviewed_site(session, reference)
+        if site is None or site.unit_id != unit.id:
+            shown_reference = display_domain(reference)
+            errors.append(_error(
+                "site.identifier",
+                f"本单位没有网站标识代码或中文域名为 {shown_reference} 的已开办网站；"
+                "只能复核本单位已发放网站标识的网站，尚无标识的网站请申请“新开办网站申请”",
+            ))
+            site = None
+        elif site.domain != domain:
+            errors.append(_error(
+                "site.domain",
+                f"复核申请的中文域名应为所复核网站的域名 {display_domain(site.domain)}",
+            ))
+    if errors:
+        raise FormInvalid(errors)
+    return site
