@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -92,6 +92,15 @@ class SitemapBudget:
                 taken.append((url, lastmod))
                 self.urls += 1
         return taken
+
+
+def dated_urls(entries: list[Entry]) -> Iterator[tuple[str, str]]:
+    """The canonical URL and ``lastmod`` of each entry that has one."""
+    for loc, lastmod in entries:
+        encoded = request_url(loc) if lastmod else None
+        url = canonical(encoded) if encoded is not None else None
+        if url is not None and lastmod:
+            yield url, lastmod
 
 
 def read_sitemap(body: bytes, max_bytes: int) -> tuple[Kind, list[Entry]]:

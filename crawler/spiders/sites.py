@@ -43,7 +43,7 @@ from crawler.known import Baseline, KnownPage, body_digest, changed_since, check
 from crawler.middlewares import SITE_HOSTS, OffSiteRedirect
 from crawler.pages import fetch_reason, is_html, read_page, too_large
 from crawler.results import ResultWriter
-from crawler.sitemaps import SitemapBudget, read_sitemap
+from crawler.sitemaps import SitemapBudget, dated_urls, read_sitemap
 from crawler.urls import LinkFilter, host_of, request_url
 from store.records import DnsRecord
 
@@ -72,6 +72,8 @@ class SiteCrawl:
     known: Baseline = field(default_factory=lambda: Baseline(False, "first check", ""))
     discovering: int = 0  # robots.txt and sitemap requests not yet answered
     seeded: bool = False  # the known pages were released
+    deferred: list[tuple[str, int]] = field(default_factory=list)  # known pages held back
+    lastmods: dict[str, str] = field(default_factory=dict)  # the sitemaps' lastmod by URL
 
 
 class SitesSpider(Spider):
@@ -220,25 +222,35 @@ class SitesSpider(Spider):
         *,
         depth: int,
         home: bool,
-        lastmods: dict[str, str | None] | None = None,
     ) -> Iterator[Request]:
         for url in urls:
-            if self._allowed(crawl, url):
-                lastmod = lastmods.get(url) if lastmods else None
-                yield self._request(
-                    crawl, url, self.parse_page, depth=depth, home=home,
-                    priority=self._priority(crawl, url, depth, lastmod),
-                )
+            if not self._allowed(crawl, url):
+                continue
+            priority = self._priority(crawl, url, depth)
+            if priority != CHANGED_PRIORITY and not home and self._held_back(crawl, url):
+                crawl.deferred.append((url, depth))
+                continue
+            yield self._request(
+                crawl, url, self.parse_page, depth=depth, home=home, priority=priority
+            )
 
     @staticmethod
-    def _priority(crawl: SiteCrawl, url: str, depth: int, lastmod: str | None) -> int:
+    def _held_back(crawl: SiteCrawl, url: str) -> bool:
+        """A known page found before the sitemaps are read waits for them: their
+        ``lastmod`` may say it changed, and the changed pages go first."""
+        return crawl.known.incremental and not crawl.seeded and url in crawl.known.pages
+
+    @staticmethod
+    def _priority(crawl: SiteCrawl, url: str, depth: int) -> int:
         """Breadth first; in an incremental crawl new pages and those whose sitemap
         ``lastmod`` is later than their last fetch come first."""
         if not crawl.known.incremental:
             return -depth
         known = crawl.known.pages.get(url)
-        changed = True if known is None else changed_since(lastmod, known.fetched_at)
-        return CHANGED_PRIORITY if changed else -depth
+        if known is None:
+            return CHANGED_PRIORITY
+        return CHANGED_PRIORITY if changed_since(crawl.lastmods.get(url), known.fetched_at) \
+            else -depth
 
     def _release_known(self, crawl: SiteCrawl) -> Iterator[Request]:
         """Once robots.txt and the sitemaps are read, every page the last check knew that
@@ -247,10 +259,13 @@ class SitesSpider(Spider):
         if crawl.seeded or crawl.discovering or not crawl.known.incremental:
             return
         crawl.seeded = True
+        deferred, crawl.deferred = crawl.deferred, []
+        for url, depth in deferred:
+            yield from self._page_requests(crawl, [url], depth=depth, home=False)
         for known in sorted(crawl.known.pages.values(), key=lambda page: page.depth):
-            url = crawl.links.admit_url(known.url)
-            if url is not None:
-                yield from self._page_requests(crawl, [url], depth=known.depth, home=False)
+            seed = crawl.links.admit_url(known.url)
+            if seed is not None:
+                yield from self._page_requests(crawl, [seed], depth=known.depth, home=False)
 
     def _discovered(self, crawl: SiteCrawl) -> Iterator[Request]:
         """A robots.txt or sitemap request is answered."""
@@ -327,10 +342,10 @@ class SitesSpider(Spider):
             requests = (self._sitemap_request(crawl, url, depth + 1) for url, _ in entries)
             return (request for request in requests if request is not None)
         elif kind == "urlset":
-            lastmods = dict(crawl.sitemaps.take(entries, crawl.links.admit_url))
-            return self._page_requests(
-                crawl, list(lastmods), depth=1, home=False, lastmods=lastmods
-            )
+            if crawl.known.incremental:
+                crawl.lastmods.update(dated_urls(entries))
+            urls = [url for url, _ in crawl.sitemaps.take(entries, crawl.links.admit_url)]
+            return self._page_requests(crawl, urls, depth=1, home=False)
         return iter(())
 
     def parse_page(self, response: Response) -> Iterator[Output]:
