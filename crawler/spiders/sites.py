@@ -259,13 +259,16 @@ class SitesSpider(Spider):
         if crawl.seeded or crawl.discovering or not crawl.known.incremental:
             return
         crawl.seeded = True
-        deferred, crawl.deferred = crawl.deferred, []
-        for url, depth in deferred:
-            yield from self._page_requests(crawl, [url], depth=depth, home=False)
-        for known in sorted(crawl.known.pages.values(), key=lambda page: page.depth):
+        batch, crawl.deferred = crawl.deferred, []
+        for known in crawl.known.pages.values():
             seed = crawl.links.admit_url(known.url)
             if seed is not None:
-                yield from self._page_requests(crawl, [seed], depth=known.depth, home=False)
+                batch.append((seed, known.depth))
+        # Yielded in the order they should run too: Scrapy may start the first before it
+        # has scheduled the rest.
+        batch.sort(key=lambda item: -self._priority(crawl, *item))
+        for url, depth in batch:
+            yield from self._page_requests(crawl, [url], depth=depth, home=False)
 
     def _discovered(self, crawl: SiteCrawl) -> Iterator[Request]:
         """A robots.txt or sitemap request is answered."""
