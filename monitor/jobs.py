@@ -9,7 +9,7 @@ import logging
 from badgewatch.config import load_config
 from badgewatch.runtime import Runtime, utcnow
 from monitor import deadlines, notices
-from store import queue
+from store import queue, retention
 from store.db import transaction
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,8 @@ def queue_nightly() -> None:
 
 
 def daily_pass() -> None:
-    """Deadlines that passed without a crawl, day-before reminders and the office digests."""
+    """Deadlines that passed without a crawl, day-before reminders and the office digests;
+    then page results older than [store] keep_page_results_days are pruned."""
     runtime = Runtime(load_config())
     try:
         daily_pass_at(runtime)
@@ -44,3 +45,7 @@ def daily_pass_at(runtime: Runtime) -> None:
             notices.on_state_change(session, change, now=now, calendar=calendar, config=config)
         notices.reminders(session, today=today, now=now, calendar=calendar, config=config)
         notices.office_digests(session, day=today, now=now, config=config)
+    with transaction(runtime.sessions) as session:
+        retention.prune_page_results(
+            session, now=now, keep_days=config.store.keep_page_results_days
+        )

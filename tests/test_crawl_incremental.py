@@ -14,14 +14,36 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+import sqlalchemy as sa
+from alembic import command
+from sqlalchemy import func, select, update
 
 from badgewatch.config import CrawlConfig
 from crawler.known import Baseline, KnownPage, changed_since, full_reason
 from store.db import make_engine, session_factory, transaction
-from store.models import PageResult, Site, SiteCheck
+from store.migrate import alembic_config, upgrade
+from store.models import (
+    MonitorState,
+    PageResult,
+    Site,
+    SiteCheck,
+    SiteStateChange,
+    SiteStatus,
+)
+from store.retention import prune_page_results
 from testbed.siteserver import Answer, Route, SiteServer, government_page
-from tests.factories import ascii_name, badge, by_domain, loopback_env, register, run
+from tests.factories import (
+    add_check,
+    add_office,
+    add_site,
+    add_unit,
+    ascii_name,
+    badge,
+    by_domain,
+    loopback_env,
+    register,
+    run,
+)
 
 DOMAIN = "增量.政务"
 PAGES = 6
@@ -337,3 +359,89 @@ def test_the_full_fetch_sample_draws_its_share_afresh_each_run() -> None:
 )
 def test_what_a_lastmod_says(lastmod, expected) -> None:
     assert changed_since(lastmod, NOW) is expected
+
+
+# -- pruning ----------------------------------------------------------------------------------
+
+
+def test_pruning_keeps_each_sites_last_check_and_every_site_check(sessions, tmp_path) -> None:
+    old, recent = NOW - timedelta(days=40), NOW - timedelta(days=2)
+    with transaction(sessions) as session:
+        office = add_office(session)
+        unit = add_unit(session, office)
+        quiet = add_site(session, unit, domain="久未检查.政务")
+        busy = add_site(session, unit, domain="每晚检查.政务")
+        quiet_last = add_check(session, quiet, SiteStatus.COMPLIANT, now=old, passing=3)
+        busy_old = add_check(session, busy, SiteStatus.COMPLIANT, now=old, passing=3)
+        busy_last = add_check(session, busy, SiteStatus.COMPLIANT, now=recent, passing=3)
+        session.add(SiteStateChange(site_id=busy.id, from_state=MonitorState.PENDING,
+                                    to_state=MonitorState.COMPLIANT, at=old,
+                                    check_id=busy_old.id))
+        ids = (quiet_last.id, busy_old.id, busy_last.id)
+    with transaction(sessions) as session:
+        assert prune_page_results(session, now=NOW, keep_days=30) == 3
+    with transaction(sessions) as session:
+        left = dict(session.execute(
+            select(PageResult.check_id, func.count()).group_by(PageResult.check_id)
+        ).all())
+        # The quiet site's only check is 40 days old, yet the next crawl carries from it.
+        assert left == {ids[0]: 3, ids[2]: 3}
+        assert session.scalar(select(func.count()).select_from(SiteCheck)) == 3
+        assert session.scalar(select(func.count()).select_from(SiteStateChange)) == 1
+        assert prune_page_results(session, now=NOW, keep_days=30) == 0
+        # With a shorter window the recent rows go too, never a site's last check.
+        assert prune_page_results(session, now=NOW, keep_days=1) == 0
+
+
+def test_db_prune_command(env, tmp_path) -> None:
+    run(env, "db", "upgrade")
+    engine = make_engine(env["BADGEWATCH_DATABASE_URL"])
+    sessions = session_factory(engine)
+    with transaction(sessions) as session:
+        site = add_site(session, add_unit(session, add_office(session)))
+        add_check(session, site, SiteStatus.COMPLIANT, now=datetime.now(UTC) - timedelta(days=50))
+        add_check(session, site, SiteStatus.COMPLIANT, now=datetime.now(UTC) - timedelta(days=20))
+        add_check(session, site, SiteStatus.COMPLIANT, now=datetime.now(UTC))
+    engine.dispose()
+    out = run(env, "db", "prune").output
+    assert out.startswith("已删除 1 条早于 ")
+    assert "（30 天前）" in out
+    data = json.loads(run({**env, "BADGEWATCH_STORE_KEEP_PAGE_RESULTS_DAYS": "10"},
+                          "db", "prune", "--json").output)
+    assert (data["deleted"], data["keep_days"]) == (1, 10)
+    bad = run({**env, "BADGEWATCH_STORE_KEEP_PAGE_RESULTS_DAYS": "0"}, "db", "prune", code=2)
+    assert "keep_page_results_days" in bad.output
+
+
+# -- the migration ----------------------------------------------------------------------------
+
+PREVIOUS_HEAD = "f3b7d2c91e08"
+
+
+def test_migration_adds_and_removes_the_incremental_columns(empty_db_url) -> None:
+    upgrade(empty_db_url, PREVIOUS_HEAD)
+    engine = make_engine(empty_db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO crawl_runs (id, trigger, state, started_at, heartbeat_at, sites, pages)"
+            " VALUES (1, 'cli', 'finished', :now, :now, 1, 1)"
+        ), {"now": NOW})
+    engine.dispose()
+    upgrade(empty_db_url)
+    engine = make_engine(empty_db_url)
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("page_results")}
+    assert {"etag", "last_modified", "digest", "carried"} <= columns
+    checks = {c["name"] for c in sa.inspect(engine).get_columns("site_checks")}
+    assert {"incremental", "pages_carried", "check_key"} <= checks
+    indexes = {i["name"] for i in sa.inspect(engine).get_indexes("page_results")}
+    assert "ix_page_results_fetched_at" in indexes
+    engine.dispose()
+    command.downgrade(alembic_config(empty_db_url), PREVIOUS_HEAD)
+    engine = make_engine(empty_db_url)
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("page_results")}
+    assert not {"etag", "last_modified", "digest", "carried"} & columns
+    assert "ix_page_results_fetched_at" not in {
+        i["name"] for i in sa.inspect(engine).get_indexes("page_results")
+    }
+    engine.dispose()
+    upgrade(empty_db_url)
