@@ -9,6 +9,11 @@ or when what the page check compares changed since (the site's badge or footer n
 failing reasons, the check's own code: :func:`check_key`). Even incremental, the home page and a
 sample of ``[crawl] full_fetch_sample`` of the known pages, drawn afresh each check, are fetched
 and checked in full, so a server whose validators lie is still caught.
+
+The render stage samples among the pages read in full, as it always did (a carried page has no
+markup to sample by and keeps its verdict). So that the sample stays what a full crawl would
+render, every page the last check rendered (the home page, pages whose badge only a browser can
+judge, one page per layout) is also fetched and checked in full.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from badgewatch.config import CrawlConfig
 from badgewatch.registrations import FooterRegistration
 from badgewatch.vocabulary import CARRIED_MESSAGE
 from crawler.checks.badge import PageVerdict, Policy, SiteBadge, Verdict
-from store.models import PageResult, Site, SiteCheck
+from store.models import PageRender, PageResult, Site, SiteCheck
 
 _CHECKS = Path(__file__).resolve().parent / "checks"
 _SAMPLE_SCALE = 2**32
@@ -121,6 +126,7 @@ class Baseline:
     pages: dict[str, KnownPage] = field(default_factory=dict)
     sample: float = 0.0
     salt: int = 0
+    rendered: frozenset[str] = frozenset()  # pages the last check rendered: in full again
 
     def sampled(self, url: str) -> bool:
         """In this check's full-fetch sample: a stable draw per (check, URL)."""
@@ -132,7 +138,7 @@ class Baseline:
         if not self.incremental:
             return None
         known = self.pages.get(url)
-        if known is None or not known.readable or self.sampled(url):
+        if known is None or not known.readable or url in self.rendered or self.sampled(url):
             return None
         return known
 
@@ -221,8 +227,10 @@ def load_baseline(
     )
     if why is not None or last is None:
         return Baseline(False, why or "first check", key)
+    rendered = session.scalars(select(PageRender.url).where(PageRender.check_id == last.id))
     return Baseline(
-        True, "incremental", key, known_pages(session, last.id), crawl.full_fetch_sample, salt
+        True, "incremental", key, known_pages(session, last.id), crawl.full_fetch_sample, salt,
+        frozenset(rendered),
     )
 
 

@@ -343,6 +343,8 @@ def test_the_full_fetch_sample_draws_its_share_afresh_each_run() -> None:
     assert Baseline(True, "incremental", "k", pages, sample=0.0).conditional(urls[0]) is not None
     assert Baseline(True, "incremental", "k", pages, sample=1.0).conditional(urls[0]) is None
     assert Baseline(False, "recheck", "k", pages).conditional(urls[0]) is None
+    rendered = Baseline(True, "incremental", "k", pages, rendered=frozenset(urls[:1]))
+    assert rendered.conditional(urls[0]) is None and rendered.conditional(urls[1]) is not None
     assert CrawlConfig().full_fetch_sample == 0.05 and CrawlConfig().full_recrawl_days == 7
 
 
