@@ -21,10 +21,8 @@ import shutil
 import signal
 import sys
 import tempfile
-import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,20 +32,21 @@ for path in (ROOT, HERE):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from crawl import _interrupt, _started, _stop_children, pipeline_env, sites_csv  # noqa: E402
-from crawl_farm import OFFICE_CODE, OFFICE_NAME, Farm, FarmError, Nginx, build_farm  # noqa: E402
+from crawl import (  # noqa: E402
+    _interrupt,
+    _stop_children,
+    farm_served,
+    pipeline_env,
+    prepare_database,
+    timed_crawl,
+)
+from crawl_farm import Farm, FarmError, build_farm  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from badgewatch.config import load_config  # noqa: E402
-from crawler.jobs import jobs_for  # noqa: E402
-from crawler.launch import follow, start_run  # noqa: E402
 from store.db import make_engine, session_factory, transaction  # noqa: E402
-from store.migrate import upgrade  # noqa: E402
-from store.models import CrawlRun, Office, OfficeLevel, PageResult, RunState, SiteCheck  # noqa: E402
+from store.models import CrawlRun, PageResult, RunState, SiteCheck  # noqa: E402
 from store.records import reasons_of  # noqa: E402
-from testbed.localdns import LocalDnsServer  # noqa: E402
-from workflow.importer import import_sites  # noqa: E402
-from workflow.workdays import WorkCalendar  # noqa: E402
 
 TARGET_BYTES = 0.10  # the unchanged recrawl moves at most this share of the first crawl's bytes
 RUN_TIMEOUT = 1800.0
@@ -84,41 +83,15 @@ class Crawl:
         return self.pages / self.wall if self.wall > 0 else 0.0
 
 
-def prepare(farm: Farm, env: dict[str, str]) -> None:
-    """A fresh migrated database with the farm's sites."""
-    url = env["BADGEWATCH_DATABASE_URL"]
-    config = load_config(environ={**os.environ, **env})
-    upgrade(url)
-    engine = make_engine(url)
-    factory = session_factory(engine)
-    with transaction(factory) as session:
-        session.add(Office(code=OFFICE_CODE, name=OFFICE_NAME, level=OfficeLevel.PREFECTURE))
-    with transaction(factory) as session:
-        import_sites(
-            session, sites_csv(farm), calendar=WorkCalendar(),
-            placement_days=config.deadlines.placement_days, now=datetime.now(UTC),
-            zone=config.calendar.zone,
-        )
-    engine.dispose()
-
-
 def crawl(farm: Farm, env: dict[str, str], work: Path, crawl: Crawl) -> None:
     config = load_config(environ={**os.environ, **env})
     engine = make_engine(env["BADGEWATCH_DATABASE_URL"])
     factory = session_factory(engine)
     try:
-        with transaction(factory) as session:
-            jobs = jobs_for(session)
-        started = time.perf_counter()
-        run_id, process = start_run(
-            factory, config, jobs, trigger="bench", now=datetime.now(UTC), env=env,
-            log_file=work / f"crawl-{crawl.name}.log",
+        outcome, crawl.wall, crawl.peak_rss_mb, crawl.cpu_seconds = timed_crawl(
+            factory, config, env, work / f"crawl-{crawl.name}.log"
         )
-        watch = _started(process)
-        follow(factory, run_id, process, interval=0.05, timeout=RUN_TIMEOUT)
-        crawl.wall = time.perf_counter() - started
-        crawl.peak_rss_mb, crawl.cpu_seconds = watch.finish()
-        _read(crawl, factory, run_id, farm)
+        _read(crawl, factory, outcome.run_id, farm)
     finally:
         engine.dispose()
 
@@ -167,12 +140,9 @@ def main() -> int:
     crawls: list[Crawl] = []
     failed = False
     try:
-        with (
-            LocalDnsServer(farm.records(), host="127.0.0.1", port=0) as dns_server,
-            Nginx(farm, run_dir) as nginx,
-        ):
+        with farm_served(farm, run_dir) as (dns_server, nginx):
             env = pipeline_env(farm, dns_server.address, run_dir)
-            prepare(farm, env)
+            prepare_database(farm, env)
             sample = load_config(environ={**os.environ, **env}).crawl.full_fetch_sample
             print(f"server: nginx {nginx.version}; full_fetch_sample {sample:g}; {run_dir}")
             for name, what, extra in RUNS:

@@ -32,6 +32,7 @@ from store.models import (
 )
 from store.retention import prune_page_results
 from testbed.siteserver import Answer, Route, SiteServer, government_page
+from tests.crawling import last_check
 from tests.factories import (
     add_check,
     add_office,
@@ -103,18 +104,14 @@ def page_answers(site: SiteServer) -> dict[str, Answer]:
 
 def last_rows(env: dict[str, str]) -> tuple[SiteCheck, dict[str, PageResult]]:
     """The site's latest check and its page rows by path."""
+    _, rows = last_check(env)
     engine = make_engine(env["BADGEWATCH_DATABASE_URL"])
-    try:
-        with transaction(session_factory(engine)) as session:
-            check = session.scalars(select(SiteCheck).order_by(SiteCheck.id.desc())).first()
-            assert check is not None
-            rows = session.scalars(
-                select(PageResult).where(PageResult.check_id == check.id)
-            ).all()
-            session.expunge_all()
-    finally:
-        engine.dispose()
-    return check, {"/" + row.url.split("/", 3)[3]: row for row in rows}
+    with transaction(session_factory(engine)) as session:
+        check = session.scalars(select(SiteCheck).order_by(SiteCheck.id.desc())).first()
+        assert check is not None
+        session.expunge(check)
+    engine.dispose()
+    return check, rows
 
 
 def verdicts(rows: dict[str, PageResult]) -> dict[str, tuple[Any, ...]]:
