@@ -216,12 +216,7 @@ class SitesSpider(Spider):
         return False
 
     def _page_requests(
-        self,
-        crawl: SiteCrawl,
-        urls: list[str],
-        *,
-        depth: int,
-        home: bool,
+        self, crawl: SiteCrawl, urls: list[str], *, depth: int, home: bool
     ) -> Iterator[Request]:
         for url in urls:
             if not self._allowed(crawl, url):
@@ -247,10 +242,9 @@ class SitesSpider(Spider):
         if not crawl.known.incremental:
             return -depth
         known = crawl.known.pages.get(url)
-        if known is None:
+        if known is None or changed_since(crawl.lastmods.get(url), known.fetched_at):
             return CHANGED_PRIORITY
-        return CHANGED_PRIORITY if changed_since(crawl.lastmods.get(url), known.fetched_at) \
-            else -depth
+        return -depth
 
     def _release_known(self, crawl: SiteCrawl) -> Iterator[Request]:
         """Once robots.txt and the sitemaps are read, every page the last check knew that
