@@ -213,6 +213,12 @@ class CrawlConfig(_Section):
     user_agent: NonBlank = "badgewatch/0.1 (site badge compliance check)"
     failing_reasons: list[str] | None = None
     stale_run_minutes: float = Field(default=10.0, gt=0)
+    # Incremental recrawl (crawler/known.py): pages the last check read are asked for with
+    # their validators and an unchanged page keeps its verdict; the home page and this share
+    # of the known pages are always fetched in full; a full crawl every full_recrawl_days.
+    incremental: bool = True
+    full_fetch_sample: float = Field(default=0.05, ge=0.0, le=1.0)
+    full_recrawl_days: int = Field(default=7, ge=1)
 
     @field_validator("allowed_networks")
     @classmethod
@@ -477,6 +483,14 @@ def web_secret_key(environ: Mapping[str, str] | None = None) -> str:
     return value
 
 
+class StoreConfig(_Section):
+    """How long the database keeps what the crawls wrote."""
+
+    # Page results older than this are pruned (``badgewatch db prune``, the daily pass); site
+    # checks, state history and every site's last check are kept.
+    keep_page_results_days: int = Field(default=30, ge=1)
+
+
 class Config(_Section):
     database: DatabaseConfig = DatabaseConfig()
     paths: PathsConfig = PathsConfig()
@@ -493,6 +507,7 @@ class Config(_Section):
     reports: ReportsConfig = ReportsConfig()
     web: WebConfig = WebConfig()
     redpages: RedPagesConfig = RedPagesConfig()
+    store: StoreConfig = StoreConfig()
 
 
 SECTIONS: dict[str, type[_Section]] = {

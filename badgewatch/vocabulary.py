@@ -212,6 +212,11 @@ VERDICT_LABELS: Mapping[str, str] = {
 }
 """A page's verdict (markup or rendered check)."""
 
+CARRIED_MESSAGE = (
+    "页面自上次检查以来没有变化（服务器答复未修改或内容摘要相同），沿用上次检查的结论。"
+)
+"""What a page's verdict says when an incremental crawl carried it from the last check."""
+
 
 # --- reason codes ----------------------------------------------------------------------------
 

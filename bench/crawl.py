@@ -28,6 +28,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -46,7 +48,7 @@ from sqlalchemy import func, select  # noqa: E402
 
 from badgewatch.config import load_config  # noqa: E402
 from crawler.jobs import jobs_for  # noqa: E402
-from crawler.launch import follow, start_run  # noqa: E402
+from crawler.launch import RunOutcome, follow, start_run  # noqa: E402
 from store.db import make_engine, session_factory, transaction  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
 from store.models import CrawlRun, Office, OfficeLevel, PageResult, RunState, SiteCheck  # noqa: E402
@@ -195,11 +197,9 @@ def describe_pipeline(farm: Farm) -> str:
     )
 
 
-def run_pipeline(farm: Farm, nameserver: str, work: Path, round_no: int) -> Run:
-    """(A): a fresh migrated SQLite database, the sites imported, start_run + follow."""
-    run = Run(round_no, "A", expected=farm.total_pages)
-    work.mkdir(parents=True)
-    env = pipeline_env(farm, nameserver, work)
+def prepare_database(farm: Farm, env: dict[str, str]) -> int:
+    """A fresh migrated database at the URL of ``env`` with the farm's sites imported; returns
+    how many were."""
     url = env["BADGEWATCH_DATABASE_URL"]
     config = load_config(environ={**os.environ, **env})
     upgrade(url)
@@ -217,28 +217,47 @@ def run_pipeline(farm: Farm, nameserver: str, work: Path, round_no: int) -> Run:
                 now=datetime.now(UTC),
                 zone=config.calendar.zone,
             )
-        with transaction(factory) as session:
-            jobs = jobs_for(session)
-        run.detail["imported"] = report.created
-        started = time.perf_counter()
-        run_id, process = start_run(
-            factory,
-            config,
-            jobs,
-            trigger="bench",
-            now=datetime.now(UTC),
-            env=env,
-            log_file=work / "crawl.log",
+    finally:
+        engine.dispose()
+    return report.created
+
+
+def run_pipeline(farm: Farm, nameserver: str, work: Path, round_no: int) -> Run:
+    """(A): a fresh migrated SQLite database, the sites imported, start_run + follow."""
+    run = Run(round_no, "A", expected=farm.total_pages)
+    work.mkdir(parents=True)
+    env = pipeline_env(farm, nameserver, work)
+    run.detail["imported"] = prepare_database(farm, env)
+    config = load_config(environ={**os.environ, **env})
+    engine = make_engine(env["BADGEWATCH_DATABASE_URL"])
+    factory = session_factory(engine)
+    try:
+        outcome, run.wall, run.peak_rss_mb, run.cpu_seconds = timed_crawl(
+            factory, config, env, work / "crawl.log"
         )
-        watch = _started(process)
-        outcome = follow(factory, run_id, process, interval=0.05, timeout=RUN_TIMEOUT)
-        run.wall = time.perf_counter() - started
-        run.peak_rss_mb, run.cpu_seconds = watch.finish()
-        _verify_pipeline(run, factory, run_id, farm)
+        _verify_pipeline(run, factory, outcome.run_id, farm)
         run.detail["exit_code"] = outcome.exit_code
     finally:
         engine.dispose()
     return run
+
+
+def timed_crawl(
+    factory: Any, config: Any, env: dict[str, str], log_file: Path
+) -> tuple[RunOutcome, float, float | None, float | None]:
+    """Every site of the database crawled by ``start_run`` + ``follow``: the outcome, the
+    wall time, the crawl process's peak RSS (MB) and CPU seconds."""
+    with transaction(factory) as session:
+        jobs = jobs_for(session)
+    started = time.perf_counter()
+    run_id, process = start_run(
+        factory, config, jobs, trigger="bench", now=datetime.now(UTC), env=env, log_file=log_file
+    )
+    watch = _started(process)
+    outcome = follow(factory, run_id, process, interval=0.05, timeout=RUN_TIMEOUT)
+    wall = time.perf_counter() - started
+    peak, cpu = watch.finish()
+    return outcome, wall, peak, cpu
 
 
 def _verify_pipeline(run: Run, factory: Any, run_id: int, farm: Farm) -> None:
@@ -460,6 +479,16 @@ def report(farm: Farm, nginx: Nginx, runs: list[Run], args: argparse.Namespace) 
 # --- main -----------------------------------------------------------------------------------
 
 
+@contextmanager
+def farm_served(farm: Farm, run_dir: Path) -> Iterator[tuple[LocalDnsServer, Nginx]]:
+    """The farm's names in a DNS server on loopback and its sites in nginx, while it lasts."""
+    with (
+        LocalDnsServer(farm.records(), host="127.0.0.1", port=0) as dns_server,
+        Nginx(farm, run_dir) as nginx,
+    ):
+        yield dns_server, nginx
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -490,10 +519,7 @@ def main() -> int:
     runs: list[Run] = []
     failed = False
     try:
-        with (
-            LocalDnsServer(farm.records(), host="127.0.0.1", port=0) as dns_server,
-            Nginx(farm, run_dir) as nginx,
-        ):
+        with farm_served(farm, run_dir) as (dns_server, nginx):
             first, last = farm.sites[0], farm.sites[-1]
             print(
                 f"server: nginx {nginx.version}, {len(farm.sites)} servers on "

@@ -35,13 +35,17 @@ class SiteOpened:
     badge: SiteBadge
     dns: DnsRecord
     counts: SiteCounts
+    incremental: bool = False  # validators sent, unchanged pages carried (crawler.known)
+    check_key: str | None = None
 
 
 @dataclass(frozen=True)
 class PageItem:
     """One page's verdict. ``home`` when it is the site's home page and was read; ``tree``,
     the page's parse tree, when it was read and rendering is on (the render stage samples
-    pages by their layout)."""
+    pages by their layout). ``etag``, ``last_modified`` and ``digest`` are what the next crawl
+    asks with and compares; ``carried`` when the page had not changed and ``verdict`` is the
+    last check's (``crawler.known``)."""
 
     site_id: int
     url: str
@@ -52,6 +56,10 @@ class PageItem:
     error: str | None = None
     home: bool = False
     tree: LexborHTMLParser | None = field(default=None, repr=False, compare=False)
+    etag: str | None = None
+    last_modified: str | None = None
+    digest: str | None = None
+    carried: bool = False
 
     @classmethod
     def failed(

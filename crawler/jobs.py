@@ -32,6 +32,9 @@ class SiteJob:
     icp: str | None = None
     psb: str | None = None
     only_url: str | None = None  # a single-page recheck
+    # Every page fetched and checked in full, no verdict carried (crawler.known): a recheck a
+    # person asked for judges the site as it is now, whatever its validators say.
+    full: bool = False
     queue_job: int | None = None  # the queue's job and this attempt's ownership token
     owner: str | None = None
 
@@ -55,6 +58,7 @@ def job_for(
     max_pages: int | None = None,
     queue_job: int | None = None,
     owner: str | None = None,
+    full: bool = False,
 ) -> SiteJob:
     hosts = [site.domain]
     if site.english_domain:
@@ -74,6 +78,7 @@ def job_for(
         only_url=only_url,
         queue_job=queue_job,
         owner=owner,
+        full=full,
     )
 
 

@@ -91,7 +91,10 @@ class SiteResultsPipeline:
     def _open(self, item: SiteOpened) -> None:
         job = item.job
         owned = (job.queue_job, job.owner) if job.queue_job and job.owner else None
-        tally = self.writer.open_site(job.site_id, item.dns, utcnow(), owned)
+        tally = self.writer.open_site(
+            job.site_id, item.dns, utcnow(), owned,
+            incremental=item.incremental, check_key=item.check_key,
+        )
         self.sites[job.site_id] = SiteResults(
             job=job,
             badge=item.badge,
@@ -113,6 +116,8 @@ class SiteResultsPipeline:
                 site.failing_urls.add(item.url)
         for reason in verdict.reasons:
             tally.reasons[reason] += 1
+        if item.carried:
+            tally.carried += 1
         now = utcnow()
         self.writer.add_page(
             {
@@ -128,6 +133,10 @@ class SiteResultsPipeline:
                 "title": item.title,
                 "error": item.error,
                 "fetched_at": now,
+                "etag": item.etag,
+                "last_modified": item.last_modified,
+                "digest": item.digest,
+                "carried": item.carried,
             },
             now,
         )

@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy import insert, select, true, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from badgewatch.config import CrawlConfig
+from crawler.known import Baseline, load_baseline
 from store import queue
 from store.db import transaction
 from store.lease import update_if
@@ -55,6 +57,7 @@ class SiteTally:
     not_checked: int = 0
     robots_excluded: int = 0
     home_fetched: bool = False
+    carried: int = 0  # pages whose verdict was carried from the last check
     renders: RenderSummary | None = None  # None: nothing was rendered
     reasons: Counter[str] = field(default_factory=Counter)
     refused: Counter[str] = field(default_factory=Counter)
@@ -147,12 +150,32 @@ class ResultWriter:
         held = update_if(session, CrawlRun.id, *mine, CrawlRun.pid == self.pid, heartbeat_at=now)
         return None if held is not None else "the run was already recorded as over"
 
+    def baseline(
+        self,
+        site_id: int,
+        *,
+        key: str,
+        full_requested: bool,
+        crawl: CrawlConfig,
+        now: datetime,
+    ) -> Baseline:
+        """What the site's last complete check gives this crawl (``crawler.known``); the
+        full-fetch sample is drawn afresh for each run."""
+        with transaction(self._factory) as session:
+            return load_baseline(
+                session, site_id, key=key, full_requested=full_requested, crawl=crawl,
+                now=now, salt=self.run_id,
+            )
+
     def open_site(
         self,
         site_id: int,
         dns: DnsRecord,
         now: datetime,
         job: tuple[int, str] | None = None,
+        *,
+        incremental: bool = False,
+        check_key: str | None = None,
     ) -> SiteTally:
         with transaction(self._factory) as session:
             check = SiteCheck(
@@ -161,6 +184,8 @@ class ResultWriter:
                 started_at=now,
                 dns=dns,
                 reasons={},
+                incremental=incremental,
+                check_key=check_key,
             )
             session.add(check)
             session.flush()
@@ -229,6 +254,7 @@ class ResultWriter:
             check.pages_not_checked = tally.not_checked
             check.robots_excluded = tally.robots_excluded
             check.home_fetched = tally.home_fetched
+            check.pages_carried = tally.carried
             check.reasons = CheckReasons(pages=dict(tally.reasons), refused=dict(tally.refused))
             check.renders = tally.renders if tally.renders is not None else Unwritten()
             check.note = note

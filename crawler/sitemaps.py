@@ -3,7 +3,8 @@
 A sitemap index may list itself, two may list each other, nest without end or list thousands of
 files: each file is fetched once, indexes nest to ``[crawl] max_sitemap_depth``, and a site
 fetches at most ``max_sitemaps`` files and takes at most ``max_sitemap_urls`` page URLs from
-them. Every refusal is counted in the site's refused counters under ``sitemap_*``. Sitemaps stay
+them (each with its ``lastmod``, which orders an incremental crawl's work: changed pages
+first). Every refusal is counted in the site's refused counters under ``sitemap_*``. Sitemaps stay
 on the site's own hosts. A file may be as large as the protocol allows (50 MB uncompressed,
 ``max_sitemap_bytes``), over the page cap; ``.xml.gz`` files are read too.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -22,6 +23,7 @@ from badgewatch.config import CrawlConfig
 from crawler.urls import canonical, host_of, request_url
 
 Kind = Literal["sitemapindex", "urlset", "other", "too_large"]
+Entry = tuple[str, str | None]  # a URL and its lastmod
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -74,24 +76,37 @@ class SitemapBudget:
         self.files += 1
         return target
 
-    def take(self, locs: list[str], admit_page: Callable[[str], str | None]) -> list[str]:
-        """Page URLs from a urlset, up to the site's cap; ``admit_page`` is the link filter's
-        ``admit_url`` (page cap, hosts, traps), and only what it admits counts as taken."""
-        taken: list[str] = []
-        for i, loc in enumerate(locs):
+    def take(
+        self, entries: list[Entry], admit_page: Callable[[str], str | None]
+    ) -> list[Entry]:
+        """Page URLs from a urlset with their ``lastmod``, up to the site's cap; ``admit_page``
+        is the link filter's ``admit_url`` (page cap, hosts, traps), and only what it admits
+        counts as taken."""
+        taken: list[Entry] = []
+        for i, (loc, lastmod) in enumerate(entries):
             if self.urls >= self.max_urls:
-                self.refused["sitemap_urls_cap"] += len(locs) - i
+                self.refused["sitemap_urls_cap"] += len(entries) - i
                 break
             url = admit_page(loc)
             if url:
-                taken.append(url)
+                taken.append((url, lastmod))
                 self.urls += 1
         return taken
 
 
-def read_sitemap(body: bytes, max_bytes: int) -> tuple[Kind, list[str]]:
-    """The kind of a sitemap file and its ``<loc>`` URLs, gunzipping ``.xml.gz`` bodies up to
-    ``max_bytes``. Runs in a thread: a 50 MB file takes seconds to parse."""
+def dated_urls(entries: list[Entry]) -> Iterator[tuple[str, str]]:
+    """The canonical URL and ``lastmod`` of each entry that has one."""
+    for loc, lastmod in entries:
+        encoded = request_url(loc) if lastmod else None
+        url = canonical(encoded) if encoded is not None else None
+        if url is not None and lastmod:
+            yield url, lastmod
+
+
+def read_sitemap(body: bytes, max_bytes: int) -> tuple[Kind, list[Entry]]:
+    """The kind of a sitemap file and its ``<loc>`` URLs with their ``<lastmod>`` (or None),
+    gunzipping ``.xml.gz`` bodies up to ``max_bytes``. Runs in a thread: a 50 MB file takes
+    seconds to parse."""
     if body[:2] == _GZIP_MAGIC:
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
         try:
@@ -105,6 +120,6 @@ def read_sitemap(body: bytes, max_bytes: int) -> tuple[Kind, list[str]]:
         if sitemap.type not in ("sitemapindex", "urlset"):
             return "other", []
         kind: Kind = "sitemapindex" if sitemap.type == "sitemapindex" else "urlset"
-        return kind, [entry["loc"] for entry in sitemap if "loc" in entry]
+        return kind, [(entry["loc"], entry.get("lastmod")) for entry in sitemap if "loc" in entry]
     except Exception:  # lxml recovers from most damage; a file it cannot read is no sitemap
         return "other", []

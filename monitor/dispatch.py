@@ -129,7 +129,10 @@ class Dispatcher:
     def _site_job(session: Session, claim: queue.Claim) -> SiteJob:
         site = session.get(Site, claim.site_id)
         assert site is not None
-        return job_for(site, only_url=claim.url, queue_job=claim.job_id, owner=claim.owner)
+        return job_for(
+            site, only_url=claim.url, queue_job=claim.job_id, owner=claim.owner,
+            full=claim.kind == "recheck",  # a person asked: judged in full (crawler.known)
+        )
 
     def _reap(self, now: datetime) -> None:
         for batch in list(self.batches):

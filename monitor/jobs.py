@@ -10,7 +10,7 @@ from datetime import datetime
 from badgewatch.config import load_config
 from badgewatch.runtime import Runtime, utcnow
 from monitor import deadlines, notices
-from store import queue
+from store import queue, retention
 from store.db import transaction
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ def queue_nightly() -> None:
 
 def daily_pass() -> None:
     """Deadlines that passed without a crawl, day-before and domain expiry reminders and the
-    office digests."""
+    office digests; then page results older than [store] keep_page_results_days are pruned."""
     runtime = Runtime(load_config())
     try:
         daily_pass_at(runtime)
@@ -48,3 +48,7 @@ def daily_pass_at(runtime: Runtime, now: datetime | None = None) -> None:
         notices.reminders(session, today=today, now=now, calendar=calendar, config=config)
         notices.expiry_reminders(session, today=today, now=now, config=config)
         notices.office_digests(session, day=today, now=now, config=config)
+    with transaction(runtime.sessions) as session:
+        retention.prune_page_results(
+            session, now=now, keep_days=config.store.keep_page_results_days
+        )

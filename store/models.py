@@ -327,6 +327,13 @@ class SiteCheck(Base):
     # The rendered sample: counts, and "could not check (render)" when the browser failed.
     renders: Mapped[RenderSummary | Unwritten] = mapped_column(JSON, default=dict)
     note: Mapped[str | None] = mapped_column(Text)
+    # Incremental: the pages the previous check knew were asked for with their validators,
+    # and those unchanged carried that check's verdict (``pages_carried`` of them).
+    incremental: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    pages_carried: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # What the page check compared (badge, footer numbers, policy): a verdict is carried only
+    # into a check with the same key (crawler/known.py).
+    check_key: Mapped[str | None] = mapped_column(String(32))
 
     run: Mapped[CrawlRun] = relationship()
     site: Mapped[Site] = relationship(foreign_keys=[site_id])
@@ -350,7 +357,14 @@ class PageResult(Base):
     title: Mapped[str | None] = mapped_column(Text)
     # Why the page was not fetched (not_checked, fetch_error), in the words the user reads.
     error: Mapped[str | None] = mapped_column(Text)
-    fetched_at: Mapped[datetime] = mapped_column()
+    fetched_at: Mapped[datetime] = mapped_column(index=True)
+    # What the next crawl asks with (If-None-Match, If-Modified-Since) and compares the body
+    # with; set only for a page that was read. ``carried``: the page had not changed, and its
+    # verdict is the previous check's, not re-run.
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    digest: Mapped[str | None] = mapped_column(String(32))
+    carried: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
 
 
 class Counter(Base):

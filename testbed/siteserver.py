@@ -27,6 +27,7 @@ import threading
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from functools import cached_property
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, NamedTuple, Self
@@ -63,7 +64,10 @@ class Route:
     bytes, a slow trickle; ``chunked`` uses Transfer-Encoding: chunked (no Content-Length).
     ``action`` answers nothing at all: "reset" sends a TCP RST, "close" closes the connection
     cleanly, "hang" keeps it open until the server stops. ``gzip`` compresses the body and sends
-    Content-Encoding: gzip, so a small download can inflate to a large page.
+    Content-Encoding: gzip, so a small download can inflate to a large page. ``etag`` and
+    ``last_modified`` are sent as validators, and a request that names them
+    (``If-None-Match``, ``If-Modified-Since`` the same date or later) is answered ``304 Not
+    Modified`` without a body, unless ``ignore_validators``: a server that always answers 200.
     """
 
     status: int = 200
@@ -77,6 +81,9 @@ class Route:
     action: Action | None = None
     gzip: bool = False
     encoding: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None  # an HTTP date: "Mon, 30 Nov 2026 08:00:00 GMT"
+    ignore_validators: bool = False
 
     def __post_init__(self) -> None:
         if not 100 <= self.status <= 599:
@@ -153,6 +160,34 @@ class SiteRequest(NamedTuple):
     user_agent: str | None
 
 
+class Answer(NamedTuple):
+    """One request as answered: its target, the validators it named and the status sent
+    (None: the route answered nothing, a reset, a close or a hang)."""
+
+    path: str
+    if_none_match: str | None
+    if_modified_since: str | None
+    status: int | None
+
+
+def not_modified(route: Route, if_none_match: str | None, if_modified_since: str | None) -> bool:
+    """Whether ``route`` answers a request with these validators ``304 Not Modified``
+    (RFC 9110: If-None-Match decides when given; else If-Modified-Since)."""
+    if route.ignore_validators or route.status != 200:
+        return False
+    if if_none_match is not None:
+        tags = [tag.strip() for tag in if_none_match.split(",")]
+        return route.etag is not None and (route.etag in tags or "*" in tags)
+    if if_modified_since is not None and route.last_modified is not None:
+        try:
+            since = parsedate_to_datetime(if_modified_since)
+            modified = parsedate_to_datetime(route.last_modified)
+        except (TypeError, ValueError):
+            return False
+        return modified <= since
+    return False
+
+
 # --- server ---------------------------------------------------------------------------------
 
 
@@ -162,6 +197,26 @@ def ascii_host(name: str) -> str:
         return dns.name.from_text(name.strip()).canonicalize().to_text(omit_final_dot=True)
     except dns.exception.DNSException as exc:
         raise ValueError(f"{name!r} is not a domain name: {exc}") from exc
+
+
+def _headers(route: Route, payload: bytes) -> dict[str, tuple[str, str]]:
+    """The answer's headers by lower-cased name; the route's own replace the defaults."""
+    headers: dict[str, tuple[str, str]] = {}
+    if route.content_type:
+        headers["content-type"] = ("Content-Type", route.content_type)
+    if route.gzip:
+        headers["content-encoding"] = ("Content-Encoding", "gzip")
+    if route.chunked:
+        headers["transfer-encoding"] = ("Transfer-Encoding", "chunked")
+    elif route.status != 304:  # a 304 has no body and keeps the length unsaid
+        headers["content-length"] = ("Content-Length", str(len(payload)))
+    if route.etag is not None:
+        headers["etag"] = ("ETag", route.etag)
+    if route.last_modified is not None:
+        headers["last-modified"] = ("Last-Modified", route.last_modified)
+    for name, value in route.headers.items():
+        headers[name.lower()] = (name, value)
+    return headers
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -182,9 +237,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, *, head: bool) -> None:
         site = self.server.site
+        if_none_match = self.headers.get("If-None-Match")
+        if_modified_since = self.headers.get("If-Modified-Since")
         route = site._receive(
             self.command, self.path, self.headers.get("Host"), self.headers.get("User-Agent")
         )
+        if route.action is None and not_modified(route, if_none_match, if_modified_since):
+            route = Route(
+                status=304, content_type=None, headers=route.headers, etag=route.etag,
+                last_modified=route.last_modified,
+            )
+        status = route.status if route.action is None else None
+        site._answered(Answer(self.path, if_none_match, if_modified_since, status))
         stopping = site._stopping
         if route.delay and stopping.wait(route.delay):
             self._drop(reset=False)
@@ -197,20 +261,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._drop(reset=route.action == "reset")
             return
         payload = route.payload
-        headers: dict[str, tuple[str, str]] = {}
-        if route.content_type:
-            headers["content-type"] = ("Content-Type", route.content_type)
-        if route.gzip:
-            headers["content-encoding"] = ("Content-Encoding", "gzip")
-        if route.chunked:
-            headers["transfer-encoding"] = ("Transfer-Encoding", "chunked")
-        else:
-            headers["content-length"] = ("Content-Length", str(len(payload)))
-        for name, value in route.headers.items():
-            headers[name.lower()] = (name, value)
         try:
             self.send_response(route.status)
-            for name, value in headers.values():
+            for name, value in _headers(route, payload).values():
                 self.send_header(name, value)
             self.end_headers()
             if head or route.status in (204, 304) or route.status < 200:
@@ -323,6 +376,7 @@ class SiteServer(Serving):
             _route_key(path): as_route(path, value) for path, value in (routes or {}).items()
         }
         self._requests: list[SiteRequest] = []
+        self._answers: list[Answer] = []
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -353,6 +407,10 @@ class SiteServer(Serving):
             self._requests.append(record)
             return self._routes.get(target) or self._routes.get(path) or NOT_FOUND
 
+    def _answered(self, answer: Answer) -> None:
+        with self._lock:
+            self._answers.append(answer)
+
     # -- what was asked ------------------------------------------------------------------------
 
     @property
@@ -368,9 +426,16 @@ class SiteServer(Serving):
                 return sum(1 for r in self._requests if r.path == path)
             return sum(1 for r in self._requests if r.path.split("?", 1)[0] == path)
 
+    @property
+    def answers(self) -> list[Answer]:
+        """How every request so far was answered, in the order the answers were decided."""
+        with self._lock:
+            return list(self._answers)
+
     def clear_requests(self) -> None:
         with self._lock:
             self._requests.clear()
+            self._answers.clear()
 
     # -- addresses -----------------------------------------------------------------------------
 

@@ -179,3 +179,44 @@ def test_check_url_with_render(env, serve_site) -> None:
     page_file.write_text(template("home", ok, []), encoding="utf-8")
     assert runner.invoke(cli, ["check", str(page_file), "--site", NAME, "--render"],
                          env=env).exit_code == 2
+
+
+def test_an_incremental_recrawl_renders_what_the_last_check_rendered(env, serve_site) -> None:
+    """A carried page is not rendered; the pages the last check rendered are read in full
+    again, so a badge only the browser finds wrong stays caught on an unchanged site."""
+    ok = snippet_for(env)
+    links = ["/news/1.html", "/news/2.html", "/about.html"]
+    bodies = {
+        "/": template("home", ok, links),
+        "/news/1.html": template("article", ok, links),
+        "/news/2.html": template("article", ok, links),
+        "/about.html": template("about", ok, links, footer_style="text-align:right"),
+    }
+    routes = {path: Route(body=body, etag=f'"{n}"')
+              for n, (path, body) in enumerate(bodies.items())}
+    site = serve_site(routes, names=[NAME])
+    set_ip(env, site.ip)
+    env = {**env, "BADGEWATCH_CRAWL_FULL_FETCH_SAMPLE": "0"}
+    runs = []
+    for _ in range(2):
+        site.clear_requests()
+        result = CliRunner().invoke(cli, ["crawl", "--json", "--site", NAME], env=env)
+        assert result.exit_code == 0, result.output
+        [summary] = json.loads(result.output)["sites"]
+        runs.append(summary)
+    first, second = runs
+    rendered = sorted(r["url"] for r in first["renders"])
+    assert sorted(r["url"] for r in second["renders"]) == rendered
+    assert second["status"] == "non_compliant"
+    assert "badge_not_centered" in second["reasons"]
+    answers = {a.path: a for a in site.answers if a.path.endswith((".html", "/"))}
+    [article] = [u.rsplit("/", 1)[1] for u in rendered if "/news/" in u]
+    other = "/news/" + ("2.html" if article == "1.html" else "1.html")
+    assert answers[other].status == 304  # not rendered last time: asked with its validator
+    for path in ("/", "/about.html", f"/news/{article}"):
+        assert (answers[path].if_none_match, answers[path].status) == (None, 200)
+    engine = make_engine(env["BADGEWATCH_DATABASE_URL"])
+    with transaction(session_factory(engine)) as session:
+        check = session.scalars(select(SiteCheck).order_by(SiteCheck.id.desc())).first()
+        assert check is not None and check.incremental and check.pages_carried == 1
+    engine.dispose()

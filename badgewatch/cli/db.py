@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import click
 
-from badgewatch.cli.main import runtime
+from badgewatch import localtime
+from badgewatch.cli.main import emit, runtime
+from badgewatch.runtime import utcnow
+from store.db import transaction
 from store.migrate import upgrade
+from store.retention import prune_cutoff, prune_page_results
 
 
 @click.group("db")
@@ -20,3 +24,22 @@ def upgrade_command(revision: str) -> None:
     url = runtime().config.database.url
     upgrade(url, revision)
     click.echo(f"database at revision {revision}")
+
+
+@command.command("prune")
+@click.option("--json", "as_json", is_flag=True)
+def prune_command(as_json: bool) -> None:
+    """Delete page results older than [store] keep_page_results_days (each site's last check
+    and every site check are kept); the monitor's daily pass does the same."""
+    rt = runtime()
+    now, days = utcnow(), rt.config.store.keep_page_results_days
+    with transaction(rt.sessions) as session:
+        deleted = prune_page_results(session, now=now, keep_days=days)
+    before = localtime.text(prune_cutoff(now, days), rt.config.calendar.zone)
+    if as_json:
+        emit({"deleted": deleted, "before": before, "keep_days": days})
+    else:
+        click.echo(
+            f"已删除 {deleted} 条早于 {before}（{days} 天前）的页面检查结果；"
+            "各网站最近一次检查的页面结果和每次检查的汇总均保留"
+        )

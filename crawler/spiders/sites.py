@@ -10,6 +10,11 @@ pure function of ``crawler.checks``. The spider only fetches and checks: it yiel
 (``crawler.items``), a site's start, each page's verdict, and the site's end once its last
 outstanding request is answered; the item pipeline (``crawler.pipelines``) tallies and writes
 them and has each site rendered before its check is finished.
+
+An incremental crawl (``crawler.known``) asks for every page the site's last check read, with
+its validators (those nothing led to yet once robots.txt and the sitemaps are read), new pages
+and those the sitemaps' ``lastmod`` says changed first, and carries the last verdict of a page
+that did not change instead of checking it again.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
 from dns.resolver import Resolver
@@ -32,16 +39,19 @@ from badgewatch.resolver import DnsCheck, check_declared, make_resolver
 from crawler.checks.badge import BadgePatterns, Policy, SiteBadge, check_page
 from crawler.items import PageItem, SiteCounts, SiteCrawled, SiteOpened
 from crawler.jobs import SiteJob
+from crawler.known import Baseline, KnownPage, body_digest, changed_since, check_key
 from crawler.middlewares import SITE_HOSTS, OffSiteRedirect
 from crawler.pages import fetch_reason, is_html, read_page, too_large
 from crawler.results import ResultWriter
-from crawler.sitemaps import SitemapBudget, read_sitemap
+from crawler.sitemaps import SitemapBudget, dated_urls, read_sitemap
 from crawler.urls import LinkFilter, host_of, request_url
 from store.records import DnsRecord
 
 log = logging.getLogger(__name__)
 
 DNS_CONCURRENCY = 16
+CHANGED_PRIORITY = 30  # an incremental crawl's new and changed pages, before the unchanged
+KNOWN = "known_page"  # request.meta: the KnownPage a conditional request was sent for
 
 Output = Request | PageItem | SiteOpened | SiteCrawled
 
@@ -59,6 +69,11 @@ class SiteCrawl:
     robots: dict[str, Protego | None] = field(default_factory=dict)
     pending: int = 0  # requests not yet answered
     pages: int = 0  # page items yielded
+    known: Baseline = field(default_factory=lambda: Baseline(False, "first check", ""))
+    discovering: int = 0  # robots.txt and sitemap requests not yet answered
+    seeded: bool = False  # the known pages were released
+    deferred: list[tuple[str, int]] = field(default_factory=list)  # known pages held back
+    lastmods: dict[str, str] = field(default_factory=dict)  # the sitemaps' lastmod by URL
 
 
 class SitesSpider(Spider):
@@ -112,8 +127,17 @@ class SitesSpider(Spider):
                 counts=SiteCounts(refused=links.refused),
                 footer=job.footer(),
             )
+            key = check_key(crawl.badge, config.badge.spec(), self.policy, crawl.footer)
+            crawl.known = await asyncio.to_thread(
+                self.writer.baseline, job.site_id, key=key,
+                full_requested=job.full or job.only_url is not None, crawl=config.crawl,
+                now=datetime.now(UTC),
+            )
             self.crawls[job.site_id] = crawl
-            yield SiteOpened(job, crawl.badge, dns_info, crawl.counts)
+            yield SiteOpened(
+                job, crawl.badge, dns_info, crawl.counts,
+                incremental=crawl.known.incremental, check_key=key,
+            )
             if job.only_url is not None:
                 url = request_url(job.only_url) or job.only_url
                 for request in self._page_requests(crawl, [url], depth=0, home=False):
@@ -127,6 +151,8 @@ class SitesSpider(Spider):
                 else:
                     for request in self._home_requests(crawl, host, robots=None):
                         yield request
+            for seed in self._release_known(crawl):
+                yield seed
             for end in self._end(crawl):
                 yield end
 
@@ -160,17 +186,22 @@ class SitesSpider(Spider):
         meta: dict[str, Any] | None = None,
     ) -> Request:
         crawl.pending += 1
+        if callback in (self.parse_robots, self.parse_sitemap):
+            crawl.discovering += 1
+        known = crawl.known.conditional(url) if callback == self.parse_page and not home else None
         return Request(
             url,
             callback=callback,
             errback=self.on_error,
             priority=priority,
+            headers=known.headers() if known is not None else None,
             dont_filter=True,
             meta={
                 "site_id": crawl.job.site_id,
                 "depth": depth,
                 "home": home,
                 SITE_HOSTS: crawl.links.hosts,
+                **({KNOWN: known} if known is not None else {}),
                 **(meta or {}),
             },
         )
@@ -188,10 +219,55 @@ class SitesSpider(Spider):
         self, crawl: SiteCrawl, urls: list[str], *, depth: int, home: bool
     ) -> Iterator[Request]:
         for url in urls:
-            if self._allowed(crawl, url):
-                yield self._request(
-                    crawl, url, self.parse_page, depth=depth, home=home, priority=-depth
-                )
+            if not self._allowed(crawl, url):
+                continue
+            priority = self._priority(crawl, url, depth)
+            if priority != CHANGED_PRIORITY and not home and self._held_back(crawl, url):
+                crawl.deferred.append((url, depth))
+                continue
+            yield self._request(
+                crawl, url, self.parse_page, depth=depth, home=home, priority=priority
+            )
+
+    @staticmethod
+    def _held_back(crawl: SiteCrawl, url: str) -> bool:
+        """A known page found before the sitemaps are read waits for them: their
+        ``lastmod`` may say it changed, and the changed pages go first."""
+        return crawl.known.incremental and not crawl.seeded and url in crawl.known.pages
+
+    @staticmethod
+    def _priority(crawl: SiteCrawl, url: str, depth: int) -> int:
+        """Breadth first; in an incremental crawl new pages and those whose sitemap
+        ``lastmod`` is later than their last fetch come first."""
+        if not crawl.known.incremental:
+            return -depth
+        known = crawl.known.pages.get(url)
+        if known is None or changed_since(crawl.lastmods.get(url), known.fetched_at):
+            return CHANGED_PRIORITY
+        return -depth
+
+    def _release_known(self, crawl: SiteCrawl) -> Iterator[Request]:
+        """Once robots.txt and the sitemaps are read, every page the last check knew that
+        nothing led to yet: an unchanged page is not read, so the pages only it links to
+        are reached this way."""
+        if crawl.seeded or crawl.discovering or not crawl.known.incremental:
+            return
+        crawl.seeded = True
+        batch, crawl.deferred = crawl.deferred, []
+        for known in crawl.known.pages.values():
+            seed = crawl.links.admit_url(known.url)
+            if seed is not None:
+                batch.append((seed, known.depth))
+        # Yielded in the order they should run too: Scrapy may start the first before it
+        # has scheduled the rest.
+        batch.sort(key=lambda item: -self._priority(crawl, *item))
+        for url, depth in batch:
+            yield from self._page_requests(crawl, [url], depth=depth, home=False)
+
+    def _discovered(self, crawl: SiteCrawl) -> Iterator[Request]:
+        """A robots.txt or sitemap request is answered."""
+        crawl.discovering -= 1
+        yield from self._release_known(crawl)
 
     def _home_requests(
         self, crawl: SiteCrawl, host: str, robots: Protego | None
@@ -228,7 +304,8 @@ class SitesSpider(Spider):
 
     def parse_robots(self, response: Response) -> Iterator[Output]:
         crawl = self.crawls[response.meta["site_id"]]
-        yield from self._answered(crawl, self._read_robots(crawl, response))
+        requests = chain(self._read_robots(crawl, response), self._discovered(crawl))
+        yield from self._answered(crawl, requests)
 
     def _read_robots(self, crawl: SiteCrawl, response: Response) -> Iterator[Request]:
         host = host_of(response.url)
@@ -241,9 +318,10 @@ class SitesSpider(Spider):
     async def parse_sitemap(self, response: Response) -> AsyncIterator[Output]:
         crawl = self.crawls[response.meta["site_id"]]
         try:
-            requests: Iterator[Output] = await self._read_sitemap(crawl, response)
+            read = await self._read_sitemap(crawl, response)
+            requests: Iterator[Output] = chain(read, self._discovered(crawl))
         except Exception as exc:  # the site still ends; the error is Scrapy's to report
-            requests = _raising(exc)
+            requests = chain(self._discovered(crawl), _raising(exc))
         for output in self._answered(crawl, requests):
             yield output
 
@@ -251,17 +329,19 @@ class SitesSpider(Spider):
         if response.status != 200 or not response.body:
             return iter(())
         # Parsed in a thread: a large sitemap must not stall the other sites.
-        kind, locs = await asyncio.to_thread(
+        kind, entries = await asyncio.to_thread(
             read_sitemap, response.body, self.config.crawl.max_sitemap_bytes
         )
         depth: int = response.meta.get("sitemap_depth", 0)
         if kind == "too_large":
             crawl.links.refused["sitemap_too_large"] += 1
         elif kind == "sitemapindex":
-            requests = (self._sitemap_request(crawl, url, depth + 1) for url in locs)
+            requests = (self._sitemap_request(crawl, url, depth + 1) for url, _ in entries)
             return (request for request in requests if request is not None)
         elif kind == "urlset":
-            urls = crawl.sitemaps.take(locs, crawl.links.admit_url)
+            if crawl.known.incremental:
+                crawl.lastmods.update(dated_urls(entries))
+            urls = [url for url, _ in crawl.sitemaps.take(entries, crawl.links.admit_url)]
             return self._page_requests(crawl, urls, depth=1, home=False)
         return iter(())
 
@@ -272,6 +352,15 @@ class SitesSpider(Spider):
     def _check_and_follow(self, crawl: SiteCrawl, response: Response) -> Iterator[Output]:
         depth: int = response.meta.get("depth", 0)
         crawl.links.mark_seen(response.url)
+        known: KnownPage | None = response.meta.get(KNOWN)
+        if known is not None:
+            carried = self._carried(crawl, response, known, depth)
+            if carried is not None:
+                yield self._page(crawl, carried)
+                return
+            if response.status == 304:  # not the page it was asked for (a redirect): in full
+                yield self._request(crawl, response.url, self.parse_page, depth=depth)
+                return
         content_type = response.headers.get(b"Content-Type") or b""
         if response.status >= 400:
             yield self._page(crawl, PageItem.http_error(
@@ -291,12 +380,44 @@ class SitesSpider(Spider):
             title=page.title,
             home=bool(response.meta.get("home")),
             tree=page.tree if self.config.render.enabled else None,
+            etag=_header(response, b"ETag"),
+            last_modified=_header(response, b"Last-Modified"),
+            digest=body_digest(response.body) if response.status == 200 else None,
         ))
         if depth >= self.config.crawl.max_depth or crawl.job.only_url is not None:
             return
         admit, base, codec = crawl.links.admit, response.url, page.query_codec
         urls = [url for href in page.links() if (url := admit(href, base, codec))]
         yield from self._page_requests(crawl, urls, depth=depth + 1, home=False)
+
+    def _carried(
+        self, crawl: SiteCrawl, response: Response, known: KnownPage, depth: int
+    ) -> PageItem | None:
+        """The last verdict of a page that did not change (a 304, or the same body from a
+        server that ignores validators), or None to check it."""
+        if response.meta.get("redirect_urls") or response.url != known.url:
+            return None
+        if response.status == 304:
+            self._stats_inc("badgewatch/pages_not_modified")
+        elif response.status != 200 or body_digest(response.body) != known.digest:
+            return None
+        self._stats_inc("badgewatch/pages_carried")
+        return PageItem(
+            crawl.job.site_id,
+            response.url,
+            known.status,
+            known.carried_verdict(),
+            depth,
+            title=known.title,
+            etag=_header(response, b"ETag") or known.etag,
+            last_modified=_header(response, b"Last-Modified") or known.last_modified,
+            digest=known.digest,
+            carried=True,
+        )
+
+    def _stats_inc(self, key: str) -> None:
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value(key)
 
     def on_error(self, failure: Failure) -> Iterator[Output]:
         request: Request = failure.request  # type: ignore[attr-defined]
@@ -322,6 +443,8 @@ class SitesSpider(Spider):
             host = host_of(request.url)
             crawl.robots[host] = None
             yield from self._home_requests(crawl, host, None)
+        if request.callback in (self.parse_robots, self.parse_sitemap):
+            yield from self._discovered(crawl)
 
     # -- a site's end ----------------------------------------------------------------------
 
@@ -346,6 +469,12 @@ class SitesSpider(Spider):
     def _end(crawl: SiteCrawl) -> Iterator[SiteCrawled]:
         if crawl.pending == 0:
             yield SiteCrawled(crawl.job.site_id, crawl.pages)
+
+
+def _header(response: Response, name: bytes) -> str | None:
+    """A response header as text (validators are ASCII; anything else is kept as Latin-1)."""
+    value = response.headers.get(name)
+    return (value.decode("latin-1").strip() or None) if value else None
 
 
 def _raising(exc: Exception) -> Iterator[Output]:
