@@ -23,10 +23,12 @@ from store.models import (
     AuditEntry,
     MonitorBeat,
     Office,
+    Site,
     User,
 )
 from tests import webapp
 from tests.webapp import PASSWORD, START, World, csrf_token, log_in, populate
+from workflow import redpages
 
 DOMAIN = "杭州数据.政务"  # FORM's site
 HANDLER_MOBILE = "+8613905710001"  # FORM's handler mobile, in E.164
@@ -192,6 +194,17 @@ def _operator_site_info(t: Trial) -> int:
     return _post(t.client, path, expires_on="", site_code="1300000065", icp="", psb="")
 
 
+def _red_page(t: Trial) -> int:
+    """nb's site made a red page (as issuance makes one), then published from 红页管理."""
+    with _db(t.app) as db:
+        site = db.get(Site, t.world.sites["nb"])
+        assert site is not None
+        redpages.create(db, site, START)
+    path = f"/unit/redpages/{t.world.sites['nb']}"
+    return _post(t.client, path, action="publish", profile="单位简介", functions="", address="",
+                 contact="", footer="主办单位：宁波")
+
+
 def _register(t: Trial) -> int:
     _post(t.client, "/register", action="code", **webapp.registration())
     sent = t.sms.sms[-1]["message"]
@@ -220,6 +233,7 @@ CASES: dict[str, Case] = {
     "registration.register": (None, _register, "unit.register"),
     "siteinfo.unit_info": ("nb-unit", _site_info, "site.info"),
     "siteinfo.operator_info": ("operator", _operator_site_info, "site.info"),
+    "redpages.edit": ("nb-unit", _red_page, "redpage.publish"),
 }
 
 
