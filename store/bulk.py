@@ -54,16 +54,16 @@ def copy_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) ->
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(c.name) for c in columns)
     )
+    fields = list(zip([c.name for c in columns], defaults, processors, strict=True))
     driver = bind.connection.driver_connection
     assert driver is not None
     try:
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
-                values = []
-                for column, default, process in zip(columns, defaults, processors, strict=True):
-                    value = row.get(column.name, default)
-                    values.append(value if process is None else process(value))
-                copy.write_row(values)
+                copy.write_row([
+                    row.get(name, default) if process is None else process(row.get(name, default))
+                    for name, default, process in fields
+                ])
     except psycopg.Error as exc:
         # The same exception classes the INSERT raises (IntegrityError, DataError, ...).
         raise DBAPIError.instance(
