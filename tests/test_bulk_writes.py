@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from sqlalchemy import Engine, Text, cast, event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,7 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from crawler.results import ResultWriter, create_run
 from store import queue
 from store.bulk import insert_rows
-from store.db import transaction
+from store.db import make_engine, transaction
+from store.migrate import alembic_config, upgrade
 from store.models import CrawlJob, CrawlRun, JobState, PageResult, Site, SiteCheck, SiteStatus
 from store.retention import prune_page_results
 from tests.factories import add_check, add_office, add_site, add_unit
@@ -252,3 +255,48 @@ def test_pruning_goes_in_batches_each_its_own_transaction_and_keeps_last_checks(
     assert left == kept
     assert prune_page_results(sessions, now=NOW, keep_days=30, batch_rows=5) == 0
     assert Counter(what for what, _ in seen)["delete"] == 4  # nothing left: no DELETE at all
+
+
+PREVIOUS_HEAD = "a9c4e1f7b203"  # the revision before b8e2d4f6a913, the query indexes
+
+
+def indexes(engine: Engine, table: str) -> dict[str, list[str]]:
+    return {i["name"]: list(i["column_names"]) for i in sa.inspect(engine).get_indexes(table)
+            if i["name"] is not None}
+
+
+def test_the_migration_swaps_the_query_indexes_and_goes_back(empty_db_url: str) -> None:
+    upgrade(empty_db_url, PREVIOUS_HEAD)
+    engine = make_engine(empty_db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO crawl_runs (id, trigger, state, started_at, heartbeat_at, sites, pages)"
+            " VALUES (1, 'cli', 'finished', :now, :now, 1, 1)"
+        ), {"now": NOW})
+    engine.dispose()
+    upgrade(empty_db_url)
+    engine = make_engine(empty_db_url)
+    pages, checks = indexes(engine, "page_results"), indexes(engine, "site_checks")
+    assert pages["ix_page_results_check_id_verdict"] == ["check_id", "verdict"]
+    assert "ix_page_results_check_id" not in pages
+    assert checks["ix_site_checks_site_id_started_at"] == ["site_id", "started_at"]
+    assert checks["ix_site_checks_site_id_finished_at"] == ["site_id", "finished_at"]
+    assert "ix_site_checks_site_id" not in checks
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM crawl_runs")).scalar_one() == 1
+    engine.dispose()
+
+    command.downgrade(alembic_config(empty_db_url), PREVIOUS_HEAD)
+    engine = make_engine(empty_db_url)
+    pages, checks = indexes(engine, "page_results"), indexes(engine, "site_checks")
+    assert pages["ix_page_results_check_id"] == ["check_id"]
+    assert checks["ix_site_checks_site_id"] == ["site_id"]
+    assert not {"ix_page_results_check_id_verdict"} & set(pages)
+    assert not {"ix_site_checks_site_id_started_at", "ix_site_checks_site_id_finished_at"} & set(
+        checks
+    )
+    engine.dispose()
+    upgrade(empty_db_url)
+    engine = make_engine(empty_db_url)
+    assert "ix_page_results_check_id_verdict" in indexes(engine, "page_results")
+    engine.dispose()
