@@ -9,7 +9,8 @@ queue jobs and a few state changes), page results for the last ``--kept`` nights
 in its last check, as a large portal has) and three rendered pages for each last check.
 Each query below, written as the product writes it (the file it comes from is named), is run
 under ``EXPLAIN (ANALYZE)``; then the database is upgraded to the indexes, analysed, and the
-queries run again. Prints each plan's top node, its index and its time, before and after,
+queries run again; last, the page results older than ``--prune-days`` are pruned in batches.
+Prints each plan's top node, its index and its time, before and after,
 and writes var/bench-indexes.json.
 
     .venv/bin/python bench/indexes.py [--sites 5000 --nights 90 --kept 4 --pages 50]
@@ -35,7 +36,7 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.dialects import postgresql  # noqa: E402
 
-from store.db import make_engine  # noqa: E402
+from store.db import make_engine, session_factory  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
 from store.models import (  # noqa: E402
     CrawlJob,
@@ -48,6 +49,7 @@ from store.models import (  # noqa: E402
     SiteStatus,
     Unit,
 )
+from store.retention import PRUNE_BATCH_ROWS, prune_page_results  # noqa: E402
 
 BEFORE = "a9c4e1f7b203"  # the revision before the indexes
 AFTER = "b8e2d4f6a913"
@@ -242,6 +244,47 @@ def measure(url: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     return out
 
 
+def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Fill at the revision before the indexes, measure, upgrade, measure, prune."""
+    upgrade(url, BEFORE)
+    seconds = fill(url, args)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        sizes = {t: conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar_one()
+                 for t in ("sites", "site_checks", "page_results", "crawl_jobs")}
+        db_size = conn.exec_driver_sql(
+            "SELECT pg_size_pretty(pg_database_size(current_database()))").scalar_one()
+    engine.dispose()
+    print(f"filled in {seconds:.0f} s: " + ", ".join(f"{v:,} {k}" for k, v in sizes.items())
+          + f"; {db_size}", flush=True)
+    before = measure(url, args)
+    upgrade(url, AFTER)
+    engine = make_engine(url)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("ANALYZE")
+    after = measure(url, args)
+    started = time.perf_counter()
+    pruned = prune_page_results(session_factory(engine), now=NOW, keep_days=args.prune_days)
+    prune_seconds = time.perf_counter() - started
+    engine.dispose()
+    return {"sizes": sizes, "database": db_size, "args": vars(args), "before": before,
+            "after": after, "pruned": pruned, "prune_seconds": prune_seconds}
+
+
+def report(result: dict[str, Any]) -> None:
+    for b, a in zip(result["before"], result["after"], strict=True):
+        changed = "plan changed" if b["plan"] != a["plan"] else "same plan"
+        print(f"\n{b['query']} ({b['source']}): {changed}, "
+              f"{b['ms']:.2f} ms -> {a['ms']:.2f} ms ({b['ms'] / max(a['ms'], 0.001):.1f}x)")
+        print(f"  before: {b['plan']}")
+        if b["plan"] != a["plan"]:
+            print(f"  after:  {a['plan']}")
+    pruned, seconds = result["pruned"], result["prune_seconds"]
+    print(f"\nprune older than {result['args']['prune_days']} days (store/retention.py, "
+          f"{PRUNE_BATCH_ROWS} rows per transaction): {pruned:,} rows in {seconds:.1f} s "
+          f"({pruned / seconds:,.0f} rows/s)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="postgresql://postgres@127.0.0.1:5432/test")
@@ -251,6 +294,8 @@ def main() -> int:
     parser.add_argument("--pages", type=int, default=50)
     parser.add_argument("--big", type=int, default=20000,
                         help="more pages in the last check of the site the queries read")
+    parser.add_argument("--prune-days", type=int, default=2,
+                        help="at the end, prune page results older than this")
     parser.add_argument("--keep", action="store_true", help="keep the database")
     args = parser.parse_args()
 
@@ -260,24 +305,7 @@ def main() -> int:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = str(sa.engine.make_url(args.url).set(database=name))
     try:
-        upgrade(url, BEFORE)
-        seconds = fill(url, args)
-        engine = make_engine(url)
-        with engine.connect() as conn:
-            sizes = {t: conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar_one()
-                     for t in ("sites", "site_checks", "page_results", "crawl_jobs")}
-            db_size = conn.exec_driver_sql(
-                "SELECT pg_size_pretty(pg_database_size(current_database()))").scalar_one()
-        engine.dispose()
-        print(f"filled in {seconds:.0f} s: " + ", ".join(f"{v:,} {k}" for k, v in sizes.items())
-              + f"; {db_size}", flush=True)
-        before = measure(url, args)
-        upgrade(url, AFTER)
-        engine = make_engine(url)
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("ANALYZE")
-        engine.dispose()
-        after = measure(url, args)
+        result = run(url, args)
     finally:
         if args.keep:
             print(f"kept: {url}")
@@ -285,22 +313,12 @@ def main() -> int:
             with admin.connect() as conn:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-
-    for b, a in zip(before, after, strict=True):
-        changed = "plan changed" if b["plan"] != a["plan"] else "same plan"
-        print(f"\n{b['query']} ({b['source']}): {changed}, "
-              f"{b['ms']:.2f} ms -> {a['ms']:.2f} ms ({b['ms'] / max(a['ms'], 0.001):.1f}x)")
-        print(f"  before: {b['plan']}")
-        if b["plan"] != a["plan"]:
-            print(f"  after:  {a['plan']}")
+    report(result)
     out = ROOT / "var" / "bench-indexes.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"sizes": sizes, "database": db_size, "args": vars(args),
-                               "before": before, "after": after}, indent=2, ensure_ascii=False))
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
     return 0
 
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
