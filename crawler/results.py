@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from badgewatch.config import CrawlConfig
 from crawler.known import Baseline, load_baseline
 from store import queue
+from store.bulk import insert_rows
 from store.db import transaction
 from store.lease import update_if
 from store.models import CrawlRun, PageRender, PageResult, RunState, Site, SiteCheck, SiteStatus
@@ -113,11 +114,18 @@ class ResultWriter:
 
     ``stopped`` is set (from a signal handler) when the process is told to stop: from then on
     it publishes nothing, whatever finishes while it winds down. ``parent_pid`` is the
-    launcher: a crawl whose launcher is gone publishes nothing either.
+    launcher: a crawl whose launcher is gone publishes nothing either. On PostgreSQL a batch
+    of page rows goes in with ``COPY`` (``store.bulk``), in the same transaction as the
+    heartbeat; ``copy=False`` keeps the plain INSERT (the benchmark's baseline).
     """
 
     def __init__(
-        self, factory: sessionmaker[Session], run_id: int, *, parent_pid: int | None = None
+        self,
+        factory: sessionmaker[Session],
+        run_id: int,
+        *,
+        parent_pid: int | None = None,
+        copy: bool = True,
     ) -> None:
         self._factory = factory
         self.run_id = run_id
@@ -125,6 +133,7 @@ class ResultWriter:
         self.parent_pid = os.getppid() if parent_pid is None else parent_pid
         self.stopped: str | None = None
         self.closed = False
+        self.copy = copy
         self._rows: list[dict[str, Any]] = []
         self._last_flush: datetime | None = None
         self.pages = 0
@@ -209,8 +218,7 @@ class ResultWriter:
         rows, self._rows = self._rows, []
         self._last_flush = now
         with transaction(self._factory) as session:
-            if rows:
-                session.execute(insert(PageResult), rows)
+            insert_rows(session, PageResult, rows, copy=self.copy)
             session.execute(
                 update(CrawlRun)
                 .where(CrawlRun.id == self.run_id)

@@ -48,7 +48,6 @@ def daily_pass_at(runtime: Runtime, now: datetime | None = None) -> None:
         notices.reminders(session, today=today, now=now, calendar=calendar, config=config)
         notices.expiry_reminders(session, today=today, now=now, config=config)
         notices.office_digests(session, day=today, now=now, config=config)
-    with transaction(runtime.sessions) as session:
-        retention.prune_page_results(
-            session, now=now, keep_days=config.store.keep_page_results_days
-        )
+    retention.prune_page_results(
+        runtime.sessions, now=now, keep_days=config.store.keep_page_results_days
+    )

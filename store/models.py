@@ -308,10 +308,15 @@ class SiteCheck(Base):
     """One site within one run; ``complete`` only when its crawl ended normally."""
 
     __tablename__ = "site_checks"
+    __table_args__ = (
+        # A site's last full check (crawler/known.py), and its checks in the report's trend.
+        Index("ix_site_checks_site_id_started_at", "site_id", "started_at"),
+        Index("ix_site_checks_site_id_finished_at", "site_id", "finished_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"), index=True)
-    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
     started_at: Mapped[datetime] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
     complete: Mapped[bool] = mapped_column(default=False)
@@ -343,9 +348,13 @@ class PageResult(Base):
     """What the check found on one page in one run."""
 
     __tablename__ = "page_results"
+    __table_args__ = (
+        # A check's pages, and its failing pages without reading the rest (the report, notices).
+        Index("ix_page_results_check_id_verdict", "check_id", "verdict"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    check_id: Mapped[int] = mapped_column(ForeignKey("site_checks.id"), index=True)
+    check_id: Mapped[int] = mapped_column(ForeignKey("site_checks.id"))
     url: Mapped[str] = mapped_column(Text)
     http_status: Mapped[int | None] = mapped_column(Integer)
     verdict: Mapped[str] = mapped_column(String(16))

@@ -377,8 +377,7 @@ def test_pruning_keeps_each_sites_last_check_and_every_site_check(sessions, tmp_
                                     to_state=MonitorState.COMPLIANT, at=old,
                                     check_id=busy_old.id))
         ids = (quiet_last.id, busy_old.id, busy_last.id)
-    with transaction(sessions) as session:
-        assert prune_page_results(session, now=NOW, keep_days=30) == 3
+    assert prune_page_results(sessions, now=NOW, keep_days=30) == 3
     with transaction(sessions) as session:
         left = dict(session.execute(
             select(PageResult.check_id, func.count()).group_by(PageResult.check_id)
@@ -387,9 +386,9 @@ def test_pruning_keeps_each_sites_last_check_and_every_site_check(sessions, tmp_
         assert left == {ids[0]: 3, ids[2]: 3}
         assert session.scalar(select(func.count()).select_from(SiteCheck)) == 3
         assert session.scalar(select(func.count()).select_from(SiteStateChange)) == 1
-        assert prune_page_results(session, now=NOW, keep_days=30) == 0
-        # With a shorter window the recent rows go too, never a site's last check.
-        assert prune_page_results(session, now=NOW, keep_days=1) == 0
+    assert prune_page_results(sessions, now=NOW, keep_days=30) == 0
+    # With a shorter window the recent rows go too, never a site's last check.
+    assert prune_page_results(sessions, now=NOW, keep_days=1) == 0
 
 
 def test_db_prune_command(env, tmp_path) -> None:

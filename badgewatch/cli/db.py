@@ -7,7 +7,6 @@ import click
 from badgewatch import localtime
 from badgewatch.cli.main import emit, runtime
 from badgewatch.runtime import utcnow
-from store.db import transaction
 from store.migrate import upgrade
 from store.retention import prune_cutoff, prune_page_results
 
@@ -33,8 +32,7 @@ def prune_command(as_json: bool) -> None:
     and every site check are kept); the monitor's daily pass does the same."""
     rt = runtime()
     now, days = utcnow(), rt.config.store.keep_page_results_days
-    with transaction(rt.sessions) as session:
-        deleted = prune_page_results(session, now=now, keep_days=days)
+    deleted = prune_page_results(rt.sessions, now=now, keep_days=days)
     before = localtime.text(prune_cutoff(now, days), rt.config.calendar.zone)
     if as_json:
         emit({"deleted": deleted, "before": before, "keep_days": days})
