@@ -16,11 +16,10 @@ from web.decisions import DecisionForm, decision_for
 from web.permissions import allow, application_or_404
 from web.rows import application_rows
 from workflow.form import LABELS, RED_PAGE, SECTIONS
-from workflow.machine import EVENT_LABELS
+from workflow.machine import HISTORY_LABELS
 
 bp = Blueprint("applications", __name__, url_prefix="/applications")
 
-_EVENTS = {event.value: label for event, label in EVENT_LABELS.items()}
 _DOMAINS = frozenset({"site.domain", "site.english_domain"})
 
 
@@ -42,7 +41,7 @@ def detail_page(
         history = [
             {
                 "at": st.local_text(step.at),
-                "event": _EVENTS.get(step.event, step.event),
+                "event": HISTORY_LABELS.get(step.event, step.event),
                 "state": APP_STATE_LABELS[step.to_state],
                 "reason": step.reason or "",
             }

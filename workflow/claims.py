@@ -7,17 +7,25 @@ application) is refused, and a second open application for the same domain is re
 申请序号 of the one to edit and resubmit. Open means submitted and not yet issued, rejected ones
 waiting for their resubmission included. Domains are compared in both their stored (ASCII) and
 Unicode forms (``政务`` = ``xn--zfr164b``).
+
+The database holds the last rule too (``store.models.OPEN_DOMAIN_INDEX``): when two transactions
+pass the check at the same moment, the second to write is refused by ``holding`` in the same
+words.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from badgewatch.domains import display_domain
-from store.models import Application, ApplicationKind, AppState, Site, Unit
+from store.db import is_postgres
+from store.models import OPEN_DOMAIN_INDEX, Application, ApplicationKind, AppState, Site, Unit
 from workflow.form import LABELS, ApplicationForm, FieldError, FormInvalid
 
 # Submitted and not yet issued; a rejected application waits for its resubmission.
@@ -132,3 +140,42 @@ def check_claim(
     if errors:
         raise FormInvalid(errors)
     return site
+
+
+@contextmanager
+def holding(session: Session, application: Application, claim: Claim) -> Iterator[None]:
+    """Make the changes of the ``with`` block that open the claim, and write them at its end,
+    so that the database's one-open-application-per-domain index decides a race ``check_claim``
+    cannot see: the first transaction to write wins and this one raises ``FormInvalid`` in the
+    claim check's words (the caller's transaction rolls back whole). On SQLite writers take
+    turns and a loser's stale snapshot fails before this (as ``ConcurrentChange``); on
+    PostgreSQL the write waits for the other transaction, then fails."""
+    unit, application_id = application.unit, application.id
+    try:
+        if is_postgres(session):
+            # A savepoint (what came before is written first), so the transaction stays
+            # usable for the words below.
+            with session.begin_nested():
+                yield
+                session.flush()
+        else:
+            yield
+            session.flush()
+    except IntegrityError as exc:
+        if not _open_domain_taken(exc):
+            raise
+        if is_postgres(session):
+            with session.no_autoflush:  # the other application is committed: say which
+                check_claim(session, unit, claim, application_id)
+        raise FormInvalid([_error(
+            "site.domain",
+            f"域名 {display_domain(claim.domain)} 已有办理中的申请，不能重复申请；请刷新后查看",
+        )]) from exc
+
+
+def _open_domain_taken(exc: IntegrityError) -> bool:
+    """Whether ``exc`` is the open-domain index refusing a second open application."""
+    diag = getattr(exc.orig, "diag", None)  # psycopg names the constraint; SQLite its column
+    if diag is not None:
+        return getattr(diag, "constraint_name", None) == OPEN_DOMAIN_INDEX
+    return "UNIQUE constraint failed: applications.domain" in str(exc.orig)
