@@ -25,8 +25,16 @@ from sqlalchemy.orm import Session
 
 from badgewatch.domains import display_domain
 from store.db import is_postgres
-from store.models import OPEN_DOMAIN_INDEX, Application, ApplicationKind, AppState, Site, Unit
-from workflow.form import LABELS, ApplicationForm, FieldError, FormInvalid
+from store.models import (
+    OPEN_DOMAIN_INDEX,
+    Application,
+    ApplicationKind,
+    AppState,
+    RedPage,
+    Site,
+    Unit,
+)
+from workflow.form import LABELS, RED_PAGE, ApplicationForm, FieldError, FormInvalid
 
 # Submitted and not yet issued; a rejected application waits for its resubmission.
 OPEN_STATES = frozenset(AppState) - {AppState.DRAFT, AppState.ISSUED}
@@ -62,15 +70,18 @@ class Claim:
     kind: ApplicationKind
     domain: str
     reference: str | None
+    red_page: bool = False  # 无自建网站，开通网络红页 (a re-review's must match its site's)
 
     @classmethod
     def of_form(cls, form: ApplicationForm) -> Claim:
-        return cls(form.kind, form.site.domain, form.site.identifier)
+        return cls(form.kind, form.site.domain, form.site.identifier, form.site.red_page)
 
     @classmethod
     def of_application(cls, application: Application) -> Claim:
         site = application.rereview_site
-        return cls(application.kind, application.domain, site.identifier if site else None)
+        red_page = (application.form.get("site") or {}).get(RED_PAGE) is True
+        return cls(application.kind, application.domain, site.identifier if site else None,
+                   red_page)
 
 
 def check_claim(
@@ -137,9 +148,27 @@ def check_claim(
                 "site.domain",
                 f"复核申请的中文域名应为所复核网站的域名 {display_domain(site.domain)}",
             ))
+        else:
+            errors.extend(_red_page_matches(session, site, claim))
     if errors:
         raise FormInvalid(errors)
     return site
+
+
+def _red_page_matches(session: Session, site: Site, claim: Claim) -> list[FieldError]:
+    """A re-review of a red page is one (its address is the platform's), and only of one."""
+    red_page = session.scalar(select(RedPage.id).where(RedPage.site_id == site.id)) is not None
+    if red_page and not claim.red_page:
+        return [_error(
+            f"site.{RED_PAGE}",
+            "所复核的网站是网络红页：请勾选“无自建网站，开通网络红页”，无需填写 IP 地址",
+        )]
+    if claim.red_page and not red_page:
+        return [_error(
+            f"site.{RED_PAGE}",
+            "所复核的网站不是网络红页：请不要勾选此项，并填写网站的 IP 地址",
+        )]
+    return []
 
 
 @contextmanager
