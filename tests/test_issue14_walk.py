@@ -119,8 +119,9 @@ def test_red_page_rereview_and_site_information_end_to_end(
     expect(page.locator("#redpage-state")).to_have_text("未发布")
     code = page.get_by_label("标识代码", exact=True).input_value()
     assert f"{identifier}.js" in code
-    fill(page, {"单位简介": "数据资源<script>alert(1)</script>管理", "主要职能": "负责数据资源管理。",
-                "地址": "杭州市上城区解放东路18号", "联系方式": "0571-87654321",
+    fill(page, {"单位简介": "数据资源<script>alert(1)</script>管理",
+                "主要职能": "负责数据资源管理。", "地址": "杭州市上城区解放东路18号",
+                "联系方式": "0571-87654321",
                 "第 1 条标题": "关于<b>开放</b>数据的通知", "第 1 条日期": "2026-13-01",
                 "第 1 条内容": "通知内容。", "页脚": "版权所有 <a href='x'>杭州</a>"})
     page.get_by_role("button", name="发布").click()

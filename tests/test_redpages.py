@@ -128,6 +128,10 @@ def issue_red_page(env: dict[str, str], tmp_path: Path) -> None:
     run(env, "app", "review", app_id, "--as", "office:330100", "--approve")
     run(env, "app", "review", app_id, "--as", "conac", "--approve")
     run(env, "app", "materials", app_id, "--as", "office:330100", "--confirm")
+    # The list says which application is a red page's.
+    assert run(env, "app", "list").output.rstrip("\n").endswith("\t网络红页")
+    listed = json.loads(run(env, "app", "list", "--json").output)["applications"]
+    assert [row["red_page"] for row in listed] == [True]
 
 
 def add_handler(url: str, login: str, unit_name: str) -> None:

@@ -490,3 +490,46 @@ def test_a_stored_new_application_for_the_units_own_site_is_not_approved(
     assert _through(sessions, wf, app_id) is AppState.ISSUED
     after = _snapshot(sessions, site_id)
     assert (after["identifier"], after["certificate"]) == (identifier, before["certificate"])
+
+
+def test_a_red_pages_rereview_says_it_is_one(sessions, wf) -> None:
+    """A red page is re-reviewed as a red page (its address is the platform's); a re-review
+    that does not say so, or says so of a site with its own address, is refused beside that
+    field, nothing saved."""
+    address = "127.0.0.90"
+
+    def red(kind: str = "new", **site: Any) -> dict[str, Any]:
+        return _data(kind, domain="杭州红页.政务", ipv4="", red_page=True, **site)
+
+    def parsed(data: dict[str, Any]) -> Any:
+        return parse_form(data, resolver=None, red_page_address=address)
+
+    with transaction(sessions) as session:
+        app_id = wf.create(session, parsed(red()), UNIT, T0).id
+    assert _through(sessions, wf, app_id) is AppState.ISSUED
+    _, own_identifier = _issued(sessions, wf)  # and a site of its own, at 杭州数据.政务
+    with transaction(sessions) as session:
+        red_site = session.scalars(select(Site).where(Site.ipv4 == address)).one()
+        identifier = red_site.identifier
+    counts = _counts(sessions)
+    plain = _data("rereview", domain="杭州红页.政务", identifier=identifier, ipv4=address)
+    with pytest.raises(FormInvalid) as raised, transaction(sessions) as session:
+        wf.create(session, parsed(plain), UNIT, T0)
+    assert {e.field: e.message for e in raised.value.errors} == {
+        "site.red_page":
+            "所复核的网站是网络红页：请勾选“无自建网站，开通网络红页”，无需填写 IP 地址"
+    }
+    wrong = parsed(_data("rereview", identifier=own_identifier, ipv4="", red_page=True))
+    with pytest.raises(FormInvalid) as raised, transaction(sessions) as session:
+        wf.create(session, wrong, UNIT, T0)
+    assert {e.field: e.message for e in raised.value.errors} == {
+        "site.red_page": "所复核的网站不是网络红页：请不要勾选此项，并填写网站的 IP 地址"
+    }
+    assert _counts(sessions) == counts
+    with transaction(sessions) as session:
+        rereview = wf.create(session, parsed(red("rereview", identifier=identifier)), UNIT, T0).id
+    assert _through(sessions, wf, rereview, at=T1) is AppState.ISSUED
+    with transaction(sessions) as session:
+        site = session.get(Site, red_site.id)
+        assert site is not None
+        assert (site.identifier, site.rereviewed_on) == (identifier, date(2026, 11, 19))

@@ -17,13 +17,13 @@ from badgewatch import localtime
 from badgewatch.cli.main import emit, fail, runtime, translate_errors
 from badgewatch.resolver import make_resolver
 from badgewatch.runtime import utcnow
-from badgewatch.vocabulary import APP_STATE_LABELS
+from badgewatch.vocabulary import APP_STATE_LABELS, RED_PAGE_NAME
 from notify.channels import channels_from_config
 from notify.outbox import deliver_due, queued_keys
 from store.db import transaction
 from store.models import Application, Role
 from workflow.documents import render_form, render_letter
-from workflow.form import ApplicationForm, parse_form
+from workflow.form import RED_PAGE, ApplicationForm, parse_form
 from workflow.issuance import issued_snippet, make_code
 from workflow.serials import application_id
 from workflow.service import Actor, Workflow, changing, describe
@@ -283,6 +283,7 @@ def list_apps(as_: str | None, as_json: bool) -> None:
                     "kind": application.kind.value,
                     "rereview_site": (application.rereview_site.identifier
                                       if application.rereview_site else None),
+                    "red_page": (application.form.get("site") or {}).get(RED_PAGE) is True,
                     "state": application.state.value,
                     "unit": application.unit.name,
                     "office": application.office.code,
@@ -296,9 +297,9 @@ def list_apps(as_: str | None, as_json: bool) -> None:
     for row in rows:
         serial = row["serial"] or "-"
         rereview = f"\t复核 {row['rereview_site']}" if row["rereview_site"] else ""
-        click.echo(
-            f"{row['id']}\t{serial}\t{row['state']}\t{row['unit']}\t{row['site_name']}{rereview}"
-        )
+        red_page = f"\t{RED_PAGE_NAME}" if row["red_page"] else ""
+        click.echo(f"{row['id']}\t{serial}\t{row['state']}\t{row['unit']}\t{row['site_name']}"
+                   f"{rereview}{red_page}")
 
 
 @command.command("print")
