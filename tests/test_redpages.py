@@ -71,8 +71,6 @@ def test_a_red_page_needs_no_ip_but_its_domain_must_resolve_to_the_red_page_addr
 @pytest.mark.parametrize(
     ("change", "field", "words"),
     [
-        ({"kind": "rereview", "site": {"identifier": DOMAIN}},
-         "site.red_page", "只有新开办网站申请"),
         ({"site": {"ipv4": "203.0.113.9"}}, "site.ipv4", "无需填写 IP 地址"),
         ({"site": {"red_page": "yes", "ipv4": "203.0.113.9"}}, "site.red_page", "true 或 false"),
     ],

@@ -286,7 +286,6 @@ class Workflow:
         if not confirm:
             self._fire(session, application, Event.REJECT_MATERIALS, actor, now, reason=reason)
             return application
-        _refuse_reissue(session, application)
         self._fire(session, application, Event.CONFIRM_MATERIALS, actor, now, reason=reason)
         self._issue(session, application, now)
         return application
@@ -453,7 +452,7 @@ def _refuse_reissue(session: Session, application: Application) -> None:
     shown = display_domain(application.domain)
     if site.unit_id != application.unit_id:
         raise PermissionDenied(
-            f"域名 {shown} 已登记在其他单位名下（网站标识码 {site.identifier}），"
+            f"域名 {shown} 已登记在其他单位名下（网站标识 {site.identifier}），"
             f"申请 {serials.shown(application)} 不能通过；请退回该申请"
         )
     raise PermissionDenied(
