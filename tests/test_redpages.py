@@ -130,6 +130,8 @@ def issue_red_page(env: dict[str, str], tmp_path: Path) -> None:
     assert run(env, "app", "list").output.rstrip("\n").endswith("\t网络红页")
     listed = json.loads(run(env, "app", "list", "--json").output)["applications"]
     assert [row["red_page"] for row in listed] == [True]
+    shown = run(env, "app", "show", app_id).output
+    assert f" {DOMAIN} [issued]" in shown and "  网络红页：无自建网站，开通网络红页" in shown
 
 
 def add_handler(url: str, login: str, unit_name: str) -> None:
