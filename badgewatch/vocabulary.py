@@ -174,7 +174,9 @@ KIND_LABELS: Mapping[ApplicationKind, str] = {
     ApplicationKind.REREVIEW: "已开办网站复核",
 }
 
-# 网络红页 (the red pages badgewatch serves): the application form's note, the editor's labels.
+# 网络红页 (the red pages badgewatch serves): its name beside an application's type, the
+# application form's note, the editor's labels.
+RED_PAGE_NAME = "网络红页"
 RED_PAGE_NOTE = (
     "使用政务和公益机构建站平台免费开通微网站（网络红页）：勾选后无需填写 IP 地址，"
     "请将中文域名解析到网络红页地址 {address}。"

@@ -42,6 +42,8 @@ from store.records import CheckReasons, DnsRecord, RenderSummary, Unwritten
 
 __all__ = [
     "NAMING",
+    "OPEN_DOMAIN_INDEX",
+    "OPEN_WHERE",
     "AppState",
     "Application",
     "ApplicationKind",
@@ -169,6 +171,11 @@ class User(Base):
     disabled_at: Mapped[datetime | None] = mapped_column()
 
 
+OPEN_DOMAIN_INDEX = "uq_applications_open_domain"
+# Open: submitted and not yet issued (workflow.claims.OPEN_STATES), as the stored values.
+OPEN_WHERE = f"state NOT IN ('{AppState.DRAFT.value}', '{AppState.ISSUED.value}')"
+
+
 class Application(Base):
     """One application (new site or re-review); the form is kept whole and key fields indexed."""
 
@@ -202,6 +209,14 @@ class Application(Base):
         back_populates="application", order_by="Transition.id"
     )
 
+    # One open application per domain (workflow.claims checks it first, in words; this holds
+    # it when two transactions pass that check at the same moment).
+    __table_args__ = (
+        Index(
+            OPEN_DOMAIN_INDEX, "domain", unique=True,
+            sqlite_where=text(OPEN_WHERE), postgresql_where=text(OPEN_WHERE),
+        ),
+    )
     __mapper_args__ = {"version_id_col": version}
 
 

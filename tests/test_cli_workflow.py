@@ -186,6 +186,7 @@ def test_show_gives_history_times_in_beijing_time(env, tmp_path: Path) -> None:
     assert at.utcoffset() == timedelta(hours=8)
     text = run(env, "app", "show", str(app_id)).output
     assert f"  {at:%Y-%m-%d %H:%M} unit:杭州市数据资源管理局 submit → submitted" in text
+    assert text.startswith(f"#{app_id} 申请序号 ") and f" {DOMAIN} [submitted]" in text
 
 
 def test_a_dns_that_does_not_answer_is_our_failure_and_saves_nothing(

@@ -71,8 +71,6 @@ def test_a_red_page_needs_no_ip_but_its_domain_must_resolve_to_the_red_page_addr
 @pytest.mark.parametrize(
     ("change", "field", "words"),
     [
-        ({"kind": "rereview", "site": {"identifier": DOMAIN}},
-         "site.red_page", "只有新开办网站申请"),
         ({"site": {"ipv4": "203.0.113.9"}}, "site.ipv4", "无需填写 IP 地址"),
         ({"site": {"red_page": "yes", "ipv4": "203.0.113.9"}}, "site.red_page", "true 或 false"),
     ],
@@ -128,6 +126,12 @@ def issue_red_page(env: dict[str, str], tmp_path: Path) -> None:
     run(env, "app", "review", app_id, "--as", "office:330100", "--approve")
     run(env, "app", "review", app_id, "--as", "conac", "--approve")
     run(env, "app", "materials", app_id, "--as", "office:330100", "--confirm")
+    # The list says which application is a red page's.
+    assert run(env, "app", "list").output.rstrip("\n").endswith("\t网络红页")
+    listed = json.loads(run(env, "app", "list", "--json").output)["applications"]
+    assert [row["red_page"] for row in listed] == [True]
+    shown = run(env, "app", "show", app_id).output
+    assert f" {DOMAIN} [issued]" in shown and "  网络红页：无自建网站，开通网络红页" in shown
 
 
 def add_handler(url: str, login: str, unit_name: str) -> None:

@@ -293,3 +293,20 @@ def test_footer_numbers_in_their_own_column_and_the_exports(sessions, tree, tmp_
     ]
     assert tables
     assert all("页面底部的 ICP 备案编号与登记的不一致（2 页）" in text for text in tables)
+
+
+def test_exports_carry_the_rereview_date(sessions, tree, tmp_path) -> None:
+    """A re-reviewed site's 复核日期 is in the CSV and the JSON, as on its page."""
+    with transaction(sessions) as session:
+        site = session.query(Site).filter_by(name="杭州法院网").one()
+        site.rereviewed_on = day = D3
+    result = build(sessions, tree, tmp_path / "out", "330000")
+    rows = {r["网站名称"]: r for r in csv.DictReader(
+        (result.directory / "office-330000.csv").read_text("utf-8-sig").splitlines()
+    )}
+    assert rows["杭州法院网"]["复核日期"] == day.isoformat()
+    assert {r["复核日期"] for name, r in rows.items() if name != "杭州法院网"} == {""}
+    data = json.loads((result.directory / "office-330000.json").read_text("utf-8"))
+    dates = {s["name"]: s["rereviewed_on"] for s in data["sites"]}
+    assert dates.pop("杭州法院网") == day.isoformat()
+    assert set(dates.values()) == {None}

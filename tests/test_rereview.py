@@ -446,3 +446,90 @@ def test_a_stored_rereview_without_its_site_is_not_approved(sessions, wf) -> Non
         assert session.get(Application, app_id).state is AppState.APPROVED_ONLINE  # type: ignore[union-attr]
     assert _snapshot(sessions, site_id) == before
     assert not _outbox(sessions, "rereview-approved")
+
+
+@pytest.mark.parametrize("step", ["office", "conac", "materials"])
+def test_a_stored_new_application_for_the_units_own_site_is_not_approved(
+    sessions, wf, step: str
+) -> None:
+    """A ``new`` application submitted before such applications were refused at submit, for a
+    domain whose site its own unit holds: approving it would replace the live identifier, so
+    each approving step refuses it and tells the reviewer to return it; once returned, the unit
+    resubmits it as 已开办网站复核 and the site keeps its identifier."""
+    site_id, identifier = _issued(sessions, wf)
+    before = _snapshot(sessions, site_id)
+    app_id = _create(sessions, wf, _data(domain="别处.政务"))
+    _do(sessions, app_id, wf.submit, UNIT)
+    reached, action, actor, flag = {
+        "office": (AppState.SUBMITTED, wf.review, OFFICE, {"approve": True}),
+        "conac": (AppState.OFFICE_APPROVED, wf.review, CONAC, {"approve": True}),
+        "materials": (AppState.APPROVED_ONLINE, wf.materials, OFFICE, {"confirm": True}),
+    }[step]
+    with transaction(sessions) as session:  # as such an application was stored, and reviewed
+        session.execute(sa.update(Application).where(Application.id == app_id).values(
+            domain=gov_domain(DOMAIN), state=reached, version=Application.version + 1,
+        ))
+        serial = session.get(Application, app_id).serial  # type: ignore[union-attr]
+    counts = _counts(sessions)
+    with pytest.raises(PermissionDenied) as raised:
+        _do(sessions, app_id, action, actor, **flag)
+    assert str(raised.value) == (
+        f"域名 杭州数据.政务 已发放网站标识（{identifier}），申请 {serial} 是“新开办网站申请”，"
+        "通过将替换该网站正在使用的标识，不能通过；请退回该申请，由单位将申请类型改为"
+        "“已开办网站复核”并选择该网站后重新提交"
+    )
+    assert _snapshot(sessions, site_id) == before and _counts(sessions) == counts
+    with transaction(sessions) as session:
+        assert session.get(Application, app_id).state is reached  # type: ignore[union-attr]
+    # Returned (审核不通过), it comes back as a re-review of the site and keeps its identifier.
+    reject = {"approve": False} if action == wf.review else {"confirm": False}
+    _do(sessions, app_id, action, actor, reason="请改为已开办网站复核", **reject)
+    with changing(sessions, app_id) as session:
+        wf.update(session, app_id, parse_form(_data("rereview", identifier=identifier),
+                                              resolver=None), UNIT, T0)
+    assert _through(sessions, wf, app_id) is AppState.ISSUED
+    after = _snapshot(sessions, site_id)
+    assert (after["identifier"], after["certificate"]) == (identifier, before["certificate"])
+
+
+def test_a_red_pages_rereview_says_it_is_one(sessions, wf) -> None:
+    """A red page is re-reviewed as a red page (its address is the platform's); a re-review
+    that does not say so, or says so of a site with its own address, is refused beside that
+    field, nothing saved."""
+    address = "127.0.0.90"
+
+    def red(kind: str = "new", **site: Any) -> dict[str, Any]:
+        return _data(kind, domain="杭州红页.政务", ipv4="", red_page=True, **site)
+
+    def parsed(data: dict[str, Any]) -> Any:
+        return parse_form(data, resolver=None, red_page_address=address)
+
+    with transaction(sessions) as session:
+        app_id = wf.create(session, parsed(red()), UNIT, T0).id
+    assert _through(sessions, wf, app_id) is AppState.ISSUED
+    _, own_identifier = _issued(sessions, wf)  # and a site of its own, at 杭州数据.政务
+    with transaction(sessions) as session:
+        red_site = session.scalars(select(Site).where(Site.ipv4 == address)).one()
+        identifier = red_site.identifier
+    counts = _counts(sessions)
+    plain = _data("rereview", domain="杭州红页.政务", identifier=identifier, ipv4=address)
+    with pytest.raises(FormInvalid) as raised, transaction(sessions) as session:
+        wf.create(session, parsed(plain), UNIT, T0)
+    assert {e.field: e.message for e in raised.value.errors} == {
+        "site.red_page":
+            "所复核的网站是网络红页：请勾选“无自建网站，开通网络红页”，无需填写 IP 地址"
+    }
+    wrong = parsed(_data("rereview", identifier=own_identifier, ipv4="", red_page=True))
+    with pytest.raises(FormInvalid) as raised, transaction(sessions) as session:
+        wf.create(session, wrong, UNIT, T0)
+    assert {e.field: e.message for e in raised.value.errors} == {
+        "site.red_page": "所复核的网站不是网络红页：请不要勾选此项，并填写网站的 IP 地址"
+    }
+    assert _counts(sessions) == counts
+    with transaction(sessions) as session:
+        rereview = wf.create(session, parsed(red("rereview", identifier=identifier)), UNIT, T0).id
+    assert _through(sessions, wf, rereview, at=T1) is AppState.ISSUED
+    with transaction(sessions) as session:
+        site = session.get(Site, red_site.id)
+        assert site is not None
+        assert (site.identifier, site.rereviewed_on) == (identifier, date(2026, 11, 19))

@@ -11,16 +11,17 @@ from badgewatch.domains import display_domain
 from badgewatch.vocabulary import APP_STATE_LABELS, KIND_LABELS
 from store.db import transaction
 from store.models import ApplicationKind, Role
+from web.applyform import PHONES
 from web.context import state
 from web.decisions import DecisionForm, decision_for
 from web.permissions import allow, application_or_404
 from web.rows import application_rows
+from workflow.fields import display_phone
 from workflow.form import LABELS, RED_PAGE, SECTIONS
-from workflow.machine import EVENT_LABELS
+from workflow.machine import HISTORY_LABELS
 
 bp = Blueprint("applications", __name__, url_prefix="/applications")
 
-_EVENTS = {event.value: label for event, label in EVENT_LABELS.items()}
 _DOMAINS = frozenset({"site.domain", "site.english_domain"})
 
 
@@ -42,7 +43,7 @@ def detail_page(
         history = [
             {
                 "at": st.local_text(step.at),
-                "event": _EVENTS.get(step.event, step.event),
+                "event": HISTORY_LABELS.get(step.event, step.event),
                 "state": APP_STATE_LABELS[step.to_state],
                 "reason": step.reason or "",
             }
@@ -70,6 +71,8 @@ def form_fields(form: dict[str, Any], *, office: str) -> list[tuple[str, str]]:
             text = "" if value is None else str(value)
             if path in _DOMAINS and text:
                 text = display_domain(text)
+            elif path in PHONES and text:
+                text = display_phone(text)  # as typed and printed: 0571 8765 4321
             rows.append((LABELS[path], text or "—"))
     if (form.get("site") or {}).get(RED_PAGE) is True:
         rows.append((LABELS[f"site.{RED_PAGE}"], "是"))

@@ -23,7 +23,7 @@ KIND_HINTS = {
 # The re-reviewed site's select: its empty choice, as the seed's domain select reads (figure 7).
 SITE_PROMPT = "请选择网站所绑定的域名"
 SITE_HINT = "申请类型为“已开办网站复核”时，请选择需要复核的本单位已开办网站（已发放网站标识）。"
-_PHONES = frozenset(
+PHONES = frozenset(
     {"handler.landline", "handler.mobile", "principal.landline", "principal.mobile"}
 )
 
@@ -93,7 +93,7 @@ class ApplicationPage(FlaskForm):  # type: ignore[misc]  # Flask-WTF ships no ty
                 value = stored[section].get(key) or ""
                 if path == "site.domain" and value:
                     value = display_domain(value)
-                elif path in _PHONES and value:
+                elif path in PHONES and value:
                     value = display_phone(value)
                 self[input_name(path)].data = value
         self.site_red_page.data = stored["site"].get(RED_PAGE) is True

@@ -18,7 +18,7 @@ from badgewatch.localtime import cn_date
 from badgewatch.vocabulary import EXPIRY_LABELS
 from reports.data import SiteDetail, SiteRow, failing_rows, site_detail, site_row
 from store.db import transaction
-from store.models import MonitorState, PageRender, Role
+from store.models import MonitorState, PageRender, RedPage, Role
 from web.context import state
 from web.permissions import allow, render_or_404, site_or_404
 from web.rows import days_left
@@ -52,6 +52,7 @@ class BadgePage:
     checked_at: str | None  # Beijing time
     detail: SiteDetail | None  # None until the site's office report lists it
     screenshots: list[Screenshot]
+    red_page: bool = False  # a 网络红页: the code goes into its 页脚 (红页管理)
 
 
 bp = Blueprint("badges", __name__, url_prefix="/unit/sites")
@@ -112,6 +113,7 @@ def badge(site_id: int) -> str:
             checked_at=st.local_text(site.checked_at) if site.checked_at else None,
             detail=detail,
             screenshots=screenshots,
+            red_page=db.scalar(select(RedPage.id).where(RedPage.site_id == site.id)) is not None,
         )
     return render_template("badge.html", page=page)
 

@@ -8,11 +8,13 @@ from datetime import date
 from flask import g
 
 from badgewatch import localtime
-from badgewatch.vocabulary import APP_STATE_LABELS, KIND_LABELS
+from badgewatch.domains import display_domain
+from badgewatch.vocabulary import APP_STATE_LABELS, KIND_LABELS, RED_PAGE_NAME
 from store.db import transaction
 from store.models import Application, AppState
 from web.context import WebState, state
 from web.permissions import visible_applications
+from workflow.form import RED_PAGE
 from workflow.workdays import CalendarError
 
 
@@ -43,7 +45,7 @@ def application_rows(
                 id=application.id,
                 serial=application.serial,
                 site_name=application.site_name,
-                domain=application.domain,
+                domain=display_domain(application.domain),
                 unit=application.unit.name,
                 state=APP_STATE_LABELS[application.state],
                 kind=_kind(application),
@@ -60,10 +62,16 @@ def application_rows(
 
 
 def _kind(application: Application) -> str:
-    """申请类型, with the identifier of the site a re-review re-reviews."""
-    label = KIND_LABELS[application.kind]
+    """申请类型, with the identifier of the site a re-review re-reviews, and 网络红页 for a
+    red page's."""
+    notes = []
+    if (application.form.get("site") or {}).get(RED_PAGE) is True:
+        notes.append(RED_PAGE_NAME)
     site = application.rereview_site
-    return f"{label}（{site.identifier}）" if site is not None else label
+    if site is not None:
+        notes.append(site.identifier)
+    label = KIND_LABELS[application.kind]
+    return f"{label}（{'，'.join(notes)}）" if notes else label
 
 
 def days_left(st: WebState, today: date, deadline: date | None) -> int | None:

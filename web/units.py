@@ -138,9 +138,10 @@ def _form_page(application_id: int | None) -> str | Response:
     with transaction(st.sessions) as db:
         unit = _unit(db)
         office_code = unit.office.code
+        sites = _own_sites(db)
         form.offer_sites([
-            (site.identifier, f"{display_domain(site.domain)}（{site.name}，{site.identifier}）")
-            for site in db.scalars(visible_sites(g.user).order_by(Site.name, Site.id))
+            (identifier, f"{site.domain}（{site.name}，{identifier}）")
+            for identifier, site in sites.items()
         ])
         reason = None
         serial = None
@@ -157,6 +158,8 @@ def _form_page(application_id: int | None) -> str | Response:
     form.unit_name.data = unit.name  # a unit applies for itself only
     problems: list[str] = []
     if request.method == "POST":
+        if form.kind.data == "rereview":
+            _fill_chosen(form, sites.get(form.site_identifier.data or ""))
         action = request.form.get("action", "draft")
         if action == "code":
             _send_code(form, st)
@@ -175,6 +178,36 @@ def _form_page(application_id: int | None) -> str | Response:
         serial=serial,
         red_page_note=_red_page_note(st),
     )
+
+
+@dataclass(frozen=True)
+class OwnSite:
+    """One of the unit's sites, as a re-review may choose it."""
+
+    domain: str  # as people read it
+    name: str
+    red_page: bool
+
+
+def _own_sites(db: Session) -> dict[str, OwnSite]:
+    """The unit's sites by identifier, in the order the form offers them."""
+    sites = list(db.scalars(visible_sites(g.user).order_by(Site.name, Site.id)))
+    red = set(db.scalars(select(RedPage.site_id).where(RedPage.site_id.in_([s.id for s in sites]))))
+    return {site.identifier: OwnSite(display_domain(site.domain), site.name, site.id in red)
+            for site in sites}
+
+
+def _fill_chosen(form: ApplicationPage, site: OwnSite | None) -> None:
+    """A re-review's chosen site gives what was left empty (its name and domain); a red page's
+    re-review is a red page's (its addresses are the platform's)."""
+    if site is None:
+        return
+    if not (form.site_domain.data or "").strip():
+        form.site_domain.data = site.domain
+    if not (form.site_name.data or "").strip():
+        form.site_name.data = site.name
+    if site.red_page:
+        form.site_red_page.data = True
 
 
 def _red_page_note(st: WebState) -> str | None:

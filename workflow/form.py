@@ -34,9 +34,10 @@ JSON shape (every key is required unless marked optional; unknown keys are refus
         "ipv4": "203.0.113.10",              # IP 地址（IPv4）: where the domain resolves
         "ipv6": "2001:db8::10",              # IP 地址（IPv6） (optional)
         "intro": "…",                        # 网站简介
-        "red_page": true                     # 无自建网站，开通网络红页 (optional, kind new
-                                             #   only): ipv4/ipv6 are then left empty and the
-                                             #   domain must resolve to [redpages] address
+        "red_page": true                     # 无自建网站，开通网络红页 (optional; a new red
+                                             #   page, or the re-review of one): ipv4/ipv6 are
+                                             #   then left empty and the domain must resolve
+                                             #   to [redpages] address
       }
     }
 
@@ -416,8 +417,6 @@ def _red_page(
     if raw is not True:
         found.error(path, "应为 true 或 false")
         return False
-    if data.get("kind") != ApplicationKind.NEW.value:
-        found.error(path, "只有新开办网站申请可以开通网络红页")
     if address is None:
         found.error(path, "本平台未开通网络红页服务，请填写自建网站的 IP 地址")
         return False

@@ -93,17 +93,12 @@ def issue(
     session: Session,
     badge: BadgeConfig,
     office: Office,
-    previous_identifier: str | None = None,
 ) -> BadgeCode:
-    """A new code: a new number, or the next sequence of the site's previous identifier."""
-    if previous_identifier is not None:
-        stem, sequence = previous_identifier[:-4], int(previous_identifier[-4:])
-        identifier = f"{stem}{sequence + 1:04d}"
-    else:
-        number = next_number(session, badge.number_start)
-        if number > 99_999_999:
-            raise IssuanceError("the eight-digit site number range is exhausted")
-        identifier = f"{badge.identifier_prefix}{region_digits(office)}{number:08d}0001"
+    """A new code for a new site: the next site number (a site keeps its code for good)."""
+    number = next_number(session, badge.number_start)
+    if number > 99_999_999:
+        raise IssuanceError("the eight-digit site number range is exhausted")
+    identifier = f"{badge.identifier_prefix}{region_digits(office)}{number:08d}0001"
     return make_code(badge, identifier, uuid.uuid4().hex.upper())
 
 

@@ -83,6 +83,16 @@ EVENT_LABELS: dict[Event, str] = {
     Event.ISSUE_BADGE: "发放网站标识",
 }
 
+# A recorded step no one fires: the migration that made one open application per domain
+# (b3e8f5a2c614) returned the surplus ones to 草稿, saying which one holds the domain.
+DUPLICATE_RETURNED = "duplicate_returned"
+
+# Every step an application's history may show, by its stored name.
+HISTORY_LABELS: dict[str, str] = {
+    **{event.value: label for event, label in EVENT_LABELS.items()},
+    DUPLICATE_RETURNED: "重复申请退回草稿",
+}
+
 
 class TransitionNotAllowed(Exception):
     """The event cannot happen in the application's current state."""

@@ -23,6 +23,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from badgewatch import localtime
 from badgewatch.config import Config
+from badgewatch.domains import display_domain
 from badgewatch.vocabulary import APP_STATE_LABELS
 from notify.outbox import enqueue
 from store.db import transaction
@@ -208,15 +209,15 @@ class Workflow:
         unit = self._unit_for(session, form, actor)
         if unit.id != application.unit_id:
             raise PermissionDenied("不能把申请改到其他单位名下")
-        site = claims.check_claim(
-            session, unit, claims.Claim.of_form(form), application.id
-        )
-        application.kind = ApplicationKind(form.kind)
-        application.site_name = form.site.name
-        application.domain = form.site.domain
-        application.form = _stored(form, site)
-        application.rereview_site = site
-        application.updated_at = now
+        claim = claims.Claim.of_form(form)
+        site = claims.check_claim(session, unit, claim, application.id)
+        with claims.holding(session, application, claim):  # a rejected one is open
+            application.kind = ApplicationKind(form.kind)
+            application.site_name = form.site.name
+            application.domain = form.site.domain
+            application.form = _stored(form, site)
+            application.rereview_site = site
+            application.updated_at = now
         return application
 
     def submit(
@@ -224,11 +225,12 @@ class Workflow:
     ) -> Application:
         application = self.get(session, application_id, actor)
         event = Event.RESUBMIT if application.state in REJECTED else Event.SUBMIT
+        claim = claims.Claim.of_application(application)
         if actor.role is Role.UNIT_HANDLER:  # another role is refused by _fire, in words
-            claim = claims.Claim.of_application(application)
             with session.no_autoflush:
                 claims.check_claim(session, application.unit, claim, application.id)
-        self._fire(session, application, event, actor, now)
+        with claims.holding(session, application, claim):
+            self._fire(session, application, event, actor, now)
         if application.serial is None:
             application.serial = serials.new_serial(session, self.config.badge, application.office)
         application.submitted_on = self.today(now)
@@ -258,6 +260,8 @@ class Workflow:
             event = Event.CONAC_APPROVE if approve else Event.CONAC_REJECT
         else:
             raise PermissionDenied("只有编办或 CONAC 审核人员可以审核申请")
+        if approve:
+            _refuse_reissue(session, application)
         self._fire(session, application, event, actor, now, reason=reason)
         if event is Event.CONAC_APPROVE:
             application.materials_due = self.calendar.add_workdays(
@@ -360,22 +364,14 @@ class Workflow:
         form = ApplicationForm.from_json(application.form)
         if application.kind is ApplicationKind.REREVIEW:
             return self._rereviewed(session, application, form, now)
-        site = session.scalar(select(Site).where(Site.domain == application.domain))
-        if site is not None and site.unit_id != application.unit_id:
-            raise PermissionDenied(f"域名 {application.domain} 已登记在其他单位名下")
-        code = issuance.issue(
-            session,
-            self.config.badge,
-            application.office,
-            previous_identifier=site.identifier if site is not None else None,
-        )
+        _refuse_reissue(session, application)  # a site's live identifier is never replaced
+        code = issuance.issue(session, self.config.badge, application.office)
         notified_on = self.today(now)
         placement_due = self.calendar.add_workdays(
             notified_on, self.config.deadlines.placement_days
         )
-        if site is None:
-            site = Site(unit_id=application.unit_id, created_at=now, source=SiteSource.ISSUED)
-            session.add(site)
+        site = Site(unit_id=application.unit_id, created_at=now, source=SiteSource.ISSUED)
+        session.add(site)
         site.office_id = application.office_id
         site.name = form.site.name
         site.domain = form.site.domain
@@ -441,6 +437,29 @@ class Workflow:
         key = f"rereview-approved:{application.id}:{site.identifier}"
         _queue(session, key, form, notice, now)
         return site
+
+
+def _refuse_reissue(session: Session, application: Application) -> None:
+    """A ``new`` application for a domain that already has a site (stored before such
+    applications were refused at submit, or the site imported since) is not approved: issuing
+    would replace the site's live identifier, and every page showing it would then fail."""
+    if application.kind is not ApplicationKind.NEW:
+        return
+    with session.no_autoflush:
+        site = claims.holder_of(session, application.domain)
+    if site is None:
+        return
+    shown = display_domain(application.domain)
+    if site.unit_id != application.unit_id:
+        raise PermissionDenied(
+            f"域名 {shown} 已登记在其他单位名下（网站标识 {site.identifier}），"
+            f"申请 {serials.shown(application)} 不能通过；请退回该申请"
+        )
+    raise PermissionDenied(
+        f"域名 {shown} 已发放网站标识（{site.identifier}），申请 {serials.shown(application)}"
+        " 是“新开办网站申请”，通过将替换该网站正在使用的标识，不能通过；请退回该申请，"
+        "由单位将申请类型改为“已开办网站复核”并选择该网站后重新提交"
+    )
 
 
 def _stored(form: ApplicationForm, site: Site | None) -> dict[str, Any]:

@@ -15,15 +15,16 @@ from sqlalchemy.orm import Session
 
 from badgewatch import localtime
 from badgewatch.cli.main import emit, fail, runtime, translate_errors
+from badgewatch.domains import display_domain
 from badgewatch.resolver import make_resolver
 from badgewatch.runtime import utcnow
-from badgewatch.vocabulary import APP_STATE_LABELS
+from badgewatch.vocabulary import APP_STATE_LABELS, RED_PAGE_NAME
 from notify.channels import channels_from_config
 from notify.outbox import deliver_due, queued_keys
 from store.db import transaction
 from store.models import Application, Role
 from workflow.documents import render_form, render_letter
-from workflow.form import ApplicationForm, parse_form
+from workflow.form import LABELS, RED_PAGE, ApplicationForm, parse_form
 from workflow.issuance import issued_snippet, make_code
 from workflow.serials import application_id
 from workflow.service import Actor, Workflow, changing, describe
@@ -251,9 +252,12 @@ def show(app_key: str, as_: str | None, as_json: bool) -> None:
         emit(data)
         return
     serial = f" 申请序号 {data['serial']}" if data["serial"] else ""
-    click.echo(f"#{data['id']}{serial} {data['site_name']} {data['domain']} [{data['state']}]")
+    domain = display_domain(data["domain"])
+    click.echo(f"#{data['id']}{serial} {data['site_name']} {domain} [{data['state']}]")
     if data["rereview_site"]:
         click.echo(f"  已开办网站复核：网站标识 {data['rereview_site']}")
+    if (data["form"].get("site") or {}).get(RED_PAGE) is True:
+        click.echo(f"  {RED_PAGE_NAME}：{LABELS['site.' + RED_PAGE]}")
     for step in data["history"]:
         reason = f" — {step['reason']}" if step["reason"] else ""
         at = localtime.text(datetime.fromisoformat(step["at"]), zone)
@@ -283,6 +287,7 @@ def list_apps(as_: str | None, as_json: bool) -> None:
                     "kind": application.kind.value,
                     "rereview_site": (application.rereview_site.identifier
                                       if application.rereview_site else None),
+                    "red_page": (application.form.get("site") or {}).get(RED_PAGE) is True,
                     "state": application.state.value,
                     "unit": application.unit.name,
                     "office": application.office.code,
@@ -296,9 +301,9 @@ def list_apps(as_: str | None, as_json: bool) -> None:
     for row in rows:
         serial = row["serial"] or "-"
         rereview = f"\t复核 {row['rereview_site']}" if row["rereview_site"] else ""
-        click.echo(
-            f"{row['id']}\t{serial}\t{row['state']}\t{row['unit']}\t{row['site_name']}{rereview}"
-        )
+        red_page = f"\t{RED_PAGE_NAME}" if row["red_page"] else ""
+        click.echo(f"{row['id']}\t{serial}\t{row['state']}\t{row['unit']}\t{row['site_name']}"
+                   f"{rereview}{red_page}")
 
 
 @command.command("print")
