@@ -132,7 +132,7 @@ def test_a_rejected_application_moved_onto_an_open_domain_is_refused(sessions, w
 
 # -- the migration ------------------------------------------------------------------------------
 
-PREVIOUS_HEAD = "a9c4e1f7b203"
+PREVIOUS_HEAD = "b8e2d4f6a913"  # the revision before b3e8f5a2c614
 
 
 def test_migration_returns_surplus_open_applications_and_goes_back(

@@ -10,7 +10,7 @@ a warning per returned application on stderr, in Chinese for the operator. The d
 the index; those drafts stay drafts.
 
 Revision ID: b3e8f5a2c614
-Revises: a9c4e1f7b203
+Revises: b8e2d4f6a913
 Create Date: 2026-12-01 02:30:00
 """
 
@@ -27,7 +27,7 @@ from alembic import op
 from badgewatch.domains import display_domain
 
 revision = 'b3e8f5a2c614'
-down_revision = 'a9c4e1f7b203'
+down_revision = 'b8e2d4f6a913'
 branch_labels = None
 depends_on = None
 
