@@ -145,8 +145,8 @@ EXPIRY_ADVICE = "域名即将到期请及时续费确保挂标成功"
 SITE_INFO_LABELS: Mapping[str, str] = {
     "expires_on": "域名到期日期",
     "site_code": "网站标识码",
-    "icp": "ICP备案号",
-    "psb": "公安备案号",
+    "icp": "ICP备案编号",
+    "psb": "公安机关备案编号",
 }
 """The site information a unit or an operator edits (网站信息), by field."""
 

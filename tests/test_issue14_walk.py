@@ -160,7 +160,7 @@ def test_red_page_rereview_and_site_information_end_to_end(
     # 5. 网站信息: the domain's expiry and the ICP number, then the operator sees them.
     page.get_by_role("link", name="修改网站信息（域名到期日期、页脚备案号）").click()
     soon = today + timedelta(days=20)
-    fill(page, {"域名到期日期": "2026-02-30", "ICP备案号": "浙ICP备05018911号"})
+    fill(page, {"域名到期日期": "2026-02-30", "ICP备案编号": "浙ICP备05018911号"})
     page.get_by_role("button", name="保存").click()
     expect(page.locator("#expires_on-errors")).to_contain_text("“2026-02-30”不是有效的日期")
     page.get_by_label("域名到期日期", exact=True).fill(soon.isoformat())

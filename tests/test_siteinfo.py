@@ -78,7 +78,7 @@ def test_a_unit_sets_its_sites_expiry_and_numbers_and_sees_them(app: Flask, worl
                      icp="浙ICP备 05018911号", psb="")
     assert response.status_code == 302
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "已保存“宁波大数据网站”的网站信息：域名到期日期、网站标识码、ICP备案号。" in page
+    assert "已保存“宁波大数据网站”的网站信息：域名到期日期、网站标识码、ICP备案编号。" in page
     tree = LexborHTMLParser(page)
     assert texts(tree, "#expires-on") == ["2026年12月21日 域名即将到期"]
     assert "域名即将到期请及时续费确保挂标成功" in page

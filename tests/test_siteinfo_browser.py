@@ -22,13 +22,13 @@ def test_a_unit_sets_its_domains_expiry_date_in_the_browser(
     page.goto(f"{base}/unit/sites/{world.sites['nb']}")
     page.get_by_role("link", name="修改网站信息（域名到期日期、页脚备案号）").click()
     expect(page.get_by_role("heading", name="网站信息：宁波大数据网站")).to_be_visible()
-    fill(page, {"域名到期日期": "2026-02-30", "ICP备案号": "浙ICP备05018911号"})
+    fill(page, {"域名到期日期": "2026-02-30", "ICP备案编号": "浙ICP备05018911号"})
     page.get_by_role("button", name="保存").click()
     date_field = page.get_by_label("域名到期日期", exact=True)
     expect(date_field).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#expires_on-errors")).to_have_text(
         "“2026-02-30”不是有效的日期，请按 YYYY-MM-DD 填写，如 2027-05-06")
-    expect(page.get_by_label("ICP备案号", exact=True)).to_have_value("浙ICP备05018911号")
+    expect(page.get_by_label("ICP备案编号", exact=True)).to_have_value("浙ICP备05018911号")
     expect(page.locator("#expires-on")).to_have_text("未填写")  # nothing saved
     # The served app reads the clock: 20 days from today in Beijing is 域名即将到期.
     soon = localtime.today(datetime.now(UTC), Config().calendar.zone) + timedelta(days=20)

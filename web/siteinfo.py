@@ -1,6 +1,6 @@
 """网站信息: a site's domain expiry date (域名到期日期) and the footer numbers it registered
-(网站标识码, ICP备案号, 公安备案号), edited by its unit (its own sites only) and by operators
-(any site), checked and stored by ``workflow.siteinfo`` and audited."""
+(网站标识码, ICP备案编号, 公安机关备案编号), edited by its unit (its own sites only) and by
+operators (any site), checked and stored by ``workflow.siteinfo`` and audited."""
 
 from __future__ import annotations
 
