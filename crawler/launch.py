@@ -58,11 +58,14 @@ def start_run(
     now: datetime,
     env: dict[str, str] | None = None,
     log_file: Path | None = None,
+    process_group: int | None = None,
 ) -> tuple[int, subprocess.Popen[bytes]]:
     """Record a run and start its crawl process; returns the run id and the process.
 
     Call it from a thread that lives as long as the crawl: the crawl is killed when that
     thread exits (the monitor and the CLI start crawls from their main thread).
+    ``process_group`` 0 puts the crawl in a process group of its own (a worker's crawls do
+    not get its terminal's Ctrl-C; the worker stops them itself).
     """
     with transaction(factory) as session:
         reap_stale_runs(
@@ -83,6 +86,7 @@ def start_run(
         stdout=log,
         stderr=subprocess.STDOUT if log_file else subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
+        process_group=process_group,
     )
     return run_id, process
 
