@@ -1,0 +1,277 @@
+"""The crawl work on many workers: real `badgewatch worker` processes (Procrastinate) on this
+machine's PostgreSQL, sites on loopback, a worker killed with SIGKILL, a recheck during the
+night, and the schedule fired once by workers started together."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select, text
+
+from badgewatch.cli.main import cli
+from store.db import make_engine, session_factory, transaction
+from store.models import CrawlJob, PageResult, Site, SiteCheck
+from testbed.siteserver import Route, government_page
+from tests.conftest import postgres_database
+from tests.factories import HEADER, badge, certificate, identifier, loopback_env, wait_for
+
+pytestmark = pytest.mark.postgres
+
+ROOT = Path(__file__).resolve().parent.parent
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+NEVER = "0 0 1 29 2 *"  # 29 February: never while a test runs
+
+
+@pytest.fixture
+def pg_url(postgres_template: str) -> Iterator[str]:
+    with postgres_database("bw_workers", f'TEMPLATE "{postgres_template}"') as url:
+        yield url
+
+
+@pytest.fixture
+def worker_env(tmp_path, pg_url, dns_config) -> dict[str, str]:
+    return {
+        **loopback_env(pg_url, dns_config, tmp_path / "var", CRAWL_RETRIES="0",
+                       CRAWL_DOWNLOAD_TIMEOUT="5", RENDER_ENABLED="false"),
+        "BADGEWATCH_MONITOR_TICK_SECONDS": "0.3",
+        "BADGEWATCH_MONITOR_LEASE_SECONDS": "6",
+        "BADGEWATCH_MONITOR_NIGHTLY_CRON": NEVER,
+        "BADGEWATCH_MONITOR_DIGEST_CRON": NEVER,
+        "BADGEWATCH_WORKERS_HEARTBEAT_SECONDS": "1",
+        "BADGEWATCH_WORKERS_STALLED_SECONDS": "4",
+        "BADGEWATCH_WORKERS_SWEEP_SECONDS": "1",
+        "BADGEWATCH_WORKERS_SCHEDULE_SECONDS": "1",
+        "BADGEWATCH_WORKERS_SHUTDOWN_SECONDS": "5",
+    }
+
+
+def cli_run(env: dict[str, str], *args: str) -> str:
+    result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def register_sites(env: dict[str, str], tmp_path: Path, rows: list[tuple[int, str, str]]) -> None:
+    """(n, domain, ip), notified today: a failing site is pending, not overdue."""
+    cli_run(env, "office", "add", "330000", "浙江省委编办", "--level", "province")
+    lines = [HEADER]
+    for n, domain, ip in rows:
+        lines.append(f"单位{n},330000,网站{n},{domain},,{ip},,{identifier(n)},{certificate(n)},"
+                     f"{date.today().isoformat()}")
+    path = tmp_path / "sites.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cli_run(env, "sites", "import", str(path))
+
+
+def site_pages(n: int, pages: int, *, delay: float = 0.0) -> dict[str, Route | str]:
+    links = [f"/p/{i}.html" for i in range(pages)]
+    routes: dict[str, Route | str] = {}
+    for path in ["/", *links]:
+        body = government_page(path, links, badge(n), size_kb=4)
+        routes[path] = Route(body=body, delay=delay) if delay else body
+    return routes
+
+
+def serve_sites(serve_site, env, tmp_path, count: int, *, pages: int, delay: float,
+                prefix: str) -> list[Any]:
+    servers, rows = [], []
+    for n in range(1, count + 1):
+        server = serve_site(site_pages(n, pages, delay=delay), names=[f"{prefix}{n}.政务"])
+        servers.append(server)
+        rows.append((n, f"{prefix}{n}.政务", server.ip))
+    register_sites(env, tmp_path, rows)
+    return servers
+
+
+@pytest.fixture
+def start_worker(worker_env) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(*args: str, **overrides: str) -> subprocess.Popen[bytes]:
+        env = {**os.environ, **worker_env, **overrides}
+        log_path = Path(worker_env["BADGEWATCH_PATHS_DATA_DIR"]).parent / "workers.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(log_path, "ab")  # noqa: SIM115
+        process = subprocess.Popen([sys.executable, "-m", "badgewatch", "worker", *args],
+                                   env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def db(env: dict[str, str]):
+    return session_factory(make_engine(env["BADGEWATCH_DATABASE_URL"]))
+
+
+def jobs_by_state(factory) -> Counter[str]:
+    with transaction(factory) as session:
+        return Counter(j.state.value for j in session.scalars(select(CrawlJob)))
+
+
+def crawl_processes(database_url: str) -> list[int]:
+    """Crawl and witness processes of this test's database still alive, read from /proc."""
+    found = []
+    marker = f"BADGEWATCH_DATABASE_URL={database_url}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            if b"crawler.run" not in cmdline and b"crawler.witness" not in cmdline:
+                continue
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                status = (entry / "status").read_text()
+                if "State:\tZ" not in status:
+                    found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def queue_nightly(env: dict[str, str]) -> None:
+    """What the schedule does at the nightly fire time, through the engine (a Procrastinate
+    job per batch on PostgreSQL)."""
+    subprocess.run([sys.executable, "-c", "from monitor.jobs import queue_nightly; "
+                    "queue_nightly()"], env={**os.environ, **env}, cwd=ROOT, check=True,
+                   timeout=60)
+
+
+def test_two_workers_share_a_night_and_survive_a_sigkill(
+    worker_env, tmp_path, serve_site, start_worker
+) -> None:
+    """40 sites of 6 pages, each page taking 0.15 s; two workers of two crawl processes, one
+    killed with SIGKILL mid-crawl and started again."""
+    count = 40
+    serve_sites(serve_site, worker_env, tmp_path, count, pages=5, delay=0.15, prefix="共享")
+    factory = db(worker_env)
+    url = worker_env["BADGEWATCH_DATABASE_URL"]
+    env = {**worker_env, "BADGEWATCH_MONITOR_SITES_PER_PROCESS": "4"}
+    queue_nightly(env)
+    assert jobs_by_state(factory) == Counter({"queued": count})
+
+    first = start_worker("--concurrency", "2", BADGEWATCH_MONITOR_SITES_PER_PROCESS="4")
+    second = start_worker("--concurrency", "2", BADGEWATCH_MONITOR_SITES_PER_PROCESS="4")
+
+    def running_of(process: subprocess.Popen[bytes]) -> int:
+        with transaction(factory) as session:
+            return session.scalar(
+                select(func.count()).select_from(CrawlJob).where(
+                    CrawlJob.state == "running", CrawlJob.worker.like(f"%:{process.pid}/%"))
+            ) or 0
+
+    wait_for(lambda: running_of(first) > 0 and running_of(second) > 0, 120,
+             "both workers crawling")
+    first_crawls = set(crawl_processes(url))
+    first.kill()  # SIGKILL: no clean stop; its crawls die with it (parent-death signal)
+    first.wait(10)
+    restarted = start_worker("--concurrency", "2", BADGEWATCH_MONITOR_SITES_PER_PROCESS="4")
+
+    wait_for(lambda: jobs_by_state(factory) == Counter({"done": count}), 420,
+             "every site's job done")
+    assert first_crawls, "no crawl process was seen running"
+
+    with transaction(factory) as session:
+        complete = Counter(site_id for (site_id,) in session.execute(
+            select(SiteCheck.site_id).where(SiteCheck.complete)))
+        assert len(complete) == count and set(complete.values()) == {1}
+        # No page checked twice within a check; every complete check has all six pages.
+        pages = Counter(session.execute(
+            select(PageResult.check_id, PageResult.url)
+            .join(SiteCheck, SiteCheck.id == PageResult.check_id)
+            .where(SiteCheck.complete)).all())
+        assert set(pages.values()) == {1}
+        per_check = Counter(check_id for check_id, _ in pages)
+        assert set(per_check.values()) == {6}
+        # The killed worker's jobs were taken back and run again.
+        attempts = Counter(j.attempts for j in session.scalars(select(CrawlJob)))
+        assert attempts[2] >= 1, attempts
+        workers = {j.worker.split("/")[0] for j in session.scalars(select(CrawlJob))}
+        assert len(workers) >= 2, workers  # the night was shared
+        statuses = Counter(s.status.value for s in session.scalars(select(Site)))
+    assert statuses == Counter({"compliant": count})
+
+    for process in (second, restarted):
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(60) == 0
+    wait_for(lambda: not crawl_processes(url), 30, "no crawl process left")
+    status = json.loads(cli_run(worker_env, "monitor", "status", "--json"))
+    assert status["engine"]["engine"] == "procrastinate"
+    assert status["engine"]["workers"] == []
+    assert status["queue"]["running"] == 0
+
+
+def test_a_recheck_queued_during_the_night_runs_before_the_backlog(
+    worker_env, tmp_path, serve_site, start_worker
+) -> None:
+    count = 16
+    serve_sites(serve_site, worker_env, tmp_path, count, pages=5, delay=0.2, prefix="夜")
+    factory = db(worker_env)
+    env = {**worker_env, "BADGEWATCH_MONITOR_SITES_PER_PROCESS": "2"}
+    queue_nightly(env)
+    start_worker("--concurrency", "1", BADGEWATCH_MONITOR_SITES_PER_PROCESS="2")
+    wait_for(lambda: jobs_by_state(factory)["running"] >= 1, 120, "the night under way")
+
+    recheck = subprocess.run(
+        [sys.executable, "-m", "badgewatch", "recheck", f"夜{count}.政务", "--wait", "--json"],
+        env={**os.environ, **worker_env}, cwd=ROOT, capture_output=True, timeout=300,
+        check=False,
+    )
+    assert recheck.returncode == 0, recheck.stderr.decode()[-2000:]
+    data = json.loads(recheck.stdout)
+    assert data["state"] == "done" and data["sites"][0]["status"] == "compliant"
+    wait_for(lambda: jobs_by_state(factory) == Counter({"done": count}), 300, "the night done")
+    with transaction(factory) as session:
+        job = session.get(CrawlJob, data["job"])
+        assert job is not None and job.kind == "recheck" and job.finished_at is not None
+        nightly_finished = sorted(
+            j.finished_at for j in session.scalars(select(CrawlJob).where(CrawlJob.kind == "nightly"))
+        )
+    # It ran ahead of the backlog: most of the night was still to come when it finished.
+    later = [at for at in nightly_finished if at > job.finished_at]
+    assert len(later) >= count // 2, (job.finished_at, nightly_finished)
+
+
+def test_workers_started_together_fire_the_nightly_run_once(
+    worker_env, tmp_path, serve_site, start_worker
+) -> None:
+    serve_sites(serve_site, worker_env, tmp_path, 3, pages=2, delay=0.0, prefix="一次")
+    factory = db(worker_env)
+    fire = datetime.now(SHANGHAI).replace(microsecond=0) + timedelta(seconds=12)
+    cron = f"{fire.second} {fire.minute} {fire.hour} {fire.day} {fire.month} *"
+    overrides = {"BADGEWATCH_MONITOR_NIGHTLY_CRON": cron, "BADGEWATCH_MONITOR_DIGEST_CRON": cron}
+    workers = [start_worker("--concurrency", "1", **overrides) for _ in range(3)]
+    wait_for(lambda: jobs_by_state(factory) == Counter({"done": 3}), 120, "the nightly run")
+    # Well past the fire time, every worker has read the schedule several times since.
+    wait_for(lambda: datetime.now(UTC) > fire.astimezone(UTC) + timedelta(seconds=6), 30,
+             "a while after the fire time")
+    with transaction(factory) as session:
+        assert session.scalar(select(func.count()).select_from(CrawlJob)) == 3
+        fired = dict(session.execute(text(
+            "SELECT task_name, count(*) FROM procrastinate_jobs "
+            "WHERE task_name IN ('badgewatch.nightly', 'badgewatch.daily_pass') "
+            "GROUP BY task_name")).all())
+    assert fired == {"badgewatch.nightly": 1, "badgewatch.daily_pass": 1}
+    for process in workers:
+        assert process.poll() is None
