@@ -75,6 +75,7 @@ SCHEDULE: Final = (
     ("nightly", TASK_NIGHTLY, "nightly_cron"),
     ("daily", TASK_DAILY, "digest_cron"),
 )
+KEEP_FINISHED_HOURS: Final = 72  # succeeded Procrastinate jobs are deleted after this
 STALLED_REASON: Final = "its worker stopped beating: the Procrastinate job runs again"
 
 
@@ -472,6 +473,8 @@ async def sweep(context: JobContext, timestamp: int) -> None:
     for job in stalled:
         log.warning("job %s (%s) of a stalled worker: retried", job.id, job.task_name)
         await app.job_manager.retry_job(job)
+    # The schedule and the sweep leave two finished jobs a period: keep three days of them.
+    await app.job_manager.delete_old_jobs(nb_hours=KEEP_FINISHED_HOURS)
     now = utcnow()
     with transaction(w.sessions) as session:
         queue.requeue_expired(session, now=now)

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -245,9 +244,8 @@ def test_a_recheck_queued_during_the_night_runs_before_the_backlog(
     with transaction(factory) as session:
         job = session.get(CrawlJob, data["job"])
         assert job is not None and job.kind == "recheck" and job.finished_at is not None
-        nightly_finished = sorted(
-            j.finished_at for j in session.scalars(select(CrawlJob).where(CrawlJob.kind == "nightly"))
-        )
+        nightly = select(CrawlJob).where(CrawlJob.kind == "nightly")
+        nightly_finished = sorted(j.finished_at for j in session.scalars(nightly))
     # It ran ahead of the backlog: most of the night was still to come when it finished.
     later = [at for at in nightly_finished if at > job.finished_at]
     assert len(later) >= count // 2, (job.finished_at, nightly_finished)
