@@ -357,7 +357,7 @@ async def _crawl(context: JobContext, job_ids: list[int]) -> None:
         # Run again after its worker died: what that attempt held comes back first.
         queue.take_back_prefixed(session, f"pq{job.id}.", now=now, reason=STALLED_REASON)
     claims = queue.claim_jobs(
-        w.sessions, job_ids, worker=f"{w.name}/{context.worker_name or ''}"[:120], now=now,
+        w.sessions, job_ids, worker=(context.worker_name or w.name)[:120], now=now,
         lease=w.lease, owner_prefix=f"pq{job.id}.{job.attempts}.",
     )
     if not claims:

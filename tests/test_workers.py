@@ -21,13 +21,12 @@ from click.testing import CliRunner
 from sqlalchemy import func, select, text
 
 from badgewatch.cli.main import cli
+from monitor.workers import last_fire
 from store.db import make_engine, session_factory, transaction
 from store.models import CrawlJob, PageResult, Site, SiteCheck
 from testbed.siteserver import Route, government_page
 from tests.conftest import postgres_database
 from tests.factories import HEADER, badge, certificate, identifier, loopback_env, wait_for
-
-pytestmark = pytest.mark.postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -157,6 +156,7 @@ def queue_nightly(env: dict[str, str]) -> None:
                    timeout=60)
 
 
+@pytest.mark.postgres
 def test_two_workers_share_a_night_and_survive_a_sigkill(
     worker_env, tmp_path, serve_site, start_worker
 ) -> None:
@@ -221,6 +221,7 @@ def test_two_workers_share_a_night_and_survive_a_sigkill(
     assert status["queue"]["running"] == 0
 
 
+@pytest.mark.postgres
 def test_a_recheck_queued_during_the_night_runs_before_the_backlog(
     worker_env, tmp_path, serve_site, start_worker
 ) -> None:
@@ -251,6 +252,7 @@ def test_a_recheck_queued_during_the_night_runs_before_the_backlog(
     assert len(later) >= count // 2, (job.finished_at, nightly_finished)
 
 
+@pytest.mark.postgres
 def test_workers_started_together_fire_the_nightly_run_once(
     worker_env, tmp_path, serve_site, start_worker
 ) -> None:
@@ -273,3 +275,47 @@ def test_workers_started_together_fire_the_nightly_run_once(
     assert fired == {"badgewatch.nightly": 1, "badgewatch.daily_pass": 1}
     for process in workers:
         assert process.poll() is None
+
+
+def test_the_schedule_reads_cron_lines_in_the_monitors_time_zone() -> None:
+    """01:00 in Beijing is 17:00 UTC the day before; the latest fire within the grace only."""
+    now = datetime(2026, 12, 1, 3, 30, tzinfo=UTC)  # 11:30 in Beijing
+    grace = timedelta(hours=6)
+    fire = last_fire("0 1 * * *", "Asia/Shanghai", now=now, grace=timedelta(hours=12))
+    assert fire == datetime(2026, 11, 30, 17, 0, tzinfo=UTC)
+    assert last_fire("0 1 * * *", "Asia/Shanghai", now=now, grace=grace) is None
+    assert last_fire("0 8 * * *", "Asia/Shanghai", now=now, grace=grace) == datetime(
+        2026, 12, 1, 0, 0, tzinfo=UTC)
+    # Six fields put seconds first: every 20 seconds, the latest is at :20.
+    assert last_fire("*/20 * * * * *", "Asia/Shanghai", now=now + timedelta(seconds=39),
+                     grace=grace) == now + timedelta(seconds=20)
+    assert last_fire("0 0 1 29 2 *", "Asia/Shanghai", now=now, grace=grace) is None
+
+
+def test_a_worker_needs_postgresql(tmp_path, sqlite_url) -> None:
+    env = {"BADGEWATCH_CONFIG": "", "BADGEWATCH_DATABASE_URL": sqlite_url,
+           "BADGEWATCH_PATHS_DATA_DIR": str(tmp_path / "var")}
+    result = CliRunner().invoke(cli, ["worker"], env=env)
+    assert result.exit_code == 2
+    assert "needs PostgreSQL" in result.output and "badgewatch monitor" in result.output
+
+
+@pytest.mark.postgres
+def test_a_worker_refuses_a_database_without_procrastinate(tmp_path) -> None:
+    from alembic import command
+
+    from store.migrate import alembic_config
+
+    with postgres_database("bw_noworkers") as url:
+        command.upgrade(alembic_config(url), "head")  # our tables only, as before this version
+        env = {"BADGEWATCH_CONFIG": "", "BADGEWATCH_DATABASE_URL": url,
+               "BADGEWATCH_PATHS_DATA_DIR": str(tmp_path / "var")}
+        result = CliRunner().invoke(cli, ["worker"], env=env)
+        assert result.exit_code == 1
+        assert "no Procrastinate tables: run `badgewatch db upgrade`" in result.output
+        cli_run(env, "db", "upgrade")
+        cli_run(env, "db", "upgrade")  # twice: a database that has them is left as it is
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM procrastinate_jobs")).scalar() == 0
+        engine.dispose()
