@@ -149,8 +149,8 @@ def dispatcher_status(session: Session, *, now: datetime, config: Config) -> Eng
     workers: tuple[WorkerInfo, ...] = ()
     if beat is not None:
         runs = tuple(
-            f"run {r['run_id']}: sites {r['sites']}" for r in beat.info.get("running", [])
+            f"第 {r['run_id']} 次检查，网站 {r['sites']}" for r in beat.info.get("running", [])
         )
-        workers = (WorkerInfo(f"monitor {beat.id} on {beat.host} (pid {beat.pid})",
+        workers = (WorkerInfo(f"监测服务 {beat.id}（{beat.host}，进程 {beat.pid}）",
                               beat.heartbeat_at, runs),)
     return EngineStatus(DISPATCHER, workers, stats.running_jobs, stats.queued_by_kind)

@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from badgewatch.config import Config, parse_cron
 from badgewatch.runtime import Runtime, utcnow
+from badgewatch.vocabulary import CRAWL_KIND_LABELS
 from crawler.launch import STOP_WAIT_SECONDS
 from monitor import jobs as scheduled
 from monitor.dispatch import Batch, launch, reap
@@ -234,7 +235,7 @@ def worker_status(session: Session, *, now: datetime, config: Config) -> EngineS
     ):
         doing.setdefault(int(worker_id), []).append(_job_text(task, args))
     workers = tuple(
-        WorkerInfo(f"procrastinate worker {worker_id}", beat, tuple(doing.get(worker_id, ())))
+        WorkerInfo(f"工作进程 {worker_id}", beat, tuple(doing.get(worker_id, ())))
         for worker_id, beat in live_workers(session, stalled_seconds=config.workers.stalled_seconds)
     )
     engine_jobs = {
@@ -249,9 +250,10 @@ def worker_status(session: Session, *, now: datetime, config: Config) -> EngineS
 
 def _job_text(task: str, args: dict[str, Any]) -> str:
     if task == TASK_SITES:
-        return f"nightly crawl of queue jobs {args.get('job_ids')}"
+        ids = "、".join(str(i) for i in args.get("job_ids", []))
+        return f"{CRAWL_KIND_LABELS['nightly']}（队列任务 {ids}）"
     if task == TASK_SITE:
-        return f"recheck, queue job {args.get('job_id')}"
+        return f"{CRAWL_KIND_LABELS['recheck']}（队列任务 {args.get('job_id')}）"
     return task.removeprefix("badgewatch.")
 
 
