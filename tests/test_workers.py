@@ -22,11 +22,11 @@ from sqlalchemy import func, select, text
 
 from badgewatch.cli.main import cli
 from monitor.workers import last_fire
-from store.db import make_engine, session_factory, transaction
-from store.models import CrawlJob, PageResult, Site, SiteCheck
-from testbed.siteserver import Route, government_page
+from store.db import make_engine, transaction
+from store.models import CrawlJob, MonitorBeat, PageResult, Site, SiteCheck
 from tests.conftest import postgres_database
-from tests.factories import HEADER, badge, certificate, identifier, loopback_env, wait_for
+from tests.factories import loopback_env, wait_for
+from tests.test_monitor import cli_run, db, jobs_by_state, register_sites, site_pages
 
 ROOT = Path(__file__).resolve().parent.parent
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -56,41 +56,15 @@ def worker_env(tmp_path, pg_url, dns_config) -> dict[str, str]:
     }
 
 
-def cli_run(env: dict[str, str], *args: str) -> str:
-    result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def register_sites(env: dict[str, str], tmp_path: Path, rows: list[tuple[int, str, str]]) -> None:
-    """(n, domain, ip), notified today: a failing site is pending, not overdue."""
-    cli_run(env, "office", "add", "330000", "浙江省委编办", "--level", "province")
-    lines = [HEADER]
-    for n, domain, ip in rows:
-        lines.append(f"单位{n},330000,网站{n},{domain},,{ip},,{identifier(n)},{certificate(n)},"
-                     f"{date.today().isoformat()}")
-    path = tmp_path / "sites.csv"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    cli_run(env, "sites", "import", str(path))
-
-
-def site_pages(n: int, pages: int, *, delay: float = 0.0) -> dict[str, Route | str]:
-    links = [f"/p/{i}.html" for i in range(pages)]
-    routes: dict[str, Route | str] = {}
-    for path in ["/", *links]:
-        body = government_page(path, links, badge(n), size_kb=4)
-        routes[path] = Route(body=body, delay=delay) if delay else body
-    return routes
-
-
 def serve_sites(serve_site, env, tmp_path, count: int, *, pages: int, delay: float,
                 prefix: str) -> list[Any]:
+    """``count`` sites of a home page and ``pages`` more, all with their badge."""
     servers, rows = [], []
     for n in range(1, count + 1):
         server = serve_site(site_pages(n, pages, delay=delay), names=[f"{prefix}{n}.政务"])
         servers.append(server)
-        rows.append((n, f"{prefix}{n}.政务", server.ip))
-    register_sites(env, tmp_path, rows)
+        rows.append((n, f"{prefix}{n}.政务", server.ip, date.today()))
+    register_sites(env, tmp_path, rows, handlers=False)
     return servers
 
 
@@ -117,15 +91,6 @@ def start_worker(worker_env) -> Iterator[Callable[..., subprocess.Popen[bytes]]]
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-
-
-def db(env: dict[str, str]):
-    return session_factory(make_engine(env["BADGEWATCH_DATABASE_URL"]))
-
-
-def jobs_by_state(factory) -> Counter[str]:
-    with transaction(factory) as session:
-        return Counter(j.state.value for j in session.scalars(select(CrawlJob)))
 
 
 def crawl_processes(database_url: str) -> list[int]:
@@ -275,6 +240,12 @@ def test_workers_started_together_fire_the_nightly_run_once(
     assert fired == {"badgewatch.nightly": 1, "badgewatch.daily_pass": 1}
     for process in workers:
         assert process.poll() is None
+    # Each worker process is three Procrastinate workers: crawls, the recheck lane, control.
+    status = json.loads(cli_run(worker_env, "monitor", "status", "--json"))["engine"]
+    assert status["engine"] == "procrastinate" and len(status["workers"]) == 9
+    text_status = cli_run(worker_env, "monitor", "status")
+    assert "engine: procrastinate, 9 worker(s)" in text_status
+    assert "工作进程" in text_status
 
 
 def test_the_schedule_reads_cron_lines_in_the_monitors_time_zone() -> None:
@@ -319,3 +290,46 @@ def test_a_worker_refuses_a_database_without_procrastinate(tmp_path) -> None:
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM procrastinate_jobs")).scalar() == 0
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_monitor_leaves_the_crawls_to_the_workers(
+    worker_env, tmp_path, serve_site, start_worker
+) -> None:
+    serve_sites(serve_site, worker_env, tmp_path, 2, pages=2, delay=0.0, prefix="分工")
+    factory = db(worker_env)
+    queue_nightly(worker_env)
+    log = open(tmp_path / "monitor.log", "ab")  # noqa: SIM115
+    monitor = subprocess.Popen([sys.executable, "-m", "badgewatch", "monitor"],
+                               env={**os.environ, **worker_env}, cwd=ROOT, stdout=log,
+                               stderr=subprocess.STDOUT)
+    try:
+        started = datetime.now(UTC)
+
+        def beats() -> int:
+            with transaction(factory) as session:
+                beat = session.scalars(select(MonitorBeat)).first()
+                return 0 if beat is None else int(
+                    (beat.heartbeat_at - started).total_seconds() / 0.3)
+
+        # The monitor has ticked for two seconds and more: it claimed nothing.
+        wait_for(lambda: beats() > 6, 60, "the monitor ticking")
+        assert jobs_by_state(factory) == Counter({"queued": 2})
+        status = json.loads(cli_run(worker_env, "monitor", "status", "--json"))
+        assert status["monitor"] is not None and status["engine"]["workers"] == []
+        assert status["engine"]["queued_by_kind"] == {"nightly": 2}
+        start_worker("--concurrency", "1")
+        wait_for(lambda: jobs_by_state(factory) == Counter({"done": 2}), 120, "the workers' crawl")
+
+        def states() -> Counter[str]:
+            with transaction(factory) as session:
+                return Counter(s.state.value for s in session.scalars(select(Site)))
+
+        # The worker settles the sites' states once their crawl process ended.
+        wait_for(lambda: states() == Counter({"compliant": 2}), 60, "the states settled")
+        with transaction(factory) as session:
+            workers = {j.worker for j in session.scalars(select(CrawlJob))}
+        assert all(w.startswith("worker:") for w in workers), workers
+    finally:
+        monitor.send_signal(signal.SIGTERM)
+        assert monitor.wait(60) == 0
