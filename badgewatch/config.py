@@ -405,6 +405,16 @@ class WorkersConfig(_Section):
                              "20, 30 or 60")
         return value
 
+    @model_validator(mode="after")
+    def _beats_before_stalling(self) -> WorkersConfig:
+        if self.stalled_seconds < 2 * self.heartbeat_seconds:
+            raise ValueError(
+                f"stalled_seconds ({self.stalled_seconds:g}) must be at least twice "
+                f"heartbeat_seconds ({self.heartbeat_seconds:g}): a live worker that misses one "
+                "beat would be taken for dead and its crawls started again elsewhere"
+            )
+        return self
+
 
 class ReportsConfig(_Section):
     """The office reports: where they are written, how they are linked, what they list."""

@@ -25,7 +25,7 @@ from monitor.workers import last_fire
 from store.db import make_engine, transaction
 from store.models import CrawlJob, MonitorBeat, PageResult, Site, SiteCheck
 from tests.conftest import postgres_database
-from tests.factories import loopback_env, wait_for
+from tests.factories import loopback_env, stop_processes, wait_for
 from tests.test_monitor import cli_run, db, jobs_by_state, register_sites, site_pages
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,14 +83,7 @@ def start_worker(worker_env) -> Iterator[Callable[..., subprocess.Popen[bytes]]]
         return process
 
     yield start
-    for process in started:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    stop_processes(started)
 
 
 def crawl_processes(database_url: str) -> list[int]:
@@ -333,3 +326,16 @@ def test_on_postgresql_the_monitor_leaves_the_crawls_to_the_workers(
     finally:
         monitor.send_signal(signal.SIGTERM)
         assert monitor.wait(60) == 0
+
+
+def test_workers_settings_that_cannot_work_are_refused(monkeypatch) -> None:
+    from badgewatch.config import ConfigError, load_config
+
+    monkeypatch.setenv("BADGEWATCH_CONFIG", "")
+    monkeypatch.setenv("BADGEWATCH_WORKERS_STALLED_SECONDS", "5")
+    with pytest.raises(ConfigError, match=r"stalled_seconds \(5\) must be at least twice"):
+        load_config()
+    monkeypatch.setenv("BADGEWATCH_WORKERS_STALLED_SECONDS", "60")
+    monkeypatch.setenv("BADGEWATCH_WORKERS_SWEEP_SECONDS", "7")
+    with pytest.raises(ConfigError, match="7 does not divide 60"):
+        load_config()
