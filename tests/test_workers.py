@@ -69,15 +69,16 @@ def serve_sites(serve_site, env, tmp_path, count: int, *, pages: int, delay: flo
 
 
 @pytest.fixture
-def start_worker(worker_env) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+def start_badgewatch(worker_env) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(*args: str, **overrides: str) -> subprocess.Popen[bytes]:
+    def start(*args: str, command: str = "worker", **overrides: str) -> subprocess.Popen[bytes]:
+        """``badgewatch worker ARGS`` (or another command), its output in ``<command>.log``."""
         env = {**os.environ, **worker_env, **overrides}
-        log_path = Path(worker_env["BADGEWATCH_PATHS_DATA_DIR"]).parent / "workers.log"
+        log_path = Path(worker_env["BADGEWATCH_PATHS_DATA_DIR"]).parent / f"{command}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(log_path, "ab")  # noqa: SIM115
-        process = subprocess.Popen([sys.executable, "-m", "badgewatch", "worker", *args],
+        process = subprocess.Popen([sys.executable, "-m", "badgewatch", command, *args],
                                    env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         started.append(process)
         return process
@@ -86,8 +87,9 @@ def start_worker(worker_env) -> Iterator[Callable[..., subprocess.Popen[bytes]]]
     stop_processes(started)
 
 
-def crawl_processes(database_url: str) -> list[int]:
-    """Crawl and witness processes of this test's database still alive, read from /proc."""
+def crawl_processes(database_url: str, *, parent: int | None = None) -> list[int]:
+    """Crawl and witness processes of this test's database still alive (of one parent, if
+    given), read from /proc."""
     found = []
     marker = f"BADGEWATCH_DATABASE_URL={database_url}".encode()
     for entry in Path("/proc").iterdir():
@@ -97,11 +99,17 @@ def crawl_processes(database_url: str) -> list[int]:
             cmdline = (entry / "cmdline").read_bytes()
             if b"crawler.run" not in cmdline and b"crawler.witness" not in cmdline:
                 continue
-            if marker in (entry / "environ").read_bytes().split(b"\0"):
-                status = (entry / "status").read_text()
-                if "State:\tZ" not in status:
-                    found.append(int(entry.name))
-        except OSError:
+            if marker not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            status = dict(
+                line.split(":\t", 1) for line in (entry / "status").read_text().splitlines()
+                if ":\t" in line
+            )
+            if status["State"].startswith("Z"):
+                continue
+            if parent is None or int(status["PPid"]) == parent:
+                found.append(int(entry.name))
+        except (OSError, KeyError, ValueError):
             continue
     return found
 
@@ -116,7 +124,7 @@ def queue_nightly(env: dict[str, str]) -> None:
 
 @pytest.mark.postgres
 def test_two_workers_share_a_night_and_survive_a_sigkill(
-    worker_env, tmp_path, serve_site, start_worker
+    worker_env, tmp_path, serve_site, start_badgewatch
 ) -> None:
     """40 sites of 6 pages, each page taking 0.15 s; two workers of two crawl processes, one
     killed with SIGKILL mid-crawl and started again."""
@@ -128,8 +136,8 @@ def test_two_workers_share_a_night_and_survive_a_sigkill(
     queue_nightly(env)
     assert jobs_by_state(factory) == Counter({"queued": count})
 
-    first = start_worker("--concurrency", "2", BADGEWATCH_MONITOR_SITES_PER_PROCESS="4")
-    second = start_worker("--concurrency", "2", BADGEWATCH_MONITOR_SITES_PER_PROCESS="4")
+    first = start_badgewatch("--concurrency", "2", BADGEWATCH_MONITOR_SITES_PER_PROCESS="4")
+    second = start_badgewatch("--concurrency", "2", BADGEWATCH_MONITOR_SITES_PER_PROCESS="4")
 
     def running_of(process: subprocess.Popen[bytes]) -> int:
         with transaction(factory) as session:
@@ -140,14 +148,16 @@ def test_two_workers_share_a_night_and_survive_a_sigkill(
 
     wait_for(lambda: running_of(first) > 0 and running_of(second) > 0, 120,
              "both workers crawling")
-    first_crawls = set(crawl_processes(url))
+    first_crawls = wait_for(lambda: crawl_processes(url, parent=first.pid), 30,
+                            "the first worker's crawl process")
     first.kill()  # SIGKILL: no clean stop; its crawls die with it (parent-death signal)
     first.wait(10)
-    restarted = start_worker("--concurrency", "2", BADGEWATCH_MONITOR_SITES_PER_PROCESS="4")
+    wait_for(lambda: not set(crawl_processes(url)) & set(first_crawls), 10,
+             "the killed worker's crawls gone with it")
+    restarted = start_badgewatch("--concurrency", "2", BADGEWATCH_MONITOR_SITES_PER_PROCESS="4")
 
     wait_for(lambda: jobs_by_state(factory) == Counter({"done": count}), 420,
              "every site's job done")
-    assert first_crawls, "no crawl process was seen running"
 
     with transaction(factory) as session:
         complete = Counter(site_id for (site_id,) in session.execute(
@@ -181,14 +191,14 @@ def test_two_workers_share_a_night_and_survive_a_sigkill(
 
 @pytest.mark.postgres
 def test_a_recheck_queued_during_the_night_runs_before_the_backlog(
-    worker_env, tmp_path, serve_site, start_worker
+    worker_env, tmp_path, serve_site, start_badgewatch
 ) -> None:
     count = 16
     serve_sites(serve_site, worker_env, tmp_path, count, pages=5, delay=0.2, prefix="夜")
     factory = db(worker_env)
     env = {**worker_env, "BADGEWATCH_MONITOR_SITES_PER_PROCESS": "2"}
     queue_nightly(env)
-    start_worker("--concurrency", "1", BADGEWATCH_MONITOR_SITES_PER_PROCESS="2")
+    start_badgewatch("--concurrency", "1", BADGEWATCH_MONITOR_SITES_PER_PROCESS="2")
     wait_for(lambda: jobs_by_state(factory)["running"] >= 1, 120, "the night under way")
 
     recheck = subprocess.run(
@@ -212,14 +222,17 @@ def test_a_recheck_queued_during_the_night_runs_before_the_backlog(
 
 @pytest.mark.postgres
 def test_workers_started_together_fire_the_nightly_run_once(
-    worker_env, tmp_path, serve_site, start_worker
+    worker_env, tmp_path, serve_site, start_badgewatch
 ) -> None:
     serve_sites(serve_site, worker_env, tmp_path, 3, pages=2, delay=0.0, prefix="一次")
     factory = db(worker_env)
     fire = datetime.now(SHANGHAI).replace(microsecond=0) + timedelta(seconds=12)
     cron = f"{fire.second} {fire.minute} {fire.hour} {fire.day} {fire.month} *"
     overrides = {"BADGEWATCH_MONITOR_NIGHTLY_CRON": cron, "BADGEWATCH_MONITOR_DIGEST_CRON": cron}
-    workers = [start_worker("--concurrency", "1", **overrides) for _ in range(3)]
+    # Three workers and two monitors at once: on PostgreSQL the monitors leave the schedule
+    # to the workers, whose periodic task defers each fire time once.
+    workers = [start_badgewatch("--concurrency", "1", **overrides) for _ in range(3)]
+    workers += [start_badgewatch(command="monitor", **overrides) for _ in range(2)]
     wait_for(lambda: jobs_by_state(factory) == Counter({"done": 3}), 120, "the nightly run")
     # Well past the fire time, every worker has read the schedule several times since.
     wait_for(lambda: datetime.now(UTC) > fire.astimezone(UTC) + timedelta(seconds=6), 30,
@@ -287,15 +300,12 @@ def test_a_worker_refuses_a_database_without_procrastinate(tmp_path) -> None:
 
 @pytest.mark.postgres
 def test_on_postgresql_the_monitor_leaves_the_crawls_to_the_workers(
-    worker_env, tmp_path, serve_site, start_worker
+    worker_env, tmp_path, serve_site, start_badgewatch
 ) -> None:
     serve_sites(serve_site, worker_env, tmp_path, 2, pages=2, delay=0.0, prefix="分工")
     factory = db(worker_env)
     queue_nightly(worker_env)
-    log = open(tmp_path / "monitor.log", "ab")  # noqa: SIM115
-    monitor = subprocess.Popen([sys.executable, "-m", "badgewatch", "monitor"],
-                               env={**os.environ, **worker_env}, cwd=ROOT, stdout=log,
-                               stderr=subprocess.STDOUT)
+    monitor = start_badgewatch(command="monitor")
     try:
         started = datetime.now(UTC)
 
@@ -311,7 +321,7 @@ def test_on_postgresql_the_monitor_leaves_the_crawls_to_the_workers(
         status = json.loads(cli_run(worker_env, "monitor", "status", "--json"))
         assert status["monitor"] is not None and status["engine"]["workers"] == []
         assert status["engine"]["queued_by_kind"] == {"nightly": 2}
-        start_worker("--concurrency", "1")
+        start_badgewatch("--concurrency", "1")
         wait_for(lambda: jobs_by_state(factory) == Counter({"done": 2}), 120, "the workers' crawl")
 
         def states() -> Counter[str]:
