@@ -475,7 +475,7 @@ async def sweep(context: JobContext, timestamp: int) -> None:
     for job in stalled:
         log.warning("job %s (%s) of a stalled worker: retried", job.id, job.task_name)
         await app.job_manager.retry_job(job)
-    # The schedule and the sweep leave two finished jobs a period: keep three days of them.
+    # The schedule and the sweep leave two succeeded jobs a period: keep three days of them.
     await app.job_manager.delete_old_jobs(nb_hours=KEEP_FINISHED_HOURS)
     now = utcnow()
     with transaction(w.sessions) as session:
