@@ -18,14 +18,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from badgewatch.config import Config
 from monitor.watchdog import live_monitor
 from store import queue
 from store.db import transaction
+from store.models import CrawlRun
 
 DISPATCHER = "dispatcher"
+RECENT_RUNS = 10  # runs whose throughput the status shows
 PROCRASTINATE = "procrastinate"
 
 
@@ -46,6 +49,43 @@ class WorkerInfo:
 
 
 @dataclass(frozen=True)
+class RunRate:
+    """A crawl run that ended, and how fast it went."""
+
+    run_id: int
+    trigger: str
+    state: str
+    sites: int
+    pages: int
+    seconds: float
+
+    @property
+    def pages_per_second(self) -> float:
+        return self.pages / self.seconds if self.seconds > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run": self.run_id, "trigger": self.trigger, "state": self.state,
+                "sites": self.sites, "pages": self.pages, "seconds": round(self.seconds, 1),
+                "pages_per_second": round(self.pages_per_second, 2)}
+
+
+def recent_runs(session: Session, *, limit: int = RECENT_RUNS) -> tuple[RunRate, ...]:
+    """The last runs that ended, newest first, whichever engine ran them."""
+    runs = session.scalars(
+        select(CrawlRun)
+        .where(CrawlRun.finished_at.is_not(None))
+        .order_by(CrawlRun.finished_at.desc(), CrawlRun.id.desc())
+        .limit(limit)
+    )
+    return tuple(
+        RunRate(run.id, run.trigger, run.state.value, run.sites, run.pages,
+                (run.finished_at - run.started_at).total_seconds())
+        for run in runs
+        if run.finished_at is not None
+    )
+
+
+@dataclass(frozen=True)
 class EngineStatus:
     """What ``badgewatch monitor status`` shows of the engine, the same on both."""
 
@@ -54,6 +94,7 @@ class EngineStatus:
     running: tuple[queue.RunningJob, ...]
     queued_by_kind: dict[str, int]
     engine_jobs: dict[str, int] = field(default_factory=dict)  # Procrastinate's, by status
+    recent_runs: tuple[RunRate, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,6 +110,7 @@ class EngineStatus:
             ],
             "queued_by_kind": dict(self.queued_by_kind),
             "engine_jobs": dict(self.engine_jobs),
+            "recent_runs": [r.to_json() for r in self.recent_runs],
         }
 
 
@@ -153,4 +195,5 @@ def dispatcher_status(session: Session, *, now: datetime, config: Config) -> Eng
         )
         workers = (WorkerInfo(f"监测服务 {beat.id}（{beat.host}，进程 {beat.pid}）",
                               beat.heartbeat_at, runs),)
-    return EngineStatus(DISPATCHER, workers, stats.running_jobs, stats.queued_by_kind)
+    return EngineStatus(DISPATCHER, workers, stats.running_jobs, stats.queued_by_kind,
+                        recent_runs=recent_runs(session))

@@ -48,7 +48,7 @@ from badgewatch.vocabulary import CRAWL_KIND_LABELS
 from crawler.launch import STOP_WAIT_SECONDS
 from monitor import jobs as scheduled
 from monitor.dispatch import Batch, launch, reap
-from monitor.engine import PROCRASTINATE, EngineStatus, WorkerInfo
+from monitor.engine import PROCRASTINATE, EngineStatus, WorkerInfo, recent_runs
 from monitor.service import settle_sites
 from store import queue
 from store.db import transaction
@@ -245,7 +245,7 @@ def worker_status(session: Session, *, now: datetime, config: Config) -> EngineS
         )
     }
     return EngineStatus(PROCRASTINATE, workers, stats.running_jobs, stats.queued_by_kind,
-                        engine_jobs)
+                        engine_jobs, recent_runs(session))
 
 
 def _job_text(task: str, args: dict[str, Any]) -> str:

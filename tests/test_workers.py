@@ -23,7 +23,7 @@ from sqlalchemy import func, select, text
 from badgewatch.cli.main import cli
 from monitor.workers import last_fire
 from store.db import make_engine, transaction
-from store.models import CrawlJob, MonitorBeat, PageResult, Site, SiteCheck
+from store.models import CrawlJob, CrawlRun, MonitorBeat, PageResult, Site, SiteCheck
 from tests.conftest import postgres_database
 from tests.factories import loopback_env, stop_processes, wait_for
 from tests.test_monitor import cli_run, db, jobs_by_state, register_sites, site_pages
@@ -177,7 +177,10 @@ def test_two_workers_share_a_night_and_survive_a_sigkill(
         workers = {j.worker.split("/")[0] for j in session.scalars(select(CrawlJob))}
         assert len(workers) >= 2, workers  # the night was shared
         statuses = Counter(s.status.value for s in session.scalars(select(Site)))
+        # The killed worker's runs were recorded incomplete (by their witness, or the reaper).
+        runs = Counter(r.state.value for r in session.scalars(select(CrawlRun)))
     assert statuses == Counter({"compliant": count})
+    assert runs["incomplete"] >= 1 and runs["finished"] >= count // 4, runs
 
     for process in (second, restarted):
         process.send_signal(signal.SIGTERM)
@@ -187,6 +190,9 @@ def test_two_workers_share_a_night_and_survive_a_sigkill(
     assert status["engine"]["engine"] == "procrastinate"
     assert status["engine"]["workers"] == []
     assert status["queue"]["running"] == 0
+    recent = status["engine"]["recent_runs"]
+    assert len(recent) == 10 and all(r["pages_per_second"] > 0 for r in recent
+                                     if r["state"] == "finished")
 
 
 @pytest.mark.postgres

@@ -84,6 +84,10 @@ def status(as_json: bool) -> None:
     for job in engine["running"]:
         click.echo(f"  running: job {job['job']} ({job['kind']}, site {job['site_id']}, "
                    f"attempt {job['attempt']}) on {job['worker']}")
+    for run in engine["recent_runs"]:
+        click.echo(f"  run {run['run']} ({run['trigger']}, {run['state']}): {run['sites']} "
+                   f"site(s), {run['pages']} pages in {run['seconds']:g} s, "
+                   f"{run['pages_per_second']:g} pages/s")
     if data["oldest_unchecked"]:
         click.echo(f"oldest unchecked site: {data['oldest_unchecked']['domain']}")
     if data["stale_sites"]:
