@@ -208,10 +208,6 @@ class ProcrastinateEngine:
             self._app = None
 
 
-def has_procrastinate_schema(session: Session) -> bool:
-    return bool(session.scalar(text("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")))
-
-
 def live_workers(session: Session, *, stalled_seconds: float) -> list[tuple[int, datetime]]:
     """Procrastinate's workers that beat recently, with their last heartbeat."""
     rows = session.execute(

@@ -7,8 +7,6 @@ import logging
 import click
 
 from badgewatch.cli.main import fail, runtime
-from badgewatch.runtime import shown_url
-from store.db import transaction
 
 
 @click.command("worker")
@@ -19,17 +17,15 @@ def command(concurrency: int | None) -> None:
     workers; also fires the nightly run and the daily pass, once whatever their number.
     SIGTERM or Ctrl-C stops it; crawls it cannot finish go back to the queue."""
     from monitor.engine import uses_workers
-    from monitor.workers import has_procrastinate_schema, run_workers
+    from monitor.workers import run_workers
 
     rt = runtime()
     config = rt.config
     if not uses_workers(config):
         fail("[database] url: `badgewatch worker` needs PostgreSQL (postgresql://...); on "
              "SQLite `badgewatch monitor` runs the crawls itself", bad_input=True)
-    with transaction(rt.sessions) as session:
-        if not has_procrastinate_schema(session):
-            fail(f"the database at {shown_url(config.database.url)} has no Procrastinate "
-                 "tables: run `badgewatch db upgrade`")
+    rt.sessions  # noqa: B018 - refuses a database without this version's schema, ours and
+    # Procrastinate's ("run `badgewatch db upgrade`"), before any worker starts
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
