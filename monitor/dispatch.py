@@ -74,6 +74,7 @@ def launch(
     *,
     env: dict[str, str] | None = None,
     process_group: int | None = None,
+    die_with_launcher: bool = False,
 ) -> Batch:
     """Start one crawl process for these claims and record its run on their jobs. Call it
     from a thread that lives as long as the crawl (see ``crawler.launch.start_run``)."""
@@ -93,6 +94,7 @@ def launch(
         env=run_env,
         log_file=log_file,
         process_group=process_group,
+        die_with_launcher=die_with_launcher,
     )
     with transaction(sessions) as session:
         queue.attach_run(session, [c.owner for c in claims], run_id)

@@ -360,7 +360,7 @@ async def _crawl(context: JobContext, job_ids: list[int]) -> None:
     )
     if not claims:
         return  # another attempt has them, or had them
-    batch = launch(w.config, w.sessions, claims, now, process_group=0)
+    batch = launch(w.config, w.sessions, claims, now, process_group=0, die_with_launcher=True)
     try:
         await _follow(w, batch)
     except asyncio.CancelledError:
