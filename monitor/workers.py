@@ -46,6 +46,7 @@ from badgewatch.config import Config, parse_cron
 from badgewatch.runtime import Runtime, utcnow
 from badgewatch.vocabulary import CRAWL_KIND_LABELS
 from crawler.launch import STOP_WAIT_SECONDS
+from crawler.results import stop_run
 from monitor import jobs as scheduled
 from monitor.dispatch import Batch, launch, reap
 from monitor.engine import PROCRASTINATE, EngineStatus, WorkerInfo, recent_runs
@@ -77,6 +78,7 @@ SCHEDULE: Final = (
     ("daily", TASK_DAILY, "digest_cron"),
 )
 KEEP_FINISHED_HOURS: Final = 72  # succeeded Procrastinate jobs are deleted after this
+EXPIRED_REASON: Final = "its worker stopped renewing its lease"
 STALLED_REASON: Final = "its worker stopped beating: the Procrastinate job runs again"
 
 
@@ -352,7 +354,11 @@ async def _crawl(context: JobContext, job_ids: list[int]) -> None:
     assert job.id is not None
     now = utcnow()
     with transaction(w.sessions) as session:
-        # Run again after its worker died: what that attempt held comes back first.
+        # Run again after its worker died: what that attempt held comes back first, its runs
+        # recorded over (a crawl killed before it could start its witness recorded nothing),
+        # the runs first, then the jobs, as the crawl's publishing transaction takes them.
+        for run_id in queue.runs_held(session, owner_prefix=f"pq{job.id}."):
+            stop_run(session, run_id, now=now, reason=STALLED_REASON)
         queue.take_back_prefixed(session, f"pq{job.id}.", now=now, reason=STALLED_REASON)
     claims = queue.claim_jobs(
         w.sessions, job_ids, worker=(context.worker_name or w.name)[:120], now=now,
@@ -475,6 +481,8 @@ async def sweep(context: JobContext, timestamp: int) -> None:
     await app.job_manager.delete_old_jobs(nb_hours=KEEP_FINISHED_HOURS)
     now = utcnow()
     with transaction(w.sessions) as session:
+        for run_id in queue.runs_held(session, expired_at=now):
+            stop_run(session, run_id, now=now, reason=EXPIRED_REASON)
         queue.requeue_expired(session, now=now)
         nightly_ids, rechecks = uncovered(session, older_than=now - timedelta(seconds=10))
     if nightly_ids:

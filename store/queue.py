@@ -519,6 +519,26 @@ def requeue(
     )
 
 
+def runs_held(
+    session: Session, *, owner_prefix: str | None = None, expired_at: datetime | None = None
+) -> list[int]:
+    """The crawl runs (``attach_run``) working on running jobs whose owner token starts with
+    ``owner_prefix``, or whose lease ran out before ``expired_at``: the runs of attempts
+    about to be taken back, so that a crawl that died too early to record its end is recorded."""
+    if not owner_prefix and expired_at is None:
+        raise ValueError("give owner_prefix or expired_at")
+    which: list[ColumnElement[bool]] = [
+        CrawlJob.state == JobState.RUNNING, CrawlJob.run_id.is_not(None)
+    ]
+    if owner_prefix:
+        which.append(CrawlJob.owner.startswith(owner_prefix, autoescape=True))
+    if expired_at is not None:
+        _require_aware(expired_at)
+        which.append(CrawlJob.lease_until < expired_at)
+    runs = session.scalars(select(CrawlJob.run_id).where(*which).distinct()).all()
+    return sorted(run for run in runs if run is not None)
+
+
 def take_back_prefixed(
     session: Session,
     owner_prefix: str,

@@ -28,6 +28,7 @@ from store.queue import (
     renew,
     requeue,
     requeue_expired,
+    runs_held,
     stats,
     take_back_prefixed,
 )
@@ -554,6 +555,19 @@ def test_a_retried_engine_job_takes_back_what_its_dead_attempt_held(
                       owner_prefix="pq1.0.")
     [neighbour] = claim_jobs(sessions, [ids[2]], worker="w1", now=NOW, lease=LEASE,
                              owner_prefix="pq12.0.")
+    with transaction(sessions) as session:
+        run = CrawlRun(trigger="nightly", state=RunState.RUNNING, started_at=NOW, heartbeat_at=NOW)
+        other = CrawlRun(trigger="nightly", state=RunState.RUNNING, started_at=NOW,
+                         heartbeat_at=NOW)
+        session.add_all([run, other])
+        session.flush()
+        attach_run(session, [c.owner for c in dead], run.id)
+        attach_run(session, [neighbour.owner], other.id)
+        # The runs of the attempts about to be taken back: by owner, or by expired lease.
+        assert runs_held(session, owner_prefix="pq1.") == [run.id]
+        assert runs_held(session, expired_at=NOW + LEASE + timedelta(seconds=1)) == sorted(
+            [run.id, other.id])
+        assert runs_held(session, expired_at=NOW) == []
     later = NOW + timedelta(minutes=1)
     with transaction(sessions) as session:
         # "pq1." is not a prefix of "pq12.": the neighbour keeps its job.
