@@ -392,6 +392,36 @@ class MonitorConfig(_Section):
         return value
 
 
+class WorkersConfig(_Section):
+    """``badgewatch worker`` on PostgreSQL: Procrastinate workers sharing the crawl work."""
+
+    concurrency: int = Field(default=2, ge=1)  # crawl processes one worker runs at once
+    schedule_seconds: int = Field(default=60, ge=1, le=60)  # how often the schedule is read
+    sweep_seconds: int = Field(default=60, ge=1, le=60)  # stalled jobs, leases, uncovered work
+    heartbeat_seconds: float = Field(default=10.0, gt=0)
+    stalled_seconds: float = Field(default=60.0, gt=0)  # a worker silent this long is dead
+    retries: int = Field(default=2, ge=0)  # retries of a crawl job whose sites were requeued
+    shutdown_seconds: float = Field(default=60.0, ge=0)  # SIGTERM: crawls stopped after this
+
+    @field_validator("schedule_seconds", "sweep_seconds")
+    @classmethod
+    def _divides_a_minute(cls, value: int) -> int:
+        if 60 % value:
+            raise ValueError(f"{value} does not divide 60; use 1, 2, 3, 4, 5, 6, 10, 12, 15, "
+                             "20, 30 or 60")
+        return value
+
+    @model_validator(mode="after")
+    def _beats_before_stalling(self) -> WorkersConfig:
+        if self.stalled_seconds < 2 * self.heartbeat_seconds:
+            raise ValueError(
+                f"stalled_seconds ({self.stalled_seconds:g}) must be at least twice "
+                f"heartbeat_seconds ({self.heartbeat_seconds:g}): a live worker that misses one "
+                "beat would be taken for dead and its crawls started again elsewhere"
+            )
+        return self
+
+
 class ReportsConfig(_Section):
     """The office reports: where they are written, how they are linked, what they list."""
 
@@ -504,6 +534,7 @@ class Config(_Section):
     sms: SmsConfig = SmsConfig()
     notify: NotifyConfig = NotifyConfig()
     monitor: MonitorConfig = MonitorConfig()
+    workers: WorkersConfig = WorkersConfig()
     reports: ReportsConfig = ReportsConfig()
     web: WebConfig = WebConfig()
     redpages: RedPagesConfig = RedPagesConfig()

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,6 +42,11 @@ class Runtime:
             self._engine = make_engine(self.config.database.url, self.config.database.echo)
         return self._engine
 
+    def _has_procrastinate(self) -> bool:
+        with self.engine.connect() as connection:
+            found = connection.scalar(text("SELECT to_regclass('procrastinate_jobs') IS NOT NULL"))
+        return bool(found)
+
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
         if self.check_schema:
@@ -60,9 +65,14 @@ class Runtime:
         script = ScriptDirectory.from_config(alembic_config(url))
         with self.engine.connect() as connection:
             current = set(MigrationContext.configure(connection).get_current_heads())
-        if current == set(script.get_heads()):
-            return
         where = f"the database at {shown_url(url)}"
+        if current == set(script.get_heads()):
+            if url.startswith("postgresql") and not self._has_procrastinate():
+                raise DatabaseNotReady(
+                    f"{where} has no Procrastinate tables (the crawl work's queue on "
+                    "PostgreSQL): run `badgewatch db upgrade`"
+                )
+            return
         if not current:
             raise DatabaseNotReady(
                 f"{where} is not migrated (it has no badgewatch tables): run "

@@ -219,6 +219,18 @@ CARRIED_MESSAGE = (
 )
 """What a page's verdict says when an incremental crawl carried it from the last check."""
 
+ENGINE_LABELS: Mapping[str, str] = {
+    "dispatcher": "单机调度（监测服务自行抓取，SQLite）",
+    "procrastinate": "多机工作进程（badgewatch worker，PostgreSQL）",
+}
+"""Who runs the crawl work (``monitor/engine.py``), on the operator's monitor page."""
+
+CRAWL_KIND_LABELS: Mapping[str, str] = {
+    "nightly": "夜间检查",
+    "recheck": "立即复查",
+}
+"""A crawl queue job's kind."""
+
 
 # --- reason codes ----------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ the thread that started it (see ``crawler.stops``); whoever sees it end first re
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -29,6 +30,7 @@ from store.db import transaction
 from store.models import CrawlRun, RunState, SiteCheck
 
 STOP_WAIT_SECONDS = 30.0  # after this, a crawl told to stop is killed
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -58,11 +60,18 @@ def start_run(
     now: datetime,
     env: dict[str, str] | None = None,
     log_file: Path | None = None,
+    process_group: int | None = None,
+    die_with_launcher: bool = False,
 ) -> tuple[int, subprocess.Popen[bytes]]:
     """Record a run and start its crawl process; returns the run id and the process.
 
     Call it from a thread that lives as long as the crawl: the crawl is killed when that
     thread exits (the monitor and the CLI start crawls from their main thread).
+    ``process_group`` 0 puts the crawl in a process group of its own (a worker's crawls do
+    not get its terminal's Ctrl-C; the worker stops them itself). ``die_with_launcher`` asks
+    the kernel for the parent-death signal before the crawl's program even starts, so a crawl
+    still importing its libraries when its launcher is killed dies too (the crawl asks again
+    itself once it runs).
     """
     with transaction(factory) as session:
         reap_stale_runs(
@@ -83,8 +92,24 @@ def start_run(
         stdout=log,
         stderr=subprocess.STDOUT if log_file else subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
+        process_group=process_group,
+        preexec_fn=_parent_death_signal(os.getpid()) if die_with_launcher else None,  # noqa: PLW1509
     )
     return run_id, process
+
+
+def _parent_death_signal(launcher: int) -> Callable[[], None]:
+    """What the child runs between fork and exec: SIGKILL when its launcher's thread ends
+    (``PR_SET_PDEATHSIG``), or exit now if the launcher is already gone. libc is loaded here,
+    before the fork, so the child only makes two system calls."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+
+    def request() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != launcher:
+            os._exit(1)
+
+    return request
 
 
 def progress(factory: sessionmaker[Session], run_id: int, started: float) -> Progress:

@@ -4,7 +4,8 @@ The dispatcher only claims jobs, starts ``python -m crawler.run`` with them and 
 processes; the crawl process itself completes each job, in the same transaction as the site's
 results, and only while its attempt still owns the job. A distributed engine (Celery, RQ,
 Dramatiq…) can replace this class: its worker claims jobs the same way and runs the same
-``crawler.run`` with the same job file, so the crawl code does not change.
+``crawler.run`` with the same job file, so the crawl code does not change; on PostgreSQL,
+Procrastinate does (``monitor/workers.py``, through ``launch`` and ``reap`` below).
 
 Rechecks have a lane of their own: one process slot that only rechecks may use, each recheck
 alone in its process, so a recheck is never stuck behind a nightly batch.
@@ -51,6 +52,78 @@ class Batch:
     def owners(self) -> list[str]:
         return [c.owner for c in self.claims]
 
+    def enforce_time_limit(self, now: datetime, limit: timedelta) -> None:
+        """Over the limit, the crawl is told to stop once (SIGTERM, a graceful stop); one
+        that is still there ``STOP_WAIT_SECONDS`` later is killed."""
+        if self.process.poll() is not None or now - self.started <= limit:
+            return
+        if self.stop_sent is None:
+            log.warning("run %s: over the time limit, stopping it", self.run_id)
+            self.process.send_signal(signal.SIGTERM)
+            self.stop_sent = now
+        elif now - self.stop_sent > timedelta(seconds=STOP_WAIT_SECONDS):
+            log.warning("run %s: did not stop, killing it", self.run_id)
+            self.process.kill()
+
+
+def launch(
+    config: Config,
+    sessions: sessionmaker[Session],
+    claims: list[queue.Claim],
+    now: datetime,
+    *,
+    env: dict[str, str] | None = None,
+    process_group: int | None = None,
+    die_with_launcher: bool = False,
+) -> Batch:
+    """Start one crawl process for these claims and record its run on their jobs. Call it
+    from a thread that lives as long as the crawl (see ``crawler.launch.start_run``)."""
+    with transaction(sessions) as session:
+        jobs = [_site_job(session, claim) for claim in claims]
+    recheck = all(c.kind == "recheck" for c in claims)
+    run_env = dict(env or {})
+    if any(c.render for c in claims):
+        run_env["BADGEWATCH_RENDER_ENABLED"] = "true"
+    log_file = Path(config.paths.data_dir) / "crawl.log"
+    run_id, process = start_run(
+        sessions,
+        config,
+        jobs,
+        trigger="recheck" if recheck else "nightly",
+        now=now,
+        env=run_env,
+        log_file=log_file,
+        process_group=process_group,
+        die_with_launcher=die_with_launcher,
+    )
+    with transaction(sessions) as session:
+        queue.attach_run(session, [c.owner for c in claims], run_id)
+    log.info("run %s: %d site(s) in process %s", run_id, len(claims), process.pid)
+    return Batch(run_id, process, claims, now, recheck)
+
+
+def _site_job(session: Session, claim: queue.Claim) -> SiteJob:
+    site = session.get(Site, claim.site_id)
+    assert site is not None
+    return job_for(
+        site, only_url=claim.url, queue_job=claim.job_id, owner=claim.owner,
+        full=claim.kind == "recheck",  # a person asked: judged in full (crawler.known)
+    )
+
+
+def reap(sessions: sessionmaker[Session], batch: Batch, now: datetime) -> int:
+    """The batch's process has ended: a run it left running is over, and the jobs it did not
+    complete go back to the queue. Returns how many were taken back."""
+    reason = exit_reason(batch.process.returncode)
+    with transaction(sessions) as session:
+        # The run's row first, then the jobs, the order the crawl's own publishing
+        # transaction takes them in.
+        stop_run(session, batch.run_id, now=now, reason=reason, pid=batch.process.pid)
+        left = queue.requeue(session, batch.owners, now=now, reason=reason)
+    if left:
+        log.warning("run %s: %d job(s) requeued", batch.run_id, left)
+    return left
+
 
 @dataclass
 class Dispatcher:
@@ -59,6 +132,7 @@ class Dispatcher:
     worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     env: dict[str, str] = field(default_factory=dict)
     rechecks_only: bool = False  # a `recheck` command standing in for an absent monitor
+    runs_crawls: bool = True  # False on PostgreSQL, where `badgewatch worker`s run them
     batches: list[Batch] = field(default_factory=list)
     finished_sites: list[int] = field(default_factory=list)
 
@@ -85,7 +159,7 @@ class Dispatcher:
     def _start_work(self, now: datetime) -> None:
         """Fill the free process slots: rechecks first, one to a process, in their own lane."""
         monitor = self.config.monitor
-        while True:
+        while self.runs_crawls:
             rechecks = sum(b.recheck for b in self.batches)
             nightly = len(self.batches) - rechecks
             claims: list[queue.Claim] = []
@@ -104,66 +178,20 @@ class Dispatcher:
             self._launch(claims, now)
 
     def _launch(self, claims: list[queue.Claim], now: datetime) -> None:
-        with transaction(self.sessions) as session:
-            jobs = [self._site_job(session, claim) for claim in claims]
-        recheck = all(c.kind == "recheck" for c in claims)
-        env = dict(self.env)
-        if any(c.render for c in claims):
-            env["BADGEWATCH_RENDER_ENABLED"] = "true"
-        log_file = Path(self.config.paths.data_dir) / "crawl.log"
-        run_id, process = start_run(
-            self.sessions,
-            self.config,
-            jobs,
-            trigger="recheck" if recheck else "nightly",
-            now=now,
-            env=env,
-            log_file=log_file,
-        )
-        with transaction(self.sessions) as session:
-            queue.attach_run(session, [c.owner for c in claims], run_id)
-        self.batches.append(Batch(run_id, process, claims, now, recheck))
-        log.info("run %s: %d site(s) in process %s", run_id, len(claims), process.pid)
-
-    @staticmethod
-    def _site_job(session: Session, claim: queue.Claim) -> SiteJob:
-        site = session.get(Site, claim.site_id)
-        assert site is not None
-        return job_for(
-            site, only_url=claim.url, queue_job=claim.job_id, owner=claim.owner,
-            full=claim.kind == "recheck",  # a person asked: judged in full (crawler.known)
-        )
+        self.batches.append(launch(self.config, self.sessions, claims, now, env=self.env))
 
     def _reap(self, now: datetime) -> None:
         for batch in list(self.batches):
             if batch.process.poll() is None:
                 continue
             self.batches.remove(batch)
-            reason = exit_reason(batch.process.returncode)
-            with transaction(self.sessions) as session:
-                # A run the process left running is over; the run's row first, then the jobs,
-                # the order the crawl's own publishing transaction takes them in.
-                stop_run(session, batch.run_id, now=now, reason=reason, pid=batch.process.pid)
-                # Jobs the process did not complete (it died, or was stopped) go back to the queue.
-                left = queue.requeue(session, batch.owners, now=now, reason=reason)
+            reap(self.sessions, batch, now)
             self.finished_sites.extend(c.site_id for c in batch.claims)
-            if left:
-                log.warning("run %s: %d job(s) requeued", batch.run_id, left)
 
     def _enforce_time_limit(self, now: datetime) -> None:
-        """Over the limit, a crawl is told to stop once (SIGTERM, a graceful stop); one that
-        is still there ``STOP_WAIT_SECONDS`` later is killed."""
         limit = timedelta(seconds=self.config.monitor.job_time_limit)
         for batch in self.batches:
-            if batch.process.poll() is not None or now - batch.started <= limit:
-                continue
-            if batch.stop_sent is None:
-                log.warning("run %s: over the time limit, stopping it", batch.run_id)
-                batch.process.send_signal(signal.SIGTERM)
-                batch.stop_sent = now
-            elif now - batch.stop_sent > timedelta(seconds=STOP_WAIT_SECONDS):
-                log.warning("run %s: did not stop, killing it", batch.run_id)
-                batch.process.kill()
+            batch.enforce_time_limit(now, limit)
 
     def stop(self, now: datetime, *, timeout: float = 30.0) -> None:
         """Stop every crawl process; what they did not finish goes back to the queue."""

@@ -10,20 +10,23 @@ from datetime import datetime
 from badgewatch.config import load_config
 from badgewatch.runtime import Runtime, utcnow
 from monitor import deadlines, notices
-from store import queue, retention
+from monitor.engine import engine_for
+from store import retention
 from store.db import transaction
 
 log = logging.getLogger(__name__)
 
 
 def queue_nightly() -> None:
-    """Queue a crawl of every monitored site; the dispatcher runs them."""
+    """Queue a crawl of every monitored site; the engine (the monitor's dispatcher, or the
+    workers) runs them."""
     runtime = Runtime(load_config())
+    engine = engine_for(runtime.config, runtime.sessions)
     try:
-        with transaction(runtime.sessions) as session:
-            queued = queue.enqueue_nightly(session, now=utcnow())
+        queued = engine.enqueue_nightly(now=utcnow())
         log.info("nightly crawl: %d site(s) queued", queued)
     finally:
+        engine.close()
         runtime.close()
 
 

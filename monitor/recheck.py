@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from badgewatch.config import Config
 from badgewatch.runtime import Runtime, utcnow
 from monitor.dispatch import Dispatcher
+from monitor.engine import Engine
 from monitor.service import settle_sites
 from store import queue
 from store.db import transaction
@@ -24,15 +25,15 @@ class RecheckTimeout(Exception):
 
 
 def request_recheck(
-    factory: sessionmaker[Session], site_id: int, *, url: str | None, render: bool, now: datetime
+    engine: Engine, site_id: int, *, url: str | None, render: bool, now: datetime
 ) -> queue.Enqueued:
-    with transaction(factory) as session:
-        return queue.enqueue(session, site_id, kind="recheck", now=now, url=url, render=render)
+    return engine.recheck(site_id, url=url, render=render, now=now)
 
 
 def recheck(
     config: Config,
     factory: sessionmaker[Session],
+    engine: Engine,
     site_id: int,
     *,
     url: str | None,
@@ -41,9 +42,10 @@ def recheck(
     wait: bool,
     timeout: float,
 ) -> CrawlJob | int:
-    """Queue a recheck; wait for it (a running monitor does it) or run it here (no monitor).
-    Returns the finished job, or the queued job's id when not waiting."""
-    enqueued = request_recheck(factory, site_id, url=url, render=render, now=utcnow())
+    """Queue a recheck; wait for it (a running monitor or worker does it) or run it here
+    (``monitor_running`` False: nothing runs the queue). Returns the finished job, or the
+    queued job's id when not waiting."""
+    enqueued = request_recheck(engine, site_id, url=url, render=render, now=utcnow())
     if monitor_running and not wait:
         return enqueued.job_id
 
@@ -56,7 +58,7 @@ def recheck(
         # A crawl of the site was already under way: its verdict may predate the request,
         # so let it finish and check again.
         finish(enqueued.job_id)
-        enqueued = request_recheck(factory, site_id, url=url, render=render, now=utcnow())
+        enqueued = request_recheck(engine, site_id, url=url, render=render, now=utcnow())
     return finish(enqueued.job_id)
 
 

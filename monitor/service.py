@@ -29,6 +29,7 @@ from badgewatch.config import Config, MonitorConfig, parse_cron
 from badgewatch.runtime import Runtime, utcnow
 from monitor import deadlines, notices, watchdog
 from monitor.dispatch import Dispatcher
+from monitor.engine import uses_workers
 from monitor.reporting import NightlyReports
 from monitor.watchdog import live_monitor
 from notify.channels import channels_from_config
@@ -123,8 +124,12 @@ class Monitor:
     def __post_init__(self) -> None:
         self.runtime = Runtime(self.config)
         self.id = secrets.token_hex(8)
+        # On PostgreSQL `badgewatch worker`s run the crawls and fire the schedule
+        # (monitor/workers.py); the monitor still delivers, reports and watches.
+        self.workers_run_crawls = uses_workers(self.config)
         self.dispatcher = Dispatcher(
-            self.config, self.runtime.sessions, worker=f"monitor:{self.id}"
+            self.config, self.runtime.sessions, worker=f"monitor:{self.id}",
+            runs_crawls=not self.workers_run_crawls,
         )
         self.scheduler = make_scheduler(self.runtime, self.config.monitor)
         self.stopping = threading.Event()
@@ -137,7 +142,8 @@ class Monitor:
     def start(self) -> None:
         now = self.clock()
         # The schedule first, so that the first beat `monitor status` reads already shows it.
-        start_scheduler(self.scheduler, self.config.monitor)
+        if not self.workers_run_crawls:
+            start_scheduler(self.scheduler, self.config.monitor)
         with transaction(self.runtime.sessions) as session:
             session.add(
                 MonitorBeat(
@@ -161,7 +167,8 @@ class Monitor:
 
     def shutdown(self) -> None:
         now = self.clock()
-        self.scheduler.shutdown(wait=False)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         self.dispatcher.stop(now)
         self._after_crawls(now)
         self.reports.join(timeout=120)

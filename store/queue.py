@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
@@ -53,6 +53,7 @@ _ACTIVE_WHERE: Final = text("state IN ('queued', 'running')")
 _ENQUEUE_TRIES: Final = 5  # each lost race means another writer made progress
 _ERROR_CHARS: Final = 2000
 _WORKER_CHARS: Final = 120  # the width of crawl_jobs.worker
+_OWNER_PREFIX_CHARS: Final = 64 - 32  # crawl_jobs.owner is 64 wide; the token takes 32
 
 
 class QueueError(RuntimeError):
@@ -108,6 +109,7 @@ class QueueStats:
     oldest_wait: timedelta | None  # how long the oldest queued job has waited at ``now``
     expired: int  # running jobs whose lease ran out: their dispatcher is gone
     running_jobs: tuple[RunningJob, ...]
+    queued_by_kind: dict[str, int] = field(default_factory=dict)
 
 
 def _require_aware(now: datetime) -> None:
@@ -228,7 +230,13 @@ def _merge_recheck(session: Session, job_id: int, *, url: str | None, render: bo
 
 
 def enqueue_nightly(session: Session, *, now: datetime) -> int:
-    """Queue a nightly job for every monitored site without an active job; how many were queued.
+    """Queue a nightly job for every monitored site without an active job; how many were queued."""
+    return len(enqueue_nightly_jobs(session, now=now))
+
+
+def enqueue_nightly_jobs(session: Session, *, now: datetime) -> list[int]:
+    """Queue a nightly job for every monitored site without an active job; the new jobs' ids,
+    in site order.
 
     One INSERT ... SELECT ... ON CONFLICT DO NOTHING, so a site queued by a concurrent
     recheck is skipped rather than failing the whole run.
@@ -257,7 +265,7 @@ def enqueue_nightly(session: Session, *, now: datetime) -> int:
         .on_conflict_do_nothing(index_elements=["site_id"], index_where=_ACTIVE_WHERE)
         .returning(CrawlJob.id)
     )
-    return len(session.execute(new).all())
+    return sorted(session.scalars(new).all())
 
 
 # --- claim and lease ------------------------------------------------------------------------
@@ -304,10 +312,16 @@ def claim(
 
 
 def _take(
-    session: Session, job: CrawlJob, *, worker: str, now: datetime, lease: timedelta
+    session: Session,
+    job: CrawlJob,
+    *,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    owner_prefix: str = "",
 ) -> Claim | None:
     """Start an attempt on a job still queued as it was read; None if someone was faster."""
-    owner = secrets.token_hex(16)
+    owner = owner_prefix + secrets.token_hex(16)
     won = update_if(
         session,
         CrawlJob.id,
@@ -327,6 +341,43 @@ def _take(
     return Claim(
         job.id, job.site_id, owner, job.url, job.render, _kind(job.kind), job.attempts + 1
     )
+
+
+def claim_jobs(
+    factory: sessionmaker[Session],
+    job_ids: Collection[int],
+    *,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    owner_prefix: str,
+) -> list[Claim]:
+    """Take these jobs, those still queued, each as a new owned attempt whose owner token
+    starts with ``owner_prefix`` (an engine's job and attempt, so the attempts of one engine
+    job can be taken back together: ``take_back_prefixed``). Jobs already running, finished
+    or gone are skipped: another attempt has them, or had them."""
+    _require_aware(now)
+    _require_lease(lease)
+    if not worker or len(worker) > _WORKER_CHARS:
+        raise ValueError(f"worker must be 1 to {_WORKER_CHARS} characters")
+    if len(owner_prefix) > _OWNER_PREFIX_CHARS:
+        raise ValueError(f"owner_prefix must be at most {_OWNER_PREFIX_CHARS} characters")
+    ids = sorted(set(job_ids))
+    if not ids:
+        return []
+
+    def due(n: int) -> Select[CrawlJob]:
+        return (
+            select(CrawlJob)
+            .where(CrawlJob.id.in_(ids), CrawlJob.state == JobState.QUEUED)
+            .order_by(CrawlJob.priority, CrawlJob.id)
+            .limit(n)
+        )
+
+    def take(session: Session, job: CrawlJob) -> Claim | None:
+        return _take(session, job, worker=worker, now=now, lease=lease, owner_prefix=owner_prefix)
+
+    return claim_due(factory, due, take, limit=len(ids))
 
 
 def renew(
@@ -468,6 +519,49 @@ def requeue(
     )
 
 
+def runs_held(
+    session: Session, *, owner_prefix: str | None = None, expired_at: datetime | None = None
+) -> list[int]:
+    """The crawl runs (``attach_run``) working on running jobs whose owner token starts with
+    ``owner_prefix``, or whose lease ran out before ``expired_at``: the runs of attempts
+    about to be taken back, so that a crawl that died too early to record its end is recorded."""
+    if not owner_prefix and expired_at is None:
+        raise ValueError("give owner_prefix or expired_at")
+    which: list[ColumnElement[bool]] = [
+        CrawlJob.state == JobState.RUNNING, CrawlJob.run_id.is_not(None)
+    ]
+    if owner_prefix:
+        which.append(CrawlJob.owner.startswith(owner_prefix, autoescape=True))
+    if expired_at is not None:
+        _require_aware(expired_at)
+        which.append(CrawlJob.lease_until < expired_at)
+    runs = session.scalars(select(CrawlJob.run_id).where(*which).distinct()).all()
+    return sorted(run for run in runs if run is not None)
+
+
+def take_back_prefixed(
+    session: Session,
+    owner_prefix: str,
+    *,
+    now: datetime,
+    reason: str,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> int:
+    """Put back the running jobs whose owner token starts with ``owner_prefix``: the attempts
+    of an engine job that is being run again because its worker died. Their crawl, if it
+    still runs somewhere, can no longer complete them."""
+    _require_aware(now)
+    if not owner_prefix:
+        raise ValueError("owner_prefix must not be empty")
+    return _take_back(
+        session,
+        CrawlJob.owner.startswith(owner_prefix, autoescape=True),
+        now=now,
+        reason=reason,
+        max_attempts=max_attempts,
+    )
+
+
 def requeue_expired(
     session: Session, *, now: datetime, max_attempts: int = DEFAULT_MAX_ATTEMPTS
 ) -> int:
@@ -550,6 +644,14 @@ def stats(session: Session, *, now: datetime) -> QueueStats:
         )
     )
     expired = sum(1 for job in running if job.lease_until is not None and job.lease_until < now)
+    by_kind = {
+        str(kind): int(count)
+        for kind, count in session.execute(
+            select(CrawlJob.kind, func.count(CrawlJob.id))
+            .where(CrawlJob.state == JobState.QUEUED)
+            .group_by(CrawlJob.kind)
+        )
+    }
     return QueueStats(
         queued=int(queued),
         running=len(running),
@@ -557,4 +659,5 @@ def stats(session: Session, *, now: datetime) -> QueueStats:
         oldest_wait=None if oldest is None else now - oldest,
         expired=expired,
         running_jobs=running,
+        queued_by_kind=by_kind,
     )

@@ -11,6 +11,8 @@ import asyncio
 import copy
 import json
 import re
+import signal
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -199,6 +201,18 @@ def pages(n_pages: int, footer: Any, prefix: str = "/p/") -> dict[str, Route | s
     for i in range(n_pages):
         routes[f"{prefix}{i}.html"] = government_page(f"页面{i}", links, footer(i), size_kb=8)
     return routes
+
+
+def stop_processes(processes: Sequence[subprocess.Popen[bytes]], timeout: float = 30) -> None:
+    """SIGTERM to each process still running (a clean stop), SIGKILL after ``timeout``."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def loopback_env(database_url: str, dns_config: Any, data_dir: Path, **settings: str

@@ -31,7 +31,15 @@ from store.models import (
     SiteCheck,
 )
 from testbed.siteserver import Route, government_page
-from tests.factories import HEADER, badge, certificate, identifier, loopback_env, wait_for
+from tests.factories import (
+    HEADER,
+    badge,
+    certificate,
+    identifier,
+    loopback_env,
+    stop_processes,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # the monitor's default time zone, read by its cron lines
@@ -104,13 +112,7 @@ def start_monitor(monitor_env) -> Iterator[Callable[..., subprocess.Popen[bytes]
         return process
 
     yield start
-    for process in started:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    stop_processes(started)
 
 
 def queue_nightly_now(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,6 +20,7 @@ from store.queue import (
     QueueError,
     attach_run,
     claim,
+    claim_jobs,
     complete,
     enqueue,
     enqueue_nightly,
@@ -27,7 +28,9 @@ from store.queue import (
     renew,
     requeue,
     requeue_expired,
+    runs_held,
     stats,
+    take_back_prefixed,
 )
 from tests.factories import (
     add_offices,
@@ -500,11 +503,13 @@ def test_stats(sessions: sessionmaker[Session]) -> None:
     _enqueue(sessions, b, "nightly", now=NOW + timedelta(minutes=1))
     _enqueue(sessions, c, "nightly", now=NOW + timedelta(minutes=2))
     [job] = _claim(sessions, limit=1, worker="dispatcher-7", now=NOW + timedelta(minutes=3))
+    _enqueue(sessions, b, "recheck", now=NOW + timedelta(minutes=4))
 
     with sessions() as session:
         now = NOW + timedelta(minutes=5)
         current = stats(session, now=now)
         assert (current.queued, current.running, current.expired) == (2, 1, 0)
+        assert current.queued_by_kind == {"nightly": 1, "recheck": 1}
         assert current.oldest_queued_at == NOW + timedelta(minutes=1)
         assert current.oldest_wait == timedelta(minutes=4)
         [running] = current.running_jobs
@@ -516,3 +521,64 @@ def test_stats(sessions: sessionmaker[Session]) -> None:
         )
         assert running.started_at == NOW + timedelta(minutes=3)
         assert stats(session, now=NOW + timedelta(hours=1)).expired == 1
+
+
+# --- an engine's jobs (Procrastinate on PostgreSQL) -----------------------------------------
+
+
+def test_an_engine_job_claims_only_its_queued_jobs(sessions: sessionmaker[Session]) -> None:
+    sites = _sites(sessions, 4)
+    with transaction(sessions) as session:
+        ids = [enqueue(session, s, kind="nightly", now=NOW).job_id for s in sites]
+    [other] = claim_jobs(sessions, [ids[1]], worker="w2", now=NOW, lease=LEASE,
+                         owner_prefix="pq8.0.")
+    claims = claim_jobs(sessions, ids[:3], worker="w1", now=NOW, lease=LEASE,
+                        owner_prefix="pq7.0.")
+    # Its own jobs only (not the fourth), and not the one another attempt holds.
+    assert [c.job_id for c in claims] == [ids[0], ids[2]]
+    assert all(c.owner.startswith("pq7.0.") and len(c.owner) == 6 + 32 for c in claims)
+    assert other.owner.startswith("pq8.0.")
+    assert claim_jobs(sessions, ids[:3], worker="w1", now=NOW, lease=LEASE,
+                      owner_prefix="pq7.1.") == []
+    assert _job(sessions, ids[3]).state == JobState.QUEUED
+    with pytest.raises(ValueError, match="owner_prefix"):
+        claim_jobs(sessions, ids, worker="w1", now=NOW, lease=LEASE, owner_prefix="p" * 33)
+
+
+def test_a_retried_engine_job_takes_back_what_its_dead_attempt_held(
+    sessions: sessionmaker[Session],
+) -> None:
+    sites = _sites(sessions, 3)
+    with transaction(sessions) as session:
+        ids = [enqueue(session, s, kind="nightly", now=NOW).job_id for s in sites]
+    dead = claim_jobs(sessions, ids[:2], worker="w1", now=NOW, lease=LEASE,
+                      owner_prefix="pq1.0.")
+    [neighbour] = claim_jobs(sessions, [ids[2]], worker="w1", now=NOW, lease=LEASE,
+                             owner_prefix="pq12.0.")
+    with transaction(sessions) as session:
+        run = CrawlRun(trigger="nightly", state=RunState.RUNNING, started_at=NOW, heartbeat_at=NOW)
+        other = CrawlRun(trigger="nightly", state=RunState.RUNNING, started_at=NOW,
+                         heartbeat_at=NOW)
+        session.add_all([run, other])
+        session.flush()
+        attach_run(session, [c.owner for c in dead], run.id)
+        attach_run(session, [neighbour.owner], other.id)
+        # The runs of the attempts about to be taken back: by owner, or by expired lease.
+        assert runs_held(session, owner_prefix="pq1.") == [run.id]
+        assert runs_held(session, expired_at=NOW + LEASE + timedelta(seconds=1)) == sorted(
+            [run.id, other.id])
+        assert runs_held(session, expired_at=NOW) == []
+    later = NOW + timedelta(minutes=1)
+    with transaction(sessions) as session:
+        # "pq1." is not a prefix of "pq12.": the neighbour keeps its job.
+        assert take_back_prefixed(session, "pq1.", now=later, reason="worker died") == 2
+    again = claim_jobs(sessions, ids[:2], worker="w2", now=later, lease=LEASE,
+                       owner_prefix="pq1.1.")
+    assert [c.job_id for c in again] == ids[:2] and [c.attempt for c in again] == [2, 2]
+    with transaction(sessions) as session:
+        # The dead attempt, were it still running somewhere, can publish nothing.
+        assert not complete(session, dead[0].job_id, dead[0].owner, now=later)
+        assert complete(session, again[0].job_id, again[0].owner, now=later)
+        assert owns(session, neighbour.job_id, neighbour.owner)
+        with pytest.raises(ValueError, match="owner_prefix"):
+            take_back_prefixed(session, "", now=later, reason="x")

@@ -147,6 +147,7 @@ def test_monitor_status_says_what_the_cli_says(operator: FlaskClient) -> None:
     page = HTMLParser(operator.get("/operator/monitor").get_data(as_text=True))
     text = page.css_first("#monitor").text()
     assert "未运行" in text and "0 个等待" in text
+    assert page.css_first("#engine").text().startswith("单机调度")
 
 
 @pytest.mark.parametrize("login", ["hz-unit", "hz-office", "conac"])

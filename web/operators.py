@@ -19,7 +19,8 @@ from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
-from badgewatch.vocabulary import LEVEL_LABELS, ROLE_LABELS
+from badgewatch.vocabulary import CRAWL_KIND_LABELS, ENGINE_LABELS, LEVEL_LABELS, ROLE_LABELS
+from monitor.engine import engine_status
 from monitor.watchdog import health
 from store.db import transaction
 from store.models import Office, OfficeLevel, Role, Unit, User
@@ -308,8 +309,12 @@ def monitor() -> str:
     st = state()
     with transaction(st.sessions) as db:
         data = health(db, now=st.now(), config=st.config)
+        engine = engine_status(db, now=st.now(), config=st.config)
 
     def shown(iso: str | None) -> str:
         return st.local_text(datetime.fromisoformat(iso)) if iso else "—"
 
-    return render_template("operator_monitor.html", data=data, shown=shown)
+    return render_template(
+        "operator_monitor.html", data=data, engine=engine.to_json(), shown=shown,
+        engine_label=ENGINE_LABELS[engine.engine], kind_labels=CRAWL_KIND_LABELS,
+    )

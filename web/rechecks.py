@@ -1,5 +1,6 @@
-"""立即复查 from the browser: through the monitor's queue (``monitor.recheck``), ahead of the
-nightly run. With no monitor running the web application runs the queued recheck itself, as
+"""立即复查 from the browser: through the monitor's queue (``monitor.recheck``, whichever engine
+runs it), ahead of the nightly run. With nothing running the queue (no monitor on SQLite, no
+worker on PostgreSQL) the web application runs the queued recheck itself, as
 ``badgewatch recheck`` does, in a thread of its own so the page can show the progress. A person
 may queue ``[web] rechecks_per_minute`` rechecks a minute (counted in the audit log, so every
 worker process agrees)."""
@@ -16,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from badgewatch.config import Config
+from monitor.engine import engine_for
 from monitor.recheck import RecheckTimeout, request_recheck, run_until_done
-from monitor.watchdog import live_monitor
 from store.db import transaction
 from store.models import CrawlJob, JobState, Site
 from web import audit
@@ -80,9 +81,14 @@ def request(site_id: int) -> str | None:
             return f"每分钟最多可申请复查 {limit} 次，请稍后再试。"
         audit.record(db, action=ACTION, now=now, user=g.user, address=client_address(),
                      object_type="site", object_id=site_id)
-        monitor = live_monitor(db, now=now, tick=st.config.monitor.tick_seconds)
-    enqueued = request_recheck(st.sessions, site_id, url=None, render=False, now=now)
-    if monitor is None and enqueued.state is JobState.QUEUED:
+    engine = engine_for(st.config, st.sessions)
+    try:
+        with transaction(st.sessions) as db:
+            running = engine.available(db, now=now)
+        enqueued = request_recheck(engine, site_id, url=None, render=False, now=now)
+    finally:
+        engine.close()
+    if not running and enqueued.state is JobState.QUEUED:
         _run_here(st.config, st.sessions, enqueued.job_id)
     return None
 

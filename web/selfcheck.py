@@ -30,8 +30,8 @@ from badgewatch.domains import display_domain
 from badgewatch.vocabulary import VERDICT_LABELS
 from crawler.checks.badge import BadgePatterns, Policy, SiteBadge, check_page
 from crawler.urls import request_url
+from monitor.engine import engine_for
 from monitor.recheck import RecheckTimeout, request_recheck, run_until_done
-from monitor.watchdog import live_monitor
 from reports.data import Reason
 from store.db import transaction
 from store.models import JobState, PageResult, Role, Site, SiteCheck
@@ -160,13 +160,17 @@ def _queue_url(form: SelfCheckForm, st: WebState, site_id: int) -> int | None:
         add_error(form.url, f"每个单位每小时最多自查 {URL_CHECKS_PER_HOUR} 个网页，请稍后再试")
         return None
     now = st.now()
-    enqueued = request_recheck(st.sessions, site_id, url=url, render=False, now=now)
-    with transaction(st.sessions) as db:
-        audit.record(db, action="selfcheck.url", now=now, user=g.user, address=client_address(),
-                     object_type="site", object_id=site_id,
-                     detail={"url": url, "job": enqueued.job_id})
-        monitor = live_monitor(db, now=now, tick=st.config.monitor.tick_seconds)
-    if monitor is None:
+    engine = engine_for(st.config, st.sessions)
+    try:
+        enqueued = request_recheck(engine, site_id, url=url, render=False, now=now)
+        with transaction(st.sessions) as db:
+            audit.record(db, action="selfcheck.url", now=now, user=g.user,
+                         address=client_address(), object_type="site", object_id=site_id,
+                         detail={"url": url, "job": enqueued.job_id})
+            running = engine.available(db, now=now)
+    finally:
+        engine.close()
+    if not running:
         _run_here(st, enqueued.job_id)
     return enqueued.job_id
 

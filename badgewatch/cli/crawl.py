@@ -165,11 +165,12 @@ def recheck(target: str, render: bool, wait: bool, timeout: float, as_json: bool
     The recheck goes through the monitor's queue. With a monitor running it is queued (and,
     with --wait, awaited); without one, this command runs it itself and prints the verdict.
     """
+    from monitor.engine import engine_for
     from monitor.recheck import RecheckTimeout
     from monitor.recheck import recheck as run_recheck
-    from monitor.watchdog import live_monitor
 
     rt = runtime()
+    engine = engine_for(rt.config, rt.sessions)
     only_url = target if "://" in target else None
     domain = (urlsplit(target).hostname or target) if only_url else target
     with transaction(rt.sessions) as session:
@@ -177,20 +178,22 @@ def recheck(target: str, render: bool, wait: bool, timeout: float, as_json: bool
         if site is None:
             fail(f"DOMAIN_OR_URL: no registered site has the domain {domain}", bad_input=True)
         site_id = site.id
-        monitor = live_monitor(session, now=utcnow(), tick=rt.config.monitor.tick_seconds)
+        running = engine.available(session, now=utcnow())
     try:
         job = run_recheck(
-            rt.config, rt.sessions, site_id, url=only_url, render=render,
-            monitor_running=monitor is not None, wait=wait, timeout=timeout,
+            rt.config, rt.sessions, engine, site_id, url=only_url, render=render,
+            monitor_running=running, wait=wait, timeout=timeout,
         )
     except RecheckTimeout as exc:
         fail(f"{exc} after {timeout:g} s: see `badgewatch status` later, or wait longer with "
              "--timeout")
+    finally:
+        engine.close()
     if isinstance(job, int):
         if as_json:
             emit({"job": job, "state": "queued"})
         else:
-            click.echo(f"recheck queued as job {job}; the running monitor will do it")
+            click.echo(f"recheck queued as job {job}; the running monitor or workers will do it")
         return
     job_id = job.id
     if job.run_id is None:

@@ -143,9 +143,11 @@ def _register() -> None:
         sites,
         users,
         web,
+        worker,
     )
 
-    for module in (apps, calendar, db, demo, monitor, notify, offices, report, sites, users, web):
+    for module in (apps, calendar, db, demo, monitor, notify, offices, report, sites, users, web,
+                   worker):
         cli.add_command(module.command)
     for command in (crawl.crawl, crawl.recheck, crawl.status, crawl.check):
         cli.add_command(command)

@@ -43,9 +43,13 @@ def command(ctx: click.Context) -> None:
 def status(as_json: bool) -> None:
     """Next scheduled runs, the queue, running work, and sites whose checks went quiet (times
     in [calendar] timezone; --json gives them with their offset)."""
+    from monitor.engine import engine_status
+
     rt = runtime()
     with transaction(rt.sessions) as session:
-        data = health(session, now=utcnow(), config=rt.config)
+        now = utcnow()
+        data = health(session, now=now, config=rt.config)
+        data["engine"] = engine_status(session, now=now, config=rt.config).to_json()
     if as_json:
         emit(data)
         return
@@ -64,10 +68,26 @@ def status(as_json: bool) -> None:
             click.echo(f"  next {job}: {shown(at)}")
         for run in monitor["running"]:
             click.echo(f"  running: run {run['run_id']} sites {run['sites']}")
+    engine = data["engine"]
+    click.echo(f"engine: {engine['engine']}, {len(engine['workers'])} worker(s)")
+    for worker in engine["workers"]:
+        click.echo(f"  {worker['name']}, last beat {shown(worker['heartbeat_at'])}")
+        for job in worker["jobs"]:
+            click.echo(f"    {job}")
     q = data["queue"]
     click.echo(f"queue: {q['queued']} queued, {q['running']} running"
                + (f", oldest since {shown(q['oldest_queued_at'])}"
                   if q["oldest_queued_at"] else ""))
+    by_kind = ", ".join(f"{n} {kind}" for kind, n in sorted(engine["queued_by_kind"].items()))
+    if by_kind:
+        click.echo(f"  queued by kind: {by_kind}")
+    for job in engine["running"]:
+        click.echo(f"  running: job {job['job']} ({job['kind']}, site {job['site_id']}, "
+                   f"attempt {job['attempt']}) on {job['worker']}")
+    for run in engine["recent_runs"]:
+        click.echo(f"  run {run['run']} ({run['trigger']}, {run['state']}): {run['sites']} "
+                   f"site(s), {run['pages']} pages in {run['seconds']:g} s, "
+                   f"{run['pages_per_second']:g} pages/s")
     if data["oldest_unchecked"]:
         click.echo(f"oldest unchecked site: {data['oldest_unchecked']['domain']}")
     if data["stale_sites"]:
