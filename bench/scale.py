@@ -326,6 +326,11 @@ class Crawl:
         return self.pages / self.wall if self.wall > 0 else 0.0
 
     @property
+    def first_row_s(self) -> float:
+        """When the first page row was stored: the workers' start-up and first claims."""
+        return next((t for t, rows in self.samples if rows > 0), self.wall)
+
+    @property
     def rows_per_s(self) -> float:
         return self.rows / self.wall if self.wall > 0 else 0.0
 
@@ -431,21 +436,27 @@ def _read(result: Crawl, sessions: Any, rows_before: int, checks_before: int,
         rows = session.scalar(select(func.count()).select_from(PageResult)) or 0
         result.rows = rows - rows_before
         result.pages = session.scalar(select(func.count()).where(in_crawl)) or 0
+        urls = session.scalar(select(func.count(func.distinct(PageResult.url))).where(in_crawl))
         failing = session.scalar(
-            select(func.count()).where(in_crawl, PageResult.verdict != "ok")
+            select(func.count()).where(in_crawl, PageResult.verdict != "compliant")
         ) or 0
+        complete = select(SiteCheck.site_id).where(
+            SiteCheck.id > checks_before, SiteCheck.complete.is_(True)
+        ).subquery()
         result.complete_sites = session.scalar(
-            select(func.count(func.distinct(SiteCheck.site_id))).where(
-                SiteCheck.id > checks_before, SiteCheck.complete.is_(True)
-            )
+            select(func.count(func.distinct(complete.c.site_id)))
         ) or 0
+        complete_checks = session.scalar(select(func.count()).select_from(complete)) or 0
     missing = len(farm.sites) * sum(1 for k in range(farm.pages) if not has_badge(k))
     if result.error is not None:
         return
     if result.complete_sites != len(farm.sites):
         result.error = f"{result.complete_sites} of {len(farm.sites)} sites complete"
-    elif result.pages != len(farm.sites) * farm.pages:
-        result.error = f"{result.pages} page rows, expected {len(farm.sites) * farm.pages}"
+    elif complete_checks != len(farm.sites):
+        result.error = f"{complete_checks} complete checks of {len(farm.sites)} sites"
+    elif result.pages != len(farm.sites) * farm.pages or urls != result.pages:
+        result.error = (f"{result.pages} page rows ({urls} distinct URLs), expected "
+                        f"{len(farm.sites) * farm.pages}")
     elif failing != missing:
         result.error = f"{failing} failing pages, the farm has {missing} without the badge"
 
@@ -463,19 +474,22 @@ def _best_window(samples: list[tuple[float, int]]) -> float:
 # --- the run ---------------------------------------------------------------------------------
 
 
-def _line(c: Crawl) -> str:
-    return (
-        f"  {c.name:10} {c.workers:>2}  {c.pages:>9,}  {c.wall:>8.1f}  {c.pages_per_s:>8.1f}  "
-        f"{c.rows_per_s:>8.1f}  {c.peak_rows_per_s:>8.1f}  {c.bytes / 1e6:>9.1f}  "
-        f"{c.not_modified:>8,}  {c.peak_worker_rss_mb:>7.0f}  {c.peak_rss_mb:>7.0f}  "
-        f"{c.load:>5.1f}  {c.error or 'ok'}"
-    )
-
-
-HEADER = (
-    "  run       wkr      pages    wall s    pages/s    rows/s  best 5s    MB sent      304s"
-    "  RSS/wkr  RSS all  load"
+COLUMNS = (  # heading, width
+    ("pages", 9), ("wall s", 8), ("pages/s", 8), ("1st row", 7), ("rows/s", 8),
+    ("best 5s", 8), ("MB sent", 8), ("304s", 7), ("RSS/wkr", 8), ("RSS all", 8), ("load", 5),
 )
+HEADER = "  run         wkr" + "".join(f"{h:>{w + 2}}" for h, w in COLUMNS) + "  result"
+
+
+def _line(c: Crawl) -> str:
+    values = (
+        f"{c.pages:,}", f"{c.wall:.1f}", f"{c.pages_per_s:.1f}", f"{c.first_row_s:.1f}",
+        f"{c.rows_per_s:.1f}", f"{c.peak_rows_per_s:.1f}", f"{c.bytes / 1e6:.1f}",
+        f"{c.not_modified:,}", f"{c.peak_worker_rss_mb:.0f}", f"{c.peak_rss_mb:.0f}",
+        f"{c.load:.1f}",
+    )
+    cells = "".join(f"{v:>{w + 2}}" for v, (_h, w) in zip(values, COLUMNS, strict=True))
+    return f"  {c.name:10}  {c.workers:>3}{cells}  {c.error or 'ok'}"
 
 
 def _arguments() -> argparse.Namespace:
@@ -573,7 +587,8 @@ def main() -> int:
             "hosts": args.hosts, "pages": args.pages, "delay_ms": args.delay_ms,
             "concurrency": concurrency, "addresses": args.addresses, "page_kb": args.page_kb,
             "cpus": os.cpu_count(), "load_at_end": os.getloadavg(),
-            "runs": [{**asdict(c), "pages_per_s": c.pages_per_s, "rows_per_s": c.rows_per_s}
+            "runs": [{**asdict(c), "pages_per_s": c.pages_per_s, "rows_per_s": c.rows_per_s,
+                      "first_row_s": c.first_row_s}
                      for c in crawls],
             **{k: v for k, v in summary.items() if k != "lines"},
         }
