@@ -318,6 +318,8 @@ class Crawl:
     peak_rss_mb: float = 0.0  # all workers and their crawls, summed
     peak_worker_rss_mb: float = 0.0  # the largest one worker with its crawls
     load: float = 0.0
+    page_results_bytes: int = 0  # the table with its indexes and TOAST, after the crawl
+    database_bytes: int = 0
     error: str | None = None
     samples: list[tuple[float, int]] = field(default_factory=list)
 
@@ -447,6 +449,12 @@ def _read(result: Crawl, sessions: Any, rows_before: int, checks_before: int,
             select(func.count(func.distinct(complete.c.site_id)))
         ) or 0
         complete_checks = session.scalar(select(func.count()).select_from(complete)) or 0
+        result.page_results_bytes = session.scalar(
+            text("SELECT pg_total_relation_size('page_results')")
+        ) or 0
+        result.database_bytes = session.scalar(
+            text("SELECT pg_database_size(current_database())")
+        ) or 0
     missing = len(farm.sites) * sum(1 for k in range(farm.pages) if not has_badge(k))
     if result.error is not None:
         return
@@ -628,8 +636,19 @@ def _summary(crawls: list[Crawl], counts: list[int]) -> dict[str, Any]:
         )
     else:
         lines.append("recrawl: not measured")
+    last = crawls[-1] if crawls else None
+    row_bytes = None
+    if last and last.rows:
+        total_rows = sum(c.rows for c in crawls if c.workers == last.workers)
+        row_bytes = last.page_results_bytes / total_rows
+        lines.append(
+            f"page_results on PostgreSQL: {last.page_results_bytes / 1e6:.1f} MB for "
+            f"{total_rows:,} rows = {row_bytes:,.0f} bytes a row (indexes and TOAST included); "
+            f"the whole database {last.database_bytes / 1e6:.1f} MB"
+        )
     return {"lines": lines, "scaling": scaling, "recrawl_bytes_share": share,
-            "recrawl_speed": speed, "target_scaling": TARGET_SCALING, "target_bytes": TARGET_BYTES}
+            "recrawl_speed": speed, "page_result_row_bytes": row_bytes,
+            "target_scaling": TARGET_SCALING, "target_bytes": TARGET_BYTES}
 
 
 if __name__ == "__main__":
