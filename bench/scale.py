@@ -45,7 +45,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +53,7 @@ for path in (ROOT, HERE):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from crawl import prepare_database  # noqa: E402
+from crawl import _interrupt, prepare_database  # noqa: E402
 from crawl_farm import (  # noqa: E402
     LIST_LINKS,
     NAV_PAGES,
@@ -603,10 +602,6 @@ def main() -> int:
         args.json.write_text(json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")
         print(f"written: {args.json}")
     return 1 if failed or len(crawls) < len(args.counts) + 1 else 0
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _summary(crawls: list[Crawl], counts: list[int]) -> dict[str, Any]:
