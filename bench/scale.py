@@ -569,7 +569,7 @@ def main() -> int:
         f"each response delayed {low * 1000:.0f}-{high * 1000:.0f} ms\n"
         f"crawl: per_host_concurrency {defaults.crawl.per_host_concurrency}, AutoThrottle "
         f"{'on' if defaults.crawl.autothrottle else 'off'}, {defaults.crawl.concurrent_requests} "
-        f"requests a process, {concurrency} crawl processes a worker, "
+        f"requests a process, {concurrency} crawl process(es) a worker, "
         f"{defaults.monitor.sites_per_process} sites a job; PostgreSQL {ADMIN_URL}; {run_dir}",
         flush=True,
     )
