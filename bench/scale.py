@@ -63,7 +63,7 @@ from crawl_farm import (  # noqa: E402
     page_links,
     page_path,
 )
-from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy import func, make_url, select, text  # noqa: E402
 
 from badgewatch.config import BadgeConfig, load_config  # noqa: E402
 from badgewatch.domains import gov_domain  # noqa: E402
@@ -252,7 +252,7 @@ def fresh_database() -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        yield str(make_engine(ADMIN_URL).url.set(database=name).render_as_string(False))
+        yield make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
