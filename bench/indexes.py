@@ -22,17 +22,18 @@ import argparse
 import json
 import sys
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for path in (ROOT, ROOT / "bench"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
 import sqlalchemy as sa  # noqa: E402
+from pgtemp import temporary_database  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.dialects import postgresql  # noqa: E402
 
@@ -299,20 +300,8 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the database")
     args = parser.parse_args()
 
-    admin = make_engine(args.url).execution_options(isolation_level="AUTOCOMMIT")
-    name = f"bw_bench_indexes_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = str(sa.engine.make_url(args.url).set(database=name))
-    try:
+    with temporary_database(args.url, "bw_bench_indexes", keep=args.keep) as url:
         result = run(url, args)
-    finally:
-        if args.keep:
-            print(f"kept: {url}")
-        else:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
     report(result)
     out = ROOT / "var" / "bench-indexes.json"
     out.parent.mkdir(parents=True, exist_ok=True)

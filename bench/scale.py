@@ -38,9 +38,7 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -63,7 +61,8 @@ from crawl_farm import (  # noqa: E402
     page_links,
     page_path,
 )
-from sqlalchemy import func, make_url, select, text  # noqa: E402
+from pgtemp import temporary_database  # noqa: E402
+from sqlalchemy import func, select, text  # noqa: E402
 
 from badgewatch.config import BadgeConfig, load_config  # noqa: E402
 from badgewatch.domains import gov_domain  # noqa: E402
@@ -243,20 +242,6 @@ class DelayFarm:
 
 
 # --- PostgreSQL, the workers, /proc ----------------------------------------------------------
-
-
-@contextmanager
-def fresh_database() -> Iterator[str]:
-    admin = make_engine(ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
-    name = f"bw_scale_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def bench_env(url: str, nameserver: str, work: Path, pages: int) -> dict[str, str]:
@@ -537,7 +522,7 @@ def measure(args: argparse.Namespace, sites: tuple[FarmSite, ...], concurrency: 
         for position, count in enumerate(args.counts):
             work = run_dir / f"w{count}"
             work.mkdir()
-            with fresh_database() as url:
+            with temporary_database(ADMIN_URL, "bw_scale") as url:
                 env = bench_env(url, dns.address, work, args.pages)
                 subprocess.run([sys.executable, "-m", "badgewatch", "db", "upgrade"],
                                env={**os.environ, **env}, cwd=ROOT, check=True,

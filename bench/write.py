@@ -19,16 +19,16 @@ import json
 import statistics
 import sys
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for path in (ROOT, ROOT / "bench"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
-import sqlalchemy as sa  # noqa: E402
+from pgtemp import temporary_database  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from crawler.results import ResultWriter, create_run  # noqa: E402
@@ -108,13 +108,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    admin = make_engine(args.url).execution_options(isolation_level="AUTOCOMMIT")
-    name = f"bw_bench_write_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = str(sa.engine.make_url(args.url).set(database=name))
     results: dict[str, list[float]] = {"copy": [], "insert": []}
-    try:
+    with temporary_database(args.url, "bw_bench_write") as url:
         upgrade(url)
         engine = make_engine(url)
         factory = session_factory(engine)
@@ -134,10 +129,6 @@ def main() -> int:
             print(f"ERROR: {stored} rows stored, {expected} expected", file=sys.stderr)
             return 1
         engine.dispose()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
     copy, insert = statistics.median(results["copy"]), statistics.median(results["insert"])
     print(f"median  copy {copy:9.0f} rows/s  insert {insert:9.0f} rows/s  "
