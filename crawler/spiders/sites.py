@@ -353,8 +353,9 @@ class SitesSpider(Spider):
         depth: int = response.meta.get("depth", 0)
         crawl.links.mark_seen(response.url)
         known: KnownPage | None = response.meta.get(KNOWN)
+        digest = body_digest(response.body) if response.status == 200 else None
         if known is not None:
-            carried = self._carried(crawl, response, known, depth)
+            carried = self._carried(crawl, response, known, depth, digest)
             if carried is not None:
                 yield self._page(crawl, carried)
                 return
@@ -382,7 +383,7 @@ class SitesSpider(Spider):
             tree=page.tree if self.config.render.enabled else None,
             etag=_header(response, b"ETag"),
             last_modified=_header(response, b"Last-Modified"),
-            digest=body_digest(response.body) if response.status == 200 else None,
+            digest=digest,
         ))
         if depth >= self.config.crawl.max_depth or crawl.job.only_url is not None:
             return
@@ -391,15 +392,17 @@ class SitesSpider(Spider):
         yield from self._page_requests(crawl, urls, depth=depth + 1, home=False)
 
     def _carried(
-        self, crawl: SiteCrawl, response: Response, known: KnownPage, depth: int
+        self, crawl: SiteCrawl, response: Response, known: KnownPage, depth: int,
+        digest: str | None,
     ) -> PageItem | None:
         """The last verdict of a page that did not change (a 304, or the same body from a
-        server that ignores validators), or None to check it."""
+        server that ignores validators: ``digest``, the body's, None unless a 200), or None
+        to check it."""
         if response.meta.get("redirect_urls") or response.url != known.url:
             return None
         if response.status == 304:
             self._stats_inc("badgewatch/pages_not_modified")
-        elif response.status != 200 or body_digest(response.body) != known.digest:
+        elif digest is None or digest != known.digest:
             return None
         self._stats_inc("badgewatch/pages_carried")
         return PageItem(
