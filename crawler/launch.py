@@ -26,6 +26,7 @@ from badgewatch.config import Config
 from crawler import jobs as jobs_module
 from crawler.jobs import SiteJob
 from crawler.results import create_run, reap_stale_runs, stop_run
+from store import queue
 from store.db import transaction
 from store.models import CrawlRun, RunState, SiteCheck
 
@@ -78,6 +79,9 @@ def start_run(
             session, now=now, stale_after=timedelta(minutes=config.crawl.stale_run_minutes)
         )
         run_id = create_run(session, trigger=trigger, now=now, sites=len(jobs)).id
+        # The queue's attempts know their run from the start: a launcher killed before the
+        # crawl started still leaves a run that taking back its attempts ends (queue.runs_held).
+        queue.attach_run(session, [job.owner for job in jobs if job.owner], run_id)
     data_dir = Path(config.paths.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(prefix=f"run{run_id}-", suffix=".json", dir=data_dir)

@@ -96,8 +96,6 @@ def launch(
         process_group=process_group,
         die_with_launcher=die_with_launcher,
     )
-    with transaction(sessions) as session:
-        queue.attach_run(session, [c.owner for c in claims], run_id)
     log.info("run %s: %d site(s) in process %s", run_id, len(claims), process.pid)
     return Batch(run_id, process, claims, now, recheck)
 

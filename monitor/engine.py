@@ -15,12 +15,13 @@ something is running the queue (else a recheck is run where it was asked) and wh
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from badgewatch import localtime
 from badgewatch.config import Config
 from monitor.watchdog import live_monitor
 from store import queue
@@ -29,6 +30,8 @@ from store.models import CrawlRun
 
 DISPATCHER = "dispatcher"
 RECENT_RUNS = 10  # runs whose throughput the status shows
+RECENT_NIGHTS = 7  # nights whose throughput the status shows
+NIGHT_STARTS = timedelta(hours=12)  # a night's runs start after noon, or before the next noon
 PROCRASTINATE = "procrastinate"
 
 
@@ -86,6 +89,66 @@ def recent_runs(session: Session, *, limit: int = RECENT_RUNS) -> tuple[RunRate,
 
 
 @dataclass(frozen=True)
+class NightRate:
+    """A night's nightly work, however many runs (crawl processes, workers) it took: from the
+    first run's start to the last one's end."""
+
+    night: date  # the calendar day (Beijing time) the night began on
+    runs: int
+    sites: int
+    pages: int
+    started_at: datetime
+    finished_at: datetime | None  # None while a run of the night is still going
+
+    @property
+    def seconds(self) -> float:
+        return ((self.finished_at - self.started_at).total_seconds()
+                if self.finished_at is not None else 0.0)
+
+    @property
+    def pages_per_second(self) -> float:
+        return self.pages / self.seconds if self.seconds > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"night": self.night.isoformat(), "runs": self.runs, "sites": self.sites,
+                "pages": self.pages, "started_at": self.started_at.isoformat(),
+                "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+                "seconds": round(self.seconds, 1),
+                "pages_per_second": round(self.pages_per_second, 2)}
+
+
+def recent_nights(
+    session: Session, *, config: Config, nights: int = RECENT_NIGHTS
+) -> tuple[NightRate, ...]:
+    """The last nights' nightly work, newest first: runs started between noon of a day and noon
+    of the next (local time) make that day's night."""
+    zone = config.calendar.zone
+    newest = session.scalar(
+        select(CrawlRun.started_at).where(CrawlRun.trigger == "nightly")
+        .order_by(CrawlRun.started_at.desc()).limit(1)
+    )
+    if newest is None:
+        return ()
+    since = newest - timedelta(days=nights + 1)
+    grouped: dict[date, list[CrawlRun]] = {}
+    for run in session.scalars(
+        select(CrawlRun).where(CrawlRun.trigger == "nightly", CrawlRun.started_at >= since)
+    ):
+        night = (localtime.local(run.started_at, zone) - NIGHT_STARTS).date()
+        grouped.setdefault(night, []).append(run)
+    rates = []
+    for night in sorted(grouped, reverse=True)[:nights]:
+        runs = grouped[night]
+        ended = [run.finished_at for run in runs]
+        rates.append(NightRate(
+            night, len(runs), sum(run.sites for run in runs), sum(run.pages for run in runs),
+            min(run.started_at for run in runs),
+            None if any(at is None for at in ended) else max(at for at in ended if at),
+        ))
+    return tuple(rates)
+
+
+@dataclass(frozen=True)
 class EngineStatus:
     """What ``badgewatch monitor status`` shows of the engine, the same on both."""
 
@@ -95,6 +158,7 @@ class EngineStatus:
     queued_by_kind: dict[str, int]
     engine_jobs: dict[str, int] = field(default_factory=dict)  # Procrastinate's, by status
     recent_runs: tuple[RunRate, ...] = ()
+    recent_nights: tuple[NightRate, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -111,6 +175,7 @@ class EngineStatus:
             "queued_by_kind": dict(self.queued_by_kind),
             "engine_jobs": dict(self.engine_jobs),
             "recent_runs": [r.to_json() for r in self.recent_runs],
+            "recent_nights": [n.to_json() for n in self.recent_nights],
         }
 
 
@@ -196,4 +261,5 @@ def dispatcher_status(session: Session, *, now: datetime, config: Config) -> Eng
         workers = (WorkerInfo(f"监测服务 {beat.id}（{beat.host}，进程 {beat.pid}）",
                               beat.heartbeat_at, runs),)
     return EngineStatus(DISPATCHER, workers, stats.running_jobs, stats.queued_by_kind,
-                        recent_runs=recent_runs(session))
+                        recent_runs=recent_runs(session),
+                        recent_nights=recent_nights(session, config=config))

@@ -29,7 +29,7 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -38,7 +38,8 @@ import procrastinate
 from procrastinate import exceptions as pq_exceptions
 from procrastinate.job_context import JobContext
 from procrastinate.types import JSONValue
-from sqlalchemy import text
+from procrastinate.worker import Worker
+from sqlalchemy import delete, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -49,11 +50,11 @@ from crawler.launch import STOP_WAIT_SECONDS
 from crawler.results import stop_run
 from monitor import jobs as scheduled
 from monitor.dispatch import Batch, launch, reap
-from monitor.engine import PROCRASTINATE, EngineStatus, WorkerInfo, recent_runs
+from monitor.engine import PROCRASTINATE, EngineStatus, WorkerInfo, recent_nights, recent_runs
 from monitor.service import settle_sites
 from store import queue
 from store.db import transaction
-from store.models import JobState
+from store.models import JobState, WorkerBeat
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +224,9 @@ def live_workers(session: Session, *, stalled_seconds: float) -> list[tuple[int,
 
 
 def worker_status(session: Session, *, now: datetime, config: Config) -> EngineStatus:
+    """The live ``badgewatch worker`` processes (``worker_beats``), each with what its
+    Procrastinate workers run now, the queue, Procrastinate's jobs by status and the runs'
+    throughput."""
     stats = queue.stats(session, now=now)
     doing: dict[int, list[str]] = {}
     for worker_id, task, args in session.execute(
@@ -232,9 +236,16 @@ def worker_status(session: Session, *, now: datetime, config: Config) -> EngineS
         )
     ):
         doing.setdefault(int(worker_id), []).append(_job_text(task, args))
+    live = {worker_id for worker_id, _ in live_workers(
+        session, stalled_seconds=config.workers.stalled_seconds)}
     workers = tuple(
-        WorkerInfo(f"工作进程 {worker_id}", beat, tuple(doing.get(worker_id, ())))
-        for worker_id, beat in live_workers(session, stalled_seconds=config.workers.stalled_seconds)
+        WorkerInfo(
+            f"工作进程 {beat.host}（进程 {beat.pid}，{beat.concurrency} 个抓取进程）",
+            beat.heartbeat_at,
+            tuple(job for engine_id in beat.engine_ids for job in doing.get(engine_id, ())),
+        )
+        for beat in live_processes(session, now=now, config=config)
+        if live.intersection(beat.engine_ids)
     )
     engine_jobs = {
         str(status): int(count)
@@ -243,7 +254,17 @@ def worker_status(session: Session, *, now: datetime, config: Config) -> EngineS
         )
     }
     return EngineStatus(PROCRASTINATE, workers, stats.running_jobs, stats.queued_by_kind,
-                        engine_jobs, recent_runs(session))
+                        engine_jobs, recent_runs(session), recent_nights(session, config=config))
+
+
+def live_processes(session: Session, *, now: datetime, config: Config) -> list[WorkerBeat]:
+    """``badgewatch worker`` processes that beat recently and did not say they stopped."""
+    since = now - timedelta(seconds=config.workers.stalled_seconds)
+    return list(session.scalars(
+        select(WorkerBeat)
+        .where(WorkerBeat.stopped_at.is_(None), WorkerBeat.heartbeat_at > since)
+        .order_by(WorkerBeat.host, WorkerBeat.pid)
+    ))
 
 
 def _job_text(task: str, args: dict[str, Any]) -> str:
@@ -293,7 +314,8 @@ def run_workers(config: Config, *, concurrency: int) -> None:
 async def serve(config: Config, *, concurrency: int) -> None:
     """Three Procrastinate workers in this process, each a lane: nightly and recheck crawls
     (``concurrency`` processes), one lane only rechecks use (so a recheck never waits for a
-    nightly batch to end), and one for the schedule and the sweep."""
+    nightly batch to end), and one for the schedule and the sweep. The process beats in
+    ``worker_beats`` with its lanes' Procrastinate worker ids."""
     global _CURRENT  # noqa: PLW0603 - one per process, as the tasks are module functions
     name = f"worker:{socket.gethostname()}:{os.getpid()}"
     _CURRENT = WorkerRuntime(config, Runtime(config), name)
@@ -317,11 +339,12 @@ async def serve(config: Config, *, concurrency: int) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         async with app.open_async():
-            workers = [
-                asyncio.create_task(app.run_worker_async(
-                    queues=queues, concurrency=n, name=f"{name}/{lane}", **common))
+            lane_workers = [
+                Worker(app=app, queues=queues, concurrency=n, name=f"{name}/{lane}", **common)
                 for queues, n, lane in lanes
             ]
+            workers = [asyncio.create_task(_run(worker)) for worker in lane_workers]
+            beating = asyncio.create_task(_beat(_CURRENT, lane_workers, concurrency))
             log.info("%s: working (%d crawl process(es))", name, concurrency)
             stopped = asyncio.create_task(stop.wait())
             await asyncio.wait([stopped, *workers], return_when=asyncio.FIRST_COMPLETED)
@@ -329,10 +352,48 @@ async def serve(config: Config, *, concurrency: int) -> None:
             for task in workers:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+            beating.cancel()
+            await asyncio.gather(beating, return_exceptions=True)
             stopped.cancel()
+            _beat_once(_CURRENT, lane_workers, concurrency, stopping=True)
     finally:
         _CURRENT.runtime.close()
         _CURRENT = None
+
+
+async def _run(worker: Worker) -> None:
+    """``Worker.run``, which Procrastinate leaves untyped (what ``App.run_worker_async``
+    does, keeping the worker so that its id can be recorded)."""
+    run: Callable[[], Awaitable[None]] = worker.run
+    await run()
+
+
+async def _beat(w: WorkerRuntime, lanes: list[Worker], concurrency: int) -> None:
+    """Record this process's heartbeat every ``[workers] heartbeat_seconds``, the first as
+    soon as its lanes have registered with Procrastinate."""
+    interval = w.config.workers.heartbeat_seconds
+    while True:
+        registered = all(worker.worker_id is not None for worker in lanes)
+        try:
+            await asyncio.to_thread(_beat_once, w, lanes, concurrency)
+        except Exception:  # a database hiccup: the next beat tries again
+            log.exception("%s: heartbeat not recorded", w.name)
+        await asyncio.sleep(interval if registered else min(interval, 0.5))
+
+
+def _beat_once(w: WorkerRuntime, lanes: list[Worker], concurrency: int, *,
+               stopping: bool = False) -> None:
+    now = utcnow()
+    ids = sorted(worker.worker_id for worker in lanes if worker.worker_id is not None)
+    with transaction(w.sessions) as session:
+        beat = session.get(WorkerBeat, w.name)
+        if beat is None:
+            beat = WorkerBeat(id=w.name, host=socket.gethostname()[:120], pid=os.getpid(),
+                              concurrency=concurrency, started_at=now)
+            session.add(beat)
+        beat.heartbeat_at = now
+        beat.engine_ids = ids
+        beat.stopped_at = now if stopping else None
 
 
 # --- the tasks: module-level functions with primitive arguments -------------------------------
@@ -481,6 +542,8 @@ async def sweep(context: JobContext, timestamp: int) -> None:
     await app.job_manager.delete_old_jobs(nb_hours=KEEP_FINISHED_HOURS)
     now = utcnow()
     with transaction(w.sessions) as session:
+        session.execute(delete(WorkerBeat).where(
+            WorkerBeat.heartbeat_at < now - timedelta(hours=KEEP_FINISHED_HOURS)))
         for run_id in queue.runs_held(session, expired_at=now):
             stop_run(session, run_id, now=now, reason=EXPIRED_REASON)
         queue.requeue_expired(session, now=now)

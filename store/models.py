@@ -72,6 +72,7 @@ __all__ = [
     "UTCDateTime",
     "Unit",
     "User",
+    "WorkerBeat",
 ]
 
 NAMING = {
@@ -481,6 +482,23 @@ class MonitorBeat(Base):
     heartbeat_at: Mapped[datetime] = mapped_column()
     stopped_at: Mapped[datetime | None] = mapped_column()
     info: Mapped[dict[str, Any]] = mapped_column(default=dict)  # next runs, running work
+
+
+class WorkerBeat(Base):
+    """A ``badgewatch worker`` process's heartbeat: which machine and process it is, how many
+    crawl processes it runs and the Procrastinate workers (one a lane) it runs them with, so the
+    operators' status shows a process as one worker and what it runs."""
+
+    __tablename__ = "worker_beats"
+
+    id: Mapped[str] = mapped_column(String(160), primary_key=True)  # worker:HOST:PID
+    host: Mapped[str] = mapped_column(String(120))
+    pid: Mapped[int] = mapped_column(Integer)
+    concurrency: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column()
+    heartbeat_at: Mapped[datetime] = mapped_column(index=True)
+    stopped_at: Mapped[datetime | None] = mapped_column()
+    engine_ids: Mapped[list[int]] = mapped_column(JSON, default=list)  # procrastinate_workers.id
 
 
 class OutboxMessage(Base):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -14,7 +15,16 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 from sqlalchemy import func, select
 
 from store.db import transaction
-from store.models import AuditEntry, Office, OfficeLevel, Role, Site, User
+from store.models import (
+    AuditEntry,
+    CrawlRun,
+    Office,
+    OfficeLevel,
+    Role,
+    RunState,
+    Site,
+    User,
+)
 from tests.webapp import PASSWORD, csrf_token, log_in, populate, serving
 
 HEADER = "unit,office,site_name,domain,english_domain,ipv4,ipv6,site_id,certificate,notified_on"
@@ -148,6 +158,34 @@ def test_monitor_status_says_what_the_cli_says(operator: FlaskClient) -> None:
     text = page.css_first("#monitor").text()
     assert "未运行" in text and "0 个等待" in text
     assert page.css_first("#engine").text().startswith("单机调度")
+
+
+def test_monitor_status_shows_each_nights_throughput(app: Flask, operator: FlaskClient) -> None:
+    """A night is all its nightly runs, from the first start to the last end, however many
+    workers ran them; it began on the evening's day (Beijing time), past midnight included."""
+    beijing_1am = datetime(2026, 11, 30, 17, 0, tzinfo=UTC)  # 1 December, 01:00 in Beijing
+
+    def run(trigger: str, started: datetime, seconds: float, sites: int, pages: int) -> CrawlRun:
+        return CrawlRun(trigger=trigger, state=RunState.FINISHED, started_at=started,
+                        heartbeat_at=started, finished_at=started + timedelta(seconds=seconds),
+                        sites=sites, pages=pages)
+
+    with db_of(app) as db:
+        db.add_all([
+            run("nightly", beijing_1am, 100, 10, 1000),
+            run("nightly", beijing_1am + timedelta(seconds=50), 150, 10, 1000),  # ends at 200 s
+            run("nightly", beijing_1am - timedelta(days=1, minutes=30), 50, 5, 100),
+            run("recheck", beijing_1am + timedelta(hours=8), 10, 1, 60),
+        ])
+    page = HTMLParser(operator.get("/operator/monitor").get_data(as_text=True))
+    nights = [(n.prev.text() if n.prev else "", n.text()) for n in page.css("dd.recent-night")]
+    assert nights == [
+        ("2026年11月30日夜间检查",
+         "2 次检查，20 个网站，2000 个网页，用时 200.0 秒，每秒 10.0 个网页"),
+        ("2026年11月29日夜间检查",
+         "1 次检查，5 个网站，100 个网页，用时 50.0 秒，每秒 2.0 个网页"),
+    ]
+    assert len(page.css("dd.recent-run")) == 4
 
 
 @pytest.mark.parametrize("login", ["hz-unit", "hz-office", "conac"])

@@ -178,12 +178,29 @@ def test_two_workers_share_a_night_and_survive_a_sigkill(
         assert len(workers) >= 2, workers  # the night was shared
         statuses = Counter(s.status.value for s in session.scalars(select(Site)))
         # The killed worker's runs never finished; they are recorded incomplete (by their
-        # witness, or when their jobs are taken back) unless it died between creating a run
-        # and attaching it to its jobs: then the run is reaped as stale later (crawl
-        # stale_run_minutes), as a monitor's would be.
+        # witness, or when their jobs are taken back: a run is attached to its jobs when it
+        # is created, so none is left running).
         runs = Counter(r.state.value for r in session.scalars(select(CrawlRun)))
     assert statuses == Counter({"compliant": count})
-    assert runs["incomplete"] + runs["running"] >= 1 and runs["finished"] >= 1, runs
+    assert runs["incomplete"] >= 1 and runs["finished"] >= 1, runs
+
+    # The operator's view: one line a worker process (the killed one gone), then the night.
+    def shown_workers() -> list[str]:
+        status = json.loads(cli_run(worker_env, "monitor", "status", "--json"))["engine"]
+        return sorted(w["name"] for w in status["workers"])
+
+    wait_for(lambda: len(shown_workers()) == 2, 30, "the killed worker no longer shown")
+    names = shown_workers()
+    assert [f"进程 {p.pid}，2 个抓取进程" in name for p in (second, restarted)
+            for name in names].count(True) == 2, names
+    text_status = cli_run(worker_env, "monitor", "status")
+    assert "engine: procrastinate, 2 worker(s)" in text_status
+    assert f"（进程 {first.pid}" not in text_status
+    night = json.loads(cli_run(worker_env, "monitor", "status", "--json"))["engine"][
+        "recent_nights"]
+    assert len(night) == 1 and night[0]["pages"] >= count * 6, night
+    assert night[0]["finished_at"] is not None and night[0]["pages_per_second"] > 0, night
+    assert f"night of {night[0]['night']}: {night[0]['runs']} run(s)" in text_status
 
     for process in (second, restarted):
         process.send_signal(signal.SIGTERM)
@@ -255,12 +272,14 @@ def test_workers_started_together_fire_the_nightly_run_once(
     assert fired == {"badgewatch.nightly": 1, "badgewatch.daily_pass": 1}
     for process in workers:
         assert process.poll() is None
-    # Each worker process is three Procrastinate workers: crawls, the recheck lane, control.
+    # Each worker process is three Procrastinate workers (crawls, the recheck lane, control),
+    # shown as one: the three processes, by machine and pid; the monitors are not workers.
     status = json.loads(cli_run(worker_env, "monitor", "status", "--json"))["engine"]
-    assert status["engine"] == "procrastinate" and len(status["workers"]) == 9
+    assert status["engine"] == "procrastinate" and len(status["workers"]) == 3
     text_status = cli_run(worker_env, "monitor", "status")
-    assert "engine: procrastinate, 9 worker(s)" in text_status
-    assert "工作进程" in text_status
+    assert "engine: procrastinate, 3 worker(s)" in text_status
+    for process in workers[:3]:
+        assert f"（进程 {process.pid}，1 个抓取进程）" in text_status
 
 
 def test_the_schedule_reads_cron_lines_in_the_monitors_time_zone() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
@@ -19,6 +19,7 @@ from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
+from badgewatch.localtime import cn_date
 from badgewatch.vocabulary import CRAWL_KIND_LABELS, ENGINE_LABELS, LEVEL_LABELS, ROLE_LABELS
 from monitor.engine import engine_status
 from monitor.watchdog import health
@@ -317,4 +318,5 @@ def monitor() -> str:
     return render_template(
         "operator_monitor.html", data=data, engine=engine.to_json(), shown=shown,
         engine_label=ENGINE_LABELS[engine.engine], kind_labels=CRAWL_KIND_LABELS,
+        night_shown=lambda iso: cn_date(date.fromisoformat(iso)),
     )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import signal
+from collections.abc import Callable
 from datetime import datetime
 from types import FrameType
+from typing import Any
 
 import click
 
@@ -68,13 +70,22 @@ def status(as_json: bool) -> None:
             click.echo(f"  next {job}: {shown(at)}")
         for run in monitor["running"]:
             click.echo(f"  running: run {run['run_id']} sites {run['sites']}")
-    engine = data["engine"]
+    _echo_engine(data["engine"], data["queue"], shown)
+    if data["oldest_unchecked"]:
+        click.echo(f"oldest unchecked site: {data['oldest_unchecked']['domain']}")
+    if data["stale_sites"]:
+        click.echo(f"{len(data['stale_sites'])} site(s) without a complete check for "
+                   f"{data['stale_after_hours']:.0f} hours")
+
+
+def _echo_engine(engine: dict[str, Any], q: dict[str, Any], shown: Callable[[str | None], str]
+                 ) -> None:
+    """The engine's part of ``monitor status``: workers, queue, running jobs, throughput."""
     click.echo(f"engine: {engine['engine']}, {len(engine['workers'])} worker(s)")
     for worker in engine["workers"]:
         click.echo(f"  {worker['name']}, last beat {shown(worker['heartbeat_at'])}")
         for job in worker["jobs"]:
             click.echo(f"    {job}")
-    q = data["queue"]
     click.echo(f"queue: {q['queued']} queued, {q['running']} running"
                + (f", oldest since {shown(q['oldest_queued_at'])}"
                   if q["oldest_queued_at"] else ""))
@@ -84,12 +95,13 @@ def status(as_json: bool) -> None:
     for job in engine["running"]:
         click.echo(f"  running: job {job['job']} ({job['kind']}, site {job['site_id']}, "
                    f"attempt {job['attempt']}) on {job['worker']}")
+    for night in engine["recent_nights"]:
+        done = (f"{night['pages']} pages in {night['seconds']:g} s, "
+                f"{night['pages_per_second']:g} pages/s" if night["finished_at"]
+                else f"{night['pages']} pages so far, still running")
+        click.echo(f"  night of {night['night']}: {night['runs']} run(s), "
+                   f"{night['sites']} site(s), {done}")
     for run in engine["recent_runs"]:
         click.echo(f"  run {run['run']} ({run['trigger']}, {run['state']}): {run['sites']} "
                    f"site(s), {run['pages']} pages in {run['seconds']:g} s, "
                    f"{run['pages_per_second']:g} pages/s")
-    if data["oldest_unchecked"]:
-        click.echo(f"oldest unchecked site: {data['oldest_unchecked']['domain']}")
-    if data["stale_sites"]:
-        click.echo(f"{len(data['stale_sites'])} site(s) without a complete check for "
-                   f"{data['stale_after_hours']:.0f} hours")
