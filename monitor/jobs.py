@@ -51,6 +51,7 @@ def daily_pass_at(runtime: Runtime, now: datetime | None = None) -> None:
         notices.reminders(session, today=today, now=now, calendar=calendar, config=config)
         notices.expiry_reminders(session, today=today, now=now, config=config)
         notices.office_digests(session, day=today, now=now, config=config)
-    retention.prune_page_results(
-        runtime.sessions, now=now, keep_days=config.store.keep_page_results_days
+    retention.prune(
+        runtime.sessions, now=now, keep_days=config.store.keep_page_results_days,
+        data_dir=config.paths.data_dir,
     )

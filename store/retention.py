@@ -3,7 +3,9 @@
 Page results are the bulk of the database (a row per page per night). Older ones are deleted;
 site checks (the counts and reasons of every night) and the state history are kept, and so
 are all the page rows of each site's last complete check (``sites.last_check_id``), whatever
-their age: the next incremental crawl carries its verdicts forward from them.
+their age: the next incremental crawl carries its verdicts forward from them. The same window
+applies to what grows beside them: the browser's renders with their screenshot files (the
+evidence of the last check is kept, as the pages' rows are) and the queue's finished jobs.
 
 The rows go in batches, each its own transaction, so a table of millions of rows never holds
 one long transaction (its locks, its WAL, a crawl's writes waiting behind it).
@@ -11,13 +13,18 @@ one long transaction (its locks, its WAL, a crawl's writes waiting behind it).
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.db import transaction
-from store.models import PageResult, Site
+from store.models import CrawlJob, JobState, PageRender, PageResult, Site
+
+log = logging.getLogger(__name__)
 
 PRUNE_BATCH_ROWS = 5000
 
@@ -68,4 +75,111 @@ def prune_page_results(
             count, since = _prune_batch(session, cutoff=cutoff, since=since, rows=batch_rows)
         deleted += count
         if count < batch_rows:
+            return deleted
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """What one pruning deleted."""
+
+    page_results: int
+    page_renders: int
+    screenshots: int  # files removed from the data directory
+    crawl_jobs: int
+
+
+def prune(
+    factory: sessionmaker[Session],
+    *,
+    now: datetime,
+    keep_days: int,
+    data_dir: Path,
+    batch_rows: int = PRUNE_BATCH_ROWS,
+) -> Pruned:
+    """Everything older than ``keep_days`` that the window covers (``db prune``, the daily
+    pass): page results, renders and their screenshots, finished queue jobs."""
+    results = prune_page_results(factory, now=now, keep_days=keep_days, batch_rows=batch_rows)
+    renders, files = prune_page_renders(
+        factory, now=now, keep_days=keep_days, data_dir=data_dir, batch_rows=batch_rows
+    )
+    jobs = prune_crawl_jobs(factory, now=now, keep_days=keep_days, batch_rows=batch_rows)
+    return Pruned(results, renders, files, jobs)
+
+
+def prune_page_renders(
+    factory: sessionmaker[Session],
+    *,
+    now: datetime,
+    keep_days: int,
+    data_dir: Path,
+    batch_rows: int = PRUNE_BATCH_ROWS,
+) -> tuple[int, int]:
+    """Delete the renders older than ``keep_days`` except those of each site's last check,
+    then their screenshot files; returns (rows, files). A file is removed only after its row's
+    deletion committed, so a screenshot a row still names is never missing; a file already
+    gone is no error."""
+    cutoff = prune_cutoff(now, keep_days)
+    kept = select(Site.last_check_id).where(Site.last_check_id.is_not(None))
+    root = data_dir.resolve()
+    rows = files = 0
+    while True:
+        with transaction(factory) as session:
+            found = session.execute(
+                select(PageRender.id, PageRender.screenshot)
+                .where(PageRender.rendered_at < cutoff, PageRender.check_id.not_in(kept))
+                .order_by(PageRender.id)
+                .limit(batch_rows)
+            ).all()
+            if found:
+                session.execute(
+                    delete(PageRender)
+                    .where(PageRender.id.in_([row.id for row in found]))
+                    .execution_options(synchronize_session=False)
+                )
+        rows += len(found)
+        files += sum(_remove(root, row.screenshot) for row in found if row.screenshot)
+        if len(found) < batch_rows:
+            return rows, files
+
+
+def _remove(root: Path, relative: str) -> bool:
+    """Remove a screenshot named relative to the data directory; never a file outside it."""
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root):
+        log.warning("screenshot %r is outside the data directory: left alone", relative)
+        return False
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def prune_crawl_jobs(
+    factory: sessionmaker[Session],
+    *,
+    now: datetime,
+    keep_days: int,
+    batch_rows: int = PRUNE_BATCH_ROWS,
+) -> int:
+    """Delete the queue's jobs that finished (done or failed) before the window; queued and
+    running ones are never touched."""
+    cutoff = prune_cutoff(now, keep_days)
+    deleted = 0
+    while True:
+        with transaction(factory) as session:
+            ids = session.scalars(
+                select(CrawlJob.id)
+                .where(CrawlJob.state.in_([JobState.DONE, JobState.FAILED]),
+                       CrawlJob.finished_at < cutoff)
+                .order_by(CrawlJob.id)
+                .limit(batch_rows)
+            ).all()
+            if ids:
+                session.execute(
+                    delete(CrawlJob).where(CrawlJob.id.in_(ids))
+                    .execution_options(synchronize_session=False)
+                )
+        deleted += len(ids)
+        if len(ids) < batch_rows:
             return deleted
