@@ -355,7 +355,10 @@ async def serve(config: Config, *, concurrency: int) -> None:
             beating.cancel()
             await asyncio.gather(beating, return_exceptions=True)
             stopped.cancel()
-            _beat_once(_CURRENT, lane_workers, concurrency, stopping=True)
+            try:
+                _beat_once(_CURRENT, lane_workers, concurrency, stopping=True)
+            except Exception:  # the status drops it anyway once it is silent
+                log.exception("%s: its stop not recorded", name)
     finally:
         _CURRENT.runtime.close()
         _CURRENT = None
