@@ -279,6 +279,9 @@ class Site(Base):
     )
     state_since: Mapped[datetime | None] = mapped_column()
     ever_compliant: Mapped[bool] = mapped_column(default=False)
+    # When the row last changed, however (an import, 网站信息, a re-review, a check): the live
+    # pages' cached office trees are keyed by it. None until the first change.
+    updated_at: Mapped[datetime | None] = mapped_column(onupdate=lambda: datetime.now(UTC))
 
     unit: Mapped[Unit] = relationship()
     office: Mapped[Office] = relationship()

@@ -221,11 +221,14 @@ def test_sites_set_refuses_bad_values_naming_the_field_and_saves_nothing(
 def test_the_web_compliance_pages_show_the_expiry_as_the_report_does(
     app: Flask, world: World
 ) -> None:
-    """合规情况 reuses the report's partials and exports: the office sees what the unit set."""
+    """合规情况 reuses the report's partials and exports: the office sees what the unit set, on
+    its next load (the office's tree read before the edit is not served again)."""
+    office = _client(app, "nb-office")
+    before = LexborHTMLParser(office.get("/compliance/offices/330200").get_data(as_text=True))
+    assert texts(before, '#site-table td[data-label="域名到期"]') == ["—"]
     unit = _client(app, "nb-unit")
     assert _post(unit, f"/unit/sites/{world.sites['nb']}/info",
                  expires_on="2026-11-20").status_code == 302  # 11 days ago on 2026-12-01
-    office = _client(app, "nb-office")
     page = LexborHTMLParser(office.get("/compliance/offices/330200").get_data(as_text=True))
     assert texts(page, '#site-table td[data-label="域名到期"]') == ["域名已过期（2026年11月20日）"]
     data = office.get("/compliance/offices/330200/data.json").get_json()

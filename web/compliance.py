@@ -121,9 +121,9 @@ def _today(st: WebState) -> date:
 # Reading an office tree of a thousand sites with its trend takes about half a second, and
 # every reviewer of a province asks for the same one: each worker keeps the last trees it read,
 # each under the version of the data it was read from (the sites' last complete checks and
-# states, the state changes, the sites and offices there are, and today), so a finished check
-# shows at once. ``CACHE_SECONDS`` bounds what no version column sees (a site renamed by an
-# import).
+# states, their last change of any kind, the state changes, the sites and offices there are,
+# and today), so a finished check, an import's rename or a new expiry date shows at once.
+# ``CACHE_SECONDS`` bounds what no version column sees (an office or unit renamed).
 CACHE_SECONDS = 300.0
 CACHE_SIZE = 32
 _trees_lock = threading.Lock()
@@ -139,7 +139,7 @@ def _trees() -> OrderedDict[tuple[Any, ...], tuple[float, OfficeData]]:
 def _data_version(db: Session) -> tuple[Any, ...]:
     sites = db.execute(
         select(func.max(Site.checked_at), func.max(Site.state_since), func.count(Site.id),
-               func.max(Site.id))
+               func.max(Site.id), func.max(Site.updated_at))
     ).one()
     changes = db.scalar(select(func.max(SiteStateChange.id)))
     offices = db.scalar(select(func.max(Office.id)))
