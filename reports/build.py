@@ -306,7 +306,7 @@ SITE_COLUMNS = (
     "编办代码", "网站名称", "域名", "开办单位", "网站标识码", "状态", "状态起始", "整改期限",
     "剩余工作日", "逾期工作日", "检查页面数", "未通过页面数", "主要问题", "最近完整检查",
     "政府网站标识码（登记）", "ICP备案编号（登记）", "公安机关备案编号（登记）", "页脚备案",
-    "域名到期日期", "域名到期情况", "复核日期",
+    "域名到期日期", "域名到期情况", "复核日期", "网络红页",
 )
 
 
@@ -327,7 +327,7 @@ def site_csv(f: IO[str], rows: Iterable[SiteRow], zone: ZoneInfo) -> None:
                 localtime.text(r.checked_at, zone) if r.checked_at else "",
                 r.site_code or "", r.icp or "", r.psb or "", r.footer_note,
                 _iso(r.expires_on) or "", EXPIRY_LABELS[r.expiry] if r.expiry else "",
-                _iso(r.rereviewed_on) or "",
+                _iso(r.rereviewed_on) or "", "是" if r.red_page else "",
             )
         )
 
@@ -364,6 +364,7 @@ class SiteJson(TypedDict):
     expires_on: str | None
     expiry: str | None  # expiring (within 30 days) or expired
     rereviewed_on: str | None  # its last approved re-review (已开办网站复核); same identifier
+    red_page: bool  # 网络红页, served by badgewatch
 
 
 def _site_json(r: SiteRow) -> SiteJson:
@@ -393,6 +394,7 @@ def _site_json(r: SiteRow) -> SiteJson:
         "expires_on": _iso(r.expires_on),
         "expiry": r.expiry,
         "rereviewed_on": _iso(r.rereviewed_on),
+        "red_page": r.red_page,
     }
 
 

@@ -41,6 +41,7 @@ from store.models import (
     Office,
     PageRender,
     PageResult,
+    RedPage,
     Site,
     SiteCheck,
     SiteStateChange,
@@ -149,6 +150,7 @@ class SiteRow:
         return f"{self.expiry_label}（{cn_date(self.expires_on)}）"
     # the day its last re-review (已开办网站复核) was approved; its identifier stayed the same
     rereviewed_on: date | None = None
+    red_page: bool = False  # 网络红页: served by badgewatch, its footer edited in 红页管理
 
     @property
     def footer_reasons(self) -> list[Reason]:
@@ -330,6 +332,7 @@ def _site_row(
     *,
     today: date,
     calendar: WorkCalendar,
+    red_page: bool = False,
 ) -> SiteRow:
     left, over, note = _deadline(site, today=today, calendar=calendar)
     return SiteRow(
@@ -361,14 +364,16 @@ def _site_row(
         expires_on=site.expires_on,
         expiry=expiry_status(site.expires_on, today),
         rereviewed_on=site.rereviewed_on,
+        red_page=red_page,
     )
 
 
 def site_row(session: Session, site: Site, *, today: date, calendar: WorkCalendar) -> SiteRow:
     """One site's row as ``collect`` makes it, for a page about that site alone."""
     check = session.get(SiteCheck, site.last_check_id) if site.last_check_id is not None else None
+    red_page = session.scalar(select(RedPage.id).where(RedPage.site_id == site.id)) is not None
     return _site_row(site, site.unit.name, site.office.code, check, today=today,
-                     calendar=calendar)
+                     calendar=calendar, red_page=red_page)
 
 
 def collect(
@@ -394,14 +399,17 @@ def collect(
 
     office_ids = list(nodes)
     sites: list[tuple[Site, str]] = []
+    red_pages: set[int] = set()
     for ids in _chunks(office_ids):
-        sites.extend(
-            session.execute(
-                select(Site, Unit.name)
-                .join(Unit, Unit.id == Site.unit_id)
-                .where(Site.office_id.in_(ids), Site.monitored.is_(True))
-            ).all()
-        )
+        for site, unit_name, red_page in session.execute(
+            select(Site, Unit.name, RedPage.id)
+            .join(Unit, Unit.id == Site.unit_id)
+            .outerjoin(RedPage, RedPage.site_id == Site.id)
+            .where(Site.office_id.in_(ids), Site.monitored.is_(True))
+        ):
+            sites.append((site, unit_name))
+            if red_page is not None:
+                red_pages.add(site.id)
     check_ids = [s.last_check_id for s, _ in sites if s.last_check_id is not None]
     checks: dict[int, SiteCheck] = {}
     for ids in _chunks(check_ids):
@@ -411,7 +419,8 @@ def collect(
         check = checks.get(site.last_check_id) if site.last_check_id is not None else None
         node = nodes[site.office_id]
         node.sites.append(
-            _site_row(site, unit_name, node.office.code, check, today=today, calendar=calendar)
+            _site_row(site, unit_name, node.office.code, check, today=today, calendar=calendar,
+                      red_page=site.id in red_pages)
         )
     order = {state: n for n, state in enumerate(STATE_ORDER)}
     for node in nodes.values():

@@ -310,3 +310,35 @@ def test_exports_carry_the_rereview_date(sessions, tree, tmp_path) -> None:
     dates = {s["name"]: s["rereviewed_on"] for s in data["sites"]}
     assert dates.pop("杭州法院网") == day.isoformat()
     assert set(dates.values()) == {None}
+
+
+def test_a_red_page_is_marked_in_the_table_its_page_and_the_exports(
+    sessions, tree, tmp_path
+) -> None:
+    """网络红页 are fixed in 红页管理, not on a server: the report says which sites are ones."""
+    from workflow import redpages
+
+    with transaction(sessions) as session:
+        site = session.query(Site).filter_by(domain="xn--6rtt7jbwbe2c.xn--zfr164b").one()
+        redpages.create(session, site, REPORT_NOW)
+        name = site.name
+    result = build(sessions, tree, tmp_path / "out", "330000")
+    rows = {r["网站名称"]: r for r in csv.DictReader(
+        (result.directory / "office-330000.csv").read_text("utf-8-sig").splitlines()
+    )}
+    assert rows.pop(name)["网络红页"] == "是"
+    assert {r["网络红页"] for r in rows.values()} == {""}
+    data = json.loads((result.directory / "office-330000.json").read_text("utf-8"))
+    marked = {s["name"] for s in data["sites"] if s["red_page"]}
+    assert marked == {name}
+    cells = {cell.css_first("a").text(): cell.text()
+             for path in result.directory.rglob("office-*.html")
+             for cell in parse_page(path).css('#site-table td[data-label="网站"]')}
+    assert "（网络红页）" in cells.pop(name)
+    assert cells and not any("网络红页" in text for text in cells.values())
+    # Its problems are fixed in 红页管理; the other sites' pages say nothing of red pages.
+    detail = parse_page(result.directory / "site-xn--6rtt7jbwbe2c.xn--zfr164b.html")
+    assert texts(detail, "#red-page")[0].startswith("网络红页")
+    assert "红页管理" in texts(detail, "#red-page-fix")[0]
+    others = [p for p in result.directory.rglob("site-*.html") if "6rtt7jbwbe2c" not in p.name]
+    assert others and not any(parse_page(p).css("#red-page, #red-page-fix") for p in others)
