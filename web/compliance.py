@@ -246,6 +246,10 @@ def site(site_id: int) -> str:
     st = state()
     with transaction(st.sessions) as db:
         found = site_or_404(db, g.user, site_id)
+        # Its recheck first: the row is built from the site as read after the job.
+        progress = rechecks.progress(
+            db, found, now=st.now(), today=_today(st), calendar=st.calendar
+        )
         row = site_row(db, found, today=_today(st), calendar=st.calendar)
         office = found.office
         # A site one may read belongs to an office one may read (web.permissions).
@@ -254,9 +258,6 @@ def site(site_id: int) -> str:
             office_href=_office_href(office.code), office_name=office.name,
             generated_at=cn_time(st.now(), st.zone),
         ).context()
-        progress = rechecks.progress(
-            db, found, now=st.now(), today=_today(st), calendar=st.calendar
-        )
     return render_template(
         "compliance_site.html", progress=progress, form=RecheckForm(), **context
     )

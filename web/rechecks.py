@@ -48,12 +48,18 @@ def progress(
 ) -> Progress | None:
     """The site's recheck still to finish, or None once its verdict is shown: the job queued
     or running, or done but its verdict not yet settled into the site's state (the runner
-    settles it right after)."""
+    settles it right after).
+
+    The site is read again after its job: on SQLite each read sees the latest commit, so a
+    site read before the job could predate the crawl's commit that finished the job, and the
+    page would show neither the progress nor the new verdict. Build the page's row from the
+    site after calling this."""
     job = session.scalar(
         select(CrawlJob)
         .where(CrawlJob.site_id == site.id, CrawlJob.kind == "recheck")
         .order_by(CrawlJob.id.desc())
     )
+    session.refresh(site)
     if job is None:
         return None
     since = job.started_at or job.enqueued_at

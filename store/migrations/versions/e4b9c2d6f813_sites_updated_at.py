@@ -24,12 +24,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('sites', schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column('updated_at', store.models.UTCDateTime(timezone=True), nullable=True)
-        )
+    op.add_column(
+        'sites', sa.Column('updated_at', store.models.UTCDateTime(timezone=True), nullable=True)
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('sites', schema=None) as batch_op:
-        batch_op.drop_column('updated_at')
+    # Not a batch copy of the table on SQLite: dropping sites to copy it fails while other rows
+    # point at it and foreign keys are enforced (and this step may run inside a transaction,
+    # where SQLite ignores turning them off). A plain column goes with ALTER TABLE on both.
+    op.drop_column('sites', 'updated_at')
