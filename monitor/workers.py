@@ -236,8 +236,6 @@ def worker_status(session: Session, *, now: datetime, config: Config) -> EngineS
         )
     ):
         doing.setdefault(int(worker_id), []).append(_job_text(task, args))
-    live = {worker_id for worker_id, _ in live_workers(
-        session, stalled_seconds=config.workers.stalled_seconds)}
     workers = tuple(
         WorkerInfo(
             f"工作进程 {beat.host}（进程 {beat.pid}，{beat.concurrency} 个抓取进程）",
@@ -245,7 +243,6 @@ def worker_status(session: Session, *, now: datetime, config: Config) -> EngineS
             tuple(job for engine_id in beat.engine_ids for job in doing.get(engine_id, ())),
         )
         for beat in live_processes(session, now=now, config=config)
-        if live.intersection(beat.engine_ids)
     )
     engine_jobs = {
         str(status): int(count)

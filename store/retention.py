@@ -14,11 +14,13 @@ one long transaction (its locks, its WAL, a crawl's writes waiting behind it).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Row, Select, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.db import transaction
@@ -48,12 +50,39 @@ def _prune_batch(session: Session, *, cutoff: datetime, since: datetime | None, 
     found = session.execute(due.order_by(PageResult.fetched_at).limit(rows)).all()
     if not found:
         return 0, since
-    session.execute(
-        delete(PageResult)
-        .where(PageResult.id.in_([row.id for row in found]))
-        .execution_options(synchronize_session=False)
-    )
+    _delete(session, PageResult, [row.id for row in found])
     return len(found), found[-1].fetched_at
+
+
+def _delete(session: Session, model: type[PageResult | PageRender | CrawlJob], ids: list[int]
+            ) -> None:
+    session.execute(
+        delete(model).where(model.id.in_(ids)).execution_options(synchronize_session=False)
+    )
+
+
+def _in_batches(
+    factory: sessionmaker[Session],
+    due: Select[*tuple[Any, ...]],
+    model: type[PageRender | CrawlJob],
+    batch_rows: int,
+) -> Iterator[Sequence[Row[Any]]]:
+    """Delete the rows ``due`` selects (``id`` first, oldest first), ``batch_rows`` per
+    transaction; yields each batch's rows once its deletion committed."""
+    _check_batch(batch_rows)
+    while True:
+        with transaction(factory) as session:
+            found = session.execute(due.limit(batch_rows)).all()
+            if found:
+                _delete(session, model, [row.id for row in found])
+        yield found
+        if len(found) < batch_rows:
+            return
+
+
+def _check_batch(batch_rows: int) -> None:
+    if batch_rows < 1:
+        raise ValueError("batch_rows must be at least 1")
 
 
 def prune_page_results(
@@ -66,8 +95,7 @@ def prune_page_results(
     """Delete the page results older than ``keep_days`` except those of each site's last
     check, ``batch_rows`` per transaction; returns how many were deleted. Stopped midway,
     what was deleted stays deleted and the rest goes the next time."""
-    if batch_rows < 1:
-        raise ValueError("batch_rows must be at least 1")
+    _check_batch(batch_rows)
     cutoff = prune_cutoff(now, keep_days)
     deleted, since = 0, None
     while True:
@@ -118,28 +146,19 @@ def prune_page_renders(
     then their screenshot files; returns (rows, files). A file is removed only after its row's
     deletion committed, so a screenshot a row still names is never missing; a file already
     gone is no error."""
-    cutoff = prune_cutoff(now, keep_days)
     kept = select(Site.last_check_id).where(Site.last_check_id.is_not(None))
+    due = (
+        select(PageRender.id, PageRender.screenshot)
+        .where(PageRender.rendered_at < prune_cutoff(now, keep_days),
+               PageRender.check_id.not_in(kept))
+        .order_by(PageRender.id)
+    )
     root = data_dir.resolve()
     rows = files = 0
-    while True:
-        with transaction(factory) as session:
-            found = session.execute(
-                select(PageRender.id, PageRender.screenshot)
-                .where(PageRender.rendered_at < cutoff, PageRender.check_id.not_in(kept))
-                .order_by(PageRender.id)
-                .limit(batch_rows)
-            ).all()
-            if found:
-                session.execute(
-                    delete(PageRender)
-                    .where(PageRender.id.in_([row.id for row in found]))
-                    .execution_options(synchronize_session=False)
-                )
-        rows += len(found)
-        files += sum(_remove(root, row.screenshot) for row in found if row.screenshot)
-        if len(found) < batch_rows:
-            return rows, files
+    for batch in _in_batches(factory, due, PageRender, batch_rows):
+        rows += len(batch)
+        files += sum(_remove(root, row.screenshot) for row in batch if row.screenshot)
+    return rows, files
 
 
 def _remove(root: Path, relative: str) -> bool:
@@ -164,22 +183,10 @@ def prune_crawl_jobs(
 ) -> int:
     """Delete the queue's jobs that finished (done or failed) before the window; queued and
     running ones are never touched."""
-    cutoff = prune_cutoff(now, keep_days)
-    deleted = 0
-    while True:
-        with transaction(factory) as session:
-            ids = session.scalars(
-                select(CrawlJob.id)
-                .where(CrawlJob.state.in_([JobState.DONE, JobState.FAILED]),
-                       CrawlJob.finished_at < cutoff)
-                .order_by(CrawlJob.id)
-                .limit(batch_rows)
-            ).all()
-            if ids:
-                session.execute(
-                    delete(CrawlJob).where(CrawlJob.id.in_(ids))
-                    .execution_options(synchronize_session=False)
-                )
-        deleted += len(ids)
-        if len(ids) < batch_rows:
-            return deleted
+    due = (
+        select(CrawlJob.id)
+        .where(CrawlJob.state.in_([JobState.DONE, JobState.FAILED]),
+               CrawlJob.finished_at < prune_cutoff(now, keep_days))
+        .order_by(CrawlJob.id)
+    )
+    return sum(len(batch) for batch in _in_batches(factory, due, CrawlJob, batch_rows))

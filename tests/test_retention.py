@@ -7,12 +7,13 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.db import make_engine, session_factory, transaction
 from store.models import CrawlJob, JobState, PageRender, Site, SiteCheck, SiteStatus
-from store.retention import prune
+from store.retention import prune, prune_crawl_jobs, prune_page_renders
 from tests.factories import add_check, add_office, add_site, add_unit, loopback_env, run
 
 NOW = datetime(2026, 12, 1, 4, 0, tzinfo=UTC)
@@ -134,3 +135,12 @@ def test_db_prune_says_what_it_deleted(tmp_path: Path, db_url: str, dns_config) 
     assert not (data / f"evidence/run-{old.run_id}").joinpath(f"site-{site.id}/old.png").exists()
     again = json.loads(run(env, "db", "prune", "--json").output)
     assert (again["page_renders"], again["screenshots"], again["crawl_jobs"]) == (0, 0, 0)
+
+
+def test_a_batch_size_below_one_is_refused_not_looped_on(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    with pytest.raises(ValueError, match="batch_rows"):
+        prune_crawl_jobs(sessions, now=NOW, keep_days=30, batch_rows=0)
+    with pytest.raises(ValueError, match="batch_rows"):
+        prune_page_renders(sessions, now=NOW, keep_days=30, data_dir=tmp_path, batch_rows=0)
